@@ -1,0 +1,1 @@
+//! Shared fixtures for Baton's criterion benchmarks.

@@ -1,0 +1,4 @@
+//! Demo placeholder, replaced by the passport demo.
+fn main() {
+    println!("baton");
+}
