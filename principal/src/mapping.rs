@@ -1,0 +1,1029 @@
+//! Claims to Principal and back.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use crate::claims::{
+    ATTRIBUTES_CLAIM, ActClaim, Audiences, ID_CLAIM, JwtClaims, KIND_CLAIM, ROLES_CLAIM,
+    TENANT_CLAIM,
+};
+use crate::error::{ClaimError, IdError};
+use crate::ids::{AgentId, Audience, HumanId, Issuer, Kind, PrincipalId, Role, ServiceId, Tenant};
+use crate::limits::{
+    DEFAULT_MAX_DELEGATION_DEPTH, MAX_ACT_NESTING, MAX_AMR_VALUES, MAX_ATTRIBUTES, MAX_AUDIENCES,
+    MAX_EXTRA_CLAIMS, MAX_ROLES, MAX_SCOPES, MAX_SUBJECT_LEN,
+};
+use crate::principal::{Actor, AuthContext, Principal};
+use crate::scope::{Scope, ScopeSet};
+use crate::validate;
+
+/// Where roles come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum RoleSource {
+    /// A claim name or JSON pointer holding an array of strings or a space-separated string.
+    Claim(String),
+    /// Keycloak `resource_access.<client>.roles`, each read as `"<client>:<role>"`.
+    KeycloakClients,
+}
+
+/// A claim value that marks a token as a service's own (a client_credentials grant).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ServiceMarker {
+    claim: String,
+    value: String,
+    prefix: bool,
+}
+
+/// How claims become a [`Principal`]: where the kind, the id, the roles, the tenant and a
+/// service's id are read, with presets for common issuers.
+///
+/// # How the kind and id are decided
+///
+/// 1. If the id claim ([`ID_CLAIM`], `baton_id`, by default) is present, it is the typed id.
+///    It is as trusted as `sub`: Baton writes it in the tokens it mints. For an issuer that
+///    lets users add claims of their own, turn it off with
+///    [`without_id_claim`](ClaimMapping::without_id_claim).
+/// 2. Else if `sub` starts with a Baton prefix (`hm-`, `am-`, `svc-`), it must parse as a
+///    typed id, and is the id (see [`with_typed_subjects`](ClaimMapping::with_typed_subjects)).
+/// 3. Else the kind is the explicit kind claim ([`KIND_CLAIM`], `baton_kind`) if present;
+///    else `Service` for a client_credentials-like token: no `sub`, `sub` equal to
+///    `client_id` or `azp`, or a service marker claim (generic preset: `gty` =
+///    `client-credentials` as Auth0 sends, `idtyp` = `app` as Microsoft sends; Keycloak
+///    preset: `preferred_username` starting with `service-account-`); else `Human`.
+///    - A `Service` gets `svc-{slug}` from the configured service claim, else `client_id`,
+///      else `azp` (see [`ServiceId::from_client_id`]); none of them is an error.
+///    - A `Human` or `Agent` gets the id derived from `iss` and `sub`
+///      ([`HumanId::derive`]); a missing `sub` is an error.
+/// 4. An explicit kind claim that contradicts the id's kind is an error.
+///
+/// `subject()` is `sub` as the issuer sent it; for a service token without `sub`, the
+/// value the service id was made from.
+///
+/// # Actors (`act`)
+///
+/// The outermost `act` is the current actor, its nested `act` the one before. Each `act`
+/// object is read like the top level: the id claim, then a typed `sub`, then the kind claim
+/// inside the `act`; an `act` with only `client_id` is a `Service`; an untyped `sub` gets the
+/// [actor default kind](ClaimMapping::with_actor_default_kind) (`Agent` unless configured),
+/// with its id derived from the `act`'s `iss` (or the token's) and `sub`. An `act`'s
+/// `scope` is that actor's grant.
+///
+/// # Other claims
+///
+/// - `iss` and `exp` are required.
+/// - Scopes: `scope` (space-separated) and `scp` (array), united when both are present.
+/// - `aud` (one or many), `jti`, `sid`, `iat`, `nbf`, `amr`, `acr`, `auth_time`, `may_act`
+///   map to their fields; `auth.client_id` is `client_id`, else `azp`.
+/// - Roles: generic preset, the [`ROLES_CLAIM`] claim (an array of strings or a
+///   space-separated string); Keycloak preset, `realm_access.roles` and
+///   `resource_access.<client>.roles` (as `"<client>:<role>"`).
+/// - Tenant: the [`TENANT_CLAIM`] claim, a string. Attributes: the [`ATTRIBUTES_CLAIM`]
+///   claim, an object of strings.
+/// - A configured claim that is present with the wrong JSON type is an error; `null` is
+///   absent.
+///
+/// Claim names given to the `with_*` methods name claims outside the registered ones
+/// (those are read from their fields); a name starting with `/` is a JSON pointer
+/// (RFC 6901) into the claims, e.g. `/realm_access/roles`.
+///
+/// ```
+/// use principal::{ClaimMapping, ClaimError, Kind};
+///
+/// let mapping = ClaimMapping::generic();
+/// let principal = mapping.principal_from_json(br#"{
+///     "iss": "https://idp.example.com", "sub": "alice", "exp": 1700000300,
+///     "scope": "orders:read", "roles": ["buyer"],
+///     "act": {"sub": "am-0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a6b"}
+/// }"#)?;
+/// assert_eq!(principal.kind(), Kind::Human);
+/// assert!(principal.involves(Kind::Agent));
+/// assert!(principal.has_role("buyer"));
+///
+/// let missing_exp = mapping.principal_from_json(br#"{"iss": "https://idp.example.com", "sub": "alice"}"#);
+/// assert!(matches!(missing_exp, Err(ClaimError::Missing { claim: "exp" })));
+/// # Ok::<(), ClaimError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimMapping {
+    kind_claim: Option<String>,
+    id_claim: Option<String>,
+    role_sources: Vec<RoleSource>,
+    tenant_claim: Option<String>,
+    service_claim: Option<String>,
+    attributes_claim: Option<String>,
+    service_markers: Vec<ServiceMarker>,
+    actor_default_kind: Kind,
+    typed_subjects: bool,
+    max_delegation_depth: usize,
+}
+
+impl Default for ClaimMapping {
+    /// The generic preset.
+    fn default() -> Self {
+        ClaimMapping::generic()
+    }
+}
+
+impl ClaimMapping {
+    /// The generic preset: roles from [`ROLES_CLAIM`], kind from [`KIND_CLAIM`], id from
+    /// [`ID_CLAIM`], tenant from [`TENANT_CLAIM`], attributes from [`ATTRIBUTES_CLAIM`],
+    /// client_credentials detection (no `sub`, `sub` = `client_id` or `azp`,
+    /// `gty` = `client-credentials`, `idtyp` = `app`), actors default to `Agent`, maximum
+    /// delegation depth [`DEFAULT_MAX_DELEGATION_DEPTH`].
+    ///
+    /// This is the preset [`Principal::to_claims`] is the inverse of.
+    ///
+    /// ```
+    /// use principal::{ClaimMapping, Kind};
+    ///
+    /// let service = ClaimMapping::generic().principal_from_json(
+    ///     br#"{"iss": "https://idp.example.com", "client_id": "billing", "exp": 1700000300}"#,
+    /// )?;
+    /// assert_eq!(service.kind(), Kind::Service);
+    /// assert_eq!(service.id().to_string(), "svc-billing");
+    ///
+    /// let no_client = ClaimMapping::generic()
+    ///     .principal_from_json(br#"{"iss": "https://idp.example.com", "exp": 1700000300}"#);
+    /// assert!(no_client.is_err());
+    /// # Ok::<(), principal::ClaimError>(())
+    /// ```
+    pub fn generic() -> Self {
+        ClaimMapping {
+            kind_claim: Some(KIND_CLAIM.to_owned()),
+            id_claim: Some(ID_CLAIM.to_owned()),
+            role_sources: vec![RoleSource::Claim(ROLES_CLAIM.to_owned())],
+            tenant_claim: Some(TENANT_CLAIM.to_owned()),
+            service_claim: None,
+            attributes_claim: Some(ATTRIBUTES_CLAIM.to_owned()),
+            service_markers: vec![
+                ServiceMarker {
+                    claim: "gty".to_owned(),
+                    value: "client-credentials".to_owned(),
+                    prefix: false,
+                },
+                ServiceMarker {
+                    claim: "idtyp".to_owned(),
+                    value: "app".to_owned(),
+                    prefix: false,
+                },
+            ],
+            actor_default_kind: Kind::Agent,
+            typed_subjects: true,
+            max_delegation_depth: DEFAULT_MAX_DELEGATION_DEPTH,
+        }
+    }
+
+    /// The Keycloak preset: the generic one with roles read from `realm_access.roles` and
+    /// `resource_access.<client>.roles` (as `"<client>:<role>"`) instead of `roles`, and
+    /// service-account tokens (`preferred_username` starting with `service-account-`) read
+    /// as services.
+    ///
+    /// ```
+    /// use principal::{ClaimMapping, Kind};
+    ///
+    /// let principal = ClaimMapping::keycloak().principal_from_json(br#"{
+    ///     "iss": "https://kc.example.com/realms/acme", "exp": 1700000300,
+    ///     "sub": "3f0c2b1a-9d8e-4c7b-a6f5-e4d3c2b1a0f9", "azp": "orders-api",
+    ///     "preferred_username": "service-account-orders-api",
+    ///     "realm_access": {"roles": ["offline_access"]},
+    ///     "resource_access": {"orders-api": {"roles": ["writer"]}}
+    /// }"#)?;
+    /// assert_eq!(principal.kind(), Kind::Service);
+    /// assert!(principal.has_role("orders-api:writer"));
+    ///
+    /// let wrong_shape = ClaimMapping::keycloak().principal_from_json(br#"{
+    ///     "iss": "https://kc.example.com/realms/acme", "exp": 1700000300, "sub": "u",
+    ///     "realm_access": {"roles": [42]}
+    /// }"#);
+    /// assert!(wrong_shape.is_err());
+    /// # Ok::<(), principal::ClaimError>(())
+    /// ```
+    pub fn keycloak() -> Self {
+        let mut mapping = ClaimMapping::generic();
+        mapping.role_sources = vec![
+            RoleSource::Claim("/realm_access/roles".to_owned()),
+            RoleSource::KeycloakClients,
+        ];
+        mapping.service_markers.push(ServiceMarker {
+            claim: "preferred_username".to_owned(),
+            value: "service-account-".to_owned(),
+            prefix: true,
+        });
+        mapping
+    }
+
+    /// Reads the explicit kind from this claim instead of [`KIND_CLAIM`].
+    pub fn with_kind_claim(mut self, name: impl Into<String>) -> Self {
+        self.kind_claim = Some(name.into());
+        self
+    }
+
+    /// Reads the typed id from this claim instead of [`ID_CLAIM`].
+    pub fn with_id_claim(mut self, name: impl Into<String>) -> Self {
+        self.id_claim = Some(name.into());
+        self
+    }
+
+    /// Ignores any id claim: ids come from `sub` and `client_id` only.
+    pub fn without_id_claim(mut self) -> Self {
+        self.id_claim = None;
+        self
+    }
+
+    /// Adds a source of roles: a claim name or JSON pointer holding an array of strings or
+    /// a space-separated string. Roles from every source are united.
+    pub fn with_roles_claim(mut self, pointer: impl Into<String>) -> Self {
+        self.role_sources.push(RoleSource::Claim(pointer.into()));
+        self
+    }
+
+    /// Reads no roles at all (add sources again with
+    /// [`with_roles_claim`](ClaimMapping::with_roles_claim)).
+    pub fn without_roles(mut self) -> Self {
+        self.role_sources.clear();
+        self
+    }
+
+    /// Reads the tenant from this claim instead of [`TENANT_CLAIM`] (e.g. `tid`).
+    pub fn with_tenant_claim(mut self, name: impl Into<String>) -> Self {
+        self.tenant_claim = Some(name.into());
+        self
+    }
+
+    /// Reads a service's id from this claim before `client_id` and `azp`.
+    pub fn with_service_claim(mut self, name: impl Into<String>) -> Self {
+        self.service_claim = Some(name.into());
+        self
+    }
+
+    /// Reads attributes from this claim instead of [`ATTRIBUTES_CLAIM`].
+    pub fn with_attributes_claim(mut self, name: impl Into<String>) -> Self {
+        self.attributes_claim = Some(name.into());
+        self
+    }
+
+    /// Marks tokens whose `claim` equals `value` as a service's own.
+    pub fn with_service_marker(
+        mut self,
+        claim: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.service_markers.push(ServiceMarker {
+            claim: claim.into(),
+            value: value.into(),
+            prefix: false,
+        });
+        self
+    }
+
+    /// Marks tokens whose `claim` starts with `prefix` as a service's own.
+    pub fn with_service_marker_prefix(
+        mut self,
+        claim: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        self.service_markers.push(ServiceMarker {
+            claim: claim.into(),
+            value: prefix.into(),
+            prefix: true,
+        });
+        self
+    }
+
+    /// The kind of an actor whose `sub` is not a typed id (default `Agent`).
+    pub fn with_actor_default_kind(mut self, kind: Kind) -> Self {
+        self.actor_default_kind = kind;
+        self
+    }
+
+    /// Whether a `sub` with a Baton prefix is read as a typed id (default `true`).
+    ///
+    /// Deployment caveat: turn this off for an issuer whose users choose their own `sub`
+    /// (a user name), or a user named `svc-payments` would map to that service's id.
+    pub fn with_typed_subjects(mut self, typed: bool) -> Self {
+        self.typed_subjects = typed;
+        self
+    }
+
+    /// Sets the maximum delegation depth (default [`DEFAULT_MAX_DELEGATION_DEPTH`]). Above
+    /// [`HARD_MAX_DELEGATION_DEPTH`](crate::limits::HARD_MAX_DELEGATION_DEPTH), every
+    /// mapping fails with
+    /// [`PrincipalError::DepthAboveHardCap`](crate::PrincipalError::DepthAboveHardCap).
+    pub fn with_max_delegation_depth(mut self, max: usize) -> Self {
+        self.max_delegation_depth = max;
+        self
+    }
+
+    /// Decodes claims JSON (at most
+    /// [`MAX_CLAIMS_JSON_LEN`](crate::limits::MAX_CLAIMS_JSON_LEN) bytes) and maps them.
+    ///
+    /// ```
+    /// use principal::{ClaimError, ClaimMapping};
+    ///
+    /// let mapping = ClaimMapping::generic();
+    /// let ok = mapping.principal_from_json(br#"{"iss":"https://idp","sub":"bob","exp":2000000000}"#);
+    /// assert!(ok.is_ok());
+    /// let truncated = mapping.principal_from_json(br#"{"iss":"https://idp","sub":"bo"#);
+    /// assert!(matches!(truncated, Err(ClaimError::Malformed(_))));
+    /// ```
+    pub fn principal_from_json(&self, json: &[u8]) -> Result<Principal, ClaimError> {
+        let claims = JwtClaims::from_json(json)?;
+        self.principal_from_claims(&claims)
+    }
+
+    /// Maps decoded claims to a Principal, following the rules in the type's documentation.
+    ///
+    /// ```
+    /// use principal::{ClaimError, ClaimMapping, JwtClaims, Timestamp};
+    ///
+    /// let mut claims = JwtClaims {
+    ///     iss: Some("https://idp.example.com".into()),
+    ///     sub: Some("alice".into()),
+    ///     exp: Some(Timestamp::from_unix_seconds(1_700_000_300)),
+    ///     ..JwtClaims::default()
+    /// };
+    /// assert!(ClaimMapping::generic().principal_from_claims(&claims).is_ok());
+    ///
+    /// claims.scope = Some("a  b".into()); // empty scope token
+    /// assert!(matches!(
+    ///     ClaimMapping::generic().principal_from_claims(&claims),
+    ///     Err(ClaimError::Invalid { .. })
+    /// ));
+    /// ```
+    pub fn principal_from_claims(&self, claims: &JwtClaims) -> Result<Principal, ClaimError> {
+        if claims.extra.len() > MAX_EXTRA_CLAIMS {
+            return Err(too_many("claims", MAX_EXTRA_CLAIMS));
+        }
+        let iss = claims
+            .iss
+            .as_deref()
+            .ok_or(ClaimError::Missing { claim: "iss" })?;
+        let issuer = Issuer::new(iss).map_err(invalid("iss"))?;
+        let expires_at = claims.exp.ok_or(ClaimError::Missing { claim: "exp" })?;
+        if let Some(sub) = &claims.sub {
+            validate::text("subject", sub, MAX_SUBJECT_LEN).map_err(invalid("sub"))?;
+        }
+
+        let (id, subject) = self.subject_identity(claims, &issuer)?;
+        let delegation = match &claims.act {
+            Some(act) => self.actors(act, &issuer)?,
+            None => Vec::new(),
+        };
+        let mut builder = Principal::builder(id, issuer, subject)
+            .expires_at(expires_at)
+            .max_delegation_depth(self.max_delegation_depth);
+
+        if let Some(tenant) = self.tenant(&claims.extra)? {
+            builder = builder.tenant(tenant);
+        }
+        builder = builder.roles(self.roles(&claims.extra)?);
+        builder = builder.scopes(scopes(claims.scope.as_deref(), claims.scp.as_deref())?);
+        if let Some(aud) = &claims.aud {
+            builder = builder.audiences(audiences(aud)?);
+        }
+        builder = builder.auth(auth_context(claims)?);
+        if let Some(iat) = claims.iat {
+            builder = builder.issued_at(iat);
+        }
+        if let Some(nbf) = claims.nbf {
+            builder = builder.not_before(nbf);
+        }
+        if let Some(jti) = &claims.jti {
+            builder = builder.token_id(jti.as_str());
+        }
+        if let Some(sid) = &claims.sid {
+            builder = builder.session_id(sid.as_str());
+        }
+        for (key, value) in self.attributes(&claims.extra)? {
+            builder = builder.attribute(key, value);
+        }
+        builder = builder.delegation(delegation);
+        if let Some(may_act) = &claims.may_act {
+            builder = builder.may_act(may_act.clone());
+        }
+        Ok(builder.build()?)
+    }
+
+    /// The subject's typed id and its `subject` string.
+    fn subject_identity(
+        &self,
+        claims: &JwtClaims,
+        issuer: &Issuer,
+    ) -> Result<(PrincipalId, String), ClaimError> {
+        let sub = claims.sub.as_deref();
+        let explicit_kind = self.kind_claim(&claims.extra, "")?;
+        let id = match self.id_claim(&claims.extra, "")? {
+            Some(id) => id,
+            None => match self.typed_sub(sub, "sub")? {
+                Some(id) => id,
+                None => {
+                    let kind = match explicit_kind {
+                        Some(kind) => kind,
+                        None if self.is_service_token(claims, sub) => Kind::Service,
+                        None => Kind::Human,
+                    };
+                    match kind {
+                        Kind::Service => {
+                            let (claim, value) = self.service_source(claims)?;
+                            ServiceId::from_client_id(value)
+                                .map(PrincipalId::Service)
+                                .map_err(invalid(claim))?
+                        }
+                        Kind::Human => {
+                            let sub = sub.ok_or(ClaimError::Missing { claim: "sub" })?;
+                            PrincipalId::Human(HumanId::derive(issuer, sub))
+                        }
+                        Kind::Agent => {
+                            let sub = sub.ok_or(ClaimError::Missing { claim: "sub" })?;
+                            PrincipalId::Agent(AgentId::derive(issuer, sub))
+                        }
+                    }
+                }
+            },
+        };
+        if let Some(claimed) = explicit_kind {
+            check_kind(
+                self.kind_claim.as_deref().unwrap_or(KIND_CLAIM),
+                claimed,
+                &id,
+            )?;
+        }
+        let subject = match sub {
+            Some(sub) => sub.to_owned(),
+            None if id.kind() == Kind::Service => self.service_source(claims)?.1.to_owned(),
+            None => return Err(ClaimError::Missing { claim: "sub" }),
+        };
+        Ok((id, subject))
+    }
+
+    fn is_service_token(&self, claims: &JwtClaims, sub: Option<&str>) -> bool {
+        let Some(sub) = sub else {
+            return true;
+        };
+        if claims.client_id.as_deref() == Some(sub) {
+            return true;
+        }
+        if claims.extra.get("azp").and_then(Value::as_str) == Some(sub) {
+            return true;
+        }
+        self.service_markers.iter().any(|marker| {
+            lookup(&claims.extra, &marker.claim)
+                .and_then(Value::as_str)
+                .is_some_and(|v| {
+                    if marker.prefix {
+                        v.starts_with(&marker.value)
+                    } else {
+                        v == marker.value
+                    }
+                })
+        })
+    }
+
+    /// The claim a service id is made from, and its value.
+    fn service_source<'c>(
+        &self,
+        claims: &'c JwtClaims,
+    ) -> Result<(Cow<'static, str>, &'c str), ClaimError> {
+        if let Some(claim) = &self.service_claim
+            && let Some(value) = string_claim(&claims.extra, claim)?
+        {
+            return Ok((Cow::Owned(claim.clone()), value));
+        }
+        if let Some(client_id) = &claims.client_id {
+            return Ok((Cow::Borrowed("client_id"), client_id));
+        }
+        if let Some(azp) = string_claim(&claims.extra, "azp")? {
+            return Ok((Cow::Borrowed("azp"), azp));
+        }
+        Err(ClaimError::Missing { claim: "client_id" })
+    }
+
+    /// A `sub` with a Baton prefix, parsed; `None` for any other `sub`.
+    fn typed_sub(&self, sub: Option<&str>, claim: &str) -> Result<Option<PrincipalId>, ClaimError> {
+        if !self.typed_subjects {
+            return Ok(None);
+        }
+        match sub.and_then(PrincipalId::parse_if_prefixed) {
+            Some(Ok(id)) => Ok(Some(id)),
+            Some(Err(e)) => Err(ClaimError::Invalid {
+                claim: claim.to_owned(),
+                source: e,
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn kind_claim(
+        &self,
+        extra: &Map<String, Value>,
+        path: &str,
+    ) -> Result<Option<Kind>, ClaimError> {
+        let Some(name) = &self.kind_claim else {
+            return Ok(None);
+        };
+        match string_claim(extra, name).map_err(|e| prefix_error(e, path))? {
+            None => Ok(None),
+            Some(value) => Kind::parse_field("kind", value)
+                .map(Some)
+                .map_err(|source| ClaimError::Invalid {
+                    claim: format!("{path}{name}"),
+                    source,
+                }),
+        }
+    }
+
+    fn id_claim(
+        &self,
+        extra: &Map<String, Value>,
+        path: &str,
+    ) -> Result<Option<PrincipalId>, ClaimError> {
+        let Some(name) = &self.id_claim else {
+            return Ok(None);
+        };
+        match string_claim(extra, name).map_err(|e| prefix_error(e, path))? {
+            None => Ok(None),
+            Some(value) => {
+                PrincipalId::parse(value)
+                    .map(Some)
+                    .map_err(|source| ClaimError::Invalid {
+                        claim: format!("{path}{name}"),
+                        source,
+                    })
+            }
+        }
+    }
+
+    fn tenant(&self, extra: &Map<String, Value>) -> Result<Option<Tenant>, ClaimError> {
+        let Some(name) = &self.tenant_claim else {
+            return Ok(None);
+        };
+        string_claim(extra, name)?
+            .map(|value| Tenant::new(value).map_err(invalid(name.clone())))
+            .transpose()
+    }
+
+    fn roles(&self, extra: &Map<String, Value>) -> Result<BTreeSet<Role>, ClaimError> {
+        let mut roles = BTreeSet::new();
+        for source in &self.role_sources {
+            match source {
+                RoleSource::Claim(path) => {
+                    if let Some(value) = lookup(extra, path) {
+                        add_roles(&mut roles, path, value, None)?;
+                    }
+                }
+                RoleSource::KeycloakClients => {
+                    const CLAIM: &str = "resource_access";
+                    let Some(value) = lookup(extra, CLAIM) else {
+                        continue;
+                    };
+                    let clients = value
+                        .as_object()
+                        .ok_or_else(|| wrong_type(CLAIM, "an object"))?;
+                    if clients.len() > MAX_ROLES {
+                        return Err(too_many(CLAIM, MAX_ROLES));
+                    }
+                    for (client, access) in clients {
+                        let access = access
+                            .as_object()
+                            .ok_or_else(|| wrong_type(format!("{CLAIM}.{client}"), "an object"))?;
+                        let Some(client_roles) = access.get("roles").filter(|v| !v.is_null())
+                        else {
+                            continue;
+                        };
+                        let claim = format!("{CLAIM}.{client}.roles");
+                        if !client_roles.is_array() {
+                            return Err(wrong_type(claim, "an array of strings"));
+                        }
+                        add_roles(&mut roles, &claim, client_roles, Some(client))?;
+                    }
+                }
+            }
+        }
+        Ok(roles)
+    }
+
+    fn attributes(
+        &self,
+        extra: &Map<String, Value>,
+    ) -> Result<BTreeMap<String, String>, ClaimError> {
+        let mut attributes = BTreeMap::new();
+        let Some(name) = &self.attributes_claim else {
+            return Ok(attributes);
+        };
+        let Some(value) = lookup(extra, name) else {
+            return Ok(attributes);
+        };
+        let object = value
+            .as_object()
+            .ok_or_else(|| wrong_type(name.as_str(), "an object of strings"))?;
+        if object.len() > MAX_ATTRIBUTES {
+            return Err(too_many(name.as_str(), MAX_ATTRIBUTES));
+        }
+        for (key, value) in object {
+            let value = value
+                .as_str()
+                .ok_or_else(|| wrong_type(format!("{name}.{key}"), "a string"))?;
+            attributes.insert(key.clone(), value.to_owned());
+        }
+        Ok(attributes)
+    }
+
+    /// The delegation chain, oldest first, from the outermost `act` (the current actor).
+    fn actors(
+        &self,
+        outermost: &ActClaim,
+        token_issuer: &Issuer,
+    ) -> Result<Vec<Actor>, ClaimError> {
+        let mut actors = Vec::new();
+        let mut current = Some(outermost);
+        let mut path = String::from("act.");
+        while let Some(act) = current {
+            if actors.len() == MAX_ACT_NESTING {
+                return Err(ClaimError::ActTooDeep {
+                    max: MAX_ACT_NESTING,
+                });
+            }
+            actors.push(self.actor(act, token_issuer, &path)?);
+            current = act.act.as_deref();
+            path.push_str("act.");
+        }
+        actors.reverse();
+        Ok(actors)
+    }
+
+    /// One actor; `path` is the claim path of its members (`act.`, `act.act.`, ...).
+    fn actor(
+        &self,
+        act: &ActClaim,
+        token_issuer: &Issuer,
+        path: &str,
+    ) -> Result<Actor, ClaimError> {
+        let at = |member: &str| format!("{path}{member}");
+        if act.extra.len() > MAX_EXTRA_CLAIMS {
+            return Err(too_many(at("*"), MAX_EXTRA_CLAIMS));
+        }
+        let issuer = act
+            .iss
+            .as_deref()
+            .map(|iss| Issuer::new(iss).map_err(invalid(at("iss"))))
+            .transpose()?;
+        let sub = act.sub.as_deref();
+        if let Some(sub) = sub {
+            validate::text("actor.subject", sub, MAX_SUBJECT_LEN).map_err(invalid(at("sub")))?;
+        }
+        let explicit_kind = self.kind_claim(&act.extra, path)?;
+        let id = match self.id_claim(&act.extra, path)? {
+            Some(id) => id,
+            None => match self.typed_sub(sub, &at("sub"))? {
+                Some(id) => id,
+                None => {
+                    let kind = explicit_kind.unwrap_or(match (sub, &act.client_id) {
+                        (None, Some(_)) => Kind::Service,
+                        _ => self.actor_default_kind,
+                    });
+                    match (kind, sub) {
+                        (Kind::Service, _) => {
+                            let (claim, value) = match (&act.client_id, sub) {
+                                (Some(client_id), _) => ("client_id", client_id.as_str()),
+                                (None, Some(sub)) => ("sub", sub),
+                                (None, None) => {
+                                    return Err(ClaimError::Missing {
+                                        claim: "act.client_id",
+                                    });
+                                }
+                            };
+                            PrincipalId::Service(
+                                ServiceId::from_client_id(value).map_err(invalid(at(claim)))?,
+                            )
+                        }
+                        (_, None) => return Err(ClaimError::Missing { claim: "act.sub" }),
+                        // An actor's id is derived under its own issuer, else the token's.
+                        (Kind::Human, Some(sub)) => PrincipalId::Human(HumanId::derive(
+                            issuer.as_ref().unwrap_or(token_issuer),
+                            sub,
+                        )),
+                        (Kind::Agent, Some(sub)) => PrincipalId::Agent(AgentId::derive(
+                            issuer.as_ref().unwrap_or(token_issuer),
+                            sub,
+                        )),
+                    }
+                }
+            },
+        };
+        if let Some(claimed) = explicit_kind {
+            check_kind(
+                &at(self.kind_claim.as_deref().unwrap_or(KIND_CLAIM)),
+                claimed,
+                &id,
+            )?;
+        }
+        let mut actor = Actor::new(id);
+        if let Some(issuer) = issuer {
+            actor = actor.with_issuer(issuer);
+        }
+        if let Some(sub) = sub {
+            actor = actor.with_subject(sub);
+        }
+        if let Some(client_id) = &act.client_id {
+            actor = actor.with_client_id(client_id.as_str());
+        }
+        if let Some(scope) = &act.scope {
+            actor = actor.with_grant(ScopeSet::parse(scope).map_err(invalid(at("scope")))?);
+        }
+        Ok(actor)
+    }
+}
+
+fn check_kind(claim: &str, claimed: Kind, id: &PrincipalId) -> Result<(), ClaimError> {
+    if claimed != id.kind() {
+        return Err(ClaimError::KindConflict {
+            claim: claim.to_owned(),
+            claimed,
+            found: id.kind(),
+        });
+    }
+    Ok(())
+}
+
+fn scopes(scope: Option<&str>, scp: Option<&[String]>) -> Result<ScopeSet, ClaimError> {
+    let mut set = match scope {
+        Some(scope) => ScopeSet::parse(scope).map_err(invalid("scope"))?,
+        None => ScopeSet::new(),
+    };
+    if let Some(scp) = scp {
+        if scp.len() > MAX_SCOPES {
+            return Err(too_many("scp", MAX_SCOPES));
+        }
+        let mut all: Vec<Scope> = set.into_iter().collect();
+        all.reserve(scp.len());
+        for s in scp {
+            all.push(Scope::new(s.as_str()).map_err(invalid("scp"))?);
+        }
+        set = ScopeSet::from_unsorted(all);
+        if set.len() > MAX_SCOPES {
+            return Err(too_many("scope", MAX_SCOPES));
+        }
+    }
+    Ok(set)
+}
+
+fn audiences(aud: &Audiences) -> Result<Vec<Audience>, ClaimError> {
+    if aud.len() > MAX_AUDIENCES {
+        return Err(too_many("aud", MAX_AUDIENCES));
+    }
+    aud.iter()
+        .map(|a| Audience::new(a).map_err(invalid("aud")))
+        .collect()
+}
+
+fn auth_context(claims: &JwtClaims) -> Result<AuthContext, ClaimError> {
+    let amr = match &claims.amr {
+        Some(amr) if amr.len() > MAX_AMR_VALUES => return Err(too_many("amr", MAX_AMR_VALUES)),
+        Some(amr) => amr.clone(),
+        None => Vec::new(),
+    };
+    let client_id = match &claims.client_id {
+        Some(client_id) => Some(client_id.clone()),
+        None => string_claim(&claims.extra, "azp")?.map(str::to_owned),
+    };
+    Ok(AuthContext {
+        amr,
+        acr: claims.acr.clone(),
+        auth_time: claims.auth_time,
+        client_id,
+    })
+}
+
+/// Adds the roles in `value` (an array of strings, or a space-separated string); with
+/// `client`, each as `"{client}:{role}"`.
+fn add_roles(
+    roles: &mut BTreeSet<Role>,
+    claim: &str,
+    value: &Value,
+    client: Option<&str>,
+) -> Result<(), ClaimError> {
+    let mut add = |role: &str| -> Result<(), ClaimError> {
+        // The bare role is checked first, so a prefix cannot hide leading whitespace.
+        let mut role = Role::new(role).map_err(invalid(claim))?;
+        if let Some(client) = client {
+            role = Role::new(format!("{client}:{role}")).map_err(invalid(claim))?;
+        }
+        roles.insert(role);
+        if roles.len() > MAX_ROLES {
+            return Err(too_many(claim, MAX_ROLES));
+        }
+        Ok(())
+    };
+    match value {
+        Value::Array(items) => {
+            if items.len() > MAX_ROLES {
+                return Err(too_many(claim, MAX_ROLES));
+            }
+            for item in items {
+                add(item
+                    .as_str()
+                    .ok_or_else(|| wrong_type(claim, "an array of strings"))?)?;
+            }
+        }
+        Value::String(s) if client.is_none() => {
+            for role in s.split_whitespace() {
+                add(role)?;
+            }
+        }
+        _ => {
+            return Err(wrong_type(
+                claim,
+                "an array of strings or a space-separated string",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The claim at `path` (a name, or a JSON pointer starting with `/`); `null` is absent.
+fn lookup<'a>(extra: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let value = match path.strip_prefix('/') {
+        None => extra.get(path),
+        Some(pointer) => {
+            let (first, rest) = match pointer.find('/') {
+                Some(i) => (&pointer[..i], &pointer[i..]),
+                None => (pointer, ""),
+            };
+            let first: Cow<'_, str> = if first.contains('~') {
+                Cow::Owned(first.replace("~1", "/").replace("~0", "~"))
+            } else {
+                Cow::Borrowed(first)
+            };
+            let top = extra.get(first.as_ref())?;
+            if rest.is_empty() {
+                Some(top)
+            } else {
+                top.pointer(rest)
+            }
+        }
+    };
+    value.filter(|v| !v.is_null())
+}
+
+/// A string claim at `path`; another JSON type is an error.
+fn string_claim<'a>(
+    extra: &'a Map<String, Value>,
+    path: &str,
+) -> Result<Option<&'a str>, ClaimError> {
+    match lookup(extra, path) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(wrong_type(path, "a string")),
+    }
+}
+
+fn invalid(claim: impl Into<String>) -> impl FnOnce(IdError) -> ClaimError {
+    move |source| ClaimError::Invalid {
+        claim: claim.into(),
+        source,
+    }
+}
+
+fn wrong_type(claim: impl Into<String>, expected: &'static str) -> ClaimError {
+    ClaimError::WrongType {
+        claim: claim.into(),
+        expected,
+    }
+}
+
+fn too_many(claim: impl Into<String>, max: usize) -> ClaimError {
+    ClaimError::TooMany {
+        claim: claim.into(),
+        max,
+    }
+}
+
+/// Prefixes the claim path of an error raised inside an `act` object.
+fn prefix_error(error: ClaimError, path: &str) -> ClaimError {
+    match error {
+        ClaimError::WrongType { claim, expected } if !path.is_empty() => ClaimError::WrongType {
+            claim: format!("{path}{claim}"),
+            expected,
+        },
+        other => other,
+    }
+}
+
+impl Principal {
+    /// The claims of this Principal: the inverse of [`ClaimMapping::generic`], so that
+    /// mapping the result back gives an equal Principal.
+    ///
+    /// Written: `iss`, `sub` (the subject), `aud` (a string when there is one audience),
+    /// `exp`, `nbf`, `iat`, `jti`, `sid`, `client_id`, `scope` (the effective scopes, absent
+    /// when empty), `amr`, `acr`, `auth_time`, `may_act`, `act` (the newest actor outermost;
+    /// each with `sub`, `iss`, `client_id`, `scope` for its grant), and in `extra`:
+    /// [`KIND_CLAIM`] always, [`ID_CLAIM`] when `sub` is not the typed id (also inside
+    /// `act`), [`TENANT_CLAIM`], [`ROLES_CLAIM`] (an array) and [`ATTRIBUTES_CLAIM`] when
+    /// set.
+    ///
+    /// ```
+    /// use principal::{ClaimMapping, HumanId, Issuer, Principal, Timestamp};
+    ///
+    /// let issuer = Issuer::new("https://idp.example.com")?;
+    /// let principal = Principal::builder(HumanId::derive(&issuer, "alice").into(), issuer, "alice")
+    ///     .expires_at(Timestamp::from_unix_seconds(1_700_000_300))
+    ///     .build()?;
+    /// let claims = principal.to_claims();
+    /// assert_eq!(claims.sub.as_deref(), Some("alice"));
+    /// assert_eq!(ClaimMapping::generic().principal_from_claims(&claims)?, principal);
+    ///
+    /// // A kind claim that contradicts the typed id is refused.
+    /// let mut tampered = claims.clone();
+    /// tampered.extra.insert("baton_kind".into(), "agent".into());
+    /// assert!(ClaimMapping::generic().principal_from_claims(&tampered).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_claims(&self) -> JwtClaims {
+        let mut extra = Map::new();
+        extra.insert(KIND_CLAIM.to_owned(), Value::from(self.kind().as_str()));
+        if !self.id().text_eq(self.subject()) {
+            extra.insert(ID_CLAIM.to_owned(), Value::from(self.id().to_string()));
+        }
+        if let Some(tenant) = self.tenant() {
+            extra.insert(TENANT_CLAIM.to_owned(), Value::from(tenant.as_str()));
+        }
+        if !self.roles().is_empty() {
+            extra.insert(
+                ROLES_CLAIM.to_owned(),
+                Value::Array(
+                    self.roles()
+                        .iter()
+                        .map(|r| Value::from(r.as_str()))
+                        .collect(),
+                ),
+            );
+        }
+        if !self.attributes().is_empty() {
+            extra.insert(
+                ATTRIBUTES_CLAIM.to_owned(),
+                Value::Object(
+                    self.attributes()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                        .collect(),
+                ),
+            );
+        }
+        let aud = match self.audiences() {
+            [] => None,
+            [one] => Some(Audiences::One(one.as_str().to_owned())),
+            many => Some(Audiences::Many(
+                many.iter().map(|a| a.as_str().to_owned()).collect(),
+            )),
+        };
+        let auth = self.auth();
+        JwtClaims {
+            iss: Some(self.issuer().as_str().to_owned()),
+            sub: Some(self.subject().to_owned()),
+            aud,
+            exp: Some(self.expires_at()),
+            nbf: self.not_before(),
+            iat: self.issued_at(),
+            jti: self.token_id().map(str::to_owned),
+            client_id: auth.client_id.clone(),
+            scope: (!self.scopes().is_empty()).then(|| self.scopes().to_space_separated()),
+            scp: None,
+            sid: self.session_id().map(str::to_owned),
+            act: act_claims(self.delegation()),
+            may_act: self.may_act().cloned(),
+            amr: (!auth.amr.is_empty()).then(|| auth.amr.clone()),
+            acr: auth.acr.clone(),
+            auth_time: auth.auth_time,
+            extra,
+        }
+    }
+}
+
+/// Nests the chain: the newest actor outermost. Built from the oldest outward, so no
+/// recursion.
+fn act_claims(delegation: &[Actor]) -> Option<ActClaim> {
+    let mut nested: Option<ActClaim> = None;
+    for actor in delegation {
+        let mut extra = Map::new();
+        let sub = match actor.subject() {
+            Some(subject) => {
+                if !actor.id().text_eq(subject) {
+                    extra.insert(ID_CLAIM.to_owned(), Value::from(actor.id().to_string()));
+                }
+                subject.to_owned()
+            }
+            None => actor.id().to_string(),
+        };
+        nested = Some(ActClaim {
+            sub: Some(sub),
+            iss: actor.issuer().map(|i| i.as_str().to_owned()),
+            client_id: actor.client_id().map(str::to_owned),
+            scope: actor.grant().map(ScopeSet::to_space_separated),
+            act: nested.map(Box::new),
+            extra,
+        });
+    }
+    nested
+}

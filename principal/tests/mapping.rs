@@ -1,0 +1,788 @@
+//! Claims to Principal: the kind rules, the presets, actors, and every rejection.
+#![allow(clippy::unwrap_used)]
+
+use principal::limits::{
+    DEFAULT_MAX_DELEGATION_DEPTH, HARD_MAX_DELEGATION_DEPTH, MAX_ACT_NESTING, MAX_AMR_VALUES,
+    MAX_ATTRIBUTES, MAX_AUDIENCES, MAX_CLAIMS_JSON_LEN, MAX_EXTRA_CLAIMS, MAX_ROLES, MAX_SCOPES,
+};
+use principal::{
+    ActClaim, AgentId, ClaimError, ClaimMapping, HumanId, IdError, Issuer, JwtClaims, Kind,
+    Principal, PrincipalError, PrincipalId, ScopeSet, ServiceId, Timestamp,
+};
+use serde_json::{Value, json};
+
+const ISS: &str = "https://idp.example.com";
+const AGENT: &str = "am-0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a6b";
+const HUMAN: &str = "hm-6f1c1a43-04b5-4a8e-9d0b-2c1f3e5a7b9d";
+
+fn map_with(mapping: &ClaimMapping, claims: Value) -> Result<Principal, ClaimError> {
+    mapping.principal_from_json(&serde_json::to_vec(&claims).unwrap())
+}
+
+fn map(claims: Value) -> Result<Principal, ClaimError> {
+    map_with(&ClaimMapping::generic(), claims)
+}
+
+/// `base` with `extra` merged in (a `null` removes the claim).
+fn with(extra: Value) -> Value {
+    let mut claims = json!({"iss": ISS, "sub": "alice", "exp": 1_700_000_300});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    claims
+}
+
+fn issuer() -> Issuer {
+    Issuer::new(ISS).unwrap()
+}
+
+fn derived_human(sub: &str) -> PrincipalId {
+    HumanId::derive(&issuer(), sub).into()
+}
+
+fn derived_agent(sub: &str) -> PrincipalId {
+    AgentId::derive(&issuer(), sub).into()
+}
+
+fn svc(slug: &str) -> PrincipalId {
+    ServiceId::new(slug).unwrap().into()
+}
+
+fn claim_of(error: ClaimError) -> String {
+    match error {
+        ClaimError::Invalid { claim, .. }
+        | ClaimError::WrongType { claim, .. }
+        | ClaimError::TooMany { claim, .. }
+        | ClaimError::KindConflict { claim, .. } => claim,
+        other => panic!("no claim path in {other:?}"),
+    }
+}
+
+#[test]
+fn typical_access_token() {
+    let p = map(with(json!({
+        "aud": ["https://api.example.com", "billing"],
+        "iat": 1_700_000_000, "nbf": 1_700_000_000, "jti": "t-1", "sid": "s-1",
+        "client_id": "web", "scope": "orders:read profile", "scp": ["orders:write"],
+        "amr": ["pwd", "mfa"], "acr": "urn:mfa", "auth_time": 1_699_999_000,
+        "roles": ["buyer", "admin"], "tenant": "acme", "baton_attrs": {"dept": "sales"},
+        "email": "alice@example.com",
+    })))
+    .unwrap();
+    assert_eq!(p.kind(), Kind::Human);
+    assert_eq!(p.id(), &derived_human("alice"));
+    assert_eq!(p.subject(), "alice");
+    assert_eq!(p.audiences().len(), 2);
+    assert_eq!(
+        p.issued_at(),
+        Some(Timestamp::from_unix_seconds(1_700_000_000))
+    );
+    assert_eq!(
+        p.not_before(),
+        Some(Timestamp::from_unix_seconds(1_700_000_000))
+    );
+    assert_eq!(p.token_id(), Some("t-1"));
+    assert_eq!(p.session_id(), Some("s-1"));
+    assert_eq!(p.auth().client_id.as_deref(), Some("web"));
+    assert_eq!(p.auth().amr, ["pwd", "mfa"]);
+    assert_eq!(p.auth().acr.as_deref(), Some("urn:mfa"));
+    assert_eq!(
+        p.auth().auth_time,
+        Some(Timestamp::from_unix_seconds(1_699_999_000))
+    );
+    // scope ∪ scp
+    assert_eq!(
+        p.scopes().to_space_separated(),
+        "orders:read orders:write profile"
+    );
+    assert!(p.has_role("buyer") && p.has_role("admin"));
+    assert_eq!(p.tenant().unwrap().as_str(), "acme");
+    assert_eq!(p.attributes()["dept"], "sales");
+}
+
+#[test]
+fn derived_ids_are_stable_across_tokens_and_issuers() {
+    let a = map(with(json!({"jti": "1"}))).unwrap();
+    let b = map(with(json!({"jti": "2", "exp": 1_800_000_000}))).unwrap();
+    assert_eq!(a.id(), b.id());
+    let other = map(with(json!({"iss": "https://other.example.com"}))).unwrap();
+    assert_ne!(a.id(), other.id());
+}
+
+#[test]
+fn kind_rules() {
+    // A typed sub decides.
+    let p = map(with(json!({"sub": AGENT}))).unwrap();
+    assert_eq!(p.kind(), Kind::Agent);
+    assert_eq!(p.id().to_string(), AGENT);
+    let p = map(with(json!({"sub": "svc-billing"}))).unwrap();
+    assert_eq!(p.id(), &svc("billing"));
+
+    // The explicit kind claim, for an untyped sub.
+    let p = map(with(json!({"baton_kind": "agent"}))).unwrap();
+    assert_eq!(p.id(), &derived_agent("alice"));
+    let p = map(with(
+        json!({"baton_kind": "service", "client_id": "Billing API"}),
+    ))
+    .unwrap();
+    assert_eq!(p.id(), &svc("billing-api"));
+    assert_eq!(p.subject(), "alice");
+    let p = map(with(json!({"baton_kind": "human", "client_id": "alice"}))).unwrap();
+    assert_eq!(p.kind(), Kind::Human); // explicit kind beats client_credentials detection
+
+    // The id claim.
+    let p = map(with(json!({"baton_id": HUMAN}))).unwrap();
+    assert_eq!(p.id().to_string(), HUMAN);
+    assert_eq!(p.subject(), "alice");
+
+    // client_credentials-like tokens.
+    let p = map(with(json!({"sub": null, "client_id": "billing"}))).unwrap();
+    assert_eq!((p.kind(), p.id()), (Kind::Service, &svc("billing")));
+    assert_eq!(p.subject(), "billing");
+    let p = map(with(json!({"sub": "billing", "client_id": "billing"}))).unwrap();
+    assert_eq!(p.id(), &svc("billing"));
+    // Auth0: sub = "<client>@clients", azp = client, gty.
+    let p = map(with(
+        json!({"sub": "xyz@clients", "azp": "xyz", "gty": "client-credentials"}),
+    ))
+    .unwrap();
+    assert_eq!(p.id(), &svc("xyz"));
+    assert_eq!(p.subject(), "xyz@clients");
+    assert_eq!(p.auth().client_id.as_deref(), Some("xyz"));
+    // Microsoft: idtyp = app.
+    let p = map(with(json!({"sub": "0f9e", "azp": "app-1", "idtyp": "app"}))).unwrap();
+    assert_eq!(p.id(), &svc("app-1"));
+    // Okta: sub = client id.
+    let p = map(with(
+        json!({"sub": "0oa1", "client_id": "0oa1", "scp": ["jobs"]}),
+    ))
+    .unwrap();
+    assert_eq!(p.id(), &svc("0oa1"));
+    assert!(p.has_scope("jobs"));
+    // A user token with a client_id is still the user's.
+    let p = map(with(json!({"client_id": "web"}))).unwrap();
+    assert_eq!(p.kind(), Kind::Human);
+}
+
+#[test]
+fn configured_claims() {
+    let mapping = ClaimMapping::generic()
+        .with_kind_claim("typ_of")
+        .with_tenant_claim("tid")
+        .with_service_claim("appid")
+        .with_roles_claim("/app/groups")
+        .with_attributes_claim("attrs")
+        .with_id_claim("uid");
+    let p = map_with(
+        &mapping,
+        with(json!({
+            "sub": null, "typ_of": "service", "appid": "Payments", "client_id": "ignored",
+            "tid": "t-1", "app": {"groups": "a b"}, "roles": ["r"], "attrs": {"k": "v"},
+            "baton_kind": "human", "baton_attrs": {"x": "y"},
+        })),
+    )
+    .unwrap();
+    assert_eq!(p.id(), &svc("payments"));
+    assert_eq!(p.subject(), "Payments");
+    assert_eq!(p.tenant().unwrap().as_str(), "t-1");
+    assert!(p.has_role("a") && p.has_role("b") && p.has_role("r"));
+    assert_eq!(p.attributes().len(), 1);
+    let p = map_with(&mapping, with(json!({"uid": AGENT}))).unwrap();
+    assert_eq!(p.id().to_string(), AGENT);
+
+    let no_roles = ClaimMapping::generic().without_roles();
+    assert!(
+        map_with(&no_roles, with(json!({"roles": ["r"]})))
+            .unwrap()
+            .roles()
+            .is_empty()
+    );
+
+    let marker = ClaimMapping::generic().with_service_marker("grant", "cc");
+    let p = map_with(&marker, with(json!({"grant": "cc", "client_id": "c1"}))).unwrap();
+    assert_eq!(p.id(), &svc("c1"));
+    let marker = ClaimMapping::generic().with_service_marker_prefix("upn", "svc_");
+    let p = map_with(&marker, with(json!({"upn": "svc_batch", "azp": "batch"}))).unwrap();
+    assert_eq!(p.id(), &svc("batch"));
+
+    // JSON pointer escapes.
+    let escaped = ClaimMapping::generic()
+        .without_roles()
+        .with_roles_claim("/a~1b/c~0d");
+    let p = map_with(&escaped, with(json!({"a/b": {"c~d": ["x"]}}))).unwrap();
+    assert!(p.has_role("x"));
+}
+
+#[test]
+fn typed_subjects_can_be_turned_off() {
+    let mapping = ClaimMapping::generic().with_typed_subjects(false);
+    let p = map_with(&mapping, with(json!({"sub": "svc-payments"}))).unwrap();
+    assert_eq!(p.kind(), Kind::Human);
+    assert_eq!(p.id(), &derived_human("svc-payments"));
+    // Without the id claim, baton_id is ignored.
+    let p = map_with(
+        &ClaimMapping::generic().without_id_claim(),
+        with(json!({"baton_id": AGENT})),
+    )
+    .unwrap();
+    assert_eq!(p.id(), &derived_human("alice"));
+}
+
+#[test]
+fn keycloak_preset() {
+    let kc = ClaimMapping::keycloak();
+    let user = map_with(
+        &kc,
+        with(json!({
+            "sub": "3f0c2b1a-9d8e-4c7b-a6f5-e4d3c2b1a0f9", "azp": "web",
+            "preferred_username": "alice",
+            "realm_access": {"roles": ["offline_access", "buyer"]},
+            "resource_access": {"orders": {"roles": ["reader"]}, "account": {"roles": ["view-profile"]}, "empty": {}},
+            "roles": ["ignored"],
+        })),
+    )
+    .unwrap();
+    assert_eq!(user.kind(), Kind::Human);
+    assert_eq!(
+        user.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        [
+            "account:view-profile",
+            "buyer",
+            "offline_access",
+            "orders:reader"
+        ]
+    );
+    assert_eq!(user.auth().client_id.as_deref(), Some("web"));
+
+    let service = map_with(
+        &kc,
+        with(json!({
+            "sub": "9a8b", "azp": "orders-api", "client_id": "orders-api",
+            "preferred_username": "service-account-orders-api",
+        })),
+    )
+    .unwrap();
+    assert_eq!(service.id(), &svc("orders-api"));
+    assert_eq!(service.subject(), "9a8b");
+
+    for (claims, path) in [
+        (
+            json!({"realm_access": {"roles": [1]}}),
+            "/realm_access/roles",
+        ),
+        (
+            json!({"realm_access": {"roles": {}}}),
+            "/realm_access/roles",
+        ),
+        (json!({"resource_access": []}), "resource_access"),
+        (json!({"resource_access": {"c": 1}}), "resource_access.c"),
+        (
+            json!({"resource_access": {"c": {"roles": "r"}}}),
+            "resource_access.c.roles",
+        ),
+        (
+            json!({"resource_access": {"c": {"roles": [" r"]}}}),
+            "resource_access.c.roles",
+        ),
+    ] {
+        let error = map_with(&kc, with(claims.clone())).unwrap_err();
+        assert_eq!(claim_of(error), path, "{claims}");
+    }
+}
+
+#[test]
+fn actors_from_act() {
+    let p = map(with(json!({
+        "scope": "a b c",
+        "act": {
+            "sub": "assistant", "scope": "a b",
+            "act": {"client_id": "Gateway", "act": {"sub": HUMAN, "iss": "https://other.example"}}
+        }
+    })))
+    .unwrap();
+    let chain: Vec<_> = p.delegation().iter().map(|a| a.id().clone()).collect();
+    assert_eq!(
+        chain,
+        [
+            HUMAN.parse().unwrap(),
+            svc("gateway"),
+            derived_agent("assistant")
+        ]
+    );
+    assert_eq!(p.acting(), &derived_agent("assistant"));
+    assert_eq!(p.scopes().to_space_separated(), "a b");
+    assert_eq!(
+        p.delegation()[0].issuer().unwrap().as_str(),
+        "https://other.example"
+    );
+    assert_eq!(p.delegation()[0].subject(), None); // the typed sub is the id
+    assert_eq!(p.delegation()[1].client_id(), Some("Gateway"));
+    assert_eq!(p.delegation()[2].subject(), Some("assistant"));
+    assert!(p.involves(Kind::Service));
+
+    // An actor's own iss is the namespace of its derived id.
+    let p = map(with(
+        json!({"act": {"sub": "bot", "iss": "https://agents.example"}}),
+    ))
+    .unwrap();
+    let agents = Issuer::new("https://agents.example").unwrap();
+    assert_eq!(
+        p.acting(),
+        &PrincipalId::from(AgentId::derive(&agents, "bot"))
+    );
+
+    // Configurable default kind for untyped actor subs, and the kind claim inside act.
+    let humans = ClaimMapping::generic().with_actor_default_kind(Kind::Human);
+    let p = map_with(&humans, with(json!({"act": {"sub": "bob"}}))).unwrap();
+    assert_eq!(p.acting(), &derived_human("bob"));
+    let services = ClaimMapping::generic().with_actor_default_kind(Kind::Service);
+    let p = map_with(&services, with(json!({"act": {"sub": "Edge Proxy"}}))).unwrap();
+    assert_eq!(p.acting(), &svc("edge-proxy"));
+    let p = map(with(json!({"act": {"sub": "bob", "baton_kind": "human"}}))).unwrap();
+    assert_eq!(p.acting(), &derived_human("bob"));
+    let p = map(with(json!({"act": {"sub": "x", "baton_id": "svc-x"}}))).unwrap();
+    assert_eq!(p.acting(), &svc("x"));
+    assert_eq!(p.delegation()[0].subject(), Some("x"));
+}
+
+#[test]
+fn may_act_is_kept() {
+    let may_act = json!({"sub": AGENT, "iss": ISS});
+    let p = map(with(json!({"may_act": may_act}))).unwrap();
+    assert_eq!(p.may_act(), Some(&may_act));
+    assert!(matches!(
+        map(with(json!({"may_act": "agent"}))),
+        Err(ClaimError::Principal(PrincipalError::InvalidMayAct { .. }))
+    ));
+}
+
+#[test]
+fn missing_claims() {
+    let missing = |claims: Value| match map(claims) {
+        Err(ClaimError::Missing { claim }) => claim,
+        other => panic!("expected Missing, got {other:?}"),
+    };
+    assert_eq!(missing(with(json!({"iss": null}))), "iss");
+    assert_eq!(missing(with(json!({"exp": null}))), "exp");
+    assert_eq!(missing(with(json!({"exp": Value::Null}))), "exp");
+    assert_eq!(missing(with(json!({"sub": null}))), "client_id");
+    assert_eq!(
+        missing(with(json!({"sub": null, "baton_kind": "human"}))),
+        "sub"
+    );
+    assert_eq!(
+        missing(with(json!({"sub": null, "baton_kind": "agent"}))),
+        "sub"
+    );
+    assert_eq!(missing(with(json!({"baton_kind": "service"}))), "client_id");
+    assert_eq!(
+        missing(with(json!({"sub": null, "baton_id": HUMAN}))),
+        "sub"
+    );
+    assert_eq!(missing(with(json!({"act": {}}))), "act.sub");
+    assert_eq!(missing(with(json!({"act": {"iss": ISS}}))), "act.sub");
+    assert_eq!(
+        missing(with(json!({"act": {"baton_kind": "service"}}))),
+        "act.client_id"
+    );
+}
+
+#[test]
+fn invalid_claim_values() {
+    let invalid = |claims: Value| match map(claims) {
+        Err(ClaimError::Invalid { claim, source }) => (claim, source),
+        other => panic!("expected Invalid, got {other:?}"),
+    };
+    let (claim, source) = invalid(with(json!({"iss": "not an issuer"})));
+    assert_eq!(claim, "iss");
+    assert!(matches!(
+        source,
+        IdError::InvalidChar {
+            field: "issuer",
+            ..
+        }
+    ));
+    assert_eq!(invalid(with(json!({"iss": ""}))).0, "iss");
+    assert_eq!(invalid(with(json!({"sub": ""}))).0, "sub");
+    assert_eq!(invalid(with(json!({"sub": "al\u{0}ice"}))).0, "sub");
+    assert_eq!(invalid(with(json!({"sub": "hm-not-a-uuid"}))).0, "sub");
+    assert_eq!(invalid(with(json!({"sub": "svc-Bad"}))).0, "sub");
+    assert_eq!(invalid(with(json!({"baton_id": "user-1"}))).0, "baton_id");
+    assert_eq!(
+        invalid(with(json!({"baton_kind": "robot"}))).0,
+        "baton_kind"
+    );
+    assert_eq!(invalid(with(json!({"scope": "a  b"}))).0, "scope");
+    assert_eq!(invalid(with(json!({"scope": " a"}))).0, "scope");
+    assert_eq!(invalid(with(json!({"scp": ["a b"]}))).0, "scp");
+    assert_eq!(invalid(with(json!({"scp": "a  b"}))).0, "scp");
+    assert_eq!(invalid(with(json!({"aud": ["ok", "not ok"]}))).0, "aud");
+    assert_eq!(invalid(with(json!({"aud": ""}))).0, "aud");
+    assert_eq!(invalid(with(json!({"roles": ["ok", " bad"]}))).0, "roles");
+    assert_eq!(invalid(with(json!({"tenant": "a b"}))).0, "tenant");
+    assert_eq!(
+        invalid(with(json!({"sub": null, "client_id": "---"}))).0,
+        "client_id"
+    );
+    assert_eq!(
+        invalid(with(json!({"sub": null, "client_id": "x".repeat(300)}))).0,
+        "client_id"
+    );
+    assert_eq!(invalid(with(json!({"act": {"sub": "a\nb"}}))).0, "act.sub");
+    assert_eq!(
+        invalid(with(json!({"act": {"sub": "x", "iss": " "}}))).0,
+        "act.iss"
+    );
+    assert_eq!(
+        invalid(with(json!({"act": {"sub": "x", "act": {"sub": "am-x"}}}))).0,
+        "act.act.sub"
+    );
+    assert_eq!(
+        invalid(with(json!({"act": {"sub": "x", "scope": "a\"b"}}))).0,
+        "act.scope"
+    );
+    assert_eq!(
+        invalid(with(json!({"act": {"sub": "x", "baton_id": "nope"}}))).0,
+        "act.baton_id"
+    );
+    assert_eq!(
+        invalid(with(json!({"act": {"client_id": "!!"}}))).0,
+        "act.client_id"
+    );
+    // Strings the builder checks come back as invalid fields of the Principal.
+    assert!(matches!(
+        map(with(json!({"jti": ""}))),
+        Err(ClaimError::Principal(PrincipalError::Invalid(
+            IdError::Empty { field: "token_id" }
+        )))
+    ));
+    assert!(matches!(
+        map(with(json!({"amr": ["p w"]}))),
+        Err(ClaimError::Principal(PrincipalError::Invalid(
+            IdError::InvalidChar { field: "amr", .. }
+        )))
+    ));
+    assert!(matches!(
+        map(with(json!({"baton_attrs": {"bad key": "v"}}))),
+        Err(ClaimError::Principal(PrincipalError::Invalid(
+            IdError::InvalidChar {
+                field: "attribute_key",
+                ..
+            }
+        )))
+    ));
+}
+
+#[test]
+fn wrong_types() {
+    let wrong = |claims: Value| match map(claims) {
+        Err(ClaimError::WrongType { claim, .. }) => claim,
+        other => panic!("expected WrongType, got {other:?}"),
+    };
+    assert_eq!(wrong(with(json!({"roles": 7}))), "roles");
+    assert_eq!(wrong(with(json!({"roles": [1]}))), "roles");
+    assert_eq!(wrong(with(json!({"tenant": ["t"]}))), "tenant");
+    assert_eq!(wrong(with(json!({"baton_kind": 1}))), "baton_kind");
+    assert_eq!(wrong(with(json!({"baton_id": {}}))), "baton_id");
+    assert_eq!(wrong(with(json!({"baton_attrs": ["k"]}))), "baton_attrs");
+    assert_eq!(
+        wrong(with(json!({"baton_attrs": {"k": 1}}))),
+        "baton_attrs.k"
+    );
+    assert_eq!(wrong(with(json!({"sub": null, "azp": 5}))), "azp");
+    assert_eq!(
+        wrong(with(json!({"act": {"sub": "x", "baton_kind": true}}))),
+        "act.baton_kind"
+    );
+    // Registered claims of the wrong type fail to decode.
+    for claims in [
+        with(json!({"sub": 1})),
+        with(json!({"exp": "1700000300"})),
+        with(json!({"scope": ["a"]})),
+        with(json!({"amr": "pwd"})),
+        with(json!({"act": ["x"]})),
+        with(json!({"may_act": Value::Null, "client_id": 3})),
+    ] {
+        assert!(matches!(map(claims), Err(ClaimError::Malformed(_))));
+    }
+    // null is absent.
+    let p = map(with(json!({"tenant": Value::Null, "roles": Value::Null}))).unwrap();
+    assert!(p.tenant().is_none() && p.roles().is_empty());
+}
+
+#[test]
+fn kind_conflicts() {
+    let conflict = |claims: Value| match map(claims) {
+        Err(ClaimError::KindConflict {
+            claim,
+            claimed,
+            found,
+        }) => (claim, claimed, found),
+        other => panic!("expected KindConflict, got {other:?}"),
+    };
+    assert_eq!(
+        conflict(with(json!({"sub": AGENT, "baton_kind": "human"}))),
+        ("baton_kind".to_owned(), Kind::Human, Kind::Agent)
+    );
+    assert_eq!(
+        conflict(with(json!({"baton_id": HUMAN, "baton_kind": "service"}))).1,
+        Kind::Service
+    );
+    assert_eq!(
+        conflict(with(
+            json!({"act": {"sub": AGENT, "baton_kind": "service"}})
+        ))
+        .0,
+        "act.baton_kind"
+    );
+}
+
+#[test]
+fn limits_on_lists() {
+    let too_many = |claims: Value| match map(claims) {
+        Err(ClaimError::TooMany { claim, .. }) => claim,
+        other => panic!("expected TooMany, got {other:?}"),
+    };
+    let strings = |n: usize| (0..n).map(|i| format!("v{i}")).collect::<Vec<_>>();
+    assert_eq!(
+        too_many(with(json!({"aud": strings(MAX_AUDIENCES + 1)}))),
+        "aud"
+    );
+    assert_eq!(
+        too_many(with(json!({"amr": strings(MAX_AMR_VALUES + 1)}))),
+        "amr"
+    );
+    assert_eq!(
+        too_many(with(json!({"roles": strings(MAX_ROLES + 1)}))),
+        "roles"
+    );
+    assert_eq!(
+        too_many(with(json!({"roles": strings(MAX_ROLES + 1).join(" ")}))),
+        "roles"
+    );
+    assert_eq!(
+        too_many(with(json!({"scp": strings(MAX_SCOPES + 1)}))),
+        "scp"
+    );
+    // scope and scp each within bounds, their union not.
+    assert_eq!(
+        too_many(with(json!({
+            "scope": strings(MAX_SCOPES).join(" "),
+            "scp": ["extra"],
+        }))),
+        "scope"
+    );
+    assert!(matches!(
+        map(with(json!({"scope": strings(MAX_SCOPES + 1).join(" ")}))),
+        Err(ClaimError::Invalid {
+            source: IdError::TooMany { .. },
+            ..
+        })
+    ));
+    let attrs: serde_json::Map<String, Value> = (0..=MAX_ATTRIBUTES)
+        .map(|i| (format!("k{i}"), json!("v")))
+        .collect();
+    assert_eq!(too_many(with(json!({"baton_attrs": attrs}))), "baton_attrs");
+    let mut extra = with(json!({}));
+    for i in 0..=MAX_EXTRA_CLAIMS {
+        extra[format!("c{i}")] = json!(1);
+    }
+    assert_eq!(too_many(extra), "claims");
+    let act_extra: serde_json::Map<String, Value> = (0..=MAX_EXTRA_CLAIMS)
+        .map(|i| (format!("c{i}"), json!(1)))
+        .collect();
+    let mut act = Value::Object(act_extra);
+    act["sub"] = json!("x");
+    assert_eq!(too_many(with(json!({"act": act}))), "act.*");
+    let kc = ClaimMapping::keycloak();
+    let clients: serde_json::Map<String, Value> = (0..=MAX_ROLES)
+        .map(|i| (format!("c{i}"), json!({"roles": ["r"]})))
+        .collect();
+    assert!(matches!(
+        map_with(&kc, with(json!({"resource_access": clients}))),
+        Err(ClaimError::TooMany { .. })
+    ));
+}
+
+fn chain(n: usize) -> Value {
+    let mut act = Value::Null;
+    for i in 0..n {
+        let mut next = json!({"sub": format!("agent-{i}")});
+        if !act.is_null() {
+            next["act"] = act;
+        }
+        act = next;
+    }
+    act
+}
+
+#[test]
+fn delegation_limits_and_invariants() {
+    assert!(map(with(json!({"act": chain(DEFAULT_MAX_DELEGATION_DEPTH)}))).is_ok());
+    assert!(matches!(
+        map(with(
+            json!({"act": chain(DEFAULT_MAX_DELEGATION_DEPTH + 1)})
+        )),
+        Err(ClaimError::Principal(PrincipalError::DelegationTooDeep {
+            depth: 5,
+            max: 4
+        }))
+    ));
+    let deep = ClaimMapping::generic().with_max_delegation_depth(HARD_MAX_DELEGATION_DEPTH);
+    assert!(
+        map_with(
+            &deep,
+            with(json!({"act": chain(HARD_MAX_DELEGATION_DEPTH)}))
+        )
+        .is_ok()
+    );
+    let shallow = ClaimMapping::generic().with_max_delegation_depth(1);
+    assert!(matches!(
+        map_with(&shallow, with(json!({"act": chain(2)}))),
+        Err(ClaimError::Principal(PrincipalError::DelegationTooDeep {
+            depth: 2,
+            max: 1
+        }))
+    ));
+    let above = ClaimMapping::generic().with_max_delegation_depth(HARD_MAX_DELEGATION_DEPTH + 1);
+    assert!(matches!(
+        map_with(&above, with(json!({}))),
+        Err(ClaimError::Principal(
+            PrincipalError::DepthAboveHardCap { .. }
+        ))
+    ));
+    // Decoding stops at the nesting cap, before the mapper sees the chain.
+    assert!(matches!(
+        map_with(&deep, with(json!({"act": chain(MAX_ACT_NESTING + 1)}))),
+        Err(ClaimError::ActTooDeep {
+            max: MAX_ACT_NESTING
+        })
+    ));
+    // Hand-built claims skip the decoder; the mapper still bounds the nesting.
+    let mut act = ActClaim {
+        sub: Some("a0".into()),
+        ..ActClaim::default()
+    };
+    for i in 1..=MAX_ACT_NESTING {
+        act = ActClaim {
+            sub: Some(format!("a{i}")),
+            act: Some(Box::new(act)),
+            ..ActClaim::default()
+        };
+    }
+    let claims = JwtClaims {
+        iss: Some(ISS.into()),
+        sub: Some("alice".into()),
+        exp: Some(Timestamp::from_unix_seconds(1_700_000_300)),
+        act: Some(act),
+        ..JwtClaims::default()
+    };
+    assert!(matches!(
+        deep.principal_from_claims(&claims),
+        Err(ClaimError::ActTooDeep { .. })
+    ));
+
+    // The same actor twice; the subject acting for itself.
+    assert!(matches!(
+        map(with(json!({"act": {"sub": "bot", "act": {"sub": "bot"}}}))),
+        Err(ClaimError::Principal(PrincipalError::RepeatedActor { .. }))
+    ));
+    assert!(matches!(
+        map(with(
+            json!({"act": {"sub": "alice", "baton_kind": "human"}})
+        )),
+        Err(ClaimError::Principal(PrincipalError::ActorIsSubject { .. }))
+    ));
+}
+
+#[test]
+fn time_rejections() {
+    assert!(matches!(
+        map(with(json!({"iat": 1_700_000_300}))),
+        Err(ClaimError::Principal(
+            PrincipalError::ExpiresBeforeIssued { .. }
+        ))
+    ));
+    assert!(matches!(
+        map(with(json!({"nbf": 1_800_000_000}))),
+        Err(ClaimError::Principal(
+            PrincipalError::ExpiresBeforeNotBefore { .. }
+        ))
+    ));
+}
+
+#[test]
+fn decoder_rejections() {
+    let mapping = ClaimMapping::generic();
+    assert!(matches!(
+        mapping.principal_from_json(&vec![b' '; MAX_CLAIMS_JSON_LEN + 1]),
+        Err(ClaimError::TooLarge { .. })
+    ));
+    let full = serde_json::to_vec(&with(json!({"scope": "a b", "act": {"sub": "x"}}))).unwrap();
+    assert!(mapping.principal_from_json(&full).is_ok());
+    // Every truncation of a valid document is refused.
+    for end in 0..full.len() {
+        assert!(
+            matches!(
+                mapping.principal_from_json(&full[..end]),
+                Err(ClaimError::Malformed(_))
+            ),
+            "{end}"
+        );
+    }
+    for bad in [
+        &b"null"[..],
+        b"[]",
+        b"\"claims\"",
+        b"{\"iss\":\"a\"} trailing",
+        b"\xfe\xff",
+    ] {
+        assert!(matches!(
+            mapping.principal_from_json(bad),
+            Err(ClaimError::Malformed(_))
+        ));
+    }
+}
+
+#[test]
+fn to_claims_round_trips_through_json() {
+    let p = map(with(json!({
+        "aud": "api", "scope": "a b", "roles": ["r"], "tenant": "t",
+        "baton_attrs": {"k": "v"}, "client_id": "web", "amr": ["pwd"],
+        "act": {"sub": "bot", "scope": "a", "act": {"client_id": "gw", "iss": "https://gw.example"}},
+        "may_act": {"sub": "x"},
+    })))
+    .unwrap();
+    let claims = p.to_claims();
+    // The newest actor is the outermost act.
+    assert_eq!(claims.act.as_ref().unwrap().sub.as_deref(), Some("bot"));
+    assert_eq!(claims.scope.as_deref(), Some("a"));
+    let json = claims.to_json();
+    let back = ClaimMapping::generic().principal_from_json(&json).unwrap();
+    assert_eq!(back, p);
+    // Re-issued under another issuer, the typed ids survive (baton_id is written).
+    let mut reissued = claims.clone();
+    reissued.iss = Some("https://edge.example".into());
+    let edge = ClaimMapping::generic()
+        .principal_from_claims(&reissued)
+        .unwrap();
+    assert_eq!(edge.id(), p.id());
+    assert_eq!(edge.acting(), p.acting());
+}
+
+#[test]
+fn scopes_from_scp_string_and_array() {
+    let azure = map(with(json!({"scp": "User.Read Mail.Send"}))).unwrap();
+    assert_eq!(
+        azure.scopes(),
+        &ScopeSet::parse("Mail.Send User.Read").unwrap()
+    );
+    let okta = map(with(json!({"scp": ["openid", "email"]}))).unwrap();
+    assert!(okta.has_scope("email"));
+    let empty = map(with(json!({"scope": "", "scp": []}))).unwrap();
+    assert!(empty.scopes().is_empty());
+}
