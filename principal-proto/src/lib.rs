@@ -1,5 +1,85 @@
 //! # principal-proto
 //!
-//! The wire form of a Baton Principal (package `baton.principal.v1`): prost types,
-//! conversions to and from the model, and the Passport codec with its signing envelope.
+//! The wire form of a Baton Principal (package `baton.principal.v1`, schema in
+//! `proto/` at the workspace root): prost types, conversions to and from the
+//! model, and the Passport codec with its signing envelope.
+//!
+//! - [`proto`]: the generated prost types. The generated Rust is checked in
+//!   (`src/gen/`), so no `protoc` and no build script are needed; the test
+//!   `tests/codegen_current.rs` proves it matches the schema.
+//! - [`Passport`]: a [`Principal`](principal::Principal) bound to one request,
+//!   one audience and a short lifetime; [`Passport::encode`] and
+//!   [`Passport::decode`], which checks size, lifetime, expiry, audience and
+//!   every invariant of the model.
+//! - [`header`]: the `x-principal-bin` form, standard base64 written without
+//!   padding and read with or without it (the gRPC `-bin` rule), on HTTP and gRPC alike.
+//! - [`PassportKeyRing`] and [`PassportVerifier`]: the `SignedPassport`
+//!   envelope, HMAC-SHA256 or Ed25519 with key ids, rotation without downtime.
+//!   Verification is over the exact bytes received, binds algorithm and key id,
+//!   takes the algorithm from the key, and compares MACs in constant time.
+//!
+//! Every decoder returns a typed [`PassportError`] on bad input (malformed,
+//! oversized, truncated, tampered, expired, wrongly keyed) and never panics.
+//! Decoding borrows from the input (no intermediate prost structs): only what
+//! the model keeps is allocated. It follows protobuf except that a singular
+//! field that occurs twice is refused rather than "last one wins"; canonical
+//! encoders never write one twice, and the wire form's set-like lists must be
+//! strictly ascending (see `proto/baton/principal/v1/principal.proto`).
+//!
+//! ```
+//! use principal::Timestamp;
+//! use principal_proto::{KeyId, PassportKeyRing, PassportSigningKey, fixtures};
+//!
+//! let now = Timestamp::from_unix_seconds(1_700_000_000);
+//! let ring = PassportKeyRing::new(PassportSigningKey::hmac_sha256(KeyId::new("k1")?, &[42; 32])?);
+//!
+//! // Edge: sign and send.
+//! let header = ring.sign_header(&fixtures::reference_passport(now)?)?;
+//! // Next hop: verify and decode.
+//! let options = fixtures::reference_decode_options()?;
+//! let passport = ring.verifier().verify_header(&header, &options, now)?;
+//! assert!(passport.principal().has_scope("orders:read"));
+//!
+//! // A minute and a half later the passport has expired.
+//! let error = ring.verifier().verify_header(&header, &options, now.add_seconds(90)).unwrap_err();
+//! assert_eq!(error.reason(), "expired");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | adds |
+//! | --- | --- |
+//! | `fixtures` | module `fixtures`: the reference passport, for benchmarks and examples |
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod convert;
+mod error;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
+pub mod header;
+mod keys;
+mod passport;
+mod ring;
+mod wire;
+
+/// The prost types of `baton.principal.v1`, generated from `proto/`.
+///
+/// Decode them only through [`Passport::decode`] or [`PassportVerifier::verify`]
+/// (or `Principal::try_from`), which check what prost does not.
+#[allow(clippy::all, clippy::pedantic)]
+pub mod proto {
+    include!("gen/baton.principal.v1.rs");
+}
+
+pub use error::{ConfigError, PassportError};
+pub use keys::{
+    KeyId, MIN_HMAC_SECRET_LEN, PassportSigningKey, PassportVerifyingKey, SignatureAlgorithm,
+};
+pub use passport::{
+    DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_MAX_PASSPORT_BYTES,
+    DecodeOptions, MAX_LEEWAY_SECONDS, MAX_LIFETIME_SECONDS, MAX_PASSPORT_BYTES,
+    MIN_PASSPORT_BYTES, Passport, RequestId,
+};
+pub use ring::{PassportKeyRing, PassportVerifier, SIGNED_ENVELOPE_OVERHEAD};

@@ -1,0 +1,571 @@
+//! The Passport: a Principal bound to one request, one audience and a short
+//! lifetime, and its codec.
+
+use std::fmt;
+use std::str::FromStr;
+
+use principal::limits::{DEFAULT_MAX_DELEGATION_DEPTH, HARD_MAX_DELEGATION_DEPTH};
+use principal::{Audience, IdError, Principal, Timestamp};
+use prost::Message as _;
+
+use crate::convert::{from_offset, offset, principal_from_view, split_uuid, text_or_uuid};
+use crate::error::{ConfigError, PassportError};
+use crate::header::{decode_header_value, encode_header_value};
+use crate::{proto, wire};
+
+/// Default clock leeway for passport and Principal times, in seconds.
+pub const DEFAULT_LEEWAY_SECONDS: u32 = 30;
+/// The largest clock leeway [`DecodeOptions::with_leeway`] accepts, in seconds.
+pub const MAX_LEEWAY_SECONDS: u32 = 120;
+/// Default maximum passport lifetime (`expires_at - issued_at`), in seconds.
+/// Passports are request-scoped: minutes at most.
+pub const DEFAULT_MAX_LIFETIME_SECONDS: u32 = 300;
+/// The largest maximum lifetime [`DecodeOptions::with_max_lifetime`] accepts, in seconds.
+pub const MAX_LIFETIME_SECONDS: u32 = 3600;
+/// Default maximum size of an encoded passport, in bytes. A rich Principal
+/// takes well under 1 KiB.
+pub const DEFAULT_MAX_PASSPORT_BYTES: usize = 4096;
+/// The largest maximum passport size [`DecodeOptions::with_max_bytes`] accepts, in bytes.
+pub const MAX_PASSPORT_BYTES: usize = 64 * 1024;
+/// The smallest maximum passport size [`DecodeOptions::with_max_bytes`] accepts, in bytes.
+pub const MIN_PASSPORT_BYTES: usize = 64;
+
+/// The id of the request a passport was minted for (`x-request-id`).
+///
+/// 1 to 128 bytes of visible ASCII (`!` to `~`), so it is safe in a header and in logs.
+///
+/// ```
+/// use principal_proto::RequestId;
+///
+/// let id = RequestId::new("0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a6b")?;
+/// assert_eq!(id.as_str(), "0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a6b");
+///
+/// assert!(RequestId::new("").is_err());
+/// assert!(RequestId::new("with space").is_err());
+/// # Ok::<(), principal::IdError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// The longest request id accepted, in bytes.
+    pub const MAX_LEN: usize = 128;
+
+    /// A request id, checked: 1 to [`RequestId::MAX_LEN`] bytes of visible ASCII.
+    ///
+    /// # Errors
+    /// [`IdError::Empty`], [`IdError::TooLong`] or [`IdError::InvalidChar`]
+    /// (field `"request_id"`).
+    pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
+        const FIELD: &str = "request_id";
+        let value = value.into();
+        if value.is_empty() {
+            return Err(IdError::Empty { field: FIELD });
+        }
+        if value.len() > Self::MAX_LEN {
+            return Err(IdError::TooLong {
+                field: FIELD,
+                len: value.len(),
+                max: Self::MAX_LEN,
+            });
+        }
+        if let Some((position, found)) = value.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+            return Err(IdError::InvalidChar {
+                field: FIELD,
+                position,
+                found,
+            });
+        }
+        Ok(RequestId(value))
+    }
+
+    /// The request id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for RequestId {
+    type Err = IdError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        RequestId::new(value)
+    }
+}
+
+impl AsRef<str> for RequestId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RequestId").field(&self.0).finish()
+    }
+}
+
+/// What a receiving service accepts: its audience, clock leeway, maximum
+/// lifetime, size and delegation depth. Built once at start and shared; the
+/// current time is passed to each decode.
+///
+/// ```
+/// use principal::Audience;
+/// use principal_proto::{ConfigError, DecodeOptions};
+///
+/// let options = DecodeOptions::new(Audience::new("orders")?)
+///     .with_leeway(10)?
+///     .with_max_lifetime(60)?;
+/// assert_eq!(options.leeway_seconds(), 10);
+///
+/// // A leeway above the cap is refused, not clamped.
+/// let too_lax = DecodeOptions::new(Audience::new("orders")?).with_leeway(3600);
+/// assert!(matches!(too_lax, Err(ConfigError::OutOfRange { option: "leeway", .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct DecodeOptions {
+    expected_audience: Audience,
+    leeway_seconds: u32,
+    max_lifetime_seconds: u32,
+    max_bytes: usize,
+    max_delegation_depth: usize,
+}
+
+impl DecodeOptions {
+    /// Options for a service whose audience is `expected_audience`, with the
+    /// defaults: leeway [`DEFAULT_LEEWAY_SECONDS`], lifetime at most
+    /// [`DEFAULT_MAX_LIFETIME_SECONDS`], size at most [`DEFAULT_MAX_PASSPORT_BYTES`],
+    /// delegation depth at most [`DEFAULT_MAX_DELEGATION_DEPTH`].
+    pub fn new(expected_audience: Audience) -> Self {
+        DecodeOptions {
+            expected_audience,
+            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            max_lifetime_seconds: DEFAULT_MAX_LIFETIME_SECONDS,
+            max_bytes: DEFAULT_MAX_PASSPORT_BYTES,
+            max_delegation_depth: DEFAULT_MAX_DELEGATION_DEPTH,
+        }
+    }
+
+    /// Clock leeway for every time check, at most [`MAX_LEEWAY_SECONDS`].
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] above the cap.
+    pub fn with_leeway(mut self, seconds: u32) -> Result<Self, ConfigError> {
+        self.leeway_seconds = in_range("leeway", seconds, 0, MAX_LEEWAY_SECONDS)?;
+        Ok(self)
+    }
+
+    /// Longest passport lifetime (`expires_at - issued_at`) accepted, 1 to
+    /// [`MAX_LIFETIME_SECONDS`].
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] outside that range.
+    pub fn with_max_lifetime(mut self, seconds: u32) -> Result<Self, ConfigError> {
+        self.max_lifetime_seconds = in_range("max_lifetime", seconds, 1, MAX_LIFETIME_SECONDS)?;
+        Ok(self)
+    }
+
+    /// Largest encoded passport accepted, [`MIN_PASSPORT_BYTES`] to
+    /// [`MAX_PASSPORT_BYTES`]. A signed envelope may be
+    /// [`SIGNED_ENVELOPE_OVERHEAD`](crate::SIGNED_ENVELOPE_OVERHEAD) bytes
+    /// larger, and its header form the base64 length of that.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] outside that range.
+    pub fn with_max_bytes(mut self, bytes: usize) -> Result<Self, ConfigError> {
+        self.max_bytes = in_range("max_bytes", bytes, MIN_PASSPORT_BYTES, MAX_PASSPORT_BYTES)?;
+        Ok(self)
+    }
+
+    /// Longest delegation chain accepted, at most
+    /// [`HARD_MAX_DELEGATION_DEPTH`].
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] above the hard cap.
+    pub fn with_max_delegation_depth(mut self, depth: usize) -> Result<Self, ConfigError> {
+        self.max_delegation_depth =
+            in_range("max_delegation_depth", depth, 0, HARD_MAX_DELEGATION_DEPTH)?;
+        Ok(self)
+    }
+
+    /// The audience passports must name.
+    pub fn expected_audience(&self) -> &Audience {
+        &self.expected_audience
+    }
+
+    /// The clock leeway, in seconds.
+    pub fn leeway_seconds(&self) -> u32 {
+        self.leeway_seconds
+    }
+
+    /// The longest passport lifetime accepted, in seconds.
+    pub fn max_lifetime_seconds(&self) -> u32 {
+        self.max_lifetime_seconds
+    }
+
+    /// The largest encoded passport accepted, in bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// The longest delegation chain accepted.
+    pub fn max_delegation_depth(&self) -> usize {
+        self.max_delegation_depth
+    }
+}
+
+fn in_range<T>(option: &'static str, value: T, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: PartialOrd + Copy + TryInto<u64>,
+{
+    if value < min || value > max {
+        let wide = |v: T| v.try_into().unwrap_or(u64::MAX);
+        return Err(ConfigError::OutOfRange {
+            option,
+            value: wide(value),
+            min: wide(min),
+            max: wide(max),
+        });
+    }
+    Ok(value)
+}
+
+/// A Principal bound to one request, one audience and a short lifetime: what
+/// travels between hops in `x-principal-bin` (DESIGN §3, pattern 4).
+///
+/// Unsigned passports are for peers authenticated otherwise (an allowed mTLS
+/// workload); everything else goes through a
+/// [`PassportKeyRing`](crate::PassportKeyRing).
+///
+/// ```
+/// use principal::{Audience, HumanId, Issuer, Principal, Timestamp};
+/// use principal_proto::{DecodeOptions, Passport, PassportError, RequestId};
+///
+/// let now = Timestamp::from_unix_seconds(1_700_000_000);
+/// let issuer = Issuer::new("https://idp.example.com")?;
+/// let alice = Principal::builder(HumanId::derive(&issuer, "alice").into(), issuer, "alice")
+///     .expires_at(now.add_seconds(600))
+///     .build()?;
+/// let passport = Passport::new(
+///     alice,
+///     RequestId::new("req-1")?,
+///     Audience::new("orders")?,
+///     now,
+///     now.add_seconds(60),
+/// )?;
+///
+/// let bytes = passport.encode();
+/// let options = DecodeOptions::new(Audience::new("orders")?);
+/// assert_eq!(Passport::decode(&bytes, &options, now)?, passport);
+///
+/// // Another service refuses it, and so does everyone once it has expired.
+/// let billing = DecodeOptions::new(Audience::new("billing")?);
+/// assert!(matches!(
+///     Passport::decode(&bytes, &billing, now),
+///     Err(PassportError::WrongAudience { .. })
+/// ));
+/// assert!(matches!(
+///     Passport::decode(&bytes, &options, now.add_seconds(120)),
+///     Err(PassportError::Expired { .. })
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Passport {
+    principal: Principal,
+    request_id: RequestId,
+    audience: Audience,
+    issued_at: Timestamp,
+    expires_at: Timestamp,
+}
+
+impl Passport {
+    /// A passport for `principal`, minted at `issued_at` for one request and
+    /// one audience, valid until `expires_at`. Keep the lifetime within what
+    /// receivers accept ([`DEFAULT_MAX_LIFETIME_SECONDS`] by default).
+    ///
+    /// ```
+    /// use principal::{Audience, Timestamp};
+    /// use principal_proto::{Passport, PassportError, RequestId};
+    /// # let now = Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let principal = principal_proto::fixtures::reference_principal(now)?;
+    ///
+    /// let backwards = Passport::new(
+    ///     principal,
+    ///     RequestId::new("req-1")?,
+    ///     Audience::new("orders")?,
+    ///     now,
+    ///     now.add_seconds(-1),
+    /// );
+    /// assert!(matches!(backwards, Err(PassportError::InvalidLifetime { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PassportError::InvalidLifetime`] when `expires_at` is not after `issued_at`.
+    pub fn new(
+        principal: Principal,
+        request_id: RequestId,
+        audience: Audience,
+        issued_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Self, PassportError> {
+        if expires_at <= issued_at {
+            return Err(PassportError::InvalidLifetime {
+                issued_at,
+                expires_at,
+            });
+        }
+        Ok(Passport {
+            principal,
+            request_id,
+            audience,
+            issued_at,
+            expires_at,
+        })
+    }
+
+    /// The Principal carried.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The Principal carried, by value.
+    pub fn into_principal(self) -> Principal {
+        self.principal
+    }
+
+    /// The request the passport was minted for.
+    pub fn request_id(&self) -> &RequestId {
+        &self.request_id
+    }
+
+    /// The one service the passport is meant for.
+    pub fn audience(&self) -> &Audience {
+        &self.audience
+    }
+
+    /// When the passport was minted.
+    pub fn issued_at(&self) -> Timestamp {
+        self.issued_at
+    }
+
+    /// When the passport stops being valid.
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires_at
+    }
+
+    /// The encoded `baton.principal.v1.Passport`. Deterministic: the same
+    /// passport always gives the same bytes.
+    ///
+    /// ```
+    /// use principal_proto::{DecodeOptions, Passport};
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
+    /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    ///
+    /// let bytes = passport.encode();
+    /// assert_eq!(Passport::decode(&bytes, &options, now)?.encode(), bytes);
+    /// // Cut short, it no longer decodes.
+    /// assert!(Passport::decode(&bytes[..bytes.len() - 1], &options, now).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode(&self) -> Vec<u8> {
+        proto::Passport::from(self).encode_to_vec()
+    }
+
+    /// [`encode`](Self::encode), in header form: standard base64 without padding.
+    ///
+    /// ```
+    /// use principal_proto::Passport;
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
+    /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    ///
+    /// let header = passport.encode_header();
+    /// assert!(!header.ends_with('='));
+    /// assert_eq!(Passport::decode_header(&header, &options, now)?, passport);
+    /// assert!(Passport::decode_header(format!("{header}!"), &options, now).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode_header(&self) -> String {
+        encode_header_value(&self.encode())
+    }
+
+    /// Decode an unsigned passport and check it: size, protobuf shape,
+    /// lifetime (at most the configured maximum), expiry and issue time
+    /// against `now` (with leeway), audience, request id, then the Principal
+    /// (rebuilt through its builder; not expired, not before its `not_before`).
+    ///
+    /// Use this only for passports from peers authenticated otherwise (an
+    /// allowed mTLS workload); signed passports go through
+    /// [`PassportVerifier::verify`](crate::PassportVerifier::verify).
+    ///
+    /// ```
+    /// use principal_proto::{Passport, PassportError};
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
+    /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    ///
+    /// let bytes = passport.encode();
+    /// assert_eq!(Passport::decode(&bytes, &options, now)?, passport);
+    ///
+    /// let too_early = now.add_seconds(-3600);
+    /// assert!(matches!(
+    ///     Passport::decode(&bytes, &options, too_early),
+    ///     Err(PassportError::NotYetValid { .. })
+    /// ));
+    /// assert!(matches!(
+    ///     Passport::decode(b"\xff\xff", &options, now),
+    ///     Err(PassportError::Malformed { .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PassportError::Oversized`], [`PassportError::Malformed`],
+    /// [`PassportError::InvalidLifetime`], [`PassportError::LifetimeTooLong`],
+    /// [`PassportError::Expired`], [`PassportError::NotYetValid`],
+    /// [`PassportError::WrongAudience`], [`PassportError::InvalidRequestId`],
+    /// [`PassportError::MissingField`], [`PassportError::InvalidField`],
+    /// [`PassportError::InvalidPrincipal`], [`PassportError::PrincipalExpired`],
+    /// [`PassportError::PrincipalNotYetValid`].
+    pub fn decode(
+        bytes: &[u8],
+        options: &DecodeOptions,
+        now: Timestamp,
+    ) -> Result<Passport, PassportError> {
+        if bytes.len() > options.max_bytes {
+            return Err(PassportError::Oversized {
+                what: "passport",
+                len: bytes.len(),
+                max: options.max_bytes,
+            });
+        }
+        let wire = wire::passport(bytes).map_err(|error| PassportError::Malformed {
+            message: "Passport",
+            detail: error.0,
+        })?;
+
+        let issued_at = Timestamp::from_unix_seconds(wire.issued_at);
+        let expires_at = from_offset(wire.lifetime, issued_at);
+        if expires_at <= issued_at {
+            return Err(PassportError::InvalidLifetime {
+                issued_at,
+                expires_at,
+            });
+        }
+        let lifetime_seconds = expires_at
+            .as_unix_seconds()
+            .saturating_sub(issued_at.as_unix_seconds());
+        let max_seconds = i64::from(options.max_lifetime_seconds);
+        if lifetime_seconds > max_seconds {
+            return Err(PassportError::LifetimeTooLong {
+                lifetime_seconds,
+                max_seconds,
+            });
+        }
+        let leeway = i64::from(options.leeway_seconds);
+        if now >= expires_at.add_seconds(leeway) {
+            return Err(PassportError::Expired { expires_at, now });
+        }
+        if issued_at > now.add_seconds(leeway) {
+            return Err(PassportError::NotYetValid { issued_at, now });
+        }
+        if wire.audience != options.expected_audience.as_str() {
+            return Err(PassportError::WrongAudience {
+                expected: options.expected_audience.as_str().to_owned(),
+                found: wire.audience.to_owned(),
+            });
+        }
+        let request_id = text_or_uuid(
+            Some(wire.request_id).filter(|text| !text.is_empty()),
+            wire.request_id_uuid,
+            "Passport.request_id",
+        )?
+        .unwrap_or_default();
+        let request_id = RequestId::new(request_id).map_err(PassportError::InvalidRequestId)?;
+
+        let principal = wire.principal.as_ref().ok_or(PassportError::MissingField {
+            field: "Passport.principal",
+        })?;
+        // The Principal's own validity, checked before it is built (cheap first).
+        let principal_expires_at = Timestamp::from_unix_seconds(principal.expires_at);
+        if now >= principal_expires_at.add_seconds(leeway) {
+            return Err(PassportError::PrincipalExpired {
+                expires_at: principal_expires_at,
+                now,
+            });
+        }
+        if let Some(not_before) = principal
+            .not_before_offset
+            .map(|offset| from_offset(offset, principal_expires_at))
+            && now.add_seconds(leeway) < not_before
+        {
+            return Err(PassportError::PrincipalNotYetValid { not_before, now });
+        }
+        let principal = principal_from_view(principal, options.max_delegation_depth)?;
+
+        Ok(Passport {
+            principal,
+            request_id,
+            // Equal to the expected audience: reuse the validated value.
+            audience: options.expected_audience.clone(),
+            issued_at,
+            expires_at,
+        })
+    }
+
+    /// [`decode`](Self::decode) the header form: standard base64, padded or not.
+    ///
+    /// ```
+    /// use principal_proto::{Passport, PassportError};
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
+    /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    ///
+    /// use base64::Engine as _;
+    ///
+    /// // Written unpadded; padded (as some HTTP clients send it) reads the same.
+    /// let padded = base64::engine::general_purpose::STANDARD.encode(passport.encode());
+    /// assert_eq!(Passport::decode_header(padded.as_bytes(), &options, now)?, passport);
+    /// assert_eq!(Passport::decode_header(passport.encode_header(), &options, now)?, passport);
+    /// assert!(matches!(
+    ///     Passport::decode_header("%%%", &options, now),
+    ///     Err(PassportError::Base64(_))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode_header_value`], then as [`decode`](Self::decode).
+    pub fn decode_header(
+        value: impl AsRef<[u8]>,
+        options: &DecodeOptions,
+        now: Timestamp,
+    ) -> Result<Passport, PassportError> {
+        let bytes = decode_header_value(value, options.max_bytes)?;
+        Passport::decode(&bytes, options, now)
+    }
+}
+
+impl From<&Passport> for proto::Passport {
+    fn from(passport: &Passport) -> Self {
+        let (request_id, request_id_uuid) = split_uuid(passport.request_id.as_str());
+        proto::Passport {
+            principal: Some(proto::Principal::from(&passport.principal)),
+            request_id,
+            issued_at: passport.issued_at.as_unix_seconds(),
+            lifetime: offset(passport.expires_at, passport.issued_at),
+            audience: passport.audience.as_str().to_owned(),
+            request_id_uuid,
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The generated Rust checked in under `src/gen/` is exactly what `proto/`
+//! compiles to, with no system `protoc`: `protox` parses the schema in pure
+//! Rust and `prost-build` generates from its descriptors.
+//!
+//! After changing `proto/`, regenerate with
+//! `BATON_REGENERATE=1 cargo test -p principal-proto --test codegen_current`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The checked-in file, relative to this crate.
+const CHECKED_IN: &str = "src/gen/baton.principal.v1.rs";
+
+/// Every `.proto` file under `root`, relative to it, sorted (stable output).
+fn proto_files(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, found: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).expect("read proto dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                walk(root, &path, found);
+            } else if path.extension().is_some_and(|ext| ext == "proto") {
+                let relative = path.strip_prefix(root).expect("under root");
+                found.push(relative.to_str().expect("utf-8 path").replace('\\', "/"));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(root, root, &mut found);
+    found.sort();
+    found
+}
+
+fn generate() -> String {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let proto_root = manifest.join("../proto");
+    let files = proto_files(&proto_root);
+    assert!(
+        !files.is_empty(),
+        "no .proto files under {}",
+        proto_root.display()
+    );
+    let descriptors = protox::compile(&files, [&proto_root]).expect("proto/ compiles");
+
+    let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("principal-proto-codegen-{}", std::process::id()));
+    fs::create_dir_all(&out_dir).expect("create temp out dir");
+    prost_build::Config::new()
+        .out_dir(&out_dir)
+        .compile_fds(descriptors)
+        .expect("prost-build generates");
+    let generated =
+        fs::read_to_string(out_dir.join("baton.principal.v1.rs")).expect("generated file");
+    fs::remove_dir_all(&out_dir).expect("remove temp out dir");
+    generated
+}
+
+#[test]
+fn checked_in_code_matches_schema() {
+    let generated = generate();
+    let checked_in_path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CHECKED_IN);
+
+    if std::env::var("BATON_REGENERATE").as_deref() == Ok("1") {
+        fs::create_dir_all(checked_in_path.parent().expect("has parent")).expect("create src/gen");
+        fs::write(&checked_in_path, &generated).expect("write generated code");
+        return;
+    }
+
+    let checked_in = fs::read_to_string(&checked_in_path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{CHECKED_IN} is out of date with proto/; regenerate with \
+         `BATON_REGENERATE=1 cargo test -p principal-proto --test codegen_current`"
+    );
+}
