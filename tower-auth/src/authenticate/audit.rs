@@ -1,0 +1,117 @@
+//! The one `tracing` event per decision (DESIGN §6).
+//!
+//! Fields: `request_id` (the `x-request-id` header, or `-`), `principal_id`, `kind`,
+//! `delegation` (actor ids, oldest first, comma-separated; empty if none), `pattern`,
+//! `outcome` (`accepted`, `anonymous`, `rejected`) and `reason` (`verified` or an
+//! [`AuthError::reason`]); rejections add `error`, the precise message (never the token).
+
+use std::fmt;
+
+use http::HeaderMap;
+
+use super::AUDIT_TARGET;
+use crate::error::{AuthError, Challenge};
+use crate::verified::{Pattern, VerifiedPrincipal};
+
+/// Longest `x-request-id` echoed into the audit event; a longer or non-visible-ASCII one
+/// is logged as `-` rather than let a caller write arbitrary text into logs.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+pub(super) fn request_id(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .unwrap_or("-")
+}
+
+/// The delegation chain as `am-…,svc-…` (oldest first).
+struct Delegation<'a>(&'a principal::Principal);
+
+impl fmt::Display for Delegation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, actor) in self.0.delegation().iter().enumerate() {
+            if index > 0 {
+                f.write_str(",")?;
+            }
+            fmt::Display::fmt(actor.id(), f)?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn accepted(headers: &HeaderMap, verified: &VerifiedPrincipal) {
+    let principal = verified.principal();
+    tracing::info!(
+        target: AUDIT_TARGET,
+        request_id = request_id(headers),
+        principal_id = %principal.id(),
+        kind = %principal.kind(),
+        delegation = %Delegation(principal),
+        pattern = verified.pattern().as_str(),
+        outcome = "accepted",
+        reason = "verified",
+        "request authenticated"
+    );
+}
+
+pub(super) fn anonymous(headers: &HeaderMap, pattern: Pattern, reason: &AuthError) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        request_id = request_id(headers),
+        principal_id = "-",
+        kind = "-",
+        delegation = "",
+        pattern = pattern.as_str(),
+        outcome = "anonymous",
+        reason = reason.reason(),
+        "request passed without credentials (optional authentication)"
+    );
+}
+
+pub(super) fn rejected(headers: &HeaderMap, pattern: Pattern, error: &AuthError) {
+    let request_id = request_id(headers);
+    // Server-side failures are the operator's problem: louder than a caller's bad token.
+    match error.challenge() {
+        Challenge::Internal => tracing::error!(
+            target: AUDIT_TARGET,
+            request_id,
+            principal_id = "-",
+            kind = "-",
+            delegation = "",
+            pattern = pattern.as_str(),
+            outcome = "rejected",
+            reason = error.reason(),
+            error = %error,
+            "request refused"
+        ),
+        Challenge::Unavailable => tracing::warn!(
+            target: AUDIT_TARGET,
+            request_id,
+            principal_id = "-",
+            kind = "-",
+            delegation = "",
+            pattern = pattern.as_str(),
+            outcome = "rejected",
+            reason = error.reason(),
+            error = %error,
+            "request refused"
+        ),
+        _ => tracing::info!(
+            target: AUDIT_TARGET,
+            request_id,
+            principal_id = "-",
+            kind = "-",
+            delegation = "",
+            pattern = pattern.as_str(),
+            outcome = "rejected",
+            reason = error.reason(),
+            error = %error,
+            "request refused"
+        ),
+    }
+}

@@ -1,0 +1,141 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::audit;
+use super::layer::Shared;
+use crate::verifier::VerifyFuture;
+
+pin_project! {
+    /// Response future of [`AuthenticateService`](super::AuthenticateService).
+    ///
+    /// Either refuses at once (a malformed or missing header), waits for the verifier and
+    /// then calls the inner service, or calls the inner service directly (an anonymous
+    /// request in optional mode).
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Verifying {
+            verify: VerifyFuture<'static>,
+            request: Option<Request<ReqBody>>,
+            // The clone of the inner service that `poll_ready` made ready.
+            inner: S,
+            shared: Arc<Shared>,
+        },
+        Calling {
+            #[pin]
+            future: S::Future,
+        },
+        Refused {
+            response: Option<S::Response>,
+        },
+    }
+}
+
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    pub(super) fn verifying(
+        verify: VerifyFuture<'static>,
+        request: Request<ReqBody>,
+        inner: S,
+        shared: Arc<Shared>,
+    ) -> Self {
+        ResponseFuture {
+            state: State::Verifying {
+                verify,
+                request: Some(request),
+                inner,
+                shared,
+            },
+        }
+    }
+
+    pub(super) fn calling(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Calling { future },
+        }
+    }
+
+    pub(super) fn refused(response: S::Response) -> Self {
+        ResponseFuture {
+            state: State::Refused {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Refused { response } => {
+                    return match response.take() {
+                        Some(response) => Poll::Ready(Ok(response)),
+                        // Polled after completion: a caller bug; never resolve twice.
+                        None => Poll::Pending,
+                    };
+                }
+                StateProj::Verifying {
+                    verify,
+                    request,
+                    inner,
+                    shared,
+                } => {
+                    let outcome = match verify.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(outcome) => outcome,
+                    };
+                    let Some(mut request) = request.take() else {
+                        // Only after completion, as above.
+                        return Poll::Pending;
+                    };
+                    match outcome {
+                        Ok(verified) => {
+                            audit::accepted(request.headers(), &verified);
+                            let extensions = request.extensions_mut();
+                            extensions.insert(verified);
+                            extensions.insert(shared.ran_marker());
+                            State::Calling {
+                                future: inner.call(request),
+                            }
+                        }
+                        Err(error) => {
+                            audit::rejected(request.headers(), shared.pattern(), &error);
+                            State::Refused {
+                                response: Some(shared.challenge().response(&error)),
+                            }
+                        }
+                    }
+                }
+            };
+            self.as_mut().project().state.set(next);
+        }
+    }
+}

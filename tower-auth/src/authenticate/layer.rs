@@ -1,0 +1,167 @@
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderName;
+use tower_layer::Layer;
+
+use super::bearer::{DEFAULT_MAX_TOKEN_BYTES, INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER};
+use super::service::AuthenticateService;
+use super::{AuthenticateRan, ConfigError, MAX_MAX_TOKEN_BYTES};
+use crate::error::HttpChallenge;
+use crate::verified::Pattern;
+use crate::verifier::Verifier;
+
+/// Configuration shared by every service a layer makes.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    verifier: Arc<dyn Verifier>,
+    optional: bool,
+    max_token_bytes: usize,
+    strip: Vec<HeaderName>,
+    challenge: Arc<HttpChallenge>,
+}
+
+impl Shared {
+    pub(super) fn verifier(&self) -> &Arc<dyn Verifier> {
+        &self.verifier
+    }
+
+    pub(super) fn optional(&self) -> bool {
+        self.optional
+    }
+
+    pub(super) fn max_token_bytes(&self) -> usize {
+        self.max_token_bytes
+    }
+
+    pub(super) fn strip(&self) -> &[HeaderName] {
+        &self.strip
+    }
+
+    pub(super) fn challenge(&self) -> &HttpChallenge {
+        &self.challenge
+    }
+
+    pub(super) fn pattern(&self) -> Pattern {
+        self.verifier.pattern()
+    }
+
+    pub(super) fn ran_marker(&self) -> AuthenticateRan {
+        AuthenticateRan {
+            challenge: Arc::clone(&self.challenge),
+        }
+    }
+}
+
+/// Authenticates every request with a [`Verifier`] before the inner service sees it.
+///
+/// See the [module docs](super) for the steps, the responses and an example.
+///
+/// Defaults: authentication required; tokens up to [`DEFAULT_MAX_TOKEN_BYTES`] bytes;
+/// `x-principal-bin` and `x-baton-internal-token` stripped from every request; no realm.
+#[derive(Clone)]
+#[must_use]
+pub struct AuthenticateLayer {
+    shared: Arc<Shared>,
+}
+
+impl AuthenticateLayer {
+    /// A layer that requires a bearer token verified by `verifier`.
+    pub fn new(verifier: Arc<dyn Verifier>) -> Self {
+        AuthenticateLayer {
+            shared: Arc::new(Shared {
+                verifier,
+                optional: false,
+                max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+                strip: vec![PRINCIPAL_HEADER, INTERNAL_TOKEN_HEADER],
+                challenge: Arc::new(HttpChallenge::new()),
+            }),
+        }
+    }
+
+    fn shared_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.shared)
+    }
+
+    /// Optional authentication: a request without bearer credentials (no `Authorization`
+    /// header, or another scheme) passes through without a Principal, and handlers see
+    /// `Option<Authenticated>` as `None`. A request *with* a bearer token is still
+    /// verified, and a bad token is still refused: presenting a forged or expired token
+    /// never downgrades to anonymous access.
+    pub fn optional(mut self) -> Self {
+        self.shared_mut().optional = true;
+        self
+    }
+
+    /// The largest bearer token accepted, in bytes (1 to [`MAX_MAX_TOKEN_BYTES`]).
+    pub fn max_token_bytes(mut self, max: usize) -> Result<Self, ConfigError> {
+        if max == 0 || max > MAX_MAX_TOKEN_BYTES {
+            return Err(ConfigError::MaxTokenBytes {
+                requested: max,
+                max: MAX_MAX_TOKEN_BYTES,
+            });
+        }
+        self.shared_mut().max_token_bytes = max;
+        Ok(self)
+    }
+
+    /// Also strip these headers from every request before anything else runs, in
+    /// addition to the defaults (`x-principal-bin`, `x-baton-internal-token`).
+    pub fn strip_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        let strip = &mut self.shared_mut().strip;
+        for name in names {
+            if !strip.contains(&name) {
+                strip.push(name);
+            }
+        }
+        self
+    }
+
+    /// Stop stripping `name`. This is how a hop *behind* a trusted edge lets a later
+    /// layer read `x-principal-bin`; at an edge it lets outside callers spoof headers
+    /// that other components may trust. Never use it on a service reachable from outside.
+    pub fn insecure_keep_header(mut self, name: &HeaderName) -> Self {
+        self.shared_mut().strip.retain(|stripped| stripped != name);
+        self
+    }
+
+    /// Send `realm="<realm>"` in every challenge (1 to 256 bytes of visible ASCII, space
+    /// or tab; no `"` or `\`).
+    pub fn realm(mut self, realm: &str) -> Result<Self, ConfigError> {
+        self.shared_mut().challenge = Arc::new(HttpChallenge::with_realm(realm)?);
+        Ok(self)
+    }
+
+    /// The headers stripped from every request.
+    pub fn stripped_headers(&self) -> &[HeaderName] {
+        &self.shared.strip
+    }
+}
+
+impl<S> Layer<S> for AuthenticateLayer {
+    type Service = AuthenticateService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthenticateService::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticateConfig")
+            .field("pattern", &self.verifier.pattern())
+            .field("optional", &self.optional)
+            .field("max_token_bytes", &self.max_token_bytes)
+            .field("strip", &self.strip)
+            .field("challenge", &self.challenge)
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthenticateLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticateLayer")
+            .field("config", &self.shared)
+            .finish()
+    }
+}

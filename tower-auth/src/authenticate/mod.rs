@@ -1,0 +1,176 @@
+//! The authenticate layer: verify the bearer token of every request before the inner
+//! service runs, and hand the inner service a [`VerifiedPrincipal`].
+//!
+//! # What it does, in order
+//!
+//! 1. **Strips spoofable headers**: every `x-principal-bin` ([`PRINCIPAL_HEADER`]) and
+//!    `x-baton-internal-token` ([`INTERNAL_TOKEN_HEADER`]) value, plus any header added
+//!    with [`AuthenticateLayer::strip_headers`], is removed before anything reads the
+//!    request, so a header sent by an outside caller never becomes a Principal.
+//! 2. **Extracts the bearer token** ([`bearer_token`]): exactly one `Authorization`
+//!    header, `Bearer <b64token>` (scheme case-insensitive, RFC 6750 §2.1); two headers
+//!    are refused even when equal; another scheme counts as no bearer credentials.
+//! 3. **Verifies** it with the layer's [`Verifier`](crate::verifier::Verifier) (a
+//!    [`VerifierChain`](crate::verifier::VerifierChain) for several patterns).
+//! 4. **Inserts the [`VerifiedPrincipal`]** into the request extensions and calls the
+//!    inner service. Nothing else in Baton inserts one, and only this crate's verifiers
+//!    can make one.
+//!
+//! Each decision emits exactly one `tracing` event on target [`AUDIT_TARGET`] with the
+//! request id, principal id, kind, delegation chain, pattern, outcome and reason.
+//!
+//! # Responses
+//!
+//! Refusals follow RFC 6750 §3 through [`HttpChallenge`], with an
+//! empty body and the [`AuthRejection`](crate::error::AuthRejection) in the response
+//! extensions:
+//!
+//! | situation | status | `WWW-Authenticate` |
+//! | --- | --- | --- |
+//! | no `Authorization`, or not `Bearer` | 401 | `Bearer` |
+//! | malformed or duplicated `Authorization` | 400 | `Bearer error="invalid_request"` |
+//! | token too large, malformed, expired, revoked, bad signature... | 401 | `Bearer error="invalid_token"` |
+//! | issuer keys unavailable (key source down beyond max staleness) | 503 | none |
+//! | internal fault | 500 | none |
+//!
+//! `invalid_request` answers 400 as RFC 6750 §3.1 asks; everything about the token itself
+//! answers 401. With [`AuthenticateLayer::realm`], challenges start `Bearer realm="…"`.
+//!
+//! # Optional authentication
+//!
+//! [`AuthenticateLayer::optional`] lets requests *without bearer credentials* through,
+//! anonymous. A request that presents a bearer token is verified as always, and a bad
+//! token is refused: sending a broken token never downgrades to anonymous access.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use http::{Request, Response, StatusCode};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_auth::authenticate::AuthenticateLayer;
+//! use tower_auth::{AuthError, Pattern, Verifier, VerifiedPrincipal, VerifyFuture};
+//!
+//! # /// Stands in for a JWT verifier that finds every token's signature wrong.
+//! # struct BadSignatures;
+//! # impl Verifier for BadSignatures {
+//! #     fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
+//! #         Box::pin(async { Err(AuthError::BadSignature) })
+//! #     }
+//! #     fn pattern(&self) -> Pattern { Pattern::JwtPassthrough }
+//! # }
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let verifier: Arc<dyn Verifier> = Arc::new(BadSignatures);
+//! let service = ServiceBuilder::new()
+//!     .layer(AuthenticateLayer::new(verifier).optional())
+//!     .service(service_fn(|request: Request<String>| async move {
+//!         let who = match request.extensions().get::<VerifiedPrincipal>() {
+//!             Some(verified) => verified.id().to_string(),
+//!             None => "anonymous".to_owned(),
+//!         };
+//!         Ok::<_, std::convert::Infallible>(Response::new(who))
+//!     }));
+//!
+//! // Optional mode: no credentials, passes without a Principal.
+//! let response = service.clone().oneshot(Request::new(String::new())).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.body(), "anonymous");
+//!
+//! // A token that does not verify is refused, optional mode or not.
+//! let request = Request::builder()
+//!     .header("authorization", "Bearer eyJhbGciOiJFUzI1NiJ9.e30.c2ln")
+//!     .body(String::new())
+//!     .unwrap();
+//! let response = service.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer error="invalid_token""#);
+//! assert!(response.body().is_empty());
+//! # });
+//! ```
+//!
+//! # Deployment caveats
+//!
+//! - **Internal tokens ride in `authorization`** between hops (DESIGN §3). At an edge,
+//!   whatever arrives in `authorization` comes from outside and is verified by the edge's
+//!   verifier: configure the edge with the external issuers only, never with the
+//!   internal-JWT verifier, so an internal token presented from outside is refused (its
+//!   issuer is unknown there). Stripping `x-baton-internal-token` covers deployments
+//!   that carry internal tokens in a header of their own.
+//! - **Order**: put this layer outermost among the layers that read identity, and in
+//!   axum attach it with `route_layer` so unknown paths answer 404, not 401.
+//! - Hops behind a trusted edge that accept passports need `x-principal-bin`: there, and
+//!   only there, use [`AuthenticateLayer::insecure_keep_header`].
+//!
+//! [`VerifiedPrincipal`]: crate::verified::VerifiedPrincipal
+
+mod audit;
+mod bearer;
+mod future;
+mod layer;
+mod service;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
+
+use std::sync::Arc;
+
+pub use self::bearer::{
+    DEFAULT_MAX_TOKEN_BYTES, INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER, bearer_token,
+    parse_authorization, strip_headers,
+};
+pub use self::future::ResponseFuture;
+pub use self::layer::AuthenticateLayer;
+pub use self::service::AuthenticateService;
+
+use crate::error::{HttpChallenge, RealmError};
+
+/// The `tracing` target of the audit events.
+pub const AUDIT_TARGET: &str = "baton::audit";
+
+/// Upper bound for [`AuthenticateLayer::max_token_bytes`].
+pub const MAX_MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+/// An [`AuthenticateLayer`] setting was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The realm cannot be used in a challenge.
+    #[error(transparent)]
+    Realm(#[from] RealmError),
+    /// `max_token_bytes` is zero or above [`MAX_MAX_TOKEN_BYTES`].
+    #[error("max_token_bytes: {requested} is not between 1 and {max}")]
+    MaxTokenBytes {
+        /// The value asked for.
+        requested: usize,
+        /// The upper bound.
+        max: usize,
+    },
+}
+
+impl ConfigError {
+    /// A stable snake_case label for logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ConfigError::Realm(error) => error.reason(),
+            ConfigError::MaxTokenBytes { .. } => "max_token_bytes_out_of_range",
+        }
+    }
+}
+
+/// Left in the extensions of every request the layer let through, with or without a
+/// Principal, so the extractor can tell "anonymous on an optional route" from "no layer
+/// ran". Private: nothing outside this crate can forge it.
+#[derive(Clone)]
+pub(crate) struct AuthenticateRan {
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) challenge: Arc<HttpChallenge>,
+}
+
+impl<S, ReqBody> std::fmt::Debug for ResponseFuture<S, ReqBody>
+where
+    S: tower_service::Service<http::Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

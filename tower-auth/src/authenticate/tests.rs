@@ -1,0 +1,339 @@
+//! Layer tests that need a Principal (so they live inside the crate, where the test
+//! verifier may build a `VerifiedPrincipal`). Everything observable without a Principal
+//! is tested from outside, in tests/authenticate_*.rs.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use http::{Request, Response, StatusCode};
+use tower::{ServiceBuilder, ServiceExt, service_fn};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+use super::{AUDIT_TARGET, AuthenticateLayer, AuthenticateRan, PRINCIPAL_HEADER};
+use crate::error::{AuthError, AuthRejection, Challenge};
+use crate::verified::testing::{AGENT, FailsWith, HUMAN, OneToken};
+use crate::verified::{Pattern, VerifiedPrincipal};
+use crate::verifier::Verifier;
+
+const GOOD: &str = "good.token.sig";
+
+/// One captured event: its level and its fields, formatted.
+type Captured = (Level, HashMap<String, String>);
+
+/// Captures the audit events of the current thread.
+#[derive(Clone, Default)]
+struct Capture {
+    events: Arc<Mutex<Vec<Captured>>>,
+}
+
+struct Fields<'a>(&'a mut HashMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        if event.metadata().target() == AUDIT_TARGET {
+            let mut fields = HashMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.events
+                .lock()
+                .unwrap()
+                .push((*event.metadata().level(), fields));
+        }
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+impl Capture {
+    fn single(&self) -> Captured {
+        let events = self.events.lock().unwrap();
+        assert_eq!(events.len(), 1, "exactly one audit event per decision");
+        events[0].clone()
+    }
+}
+
+/// What the inner service saw.
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    principal: Option<VerifiedPrincipal>,
+    principal_header: bool,
+    internal_header: bool,
+    ran_marker: bool,
+}
+
+async fn call(
+    layer: AuthenticateLayer,
+    request: Request<String>,
+) -> (Response<String>, Option<Seen>) {
+    let seen = Arc::new(Mutex::new(None));
+    let seen_inner = Arc::clone(&seen);
+    let service =
+        ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(move |request: Request<String>| {
+                let seen = Arc::clone(&seen_inner);
+                async move {
+                    *seen.lock().unwrap() = Some(Seen {
+                        principal: request.extensions().get::<VerifiedPrincipal>().cloned(),
+                        principal_header: request.headers().contains_key(PRINCIPAL_HEADER),
+                        internal_header: request.headers().contains_key("x-baton-internal-token"),
+                        ran_marker: request.extensions().get::<AuthenticateRan>().is_some(),
+                    });
+                    Ok::<_, Infallible>(Response::new("inner".to_owned()))
+                }
+            }));
+    let response = service.oneshot(request).await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    (response, seen)
+}
+
+fn with_token(token: &str) -> http::request::Builder {
+    Request::builder()
+        .uri("/orders")
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-request-id", "req-42")
+}
+
+#[tokio::test]
+async fn a_verified_token_reaches_the_inner_service_as_a_verified_principal() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let verifier = OneToken::new(GOOD);
+    let layer = AuthenticateLayer::new(verifier.clone());
+
+    let (response, seen) = call(layer, with_token(GOOD).body(String::new()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.body(), "inner");
+    let seen = seen.expect("inner service ran");
+    let principal = seen.principal.expect("principal inserted");
+    assert_eq!(principal.id().to_string(), HUMAN);
+    assert_eq!(principal.pattern(), Pattern::JwtPassthrough);
+    assert!(seen.ran_marker);
+    assert_eq!(verifier.calls(), 1);
+
+    let (level, fields) = capture.single();
+    assert_eq!(level, Level::INFO);
+    assert_eq!(fields["outcome"], "accepted");
+    assert_eq!(fields["reason"], "verified");
+    assert_eq!(fields["request_id"], "req-42");
+    assert_eq!(fields["principal_id"], HUMAN);
+    assert_eq!(fields["kind"], "human");
+    assert_eq!(fields["delegation"], AGENT);
+    assert_eq!(fields["pattern"], "jwt_passthrough");
+    assert!(
+        fields.values().all(|value| !value.contains(GOOD)),
+        "no token in logs"
+    );
+}
+
+#[tokio::test]
+async fn spoofed_headers_are_stripped_even_when_the_token_is_good() {
+    let verifier = OneToken::new(GOOD);
+    let request = with_token(GOOD)
+        .header("x-principal-bin", "Zm9yZ2Vk")
+        .header("x-principal-bin", "YWdhaW4")
+        .header("x-baton-internal-token", "internal.jwt.sig")
+        .body(String::new())
+        .unwrap();
+    let (response, seen) = call(AuthenticateLayer::new(verifier), request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = seen.unwrap();
+    assert!(!seen.principal_header);
+    assert!(!seen.internal_header);
+    assert!(seen.principal.is_some());
+}
+
+#[tokio::test]
+async fn a_refused_token_never_reaches_the_inner_service() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let verifier = OneToken::new(GOOD);
+
+    let (response, seen) = call(
+        AuthenticateLayer::new(verifier.clone()),
+        with_token("forged.token.sig").body(String::new()).unwrap(),
+    )
+    .await;
+    assert!(seen.is_none());
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    assert!(response.body().is_empty());
+    let rejection = response.extensions().get::<AuthRejection>().unwrap();
+    assert_eq!(rejection.reason(), "bad_signature");
+    assert_eq!(verifier.calls(), 1);
+
+    let (level, fields) = capture.single();
+    assert_eq!(level, Level::INFO);
+    assert_eq!(fields["outcome"], "rejected");
+    assert_eq!(fields["reason"], "bad_signature");
+    assert_eq!(fields["request_id"], "req-42");
+    assert_eq!(fields["principal_id"], "-");
+    assert_eq!(fields["error"], "signature: does not verify");
+}
+
+#[tokio::test]
+async fn optional_mode_still_verifies_presented_tokens() {
+    let verifier = OneToken::new(GOOD);
+    let layer = AuthenticateLayer::new(verifier.clone()).optional();
+
+    let (response, seen) = call(layer.clone(), with_token(GOOD).body(String::new()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(seen.unwrap().principal.is_some());
+
+    // A bad token is refused, not downgraded to anonymous.
+    let (response, seen) = call(layer, with_token("bad").body(String::new()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(seen.is_none());
+}
+
+#[tokio::test]
+async fn anonymous_requests_in_optional_mode_are_marked_and_audited() {
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let verifier = OneToken::new(GOOD);
+    let request = Request::builder()
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .body(String::new())
+        .unwrap();
+    let (response, seen) = call(AuthenticateLayer::new(verifier.clone()).optional(), request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = seen.unwrap();
+    assert!(seen.principal.is_none());
+    assert!(seen.ran_marker);
+    assert_eq!(verifier.calls(), 0);
+
+    let (_, fields) = capture.single();
+    assert_eq!(fields["outcome"], "anonymous");
+    assert_eq!(fields["reason"], "unsupported_scheme");
+    assert_eq!(fields["request_id"], "-");
+}
+
+#[tokio::test]
+async fn server_side_failures_answer_503_and_500_without_challenge() {
+    type Case = (fn() -> AuthError, StatusCode, Level);
+    let cases: [Case; 2] = [
+        (
+            || AuthError::KeySourceUnavailable {
+                issuer: "https://idp.test".into(),
+            },
+            StatusCode::SERVICE_UNAVAILABLE,
+            Level::WARN,
+        ),
+        (
+            || AuthError::Internal { why: "test" },
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Level::ERROR,
+        ),
+    ];
+    for (make, status, level) in cases {
+        let capture = Capture::default();
+        let _guard = tracing::subscriber::set_default(capture.clone());
+        let verifier: Arc<dyn Verifier> = Arc::new(FailsWith(make));
+        let (response, seen) = call(
+            AuthenticateLayer::new(verifier),
+            with_token(GOOD).body(String::new()).unwrap(),
+        )
+        .await;
+        assert!(seen.is_none());
+        assert_eq!(response.status(), status);
+        assert!(response.headers().get("www-authenticate").is_none());
+        assert!(response.body().is_empty());
+        let rejection = response.extensions().get::<AuthRejection>().unwrap();
+        assert_eq!(rejection.reason(), make().reason());
+        let (event_level, fields) = capture.single();
+        assert_eq!(event_level, level);
+        assert_eq!(fields["pattern"], "internal_jwt");
+    }
+}
+
+#[tokio::test]
+async fn revoked_tokens_answer_invalid_token() {
+    let verifier: Arc<dyn Verifier> = Arc::new(FailsWith(|| {
+        AuthError::from(crate::error::Revoked::new(
+            crate::error::RevokedField::SessionId,
+        ))
+    }));
+    let (response, _) = call(
+        AuthenticateLayer::new(verifier),
+        with_token(GOOD).body(String::new()).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let rejection = response.extensions().get::<AuthRejection>().unwrap();
+    assert_eq!(rejection.reason(), "revoked_session_id");
+    assert_eq!(rejection.challenge(), Challenge::InvalidToken);
+}
+
+#[tokio::test]
+async fn a_chain_verifies_through_the_layer() {
+    let declines: Arc<dyn Verifier> = Arc::new(FailsWith(|| AuthError::UnknownIssuer));
+    let chain = crate::verifier::VerifierChain::new(declines).then(OneToken::new(GOOD));
+    let (response, seen) = call(
+        AuthenticateLayer::new(Arc::new(chain)),
+        with_token(GOOD).body(String::new()).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        seen.unwrap().principal.unwrap().pattern(),
+        Pattern::JwtPassthrough
+    );
+}
+
+#[tokio::test]
+async fn a_verifier_that_waits_is_awaited_before_the_inner_service() {
+    struct Slow(Arc<OneToken>);
+    impl Verifier for Slow {
+        fn verify<'a>(&'a self, token: &'a str) -> crate::VerifyFuture<'a> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                tokio::task::yield_now().await;
+                self.0.verify(token).await
+            })
+        }
+        fn pattern(&self) -> Pattern {
+            Pattern::JwtPassthrough
+        }
+    }
+    let (response, seen) = call(
+        AuthenticateLayer::new(Arc::new(Slow(OneToken::new(GOOD)))),
+        with_token(GOOD).body(String::new()).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(seen.unwrap().principal.is_some());
+}
+
+#[test]
+fn overlong_or_odd_request_ids_are_not_echoed() {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-request-id", "a b".parse().unwrap());
+    assert_eq!(super::audit::request_id(&headers), "-");
+    headers.insert("x-request-id", "x".repeat(129).parse().unwrap());
+    assert_eq!(super::audit::request_id(&headers), "-");
+    headers.insert("x-request-id", "x".repeat(128).parse().unwrap());
+    assert_eq!(super::audit::request_id(&headers).len(), 128);
+}

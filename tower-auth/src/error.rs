@@ -1,0 +1,822 @@
+//! Why a request was not authenticated, and the one HTTP answer to it.
+//!
+//! Every verifier and layer in this crate fails with an [`AuthError`]. Each variant names
+//! the field or step that failed; [`AuthError::reason`] is a stable snake_case label for
+//! the audit event and metrics; [`AuthError::challenge`] is the RFC 6750 classification
+//! that the transports map once each: HTTP in [`HttpChallenge`], gRPC in `tonic-auth`.
+//!
+//! Clients learn the classification only (an RFC 6750 `error` code, never a description);
+//! the precise reason goes to `tracing`.
+
+use std::fmt;
+
+use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+use principal::{ClaimError, Timestamp};
+
+/// The part of a token a [`AuthError::MalformedToken`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenPart {
+    /// The overall shape (for a JWS compact token: three dot-separated base64url segments).
+    Structure,
+    /// The JOSE header.
+    Header,
+    /// The claims (payload).
+    Claims,
+    /// The signature segment.
+    Signature,
+}
+
+impl fmt::Display for TokenPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TokenPart::Structure => "structure",
+            TokenPart::Header => "header",
+            TokenPart::Claims => "claims",
+            TokenPart::Signature => "signature",
+        })
+    }
+}
+
+/// What is wrong with an `Authorization` header (RFC 6750 §2.1, RFC 9110 §11.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HeaderProblem {
+    /// The header value is empty.
+    Empty,
+    /// The scheme is not an RFC 9110 `token` (or the value starts with a space).
+    InvalidScheme,
+    /// `Bearer` is not followed by a space and a token.
+    MissingCredentials,
+    /// The credentials are not one RFC 6750 `b64token`: a byte outside its alphabet, `=`
+    /// before the end, a second parameter, or surrounding whitespace.
+    NotB64Token,
+}
+
+impl HeaderProblem {
+    fn as_str(self) -> &'static str {
+        match self {
+            HeaderProblem::Empty => "empty value",
+            HeaderProblem::InvalidScheme => "the scheme is not an RFC 9110 token",
+            HeaderProblem::MissingCredentials => "no token after the Bearer scheme",
+            HeaderProblem::NotB64Token => "the credentials are not one RFC 6750 b64token",
+        }
+    }
+}
+
+impl fmt::Display for HeaderProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The denylisted field that revoked a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevokedField {
+    /// The token id (`jti`).
+    TokenId,
+    /// The session id (`sid`).
+    SessionId,
+    /// The issuer's subject (`sub`).
+    Subject,
+    /// The Principal's typed id (`hm-…`, `am-…`, `svc-…`).
+    PrincipalId,
+    /// The typed id of an actor in the Principal's delegation chain.
+    Actor,
+}
+
+impl RevokedField {
+    /// The claim or field name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            RevokedField::TokenId => "jti",
+            RevokedField::SessionId => "sid",
+            RevokedField::Subject => "sub",
+            RevokedField::PrincipalId => "principal_id",
+            RevokedField::Actor => "act",
+        }
+    }
+}
+
+/// A revocation check refused a Principal. Returned by
+/// [`RevocationCheck::check`](crate::revocation::RevocationCheck::check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("{}: revoked", field.name())]
+pub struct Revoked {
+    field: RevokedField,
+}
+
+impl Revoked {
+    /// A refusal because of `field`.
+    pub fn new(field: RevokedField) -> Self {
+        Revoked { field }
+    }
+
+    /// The field that matched the denylist.
+    pub fn field(&self) -> RevokedField {
+        self.field
+    }
+}
+
+/// A request could not be authenticated.
+///
+/// The variants fall in three groups: the request (header, size), the token (format,
+/// signature, claims, revocation) and the server (key source, configuration). Two variants,
+/// [`UnknownIssuer`](Self::UnknownIssuer) and
+/// [`UnsupportedTokenFormat`](Self::UnsupportedTokenFormat), are *declines*: a verifier
+/// returns them for tokens that are not its business, so a
+/// [`VerifierChain`](crate::verifier::VerifierChain) asks the next verifier (see
+/// [`is_decline`](Self::is_decline)).
+///
+/// ```
+/// use tower_auth::error::{AuthError, Challenge};
+///
+/// let missing = AuthError::MissingToken;
+/// assert_eq!(missing.reason(), "missing_token");
+/// assert_eq!(missing.challenge(), Challenge::NoCredentials);
+///
+/// let expired = AuthError::BadSignature;
+/// assert_eq!(expired.challenge(), Challenge::InvalidToken);
+/// assert_eq!(expired.challenge().error_code(), Some("invalid_token"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    // ---- the request ----
+    /// No `Authorization` header: the caller sent no credentials.
+    #[error("authorization: no credentials sent")]
+    MissingToken,
+    /// The `Authorization` header uses a scheme other than `Bearer` (RFC 6750 §3.1 treats
+    /// this like sending no credentials).
+    #[error("authorization: scheme is not Bearer")]
+    UnsupportedScheme,
+    /// The `Authorization` header is not of the form `Bearer <b64token>`.
+    #[error("authorization: {problem}")]
+    MalformedAuthorizationHeader {
+        /// What is wrong with it.
+        problem: HeaderProblem,
+    },
+    /// More than one `Authorization` header: which one to trust is ambiguous.
+    #[error("authorization: {count} headers, exactly one allowed")]
+    DuplicateAuthorizationHeaders {
+        /// How many were sent.
+        count: usize,
+    },
+    /// The bearer token is longer than the configured maximum.
+    #[error("token: {len} bytes, more than the limit of {max}")]
+    TokenTooLarge {
+        /// Length of the token in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+
+    // ---- declines (a chain moves on) ----
+    /// The token is not of this verifier's format (for example an opaque token given to a
+    /// JWT verifier). A decline.
+    #[error("token: not a format this verifier handles")]
+    UnsupportedTokenFormat,
+    /// The token's issuer is not one this verifier is configured for. A decline.
+    #[error("iss: not an issuer this verifier accepts")]
+    UnknownIssuer,
+
+    // ---- the token ----
+    /// The token does not parse.
+    #[error("token {part}: {why}")]
+    MalformedToken {
+        /// The part that does not parse.
+        part: TokenPart,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The header's `alg` is not one Baton accepts (`none`, unknown, or not allowed by the
+    /// verifier's policy).
+    #[error("alg: {alg:?} is not accepted")]
+    UnsupportedAlgorithm {
+        /// The `alg` the token names (bounded by the token size limit).
+        alg: String,
+    },
+    /// The header's `alg` differs from the algorithm fixed by the selected key: the
+    /// algorithm comes from the key, never from the token.
+    #[error("alg: token says {token:?} but the key is for {key:?}")]
+    AlgorithmMismatch {
+        /// The algorithm the token header names.
+        token: jsonwebtoken::Algorithm,
+        /// The algorithm of the key.
+        key: jsonwebtoken::Algorithm,
+    },
+    /// No key of the issuer has the token's `kid` (after at most one refetch).
+    #[error("kid: {kid:?} is not in the issuer's key set")]
+    UnknownKeyId {
+        /// The `kid` the token names, if any.
+        kid: Option<String>,
+    },
+    /// The signature does not verify with the selected key.
+    #[error("signature: does not verify")]
+    BadSignature,
+    /// `exp` has passed (after the clock leeway).
+    #[error("exp: expired at {expired_at}, now is {now}")]
+    Expired {
+        /// The token's `exp`.
+        expired_at: Timestamp,
+        /// The verifier's time.
+        now: Timestamp,
+    },
+    /// `nbf` is still ahead (after the clock leeway).
+    #[error("nbf: not valid before {not_before}, now is {now}")]
+    NotYetValid {
+        /// The token's `nbf`.
+        not_before: Timestamp,
+        /// The verifier's time.
+        now: Timestamp,
+    },
+    /// `iat` is in the future (after the clock leeway).
+    #[error("iat: issued at {issued_at}, in the future (now is {now})")]
+    IssuedInFuture {
+        /// The token's `iat`.
+        issued_at: Timestamp,
+        /// The verifier's time.
+        now: Timestamp,
+    },
+    /// `iss` differs from the issuer whose key verified the token.
+    #[error("iss: {found:?} is not the expected issuer")]
+    WrongIssuer {
+        /// The `iss` the token carries (bounded by the token size limit).
+        found: String,
+    },
+    /// No `aud` value is an audience this verifier accepts.
+    #[error("aud: none of the token's audiences is accepted")]
+    WrongAudience,
+    /// A claim the verifier requires is absent.
+    #[error("{claim}: required claim is missing")]
+    MissingClaim {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// The header's `typ` is not the one this verifier requires (for example `at+jwt`).
+    #[error("typ: {found:?} is not the required type")]
+    WrongType {
+        /// The `typ` the token carries, if any.
+        found: Option<String>,
+    },
+    /// The header lists a `crit` extension this verifier does not understand (RFC 7515
+    /// §4.1.11 requires rejecting it).
+    #[error("crit: {name:?} is not understood")]
+    UnknownCritical {
+        /// The extension's name.
+        name: String,
+    },
+    /// A revocation check refused the token.
+    #[error("token revoked: {0}")]
+    Revoked(#[from] Revoked),
+    /// The verified claims do not map to a valid Principal.
+    #[error("claims: {0}")]
+    ClaimMapping(#[from] ClaimError),
+
+    // ---- authorization ----
+    /// The Principal lacks a scope the resource requires (RFC 6750 `insufficient_scope`).
+    #[error("scope: {required:?} is required")]
+    InsufficientScope {
+        /// The scope that is required and missing.
+        required: String,
+    },
+
+    // ---- the server ----
+    /// The issuer's keys are unavailable: the key source cannot be reached and the last
+    /// good key set is older than the maximum staleness. The token may be fine; it cannot
+    /// be verified now.
+    #[error("keys of issuer {issuer:?}: unavailable (key source down beyond maximum staleness)")]
+    KeySourceUnavailable {
+        /// The issuer whose keys are unavailable.
+        issuer: String,
+    },
+    /// A server-side fault: a configuration that cannot work, or an invariant broken
+    /// inside Baton. Never the caller's fault.
+    #[error("internal: {why}")]
+    Internal {
+        /// What went wrong.
+        why: &'static str,
+    },
+}
+
+impl AuthError {
+    /// A stable snake_case label for logs and metrics.
+    ///
+    /// ```
+    /// use tower_auth::error::{AuthError, Revoked, RevokedField};
+    ///
+    /// assert_eq!(AuthError::BadSignature.reason(), "bad_signature");
+    /// let revoked = AuthError::from(Revoked::new(RevokedField::SessionId));
+    /// assert_eq!(revoked.reason(), "revoked_session_id");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing_token",
+            AuthError::UnsupportedScheme => "unsupported_scheme",
+            AuthError::MalformedAuthorizationHeader { .. } => "malformed_authorization_header",
+            AuthError::DuplicateAuthorizationHeaders { .. } => "duplicate_authorization_headers",
+            AuthError::TokenTooLarge { .. } => "token_too_large",
+            AuthError::UnsupportedTokenFormat => "unsupported_token_format",
+            AuthError::UnknownIssuer => "unknown_issuer",
+            AuthError::MalformedToken { .. } => "malformed_token",
+            AuthError::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
+            AuthError::AlgorithmMismatch { .. } => "algorithm_mismatch",
+            AuthError::UnknownKeyId { .. } => "unknown_key_id",
+            AuthError::BadSignature => "bad_signature",
+            AuthError::Expired { .. } => "expired",
+            AuthError::NotYetValid { .. } => "not_yet_valid",
+            AuthError::IssuedInFuture { .. } => "issued_in_future",
+            AuthError::WrongIssuer { .. } => "wrong_issuer",
+            AuthError::WrongAudience => "wrong_audience",
+            AuthError::MissingClaim { .. } => "missing_claim",
+            AuthError::WrongType { .. } => "wrong_type",
+            AuthError::UnknownCritical { .. } => "unknown_crit",
+            AuthError::Revoked(revoked) => match revoked.field() {
+                RevokedField::TokenId => "revoked_token_id",
+                RevokedField::SessionId => "revoked_session_id",
+                RevokedField::Subject => "revoked_subject",
+                RevokedField::PrincipalId => "revoked_principal_id",
+                RevokedField::Actor => "revoked_actor",
+            },
+            AuthError::ClaimMapping(_) => "claim_mapping",
+            AuthError::InsufficientScope { .. } => "insufficient_scope",
+            AuthError::KeySourceUnavailable { .. } => "key_source_unavailable",
+            AuthError::Internal { .. } => "internal",
+        }
+    }
+
+    /// The RFC 6750 classification of this error: what a client may learn.
+    ///
+    /// ```
+    /// use tower_auth::error::{AuthError, Challenge, HeaderProblem};
+    ///
+    /// let bad_header = AuthError::MalformedAuthorizationHeader { problem: HeaderProblem::Empty };
+    /// assert_eq!(bad_header.challenge(), Challenge::InvalidRequest);
+    /// assert_eq!(AuthError::UnknownIssuer.challenge(), Challenge::InvalidToken);
+    /// ```
+    pub fn challenge(&self) -> Challenge {
+        match self {
+            AuthError::MissingToken | AuthError::UnsupportedScheme => Challenge::NoCredentials,
+            AuthError::MalformedAuthorizationHeader { .. }
+            | AuthError::DuplicateAuthorizationHeaders { .. } => Challenge::InvalidRequest,
+            AuthError::TokenTooLarge { .. }
+            | AuthError::UnsupportedTokenFormat
+            | AuthError::UnknownIssuer
+            | AuthError::MalformedToken { .. }
+            | AuthError::UnsupportedAlgorithm { .. }
+            | AuthError::AlgorithmMismatch { .. }
+            | AuthError::UnknownKeyId { .. }
+            | AuthError::BadSignature
+            | AuthError::Expired { .. }
+            | AuthError::NotYetValid { .. }
+            | AuthError::IssuedInFuture { .. }
+            | AuthError::WrongIssuer { .. }
+            | AuthError::WrongAudience
+            | AuthError::MissingClaim { .. }
+            | AuthError::WrongType { .. }
+            | AuthError::UnknownCritical { .. }
+            | AuthError::Revoked(_)
+            | AuthError::ClaimMapping(_) => Challenge::InvalidToken,
+            AuthError::InsufficientScope { .. } => Challenge::InsufficientScope,
+            AuthError::KeySourceUnavailable { .. } => Challenge::Unavailable,
+            AuthError::Internal { .. } => Challenge::Internal,
+        }
+    }
+
+    /// Whether this is a *decline*: the verifier says the token is not its business
+    /// (another format or issuer), so a [`VerifierChain`](crate::verifier::VerifierChain)
+    /// moves on to its next verifier. Every other error is a verdict and stops the chain.
+    ///
+    /// ```
+    /// use tower_auth::error::AuthError;
+    ///
+    /// assert!(AuthError::UnknownIssuer.is_decline());
+    /// assert!(!AuthError::BadSignature.is_decline());
+    /// ```
+    pub fn is_decline(&self) -> bool {
+        matches!(
+            self,
+            AuthError::UnknownIssuer | AuthError::UnsupportedTokenFormat
+        )
+    }
+
+    /// Whether the request carried no bearer credentials at all ([`MissingToken`] or
+    /// another scheme). Optional authentication lets exactly these through, anonymous.
+    ///
+    /// [`MissingToken`]: Self::MissingToken
+    pub fn is_no_credentials(&self) -> bool {
+        matches!(self, AuthError::MissingToken | AuthError::UnsupportedScheme)
+    }
+}
+
+/// The RFC 6750 classification of an [`AuthError`]: the only thing a client learns.
+///
+/// Each transport maps it once: HTTP in [`HttpChallenge`], gRPC in `tonic-auth`
+/// (`UNAUTHENTICATED`, `PERMISSION_DENIED`, `UNAVAILABLE`, `INTERNAL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Challenge {
+    /// No bearer credentials were sent: challenge without an error code (RFC 6750 §3.1).
+    NoCredentials,
+    /// The request is malformed (`invalid_request`).
+    InvalidRequest,
+    /// The token is expired, revoked, malformed or otherwise invalid (`invalid_token`).
+    InvalidToken,
+    /// The token is valid but lacks a required scope (`insufficient_scope`).
+    InsufficientScope,
+    /// The token cannot be verified right now (the issuer's keys are unavailable).
+    Unavailable,
+    /// A server-side fault.
+    Internal,
+}
+
+impl Challenge {
+    /// The RFC 6750 §3.1 `error` code, if this classification has one.
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Challenge::InvalidRequest => Some("invalid_request"),
+            Challenge::InvalidToken => Some("invalid_token"),
+            Challenge::InsufficientScope => Some("insufficient_scope"),
+            Challenge::NoCredentials | Challenge::Unavailable | Challenge::Internal => None,
+        }
+    }
+
+    /// The HTTP status code: 401 for missing or invalid tokens, 400 for malformed
+    /// requests and 403 for insufficient scope (RFC 6750 §3.1), 503 when keys are
+    /// unavailable, 500 for server faults.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Challenge::NoCredentials | Challenge::InvalidToken => StatusCode::UNAUTHORIZED,
+            Challenge::InvalidRequest => StatusCode::BAD_REQUEST,
+            Challenge::InsufficientScope => StatusCode::FORBIDDEN,
+            Challenge::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Challenge::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Why a request was refused, attached to the extensions of every refusal response
+/// built by [`HttpChallenge`] (as tower-http does), for tests, audit and outer layers.
+///
+/// ```
+/// use tower_auth::error::{AuthError, AuthRejection, Challenge, HttpChallenge};
+///
+/// let response: http::Response<String> = HttpChallenge::new().response(&AuthError::BadSignature);
+/// let rejection = response.extensions().get::<AuthRejection>().unwrap();
+/// assert_eq!(rejection.reason(), "bad_signature");
+/// assert_eq!(rejection.challenge(), Challenge::InvalidToken);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthRejection {
+    reason: &'static str,
+    challenge: Challenge,
+}
+
+impl AuthRejection {
+    /// The rejection of `error`.
+    pub fn of(error: &AuthError) -> Self {
+        AuthRejection {
+            reason: error.reason(),
+            challenge: error.challenge(),
+        }
+    }
+
+    /// [`AuthError::reason`] of the error that caused the refusal.
+    pub fn reason(&self) -> &'static str {
+        self.reason
+    }
+
+    /// [`AuthError::challenge`] of the error that caused the refusal.
+    pub fn challenge(&self) -> Challenge {
+        self.challenge
+    }
+}
+
+/// A realm could not be used in a `WWW-Authenticate` header.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RealmError {
+    /// The realm is empty.
+    #[error("realm: empty")]
+    Empty,
+    /// The realm is longer than [`MAX_REALM_LEN`] bytes.
+    #[error("realm: {len} bytes, more than the limit of {max}")]
+    TooLong {
+        /// Length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The realm contains a byte that cannot stand in a quoted-string unescaped (a control
+    /// character, non-ASCII, `"` or `\`).
+    #[error("realm: byte {position} is not a plain visible ASCII character, space or tab")]
+    InvalidChar {
+        /// Offset of the first offending byte.
+        position: usize,
+    },
+}
+
+impl RealmError {
+    /// A stable snake_case label for logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RealmError::Empty => "empty_realm",
+            RealmError::TooLong { .. } => "realm_too_long",
+            RealmError::InvalidChar { .. } => "invalid_realm_char",
+        }
+    }
+}
+
+/// Maximum length of a realm in bytes.
+pub const MAX_REALM_LEN: usize = 256;
+
+/// The HTTP answer to an [`AuthError`]: the one HTTP mapping of this crate.
+///
+/// - no credentials: 401, `WWW-Authenticate: Bearer` (no `error`, RFC 6750 §3.1);
+/// - `invalid_request`: 400, `WWW-Authenticate: Bearer error="invalid_request"`;
+/// - `invalid_token`: 401, `WWW-Authenticate: Bearer error="invalid_token"`;
+/// - `insufficient_scope`: 403, `WWW-Authenticate: Bearer error="insufficient_scope"`;
+/// - keys unavailable: 503; server faults: 500 (neither carries a challenge).
+///
+/// With a realm, every challenge starts `Bearer realm="…"`. Bodies are always empty and
+/// there is never an `error_description`: the precise reason is for logs, not for
+/// callers. The [`AuthRejection`] rides in the response extensions.
+///
+/// ```
+/// use tower_auth::error::{AuthError, HttpChallenge};
+///
+/// let challenge = HttpChallenge::with_realm("api").unwrap();
+/// let response: http::Response<String> = challenge.response(&AuthError::BadSignature);
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(
+///     response.headers()["www-authenticate"],
+///     r#"Bearer realm="api", error="invalid_token""#
+/// );
+/// assert!(response.body().is_empty());
+///
+/// // A realm that would break the header is refused when configured.
+/// assert!(HttpChallenge::with_realm("a\"b").is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct HttpChallenge {
+    no_credentials: HeaderValue,
+    invalid_request: HeaderValue,
+    invalid_token: HeaderValue,
+    insufficient_scope: HeaderValue,
+}
+
+impl Default for HttpChallenge {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpChallenge {
+    /// Challenges without a realm.
+    pub fn new() -> Self {
+        HttpChallenge {
+            no_credentials: HeaderValue::from_static("Bearer"),
+            invalid_request: HeaderValue::from_static(r#"Bearer error="invalid_request""#),
+            invalid_token: HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            insufficient_scope: HeaderValue::from_static(r#"Bearer error="insufficient_scope""#),
+        }
+    }
+
+    /// Challenges carrying `realm="<realm>"`. The realm must be 1 to [`MAX_REALM_LEN`]
+    /// bytes of visible ASCII, space or tab, without `"` or `\` (so it needs no escaping).
+    pub fn with_realm(realm: &str) -> Result<Self, RealmError> {
+        if realm.is_empty() {
+            return Err(RealmError::Empty);
+        }
+        if realm.len() > MAX_REALM_LEN {
+            return Err(RealmError::TooLong {
+                len: realm.len(),
+                max: MAX_REALM_LEN,
+            });
+        }
+        if let Some(position) = realm.bytes().position(|b| {
+            !(b == b' ' || b == b'\t' || (b.is_ascii_graphic() && b != b'"' && b != b'\\'))
+        }) {
+            return Err(RealmError::InvalidChar { position });
+        }
+        let value = |suffix: &str| {
+            HeaderValue::from_str(&format!(r#"Bearer realm="{realm}"{suffix}"#))
+                // Unreachable after the checks above; kept typed rather than panicking.
+                .map_err(|_| RealmError::InvalidChar { position: 0 })
+        };
+        Ok(HttpChallenge {
+            no_credentials: value("")?,
+            invalid_request: value(r#", error="invalid_request""#)?,
+            invalid_token: value(r#", error="invalid_token""#)?,
+            insufficient_scope: value(r#", error="insufficient_scope""#)?,
+        })
+    }
+
+    /// The `WWW-Authenticate` value for `challenge`, if it has one.
+    pub fn header_value(&self, challenge: Challenge) -> Option<&HeaderValue> {
+        match challenge {
+            Challenge::NoCredentials => Some(&self.no_credentials),
+            Challenge::InvalidRequest => Some(&self.invalid_request),
+            Challenge::InvalidToken => Some(&self.invalid_token),
+            Challenge::InsufficientScope => Some(&self.insufficient_scope),
+            Challenge::Unavailable | Challenge::Internal => None,
+        }
+    }
+
+    /// The refusal response for `error`: status, challenge header, empty body and the
+    /// [`AuthRejection`] in the extensions.
+    pub fn response<B: Default>(&self, error: &AuthError) -> Response<B> {
+        let rejection = AuthRejection::of(error);
+        let mut response = Response::new(B::default());
+        *response.status_mut() = rejection.challenge.status();
+        if let Some(value) = self.header_value(rejection.challenge) {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, value.clone());
+        }
+        response.extensions_mut().insert(rejection);
+        response
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn all_errors() -> Vec<AuthError> {
+        vec![
+            AuthError::MissingToken,
+            AuthError::UnsupportedScheme,
+            AuthError::MalformedAuthorizationHeader {
+                problem: HeaderProblem::NotB64Token,
+            },
+            AuthError::DuplicateAuthorizationHeaders { count: 2 },
+            AuthError::TokenTooLarge { len: 9, max: 8 },
+            AuthError::UnsupportedTokenFormat,
+            AuthError::UnknownIssuer,
+            AuthError::MalformedToken {
+                part: TokenPart::Header,
+                why: "not base64url",
+            },
+            AuthError::UnsupportedAlgorithm { alg: "none".into() },
+            AuthError::AlgorithmMismatch {
+                token: jsonwebtoken::Algorithm::HS256,
+                key: jsonwebtoken::Algorithm::RS256,
+            },
+            AuthError::UnknownKeyId { kid: None },
+            AuthError::BadSignature,
+            AuthError::Expired {
+                expired_at: Timestamp::from_unix_seconds(1),
+                now: Timestamp::from_unix_seconds(2),
+            },
+            AuthError::NotYetValid {
+                not_before: Timestamp::from_unix_seconds(3),
+                now: Timestamp::from_unix_seconds(2),
+            },
+            AuthError::IssuedInFuture {
+                issued_at: Timestamp::from_unix_seconds(3),
+                now: Timestamp::from_unix_seconds(2),
+            },
+            AuthError::WrongIssuer {
+                found: "https://evil".into(),
+            },
+            AuthError::WrongAudience,
+            AuthError::MissingClaim { claim: "exp" },
+            AuthError::WrongType { found: None },
+            AuthError::UnknownCritical { name: "b64".into() },
+            AuthError::Revoked(Revoked::new(RevokedField::TokenId)),
+            AuthError::Revoked(Revoked::new(RevokedField::SessionId)),
+            AuthError::Revoked(Revoked::new(RevokedField::Subject)),
+            AuthError::Revoked(Revoked::new(RevokedField::PrincipalId)),
+            AuthError::Revoked(Revoked::new(RevokedField::Actor)),
+            AuthError::ClaimMapping(ClaimError::Missing { claim: "sub" }),
+            AuthError::InsufficientScope {
+                required: "orders:write".into(),
+            },
+            AuthError::KeySourceUnavailable {
+                issuer: "https://idp".into(),
+            },
+            AuthError::Internal { why: "test" },
+        ]
+    }
+
+    #[test]
+    fn reasons_are_stable_snake_case_and_distinct() {
+        let errors = all_errors();
+        let mut seen = std::collections::HashSet::new();
+        for error in &errors {
+            let reason = error.reason();
+            assert!(
+                reason.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{reason}"
+            );
+            assert!(seen.insert(reason), "duplicate reason {reason}");
+        }
+    }
+
+    #[test]
+    fn only_unknown_issuer_and_format_decline() {
+        for error in all_errors() {
+            let expected = matches!(
+                error,
+                AuthError::UnknownIssuer | AuthError::UnsupportedTokenFormat
+            );
+            assert_eq!(error.is_decline(), expected, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn token_errors_are_invalid_token_with_401() {
+        for error in all_errors() {
+            let challenge = error.challenge();
+            let response: Response<String> = HttpChallenge::new().response(&error);
+            assert_eq!(response.status(), challenge.status());
+            assert!(response.body().is_empty());
+            let header = response.headers().get(WWW_AUTHENTICATE);
+            match challenge {
+                Challenge::NoCredentials => assert_eq!(header.unwrap(), "Bearer"),
+                Challenge::InvalidRequest => {
+                    assert_eq!(response.status(), 400);
+                    assert_eq!(header.unwrap(), r#"Bearer error="invalid_request""#)
+                }
+                Challenge::InvalidToken => {
+                    assert_eq!(response.status(), 401);
+                    assert_eq!(header.unwrap(), r#"Bearer error="invalid_token""#)
+                }
+                Challenge::InsufficientScope => {
+                    assert_eq!(response.status(), 403);
+                    assert_eq!(header.unwrap(), r#"Bearer error="insufficient_scope""#)
+                }
+                Challenge::Unavailable => {
+                    assert_eq!(response.status(), 503);
+                    assert!(header.is_none())
+                }
+                Challenge::Internal => {
+                    assert_eq!(response.status(), 500);
+                    assert!(header.is_none())
+                }
+            }
+            let rejection = response.extensions().get::<AuthRejection>().unwrap();
+            assert_eq!(rejection.reason(), error.reason());
+        }
+    }
+
+    #[test]
+    fn realm_is_quoted_first() {
+        let challenge = HttpChallenge::with_realm("baton api").unwrap();
+        let response: Response<String> = challenge.response(&AuthError::MissingToken);
+        assert_eq!(
+            response.headers()[WWW_AUTHENTICATE],
+            r#"Bearer realm="baton api""#
+        );
+        let response: Response<String> =
+            challenge.response(&AuthError::DuplicateAuthorizationHeaders { count: 2 });
+        assert_eq!(
+            response.headers()[WWW_AUTHENTICATE],
+            r#"Bearer realm="baton api", error="invalid_request""#
+        );
+    }
+
+    #[test]
+    fn bad_realms_are_refused() {
+        assert!(matches!(
+            HttpChallenge::with_realm(""),
+            Err(RealmError::Empty)
+        ));
+        assert!(matches!(
+            HttpChallenge::with_realm("a\\b"),
+            Err(RealmError::InvalidChar { position: 1 })
+        ));
+        assert!(matches!(
+            HttpChallenge::with_realm("a\"b"),
+            Err(RealmError::InvalidChar { position: 1 })
+        ));
+        assert!(matches!(
+            HttpChallenge::with_realm("a\r\nx: y"),
+            Err(RealmError::InvalidChar { position: 1 })
+        ));
+        assert!(matches!(
+            HttpChallenge::with_realm("é"),
+            Err(RealmError::InvalidChar { position: 0 })
+        ));
+        assert!(matches!(
+            HttpChallenge::with_realm(&"a".repeat(MAX_REALM_LEN + 1)),
+            Err(RealmError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn messages_name_the_field() {
+        assert_eq!(
+            AuthError::Revoked(Revoked::new(RevokedField::TokenId)).to_string(),
+            "token revoked: jti: revoked"
+        );
+        assert_eq!(
+            AuthError::TokenTooLarge { len: 9, max: 8 }.to_string(),
+            "token: 9 bytes, more than the limit of 8"
+        );
+    }
+}

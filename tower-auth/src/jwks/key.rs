@@ -1,0 +1,572 @@
+//! One verification key, and the rules that turn a JWK into one or drop it.
+
+use std::fmt;
+
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
+    RSA_PKCS1_2048_8192_SHA256,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::policy::{KeySetPolicy, MAX_RSA_BITS};
+
+/// Longest key id accepted, in bytes.
+pub(crate) const MAX_KID_BYTES: usize = 256;
+/// Longest string from a fetched document that an error or log line repeats.
+const ECHO_LIMIT: usize = 256;
+
+/// A public (or configured symmetric) key ready to verify signatures.
+///
+/// Its algorithm is fixed by the JWK (`alg`, or what `kty`/`crv` imply), never by a token
+/// header: a verifier must reject a token whose header names another algorithm. The
+/// [`DecodingKey`] is built once when the key set loads, never per request.
+///
+/// `Debug` shows the key id and algorithm, never the key material.
+pub struct VerificationKey {
+    kid: Option<String>,
+    algorithm: Algorithm,
+    key: DecodingKey,
+    /// Bytes that identify the key material, for the key set's fingerprint.
+    material: Vec<u8>,
+}
+
+impl VerificationKey {
+    pub(crate) fn new(
+        kid: Option<String>,
+        algorithm: Algorithm,
+        key: DecodingKey,
+        material: Vec<u8>,
+    ) -> Self {
+        VerificationKey {
+            kid,
+            algorithm,
+            key,
+            material,
+        }
+    }
+
+    /// The key id (`kid`), if the JWK had one.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The one algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key for `jsonwebtoken::decode`, parsed when the set loaded.
+    pub fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+
+    pub(crate) fn material(&self) -> &[u8] {
+        &self.material
+    }
+}
+
+impl fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerificationKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A JWK left out of a key set, and why. Each is also logged with `tracing::warn!`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedKey {
+    /// Position of the JWK in the document's `keys` array.
+    pub index: usize,
+    /// Its `kid`, if it had a usable one.
+    pub kid: Option<String>,
+    /// Why it was dropped.
+    pub reason: DropReason,
+}
+
+/// Why a JWK was left out of a key set.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Not a JSON object of JWK members with the right types, or `kty`/`crv` missing.
+    #[error("malformed JWK: {detail}")]
+    Malformed {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A symmetric (`oct`) key in a fetched set: HMAC keys come only from configuration.
+    #[error("symmetric (oct) key in a fetched key set")]
+    SymmetricKeyInFetchedSet,
+    /// The JWK carries private key members (`d`, `p`, ...): the IdP is leaking its key.
+    #[error("the JWK carries private key material")]
+    PrivateKeyMaterial,
+    /// `use` is present and is not `sig`.
+    #[error("use is {key_use:?}, not \"sig\"")]
+    UseNotSig {
+        /// The `use` value.
+        key_use: String,
+    },
+    /// `key_ops` is present and does not contain `verify`.
+    #[error("key_ops does not contain \"verify\"")]
+    KeyOpsWithoutVerify,
+    /// `kid` is empty or longer than 256 bytes.
+    #[error("kid is empty or longer than 256 bytes")]
+    InvalidKeyId,
+    /// `kty` is not RSA, EC or OKP.
+    #[error("unsupported key type {kty:?}")]
+    UnsupportedKeyType {
+        /// The `kty` value.
+        kty: String,
+    },
+    /// `alg` names no supported signature algorithm (e.g. `RSA-OAEP`, `ES512`, `none`).
+    #[error("unsupported algorithm {alg:?}")]
+    UnsupportedAlgorithm {
+        /// The `alg` value.
+        alg: String,
+    },
+    /// `alg` does not fit `kty` (e.g. `HS256` on an RSA key, `ES256` on an RSA key).
+    #[error("algorithm {alg:?} does not fit key type {kty:?}")]
+    AlgorithmKeyTypeMismatch {
+        /// The `kty` value.
+        kty: String,
+        /// The `alg` value.
+        alg: String,
+    },
+    /// The key's algorithm is not in the issuer's allow-list.
+    #[error("algorithm {algorithm:?} is not allowed for this issuer")]
+    AlgorithmNotAllowed {
+        /// The key's algorithm (given or implied).
+        algorithm: Algorithm,
+    },
+    /// `crv` names no supported curve (P-256, P-384, Ed25519).
+    #[error("unsupported curve {crv:?}")]
+    UnsupportedCurve {
+        /// The `crv` value.
+        crv: String,
+    },
+    /// `crv` does not fit `alg` (e.g. P-384 with ES256).
+    #[error("curve {crv:?} does not fit algorithm {algorithm:?}")]
+    CurveMismatch {
+        /// The `crv` value.
+        crv: String,
+        /// The `alg` value.
+        algorithm: Algorithm,
+    },
+    /// The RSA modulus is shorter than the policy's minimum.
+    #[error("RSA modulus of {bits} bits is below the minimum {minimum}")]
+    RsaKeyTooSmall {
+        /// The modulus length.
+        bits: u32,
+        /// The minimum.
+        minimum: u32,
+    },
+    /// The key members are missing, not base64url, of the wrong length, or not a valid key.
+    #[error("invalid key material: {detail}")]
+    InvalidKeyMaterial {
+        /// What is wrong.
+        detail: &'static str,
+    },
+    /// Another usable key earlier in the set has the same `kid`; the first is kept.
+    #[error("duplicate kid; the first key with it is kept")]
+    DuplicateKeyId,
+    /// The key has no `kid` and the set has more than one usable key, so tokens could not
+    /// choose it unambiguously.
+    #[error("no kid in a set with several keys")]
+    MissingKeyIdInMultiKeySet,
+}
+
+impl DropReason {
+    /// A stable snake_case reason for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            DropReason::Malformed { .. } => "malformed_jwk",
+            DropReason::SymmetricKeyInFetchedSet => "symmetric_key_in_fetched_set",
+            DropReason::PrivateKeyMaterial => "private_key_material",
+            DropReason::UseNotSig { .. } => "use_not_sig",
+            DropReason::KeyOpsWithoutVerify => "key_ops_without_verify",
+            DropReason::InvalidKeyId => "invalid_kid",
+            DropReason::UnsupportedKeyType { .. } => "unsupported_kty",
+            DropReason::UnsupportedAlgorithm { .. } => "unsupported_alg",
+            DropReason::AlgorithmKeyTypeMismatch { .. } => "alg_kty_mismatch",
+            DropReason::AlgorithmNotAllowed { .. } => "alg_not_allowed",
+            DropReason::UnsupportedCurve { .. } => "unsupported_crv",
+            DropReason::CurveMismatch { .. } => "crv_alg_mismatch",
+            DropReason::RsaKeyTooSmall { .. } => "rsa_key_too_small",
+            DropReason::InvalidKeyMaterial { .. } => "invalid_key_material",
+            DropReason::DuplicateKeyId => "duplicate_kid",
+            DropReason::MissingKeyIdInMultiKeySet => "missing_kid_in_multi_key_set",
+        }
+    }
+}
+
+/// `s` cut to a bounded length on a character boundary, for errors and logs.
+pub(crate) fn echo(s: &str) -> String {
+    let mut end = s.len().min(ECHO_LIMIT);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// The members of a JWK that Baton reads (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2).
+/// Unknown members (`x5c`, `x5t`, ...) are ignored.
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: Option<String>,
+    #[serde(rename = "use")]
+    key_use: Option<String>,
+    key_ops: Option<Vec<String>>,
+    alg: Option<String>,
+    kid: Option<String>,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    k: Option<IgnoredAny>,
+    d: Option<IgnoredAny>,
+    p: Option<IgnoredAny>,
+    q: Option<IgnoredAny>,
+    dp: Option<IgnoredAny>,
+    dq: Option<IgnoredAny>,
+    qi: Option<IgnoredAny>,
+}
+
+/// The `kid` of a JWK as JSON, when it is a string of acceptable length: for
+/// [`DroppedKey::kid`] even when the rest of the JWK is unusable.
+pub(crate) fn kid_of(value: &serde_json::Value) -> Option<String> {
+    value
+        .get("kid")
+        .and_then(serde_json::Value::as_str)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KID_BYTES)
+        .map(echo)
+}
+
+/// The signature algorithms Baton knows by their JWA name (RFC 7518 §3.1, RFC 8037 §3.1).
+pub(crate) fn algorithm_from_name(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyType {
+    Rsa,
+    Ec,
+    Okp,
+}
+
+impl KeyType {
+    fn fits(self, algorithm: Algorithm) -> bool {
+        use jsonwebtoken::Algorithm as A;
+        match self {
+            KeyType::Rsa => matches!(
+                algorithm,
+                A::RS256 | A::RS384 | A::RS512 | A::PS256 | A::PS384 | A::PS512
+            ),
+            KeyType::Ec => matches!(algorithm, A::ES256 | A::ES384),
+            KeyType::Okp => matches!(algorithm, A::EdDSA),
+        }
+    }
+}
+
+/// Turns one JWK of a fetched (or configured public) key set into a key, or says why not.
+///
+/// Rules, in order: `oct` keys and private members are refused; `use` must be `sig` when
+/// present; `key_ops` must contain `verify` when present; `kid` must be 1 to 256 bytes when
+/// present; `kty` must be RSA, EC or OKP; `alg` must name a signature algorithm that fits
+/// `kty` (without `alg`: RS256 for RSA, ES256/ES384 from `crv` for EC, EdDSA for Ed25519);
+/// that algorithm must be allowed; the key material must be valid (RSA modulus of at least
+/// `min_rsa_bits`, EC point on the curve `alg` names, Ed25519 point of 32 bytes).
+pub(crate) fn parse_jwk(
+    value: &serde_json::Value,
+    policy: &KeySetPolicy,
+) -> Result<VerificationKey, DropReason> {
+    let raw: RawJwk = serde_json::from_value(value.clone()).map_err(|e| DropReason::Malformed {
+        detail: echo(&e.to_string()),
+    })?;
+    let kty = raw.kty.as_deref().ok_or_else(|| DropReason::Malformed {
+        detail: "no kty".to_owned(),
+    })?;
+    if kty == "oct" || raw.k.is_some() {
+        return Err(DropReason::SymmetricKeyInFetchedSet);
+    }
+    if raw.d.is_some()
+        || raw.p.is_some()
+        || raw.q.is_some()
+        || raw.dp.is_some()
+        || raw.dq.is_some()
+        || raw.qi.is_some()
+    {
+        return Err(DropReason::PrivateKeyMaterial);
+    }
+    if let Some(key_use) = raw.key_use.as_deref()
+        && key_use != "sig"
+    {
+        return Err(DropReason::UseNotSig {
+            key_use: echo(key_use),
+        });
+    }
+    if let Some(ops) = &raw.key_ops
+        && !ops.iter().any(|op| op == "verify")
+    {
+        return Err(DropReason::KeyOpsWithoutVerify);
+    }
+    if let Some(kid) = raw.kid.as_deref()
+        && (kid.is_empty() || kid.len() > MAX_KID_BYTES)
+    {
+        return Err(DropReason::InvalidKeyId);
+    }
+    let key_type = match kty {
+        "RSA" => KeyType::Rsa,
+        "EC" => KeyType::Ec,
+        "OKP" => KeyType::Okp,
+        other => {
+            return Err(DropReason::UnsupportedKeyType { kty: echo(other) });
+        }
+    };
+    let algorithm = match raw.alg.as_deref() {
+        Some(name) => {
+            let algorithm = algorithm_from_name(name)
+                .ok_or_else(|| DropReason::UnsupportedAlgorithm { alg: echo(name) })?;
+            if !key_type.fits(algorithm) {
+                return Err(DropReason::AlgorithmKeyTypeMismatch {
+                    kty: echo(kty),
+                    alg: echo(name),
+                });
+            }
+            algorithm
+        }
+        None => implied_algorithm(key_type, raw.crv.as_deref())?,
+    };
+    if !policy.allows(algorithm) {
+        return Err(DropReason::AlgorithmNotAllowed { algorithm });
+    }
+    let (key, material) = match key_type {
+        KeyType::Rsa => rsa_key(&raw, policy)?,
+        KeyType::Ec => ec_key(&raw, algorithm)?,
+        KeyType::Okp => ed_key(&raw)?,
+    };
+    Ok(VerificationKey::new(raw.kid, algorithm, key, material))
+}
+
+/// The algorithm of a JWK without `alg`. RSA keys get RS256, the one RSA algorithm every
+/// IdP means when it leaves `alg` out; the allow-list check that follows drops the key if
+/// the issuer does not allow RS256.
+fn implied_algorithm(key_type: KeyType, crv: Option<&str>) -> Result<Algorithm, DropReason> {
+    match key_type {
+        KeyType::Rsa => Ok(Algorithm::RS256),
+        KeyType::Ec => match crv {
+            Some("P-256") => Ok(Algorithm::ES256),
+            Some("P-384") => Ok(Algorithm::ES384),
+            Some(other) => Err(DropReason::UnsupportedCurve { crv: echo(other) }),
+            None => Err(DropReason::Malformed {
+                detail: "EC key without crv".to_owned(),
+            }),
+        },
+        KeyType::Okp => match crv {
+            Some("Ed25519") => Ok(Algorithm::EdDSA),
+            Some(other) => Err(DropReason::UnsupportedCurve { crv: echo(other) }),
+            None => Err(DropReason::Malformed {
+                detail: "OKP key without crv".to_owned(),
+            }),
+        },
+    }
+}
+
+fn decode_member(value: Option<&String>, missing: &'static str) -> Result<Vec<u8>, DropReason> {
+    let value = value.ok_or(DropReason::InvalidKeyMaterial { detail: missing })?;
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .map_err(|_| DropReason::InvalidKeyMaterial {
+            detail: "a key member is not unpadded base64url",
+        })
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+fn rsa_key(raw: &RawJwk, policy: &KeySetPolicy) -> Result<(DecodingKey, Vec<u8>), DropReason> {
+    let n = decode_member(raw.n.as_ref(), "RSA key without n")?;
+    let e = decode_member(raw.e.as_ref(), "RSA key without e")?;
+    let n = strip_leading_zeros(&n);
+    let e = strip_leading_zeros(&e);
+    let Some(&top) = n.first() else {
+        return Err(DropReason::InvalidKeyMaterial {
+            detail: "RSA modulus is zero",
+        });
+    };
+    let bits = u32::try_from(n.len())
+        .unwrap_or(u32::MAX)
+        .saturating_sub(1)
+        .saturating_mul(8)
+        .saturating_add(8 - top.leading_zeros());
+    if bits < policy.min_rsa_bits() {
+        return Err(DropReason::RsaKeyTooSmall {
+            bits,
+            minimum: policy.min_rsa_bits(),
+        });
+    }
+    if bits > MAX_RSA_BITS {
+        return Err(DropReason::InvalidKeyMaterial {
+            detail: "RSA modulus longer than 8192 bits",
+        });
+    }
+    // aws-lc checks the rest (odd modulus, exponent range) when it parses the key.
+    let der = rsa_public_key_der(n, e);
+    ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der).map_err(|_| {
+        DropReason::InvalidKeyMaterial {
+            detail: "not a valid RSA public key",
+        }
+    })?;
+    let mut material = Vec::with_capacity(n.len() + e.len() + 1);
+    material.extend_from_slice(n);
+    material.push(0);
+    material.extend_from_slice(e);
+    Ok((DecodingKey::from_rsa_raw_components(n, e), material))
+}
+
+/// DER of an RFC 8017 `RSAPublicKey` (SEQUENCE of two INTEGERs), for aws-lc to check.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn push_length(out: &mut Vec<u8>, length: usize) {
+        if length < 0x80 {
+            out.push(length as u8);
+        } else {
+            let bytes = length.to_be_bytes();
+            let significant = strip_leading_zeros(&bytes);
+            out.push(0x80 | significant.len() as u8);
+            out.extend_from_slice(significant);
+        }
+    }
+    fn push_integer(out: &mut Vec<u8>, magnitude: &[u8]) {
+        let pad = magnitude.first().is_none_or(|&b| b & 0x80 != 0);
+        out.push(0x02);
+        push_length(out, magnitude.len() + usize::from(pad));
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(magnitude);
+    }
+    let mut body = Vec::with_capacity(n.len() + e.len() + 16);
+    push_integer(&mut body, n);
+    push_integer(&mut body, e);
+    let mut der = Vec::with_capacity(body.len() + 8);
+    der.push(0x30);
+    push_length(&mut der, body.len());
+    der.extend_from_slice(&body);
+    der
+}
+
+fn ec_key(raw: &RawJwk, algorithm: Algorithm) -> Result<(DecodingKey, Vec<u8>), DropReason> {
+    let crv = raw.crv.as_deref().ok_or_else(|| DropReason::Malformed {
+        detail: "EC key without crv".to_owned(),
+    })?;
+    let (expected_crv, coordinate_len, verification): (_, _, &'static _) = match algorithm {
+        Algorithm::ES256 => ("P-256", 32, &ECDSA_P256_SHA256_FIXED),
+        _ => ("P-384", 48, &ECDSA_P384_SHA384_FIXED),
+    };
+    if crv != expected_crv {
+        return Err(if crv == "P-256" || crv == "P-384" {
+            DropReason::CurveMismatch {
+                crv: echo(crv),
+                algorithm,
+            }
+        } else {
+            DropReason::UnsupportedCurve { crv: echo(crv) }
+        });
+    }
+    let x = decode_member(raw.x.as_ref(), "EC key without x")?;
+    let y = decode_member(raw.y.as_ref(), "EC key without y")?;
+    if x.len() != coordinate_len || y.len() != coordinate_len {
+        return Err(DropReason::InvalidKeyMaterial {
+            detail: "EC coordinate of the wrong length for the curve",
+        });
+    }
+    let mut point = Vec::with_capacity(1 + 2 * coordinate_len);
+    point.push(0x04);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    ParsedPublicKey::new(verification, &point).map_err(|_| DropReason::InvalidKeyMaterial {
+        detail: "EC point is not on the curve",
+    })?;
+    // `from_ec_der` keeps the bytes as given; jsonwebtoken's aws-lc verifier reads them as
+    // the uncompressed point, exactly what `from_ec_components` builds.
+    Ok((DecodingKey::from_ec_der(&point), point))
+}
+
+fn ed_key(raw: &RawJwk) -> Result<(DecodingKey, Vec<u8>), DropReason> {
+    match raw.crv.as_deref() {
+        Some("Ed25519") => {}
+        Some(other) => return Err(DropReason::UnsupportedCurve { crv: echo(other) }),
+        None => {
+            return Err(DropReason::Malformed {
+                detail: "OKP key without crv".to_owned(),
+            });
+        }
+    }
+    let x = decode_member(raw.x.as_ref(), "OKP key without x")?;
+    if x.len() != 32 {
+        return Err(DropReason::InvalidKeyMaterial {
+            detail: "Ed25519 public key is not 32 bytes",
+        });
+    }
+    ParsedPublicKey::new(&ED25519, &x).map_err(|_| DropReason::InvalidKeyMaterial {
+        detail: "not a valid Ed25519 public key",
+    })?;
+    Ok((DecodingKey::from_ed_der(&x), x))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_lengths_use_long_form_past_127() {
+        let n = vec![0xC5; 256];
+        let der = rsa_public_key_der(&n, &[1, 0, 1]);
+        // SEQUENCE, long form with two length bytes.
+        assert_eq!(&der[..2], &[0x30, 0x82]);
+        // INTEGER n gets a 0x00 pad because its top bit is set: 257 bytes.
+        assert_eq!(&der[4..8], &[0x02, 0x82, 0x01, 0x01]);
+    }
+
+    #[test]
+    fn debug_redacts_key_material() {
+        let key = VerificationKey::new(
+            Some("k1".into()),
+            Algorithm::HS256,
+            DecodingKey::from_secret(b"super-secret-value"),
+            b"super-secret-value".to_vec(),
+        );
+        let shown = format!("{key:?}");
+        assert!(shown.contains("k1"));
+        assert!(!shown.contains("super-secret"));
+    }
+
+    #[test]
+    fn echo_cuts_long_values() {
+        assert_eq!(echo(&"a".repeat(300)).len(), 256);
+        assert_eq!(echo("short"), "short");
+    }
+}

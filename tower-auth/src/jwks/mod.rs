@@ -1,0 +1,103 @@
+//! JWKS key handling: key sets, their per-issuer cache, fetching and discovery.
+//!
+//! # Pieces
+//!
+//! - [`VerificationKey`]: one key, with the algorithm its JWK fixes (never the token's
+//!   header) and a [`jsonwebtoken::DecodingKey`] parsed once, when the set loads.
+//! - [`KeySet`]: an immutable set, from a JWKS document ([`KeySet::from_jwks_json`]) or
+//!   from configured HMAC secrets ([`KeySet::from_symmetric_keys`]). Lookup by `kid` is a
+//!   binary search over `&str`: no lock, no allocation.
+//! - [`KeyCache`]: one issuer's current set behind an [`arc_swap::ArcSwap`], fetched from a
+//!   [`JwksSource`] (a JWKS URL, OpenID Connect Discovery, or RFC 8414 metadata), or fixed
+//!   ([`KeyCache::from_key_set`]).
+//!
+//! # Life cycle of a cache
+//!
+//! 1. **Warm.** [`KeyCache::warm`] fetches at start-up. [`StartupPolicy`] says whether a
+//!    failure stops start-up (`FailIfUnavailable`, the default) or the service starts with
+//!    no keys and rejects every token until a fetch succeeds (`ContinueIfUnavailable`).
+//! 2. **Serve.** Lookups read the current snapshot with no lock and no network call. A
+//!    token whose `kid` is unknown causes a refetch, at most one per
+//!    `unknown_kid_cooldown`; every concurrent waiter shares that one fetch (single flight)
+//!    and a `kid` still unknown after it is rejected.
+//! 3. **Refresh.** The background refresher ([`KeyCache::spawn_refresher`]) fetches when the
+//!    set expires: `Cache-Control: max-age` (less `Age`) held between `min_ttl` and
+//!    `max_ttl`, or `default_ttl` without it. A body equal to the last one is not parsed
+//!    again; a set whose keys did not change keeps its version.
+//! 4. **Stale.** When a fetch fails (unreachable, timeout, non-200, redirect, not JSON,
+//!    too large, empty, no usable key) the last good set keeps serving and the typed
+//!    [`JwksError`] is kept in [`KeySnapshot::last_error`]; the refresher retries every
+//!    `failure_retry`.
+//! 5. **Fail closed.** Once the set is `max_staleness` past its expiry, lookups fail with
+//!    [`KeyError::Stale`] until a fetch succeeds again.
+//!
+//! Every decision (is a refresh due, is the set fresh, servable, is a refetch allowed) is a
+//! plain method taking `now` from a [`principal::Clock`], so tests move a `TestClock`.
+//!
+//! # Defaults, and why
+//!
+//! | policy | default | why |
+//! | --- | --- | --- |
+//! | `default_ttl` | 5 min | lifetime without `max-age`: rotations and removals show within minutes, at negligible IdP load |
+//! | `min_ttl` | 1 min | floor: `max-age=0` or `no-cache` cannot make every instance hammer the IdP |
+//! | `max_ttl` | 1 h | ceiling: a key the IdP removed (perhaps compromised) stops being accepted within an hour whatever `max-age` says |
+//! | `unknown_kid_cooldown` | 30 s | a rotated key is picked up at once; a flood of made-up `kid`s costs the IdP two fetches a minute |
+//! | `max_staleness` | 1 h | a short IdP outage is invisible; after an hour every token in circulation predates the outage's start, and removed keys must stop working |
+//! | `failure_retry` | 30 s | a recovering IdP is noticed quickly without being stormed |
+//! | `fetch_timeout` | 5 s | waiters on an unknown `kid` wait at most this long per request |
+//! | `max_body_bytes` | 1 MiB | counted while reading; real JWKS are a few KiB |
+//! | `max_keys` | 64 | real IdPs publish a handful; a huge set is an attack or a mistake |
+//! | allowed algorithms | RS256/384/512, PS256/384/512, ES256/384, EdDSA | every asymmetric JWS algorithm jsonwebtoken verifies; HMAC only from configured secrets |
+//! | `min_rsa_bits` | 2048 | RFC 7518 §3.3 |
+//!
+//! # Key rules
+//!
+//! A JWK is dropped, with a `tracing::warn!` and a [`DroppedKey`] in the [`KeySetLoad`],
+//! when: it is `oct` (HMAC keys never come from a fetched JWKS, or a token signed with the
+//! public key as an HMAC secret could pass) or carries private members; its `use` is not
+//! `sig` or its `key_ops` lack `verify`; its `alg` is unknown, does not fit its `kty`, or is
+//! not allowed for the issuer; its curve does not fit its `alg`; its RSA modulus is shorter
+//! than 2048 bits or its key material is not a valid key; its `kid` repeats an earlier key's
+//! (the first is kept); or it has no `kid` while the set has several keys (a token could not
+//! name it; a single-key set may omit `kid`, and then tokens without `kid` use that key).
+//!
+//! A JWK without `alg` takes the algorithm its key implies: ES256 for P-256, ES384 for
+//! P-384, EdDSA for Ed25519, and RS256 for RSA (RSA keys could serve six algorithms; RS256
+//! is what IdPs mean when they leave `alg` out). If the issuer does not allow RS256, such
+//! an RSA key is dropped.
+//!
+//! # Fetching
+//!
+//! Issuer, JWKS and discovered `jwks_uri` URLs must be `https`; `http` is accepted only for
+//! loopback hosts (`127.0.0.0/8`, `::1`, `localhost`) for development and tests. Discovery
+//! checks that the metadata's `issuer` equals the configured issuer exactly (OIDC
+//! Discovery §4.3, RFC 8414 §3.3). Redirects are not followed; only `200` with a JSON
+//! content type (or none) is accepted; bodies are capped while read. The JWKS is fetched
+//! with the HTTP client's environment proxy settings, except for loopback sources.
+//!
+//! # Crypto backend
+//!
+//! jsonwebtoken is built with its `aws_lc_rs` backend only (set once in the workspace);
+//! with both or neither backend it would panic at the first verification. A test in
+//! `tests/jwks_crypto_backend.rs` verifies real RS256, ES256 and EdDSA tokens to prove the
+//! choice holds.
+
+mod cache;
+mod error;
+mod fetch;
+mod key;
+mod policy;
+mod refresher;
+mod set;
+mod source;
+
+pub use cache::{KeyCache, KeyCacheBuilder, KeySnapshot, RefreshOutcome, WarmOutcome};
+pub use error::{JwksConfigError, JwksError, KeyError};
+pub use key::{DropReason, DroppedKey, VerificationKey};
+pub use policy::{
+    KeySetPolicy, KeySetPolicyBuilder, RefreshPolicy, RefreshPolicyBuilder, StartupPolicy,
+    freshness_lifetime,
+};
+pub use refresher::RefresherHandle;
+pub use set::{KeySet, KeySetLoad, SymmetricKey};
+pub use source::{JwksSource, MetadataFlavour};

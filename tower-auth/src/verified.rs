@@ -1,0 +1,229 @@
+//! The proof that a verifier of this crate accepted a request's credentials.
+//!
+//! [`VerifiedPrincipal`] is the only thing the authenticate layer puts into request
+//! extensions and the only thing extractors read. Its constructor is `pub(crate)`: code
+//! outside tower-auth can hold, clone and read one, but cannot make one, so a Principal
+//! that some handler, middleware or spoofed header assembled can never pass for a
+//! verified one (DESIGN §2, the rustls "zero-sized proof" idea with a payload).
+//!
+//! Other crates that verify (tonic-auth's gRPC layers, for instance) get their
+//! `VerifiedPrincipal` by calling a tower-auth [`Verifier`](crate::verifier::Verifier);
+//! a new way of verifying (say, mTLS workload identity) becomes a verifier inside
+//! tower-auth that takes the peer's evidence as input, not a public constructor.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use principal::Principal;
+
+/// Which of the five trust patterns (DESIGN §4) verified a Principal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Pattern {
+    /// 1. An external JWT verified against its issuer's JWKS.
+    JwtPassthrough,
+    /// 2. An internal JWT minted by the edge for this hop.
+    InternalJwt,
+    /// 3. An opaque token checked by RFC 7662 introspection.
+    Introspection,
+    /// 4. A Passport (serialized Principal) carried between hops.
+    Passport,
+    /// 5. The mTLS peer's workload identity (SPIFFE ID).
+    Workload,
+}
+
+impl Pattern {
+    /// A stable snake_case name for logs and metrics.
+    ///
+    /// ```
+    /// assert_eq!(tower_auth::Pattern::JwtPassthrough.as_str(), "jwt_passthrough");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::JwtPassthrough => "jwt_passthrough",
+            Pattern::InternalJwt => "internal_jwt",
+            Pattern::Introspection => "introspection",
+            Pattern::Passport => "passport",
+            Pattern::Workload => "workload",
+        }
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Principal that a verifier of this crate accepted, with the pattern that accepted it.
+///
+/// Cheap to clone (an `Arc`). Dereferences to the [`Principal`]. Only verifiers inside
+/// tower-auth construct it (see the [module docs](self)); handlers get it from the
+/// [`AuthenticateLayer`](crate::authenticate::AuthenticateLayer) through request
+/// extensions or the axum extractor.
+///
+/// ```
+/// use tower_auth::VerifiedPrincipal;
+///
+/// fn handler(request: &http::Request<()>) -> Option<String> {
+///     // The layer inserted it; nothing else can.
+///     let verified = request.extensions().get::<VerifiedPrincipal>()?;
+///     Some(verified.id().to_string())
+/// }
+///
+/// // A request the layer did not authenticate has none.
+/// assert_eq!(handler(&http::Request::new(())), None);
+/// ```
+#[derive(Clone)]
+pub struct VerifiedPrincipal {
+    principal: Arc<Principal>,
+    pattern: Pattern,
+}
+
+impl VerifiedPrincipal {
+    /// Only this crate's verifiers call this, after verification succeeded.
+    // Until the JWT verifier (src/jwt) lands, only tests call it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn new(principal: Arc<Principal>, pattern: Pattern) -> Self {
+        VerifiedPrincipal { principal, pattern }
+    }
+
+    /// The verified Principal.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The verified Principal, shared.
+    pub fn principal_arc(&self) -> &Arc<Principal> {
+        &self.principal
+    }
+
+    /// The trust pattern that verified it.
+    pub fn pattern(&self) -> Pattern {
+        self.pattern
+    }
+
+    /// The verified Principal, shared, without the wrapper.
+    pub fn into_principal(self) -> Arc<Principal> {
+        self.principal
+    }
+}
+
+impl Deref for VerifiedPrincipal {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl AsRef<Principal> for VerifiedPrincipal {
+    fn as_ref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl fmt::Debug for VerifiedPrincipal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedPrincipal")
+            .field("principal", &self.principal)
+            .field("pattern", &self.pattern)
+            .finish()
+    }
+}
+
+/// Principals and verifiers for this crate's unit tests (they may call the `pub(crate)`
+/// constructor; integration tests cannot).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use principal::{Actor, Issuer, Principal, PrincipalId, Timestamp};
+
+    use super::{Pattern, VerifiedPrincipal};
+    use crate::error::AuthError;
+    use crate::verifier::{Verifier, VerifyFuture};
+
+    pub(crate) const ISSUER: &str = "https://idp.test";
+    pub(crate) const HUMAN: &str = "hm-0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a6b";
+    pub(crate) const AGENT: &str = "am-1c2d3e4f-3c1d-4f6e-8a9b-0b7e2a505a6b";
+
+    /// A human Principal acting through an agent, expiring at `expires_at`.
+    pub(crate) fn principal(expires_at: i64) -> Principal {
+        principal_with(expires_at, |builder| builder)
+    }
+
+    pub(crate) fn principal_with(
+        expires_at: i64,
+        customise: impl FnOnce(principal::PrincipalBuilder) -> principal::PrincipalBuilder,
+    ) -> Principal {
+        let id: PrincipalId = HUMAN.parse().unwrap();
+        let agent: PrincipalId = AGENT.parse().unwrap();
+        let builder = Principal::builder(id, Issuer::new(ISSUER).unwrap(), "alice")
+            .issued_at(Timestamp::from_unix_seconds(0))
+            .expires_at(Timestamp::from_unix_seconds(expires_at))
+            .token_id("jti-1")
+            .session_id("sid-1")
+            .actor(Actor::new(agent));
+        customise(builder).build().unwrap()
+    }
+
+    pub(crate) fn verified(expires_at: i64) -> VerifiedPrincipal {
+        VerifiedPrincipal::new(Arc::new(principal(expires_at)), Pattern::JwtPassthrough)
+    }
+
+    /// Accepts exactly one token string, refuses every other with `BadSignature`, and
+    /// counts its calls. The stand-in for a real verifier in layer tests.
+    pub(crate) struct OneToken {
+        pub(crate) token: &'static str,
+        pub(crate) verified: VerifiedPrincipal,
+        pub(crate) calls: AtomicUsize,
+    }
+
+    impl OneToken {
+        pub(crate) fn new(token: &'static str) -> Arc<Self> {
+            Arc::new(OneToken {
+                token,
+                verified: verified(i64::MAX),
+                calls: AtomicUsize::new(0),
+            })
+        }
+
+        pub(crate) fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Verifier for OneToken {
+        fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let outcome = if token == self.token {
+                Ok(self.verified.clone())
+            } else {
+                Err(AuthError::BadSignature)
+            };
+            Box::pin(async move { outcome })
+        }
+
+        fn pattern(&self) -> Pattern {
+            Pattern::JwtPassthrough
+        }
+    }
+
+    /// Fails every token with the error `make` builds.
+    pub(crate) struct FailsWith(pub(crate) fn() -> AuthError);
+
+    impl Verifier for FailsWith {
+        fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
+            let error = (self.0)();
+            Box::pin(async move { Err(error) })
+        }
+
+        fn pattern(&self) -> Pattern {
+            Pattern::InternalJwt
+        }
+    }
+}

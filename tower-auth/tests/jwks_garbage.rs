@@ -1,0 +1,194 @@
+//! The IdP answering garbage: every kind keeps the last good set serving and reports a
+//! typed error.
+
+mod support;
+
+use jsonwebtoken::Algorithm;
+use serde_json::json;
+use support::{jwks_cache, jwks_cache_with, start_idp, test_clock};
+use tower_auth::dev_idp::Override;
+use tower_auth::jwks::{JwksError, KeySetPolicy, RefreshPolicy, StartupPolicy};
+
+fn json_body(value: serde_json::Value) -> Override {
+    Override::Body {
+        content_type: "application/json".into(),
+        body: value.to_string().into_bytes(),
+    }
+}
+
+#[tokio::test]
+async fn each_kind_of_garbage_keeps_the_last_good_set_and_reports_a_typed_error() {
+    let idp = start_idp().await;
+    let clock = test_clock();
+    let policy = RefreshPolicy::builder()
+        .max_body_bytes(4 * 1024)
+        .build()
+        .expect("policy");
+    let key_set_policy = KeySetPolicy::builder().max_keys(5).build().expect("policy");
+    let cache = jwks_cache_with(&idp, &clock, policy, key_set_policy);
+    cache
+        .warm(StartupPolicy::FailIfUnavailable)
+        .await
+        .expect("warm");
+    let kid = idp.current_kid(Algorithm::RS256).expect("kid");
+    let url = idp.jwks_url();
+    let big = vec![b' '; 5 * 1024];
+    let many_keys: Vec<_> = (0..6).map(|_| idp.jwks()["keys"][0].clone()).collect();
+
+    let cases: Vec<(&str, Override, JwksError)> = vec![
+        (
+            "500",
+            Override::Status500,
+            JwksError::HttpStatus {
+                url: url.clone(),
+                status: 500,
+            },
+        ),
+        (
+            "html",
+            Override::Html,
+            JwksError::UnexpectedContentType {
+                url: url.clone(),
+                content_type: "text/html; charset=utf-8".into(),
+            },
+        ),
+        (
+            "redirect",
+            Override::Redirect("http://127.0.0.1:9/elsewhere.json".into()),
+            JwksError::RedirectRefused {
+                url: url.clone(),
+                status: 302,
+            },
+        ),
+        (
+            "oversized with Content-Length",
+            Override::Body {
+                content_type: "application/json".into(),
+                body: big.clone(),
+            },
+            JwksError::BodyTooLarge {
+                url: url.clone(),
+                limit: 4 * 1024,
+            },
+        ),
+        (
+            "oversized, chunked",
+            Override::Unsized {
+                content_type: "application/json".into(),
+                body: big,
+            },
+            JwksError::BodyTooLarge {
+                url: url.clone(),
+                limit: 4 * 1024,
+            },
+        ),
+        ("empty key set", Override::EmptyKeys, JwksError::EmptyKeySet),
+        (
+            "too many keys",
+            json_body(json!({ "keys": many_keys })),
+            JwksError::TooManyKeys { count: 6, limit: 5 },
+        ),
+        (
+            "no usable key",
+            json_body(json!({ "keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}] })),
+            JwksError::NoUsableKeys { dropped: 1 },
+        ),
+    ];
+    for (name, response, expected) in cases {
+        idp.set_response(response);
+        let err = cache.refresh().await.expect_err(name);
+        assert_eq!(err, expected, "{name}");
+        let snapshot = cache.snapshot();
+        assert_eq!(snapshot.last_error(), Some(&expected), "{name}");
+        assert_eq!(snapshot.version(), 1, "{name}: the last good set stays");
+        assert!(
+            cache.key_for(Some(&kid)).await.is_ok(),
+            "{name}: still serving"
+        );
+    }
+
+    // JSON errors carry the parser's message; check their variant only.
+    for (name, response) in [
+        ("truncated", Override::TruncatedJson),
+        ("not a key set", json_body(json!({"issuer": "x"}))),
+        ("keys not an array", json_body(json!({"keys": "x"}))),
+        (
+            "no content type, not JSON",
+            Override::Body {
+                content_type: String::new(),
+                body: b"<html>".to_vec(),
+            },
+        ),
+    ] {
+        idp.set_response(response);
+        let err = cache.refresh().await.expect_err(name);
+        assert!(
+            matches!(err, JwksError::InvalidJson { .. }),
+            "{name}: {err:?}"
+        );
+        assert_eq!(err.reason(), "invalid_json");
+        assert!(
+            cache.key_for(Some(&kid)).await.is_ok(),
+            "{name}: still serving"
+        );
+    }
+
+    // Good answers clear the error.
+    idp.set_response(Override::Normal);
+    cache.refresh().await.expect("recovers");
+    assert_eq!(cache.snapshot().last_error(), None);
+    assert_eq!(cache.version(), 1, "same keys, same version");
+}
+
+#[tokio::test]
+async fn a_failed_refresh_is_retried_after_the_failure_delay() {
+    let idp = start_idp().await;
+    let clock = test_clock();
+    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
+    cache
+        .warm(StartupPolicy::FailIfUnavailable)
+        .await
+        .expect("warm");
+    idp.set_response(Override::Status500);
+    clock.advance(300);
+    assert!(cache.refresh_if_due().await.is_err());
+    assert_eq!(idp.jwks_requests(), 2);
+    // Not due again until failure_retry (30 s) has passed.
+    clock.advance(29);
+    assert_eq!(cache.refresh_if_due().await, Ok(None));
+    assert_eq!(idp.jwks_requests(), 2);
+    clock.advance(1);
+    idp.set_response(Override::Normal);
+    assert!(cache.refresh_if_due().await.expect("retry").is_some());
+    assert_eq!(idp.jwks_requests(), 3);
+}
+
+#[tokio::test]
+async fn an_oct_key_in_a_fetched_set_is_dropped_and_the_rest_serves() {
+    let idp = start_idp().await;
+    let clock = test_clock();
+    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
+    let mut jwks = idp.jwks();
+    jwks["keys"]
+        .as_array_mut()
+        .expect("keys")
+        .push(json!({"kty": "oct", "kid": "shared", "alg": "HS256", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}));
+    idp.set_response(json_body(jwks));
+    cache
+        .warm(StartupPolicy::FailIfUnavailable)
+        .await
+        .expect("warm");
+    assert_eq!(cache.snapshot().key_set().len(), 3);
+    let err = cache
+        .key_for(Some("shared"))
+        .await
+        .expect_err("oct key not served");
+    assert_eq!(err.reason(), "unknown_kid");
+    assert!(
+        cache
+            .snapshot()
+            .key_set()
+            .iter()
+            .all(|k| k.algorithm() != Algorithm::HS256)
+    );
+}
