@@ -1,0 +1,162 @@
+//! JWT verification (pattern 1) over the reference principal's claims (a Human with 5
+//! scopes, 3 roles, 3 attributes and one Agent actor), signed by the development IdP.
+//!
+//! - `jwt/<alg>/jsonwebtoken_decode` vs `jwt/<alg>/verifier`: the verifier alone (token
+//!   cache off, so the signature is really checked) against `jsonwebtoken::decode` of
+//!   the same token with the same key, issuer, audience and leeway. Target: the verifier
+//!   within 15% of the direct decode, for RS256, ES256 and EdDSA.
+//! - `jwt/cache_hit`: a token the verified-token cache holds. Target: at most 2 us.
+//! - `jwt/layer/*`: a request through `AuthenticateLayer` (bearer token in, Principal in
+//!   the extensions) on a bare `service_fn`, against the bare handler, with the cache on
+//!   (the edge default) and off.
+//!
+//! Keys are loaded from the IdP's JWKS into a static key set, so nothing touches the
+//! network while measuring. Futures complete without waiting (no key is ever unknown)
+//! and are polled once with a no-op waker, so no runtime overhead is measured.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use jsonwebtoken::{Algorithm, Validation};
+use principal::{Audience, Clock, Issuer, JwtClaims, SystemClock};
+use principal_proto::fixtures;
+use tower::{Layer, ServiceExt, service_fn};
+use tower_auth::authenticate::AuthenticateLayer;
+use tower_auth::dev_idp::DevIdp;
+use tower_auth::jwks::{KeySet, KeySetPolicy};
+use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+use tower_auth::token_cache::TokenCacheConfig;
+use tower_auth::{VerifiedPrincipal, Verifier};
+
+/// The audience of the reference principal.
+const AUDIENCE: &str = "https://api.example.com";
+
+/// Polls a future that never waits, once.
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("a benchmarked future waited"),
+    }
+}
+
+fn key_set(idp: &DevIdp) -> KeySet {
+    KeySet::from_jwks_json(idp.jwks().to_string().as_bytes(), &KeySetPolicy::default())
+        .unwrap()
+        .set
+}
+
+fn verifier(idp: &DevIdp, cache: TokenCacheConfig) -> JwtVerifier {
+    JwtVerifier::builder()
+        .issuer(
+            IssuerConfig::builder(Issuer::new(idp.issuer()).unwrap())
+                .audience(Audience::new(AUDIENCE).unwrap())
+                .static_keys(key_set(idp))
+                .build()
+                .unwrap(),
+        )
+        .token_cache(cache)
+        .build()
+        .unwrap()
+}
+
+fn request(token: &str) -> Request<String> {
+    Request::builder()
+        .header("authorization", format!("Bearer {token}"))
+        .body(String::new())
+        .unwrap()
+}
+
+async fn handler(request: Request<String>) -> Result<Response<String>, Infallible> {
+    let who = request
+        .extensions()
+        .get::<VerifiedPrincipal>()
+        .map(|verified| verified.kind().as_str())
+        .unwrap_or("anonymous");
+    Ok(Response::new(who.to_owned()))
+}
+
+fn jwt(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let idp = runtime
+        .block_on(DevIdp::start("127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let mut claims = fixtures::reference_principal(SystemClock.now())
+        .unwrap()
+        .to_claims();
+    claims.iss = Some(idp.issuer().to_owned());
+    let claims = serde_json::to_value(&claims).unwrap();
+
+    let uncached = verifier(&idp, TokenCacheConfig::disabled());
+    let keys = key_set(&idp);
+    let mut group = c.benchmark_group("jwt");
+    for algorithm in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+        let token = idp.issue(claims.clone(), algorithm).unwrap();
+        let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+        let key = keys.get(&kid).unwrap().decoding_key().clone();
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[idp.issuer()]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.leeway = 30;
+        // Both must accept before either is timed.
+        jsonwebtoken::decode::<JwtClaims>(&token, &key, &validation).unwrap();
+        ready(uncached.verify(&token)).unwrap();
+        if algorithm == Algorithm::ES256 {
+            println!("token: {} bytes (ES256)", token.len());
+        }
+        let name = format!("{algorithm:?}");
+        group.bench_function(format!("{name}/jsonwebtoken_decode"), |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<JwtClaims>(black_box(&token), &key, &validation).unwrap()
+            })
+        });
+        group.bench_function(format!("{name}/verifier"), |b| {
+            b.iter(|| ready(uncached.verify(black_box(&token))).unwrap())
+        });
+    }
+
+    let cached = Arc::new(verifier(&idp, TokenCacheConfig::default()));
+    let token = idp.issue(claims.clone(), Algorithm::ES256).unwrap();
+    ready(cached.verify(&token)).unwrap();
+    assert_eq!(cached.token_cache().len(), 1);
+    group.bench_function("cache_hit", |b| {
+        b.iter(|| ready(cached.verify(black_box(&token))).unwrap())
+    });
+
+    let bare = service_fn(handler);
+    let layered_cached = AuthenticateLayer::new(cached.clone()).layer(service_fn(handler));
+    let layered_uncached =
+        AuthenticateLayer::new(Arc::new(verifier(&idp, TokenCacheConfig::disabled())))
+            .layer(service_fn(handler));
+    for service in [&layered_cached, &layered_uncached] {
+        let response = ready(service.clone().oneshot(request(&token))).unwrap();
+        assert_eq!(response.body(), "human");
+    }
+    group.bench_function("layer/bare_handler", |b| {
+        b.iter(|| ready(bare.oneshot(request(black_box(&token)))).unwrap())
+    });
+    group.bench_function("layer/authenticate_cache_hit", |b| {
+        b.iter(|| ready(layered_cached.clone().oneshot(request(black_box(&token)))).unwrap())
+    });
+    group.bench_function("layer/authenticate_ES256_no_cache", |b| {
+        b.iter(|| ready(layered_uncached.clone().oneshot(request(black_box(&token)))).unwrap())
+    });
+    group.finish();
+    drop(idp);
+}
+
+criterion_group!(benches, jwt);
+criterion_main!(benches);

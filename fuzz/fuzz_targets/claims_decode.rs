@@ -1,0 +1,17 @@
+//! Arbitrary bytes as JWT claims JSON, through every mapping preset. Whatever maps to a
+//! Principal must go back to claims and map to the same Principal.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use principal::ClaimMapping;
+
+fuzz_target!(|data: &[u8]| {
+    for mapping in [ClaimMapping::generic(), ClaimMapping::keycloak()] {
+        if let Ok(principal) = mapping.principal_from_json(data) {
+            let again = ClaimMapping::generic()
+                .principal_from_claims(&principal.to_claims())
+                .expect("a mapped principal re-maps");
+            assert_eq!(again, principal);
+        }
+    }
+});
