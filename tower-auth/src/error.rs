@@ -8,6 +8,7 @@
 //! Clients learn the classification only (an RFC 6750 `error` code, never a description);
 //! the precise reason goes to `tracing`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use http::header::{HeaderValue, WWW_AUTHENTICATE};
@@ -252,8 +253,8 @@ pub enum AuthError {
     /// A claim the verifier requires is absent.
     #[error("{claim}: required claim is missing")]
     MissingClaim {
-        /// The claim.
-        claim: &'static str,
+        /// The claim: a constant for registered claims, owned for configured ones.
+        claim: Cow<'static, str>,
     },
     /// The header's `typ` is not the one this verifier requires (for example `at+jwt`).
     #[error("typ: {found:?} is not the required type")]
@@ -684,7 +685,9 @@ mod tests {
                 found: "https://evil".into(),
             },
             AuthError::WrongAudience,
-            AuthError::MissingClaim { claim: "exp" },
+            AuthError::MissingClaim {
+                claim: Cow::Borrowed("exp"),
+            },
             AuthError::WrongType { found: None },
             AuthError::UnknownCritical { name: "b64".into() },
             AuthError::Revoked(Revoked::new(RevokedField::TokenId)),

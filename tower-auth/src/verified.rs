@@ -83,8 +83,6 @@ pub struct VerifiedPrincipal {
 
 impl VerifiedPrincipal {
     /// Only this crate's verifiers call this, after verification succeeded.
-    // Until the JWT verifier (src/jwt) lands, only tests call it.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(principal: Arc<Principal>, pattern: Pattern) -> Self {
         VerifiedPrincipal { principal, pattern }
     }

@@ -5,6 +5,8 @@
 
 mod jwt_support;
 
+use std::borrow::Cow;
+
 use jsonwebtoken::Algorithm;
 use jwt_support::{
     AUD, HMAC_SECRET, ISSUER_A, ISSUER_B, ISSUER_HMAC, ISSUER_STRICT, ISSUER_TYPED, KEYS, START,
@@ -234,7 +236,9 @@ async fn missing_exp() {
     let token = KEYS.ec.token(&claims_with(ISSUER_A, json!({"exp": null})));
     assert!(matches!(
         f.reject(&token).await,
-        AuthError::MissingClaim { claim: "exp" }
+        AuthError::MissingClaim {
+            claim: Cow::Borrowed("exp")
+        }
     ));
 }
 
@@ -271,7 +275,9 @@ async fn missing_iss() {
     let token = KEYS.ec.token(&claims_with(ISSUER_A, json!({"iss": null})));
     assert!(matches!(
         f.reject(&token).await,
-        AuthError::MissingClaim { claim: "iss" }
+        AuthError::MissingClaim {
+            claim: Cow::Borrowed("iss")
+        }
     ));
 }
 
@@ -290,7 +296,9 @@ async fn missing_aud() {
     let token = KEYS.ec.token(&claims_with(ISSUER_A, json!({"aud": null})));
     assert!(matches!(
         f.reject(&token).await,
-        AuthError::MissingClaim { claim: "aud" }
+        AuthError::MissingClaim {
+            claim: Cow::Borrowed("aud")
+        }
     ));
 }
 
@@ -561,7 +569,7 @@ async fn missing_required_claim() {
         .token(&claims_with(ISSUER_STRICT, json!({"jti": null})));
     assert!(matches!(
         f.reject(&token).await,
-        AuthError::MissingClaim { claim: "jti" }
+        AuthError::MissingClaim { claim } if claim == "jti"
     ));
 }
 

@@ -342,7 +342,7 @@ fn a_required_custom_claim_is_named_when_missing() {
     let error = verifier
         .verify_sync(&KEYS.ec.token(&claims(ISSUER_A)))
         .expect_err("refused");
-    assert!(matches!(error, AuthError::MissingClaim { claim: "tenant" }));
+    assert!(matches!(error, AuthError::MissingClaim { claim } if claim == "tenant"));
     let token = KEYS
         .ec
         .token(&claims_with(ISSUER_A, json!({"tenant": "acme"})));
@@ -392,7 +392,7 @@ fn settings_build_the_same_configuration_as_the_builders() {
     assert_eq!(config.algorithms(), &[Algorithm::ES256, Algorithm::EdDSA]);
     assert_eq!(config.leeway(), Duration::from_secs(5));
     assert_eq!(config.required_typ(), Some("at+jwt"));
-    assert_eq!(config.required_claims(), &["jti"]);
+    assert_eq!(config.required_claims(), &[Box::<str>::from("jti")]);
     assert!(config.required_scopes().contains("orders:read"));
     assert_eq!(config.max_token_bytes(), 4096);
     assert_eq!(config.claim_mapping(), &principal::ClaimMapping::keycloak());

@@ -1,6 +1,8 @@
 //! The claim checks that run after the signature verified: plain functions of the
 //! claims, the issuer's settings and `now`.
 
+use std::borrow::Cow;
+
 use principal::{Audience, JwtClaims, Timestamp};
 
 use crate::error::AuthError;
@@ -8,7 +10,9 @@ use crate::error::AuthError;
 /// `exp` is required and must be ahead of `now`; `nbf` and `iat` must not be ahead of
 /// `now`; each with `leeway` seconds of allowance for clock skew (RFC 7519 §4.1.4-6).
 pub(crate) fn times(claims: &JwtClaims, now: Timestamp, leeway: i64) -> Result<(), AuthError> {
-    let expired_at = claims.exp.ok_or(AuthError::MissingClaim { claim: "exp" })?;
+    let expired_at = claims.exp.ok_or(AuthError::MissingClaim {
+        claim: Cow::Borrowed("exp"),
+    })?;
     // RFC 7519 §4.1.4: the current time MUST be before `exp`.
     if now >= expired_at.add_seconds(leeway) {
         return Err(AuthError::Expired { expired_at, now });
@@ -29,10 +33,9 @@ pub(crate) fn times(claims: &JwtClaims, now: Timestamp, leeway: i64) -> Result<(
 /// At least one of the token's audiences must be accepted; a token without `aud` is
 /// refused.
 pub(crate) fn audience(claims: &JwtClaims, accepted: &[Audience]) -> Result<(), AuthError> {
-    let aud = claims
-        .aud
-        .as_ref()
-        .ok_or(AuthError::MissingClaim { claim: "aud" })?;
+    let aud = claims.aud.as_ref().ok_or(AuthError::MissingClaim {
+        claim: Cow::Borrowed("aud"),
+    })?;
     if aud
         .iter()
         .any(|found| accepted.iter().any(|a| a.as_str() == found))
@@ -44,12 +47,12 @@ pub(crate) fn audience(claims: &JwtClaims, accepted: &[Audience]) -> Result<(), 
 }
 
 /// The first of `required` that is absent (or `null`) from the claims.
-pub(crate) fn required_claims(
-    claims: &JwtClaims,
-    required: &[&'static str],
-) -> Result<(), AuthError> {
+pub(crate) fn required_claims(claims: &JwtClaims, required: &[Box<str>]) -> Result<(), AuthError> {
     match required.iter().find(|name| !claim_present(claims, name)) {
-        Some(claim) => Err(AuthError::MissingClaim { claim }),
+        // Only on the rejection path: naming the claim costs one allocation.
+        Some(claim) => Err(AuthError::MissingClaim {
+            claim: Cow::Owned(claim.to_string()),
+        }),
         None => Ok(()),
     }
 }
@@ -93,7 +96,9 @@ mod tests {
     fn exp_is_required_and_strict_at_the_edge_of_the_leeway() {
         assert!(matches!(
             times(&claims("{}"), at(0), 0),
-            Err(AuthError::MissingClaim { claim: "exp" })
+            Err(AuthError::MissingClaim {
+                claim: Cow::Borrowed("exp")
+            })
         ));
         let c = claims(r#"{"exp":100}"#);
         assert!(times(&c, at(99), 0).is_ok());
@@ -152,21 +157,24 @@ mod tests {
         ));
         assert!(matches!(
             audience(&claims("{}"), &accepted),
-            Err(AuthError::MissingClaim { claim: "aud" })
+            Err(AuthError::MissingClaim {
+                claim: Cow::Borrowed("aud")
+            })
         ));
     }
 
     #[test]
     fn required_claims_name_the_first_missing_one() {
         let c = claims(r#"{"jti":"1","tenant":"acme","nothing":null}"#);
-        assert!(required_claims(&c, &["jti", "tenant"]).is_ok());
+        let names = |names: &[&str]| names.iter().map(|n| Box::from(*n)).collect::<Vec<_>>();
+        assert!(required_claims(&c, &names(&["jti", "tenant"])).is_ok());
         assert!(matches!(
-            required_claims(&c, &["jti", "sid"]),
-            Err(AuthError::MissingClaim { claim: "sid" })
+            required_claims(&c, &names(&["jti", "sid"])),
+            Err(AuthError::MissingClaim { claim }) if claim == "sid"
         ));
         assert!(matches!(
-            required_claims(&c, &["nothing"]),
-            Err(AuthError::MissingClaim { claim: "nothing" })
+            required_claims(&c, &names(&["nothing"])),
+            Err(AuthError::MissingClaim { claim }) if claim == "nothing"
         ));
     }
 }

@@ -1,9 +1,8 @@
 //! One issuer's settings ([`IssuerConfig`]), checked when built, and the errors of
 //! configuring a JWT verifier ([`ConfigError`]).
 
-use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -335,7 +334,7 @@ pub struct IssuerConfig {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) leeway_seconds: i64,
     pub(crate) require_typ: Option<String>,
-    pub(crate) required_claims: Vec<&'static str>,
+    pub(crate) required_claims: Vec<Box<str>>,
     pub(crate) required_scopes: ScopeSet,
     pub(crate) max_token_bytes: usize,
     pub(crate) mapping: ClaimMapping,
@@ -414,7 +413,7 @@ impl IssuerConfig {
     }
 
     /// The claims tokens must carry.
-    pub fn required_claims(&self) -> &[&'static str] {
+    pub fn required_claims(&self) -> &[Box<str>] {
         &self.required_claims
     }
 
@@ -616,7 +615,7 @@ impl IssuerConfigBuilder {
             }
             other => other.clone(),
         };
-        let required_claims = intern_claim_names(&self.required_claims).map_err(|why| {
+        let required_claims = validate_claim_names(&self.required_claims).map_err(|why| {
             ConfigError::InvalidRequiredClaim {
                 issuer: issuer_text(),
                 why,
@@ -758,11 +757,8 @@ fn check_algorithms(
     }
 }
 
-/// Claim names as `&'static str`, so a missing one can be named in
-/// [`AuthError::MissingClaim`](crate::error::AuthError::MissingClaim). Registered claim
-/// names are constants; any other name is stored once per process in a small interner
-/// (bounded by the distinct names ever configured, never by traffic).
-fn intern_claim_names(names: &[String]) -> Result<Vec<&'static str>, &'static str> {
+/// The configured required claim names, checked for count and size.
+fn validate_claim_names(names: &[String]) -> Result<Vec<Box<str>>, &'static str> {
     if names.len() > MAX_REQUIRED_CLAIMS {
         return Err("too many names");
     }
@@ -774,47 +770,10 @@ fn intern_claim_names(names: &[String]) -> Result<Vec<&'static str>, &'static st
             } else if name.len() > MAX_CLAIM_NAME_BYTES {
                 Err("a name longer than 128 bytes")
             } else {
-                Ok(intern(name))
+                Ok(name.as_str().into())
             }
         })
         .collect()
-}
-
-const REGISTERED_CLAIMS: [&str; 17] = [
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "jti",
-    "client_id",
-    "scope",
-    "scp",
-    "sid",
-    "act",
-    "may_act",
-    "amr",
-    "acr",
-    "auth_time",
-    "azp",
-];
-
-fn intern(name: &str) -> &'static str {
-    if let Some(registered) = REGISTERED_CLAIMS.iter().find(|r| **r == name) {
-        return registered;
-    }
-    static NAMES: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(|| Mutex::new(BTreeSet::new()))
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    if let Some(known) = names.get(name) {
-        return known;
-    }
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.insert(leaked);
-    leaked
 }
 
 impl fmt::Debug for IssuerConfig {

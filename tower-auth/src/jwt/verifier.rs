@@ -1,5 +1,6 @@
 //! [`JwtVerifier`]: the hot path, in the order of the [module docs](super).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -306,10 +307,9 @@ impl JwtVerifier {
         let header = token::header(segments.header)?;
         token::signature_present(&segments)?;
         let claims = token::claims(segments.payload)?;
-        let iss = claims
-            .iss
-            .as_deref()
-            .ok_or(AuthError::MissingClaim { claim: "iss" })?;
+        let iss = claims.iss.as_deref().ok_or(AuthError::MissingClaim {
+            claim: Cow::Borrowed("iss"),
+        })?;
         let entry = self.issuer(iss).ok_or(AuthError::UnknownIssuer)?;
         let config = &entry.config;
         if token.len() > config.max_token_bytes {
