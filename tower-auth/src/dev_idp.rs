@@ -478,9 +478,7 @@ fn generate_key(shared: &Shared, algorithm: Algorithm) -> Result<DevKey, DevIdpE
         Algorithm::RS256 => {
             let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| failed())?;
             let pkcs8 = pair.as_der().map_err(|_| failed())?;
-            // jsonwebtoken signs RSA with a PKCS#1 `RSAPrivateKey`; aws-lc exports PKCS#8.
-            let pkcs1 = pkcs1_from_pkcs8(pkcs8.as_ref()).ok_or_else(failed)?;
-            EncodingKey::from_rsa_der(pkcs1)
+            rsa_encoding_key(pkcs8.as_ref())?
         }
         Algorithm::ES256 => {
             let pair =
@@ -513,6 +511,42 @@ fn generate_key(shared: &Shared, algorithm: Algorithm) -> Result<DevKey, DevIdpE
         encoding,
         jwk,
     })
+}
+
+/// The jsonwebtoken signing key for an RSA private key in PKCS#8 DER, the only form
+/// aws-lc-rs exports ([`RsaKeyPair`]'s `as_der`).
+///
+/// jsonwebtoken signs RSA with a PKCS#1 `RSAPrivateKey` ([`EncodingKey::from_rsa_der`]) and
+/// neither crate converts, so this takes the PKCS#1 key out of its PKCS#8 wrapping. For
+/// tests and examples that sign their own RSA tokens. The input must be a valid RSA key
+/// for aws-lc-rs (which also refuses moduli under 2048 bits); anything else is
+/// [`DevIdpError::KeyGeneration`].
+///
+/// ```
+/// use aws_lc_rs::encoding::AsDer;
+/// use aws_lc_rs::rsa::{KeyPair, KeySize};
+/// use aws_lc_rs::signature::Ed25519KeyPair;
+/// use tower_auth::dev_idp::{DevIdpError, rsa_encoding_key};
+///
+/// let pair = KeyPair::generate(KeySize::Rsa2048).unwrap();
+/// let key = rsa_encoding_key(pair.as_der().unwrap().as_ref()).unwrap();
+/// let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+/// assert!(jsonwebtoken::encode(&header, &serde_json::json!({"sub": "alice"}), &key).is_ok());
+///
+/// // Rejected: an Ed25519 key, or bytes that are no key at all.
+/// let ed = Ed25519KeyPair::generate_pkcs8v1(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+/// assert!(matches!(rsa_encoding_key(ed.as_ref()), Err(DevIdpError::KeyGeneration { .. })));
+/// assert!(matches!(rsa_encoding_key(b"not a key"), Err(DevIdpError::KeyGeneration { .. })));
+/// ```
+pub fn rsa_encoding_key(pkcs8: &[u8]) -> Result<EncodingKey, DevIdpError> {
+    let failed = || DevIdpError::KeyGeneration {
+        algorithm: Algorithm::RS256,
+    };
+    // Parsed by aws-lc-rs first, so the walk below only ever meets a well-formed RSA key.
+    RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| failed())?;
+    pkcs1_from_pkcs8(pkcs8)
+        .map(EncodingKey::from_rsa_der)
+        .ok_or_else(failed)
 }
 
 /// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo` (RFC 5208 §5): for RSA, the

@@ -229,13 +229,14 @@ mod tests {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
-    use super::Authenticated;
+    use super::{Authenticated, AuthenticatedRejection};
     use crate::authenticate::AuthenticateLayer;
     use crate::verified::testing::{HUMAN, OneToken};
 
     const GOOD: &str = "good.token.sig";
 
-    fn app(layer: AuthenticateLayer) -> Router {
+    /// A route requiring a Principal and one taking it optionally, with no layer yet.
+    fn routes() -> Router {
         Router::new()
             .route(
                 "/required",
@@ -247,7 +248,10 @@ mod tests {
                     principal.map_or_else(|| "anonymous".to_owned(), |p| p.id().to_string())
                 }),
             )
-            .route_layer(layer)
+    }
+
+    fn app(layer: AuthenticateLayer) -> Router {
+        routes().route_layer(layer)
     }
 
     async fn get_body(
@@ -281,11 +285,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn optional_routes_see_anonymous_requests_as_none() {
+    async fn without_the_layer_a_required_principal_is_a_500_with_an_empty_body() {
+        for token in [None, Some("abc")] {
+            let (status, headers, body) = get_body(routes(), "/required", token).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(headers.get("www-authenticate").is_none());
+            assert!(body.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn without_the_layer_an_optional_principal_is_a_500_too() {
+        // "Optional" is about credentials, not about the layer: no anonymous pass.
+        let (status, _, body) = get_body(routes(), "/optional", None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn with_an_optional_layer_anonymous_requests_are_none() {
         let app = app(AuthenticateLayer::new(OneToken::new(GOOD)).optional());
-        let (status, _, body) = get_body(app, "/optional", None).await;
+        let (status, _, body) = get_body(app.clone(), "/optional", None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, "anonymous");
+
+        // The route that requires a Principal challenges the anonymous caller.
+        let (status, headers, body) = get_body(app.clone(), "/required", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(headers["www-authenticate"], "Bearer");
+        assert!(body.is_empty());
+
+        // A bad token is refused by the layer before any handler runs.
+        let (status, headers, body) = get_body(app, "/optional", Some("abc")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            headers["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+        assert!(body.is_empty());
     }
 
     #[tokio::test]
@@ -300,11 +337,25 @@ mod tests {
         assert!(body.is_empty());
     }
 
+    #[tokio::test]
+    async fn with_a_required_layer_unknown_paths_stay_404() {
+        let app = app(AuthenticateLayer::new(OneToken::new(GOOD)));
+        let (status, _, _) = get_body(app.clone(), "/nowhere", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, headers, _) = get_body(app, "/required", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(headers["www-authenticate"], "Bearer");
+    }
+
     #[test]
     fn rejections_expose_status_and_reason() {
-        let missing = super::AuthenticatedRejection::MissingAuthenticateLayer;
+        let missing = AuthenticatedRejection::MissingAuthenticateLayer;
         assert_eq!(missing.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(missing.reason(), "missing_authenticate_layer");
         assert_eq!(format!("{missing:?}"), "MissingAuthenticateLayer");
+        assert_eq!(
+            missing.to_string(),
+            "no AuthenticateLayer ran for this route"
+        );
     }
 }

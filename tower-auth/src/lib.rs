@@ -8,6 +8,9 @@
 //! - minting of internal tokens, RFC 8693 token exchange and revocation;
 //! - the tower layers: `authenticate` (server side), `propagate` (client side) and
 //!   `require` (authorization), with an axum extractor behind the `axum` feature.
+//!
+//! The [`manual`] lists the attacks on token verification and header propagation, how
+//! each is avoided, and why the defaults are what they are.
 #![deny(missing_docs)]
 
 // Module declarations: one line each, kept in this block; add yours with a one-line edit.
@@ -18,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod jwks;
 pub mod jwt;
+pub mod manual;
 pub mod revocation;
 pub mod token_cache;
 pub mod verified;

@@ -1,14 +1,14 @@
 //! Arbitrary bytes, arbitrary headers and arbitrary mutations of valid tokens: the JWT
 //! verifier never panics and never authenticates any of them.
 
-mod jwt_support;
+mod support;
 
 use std::sync::LazyLock;
 
 use jsonwebtoken::Algorithm;
-use jwt_support::{Fixture, ISSUER_A, ISSUER_HMAC, KEYS, b64, claims, compact, fixture};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
+use support::jwt::{Fixture, ISSUER_A, ISSUER_HMAC, KEYS, b64, claims, compact, fixture};
 use tower_auth::AuthError;
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(fixture);

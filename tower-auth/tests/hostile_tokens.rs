@@ -3,16 +3,17 @@
 //! so each attack is exactly what it says. Every case goes through both the async and
 //! the sync path ([`Fixture::verify`] checks they agree).
 
-mod jwt_support;
+mod support;
 
 use std::borrow::Cow;
 
 use jsonwebtoken::Algorithm;
-use jwt_support::{
-    AUD, HMAC_SECRET, ISSUER_A, ISSUER_B, ISSUER_HMAC, ISSUER_STRICT, ISSUER_TYPED, KEYS, START,
-    b64, claims, claims_with, compact, fixture, header, hmac_token, issuer,
-};
 use serde_json::json;
+use support::START;
+use support::jwt::{
+    AUD, HMAC_SECRET, ISSUER_A, ISSUER_B, ISSUER_HMAC, ISSUER_STRICT, ISSUER_TYPED, KEYS, b64,
+    claims, claims_with, compact, fixture, header, hmac_token, issuer,
+};
 use tower_auth::AuthError;
 use tower_auth::error::{RevokedField, TokenPart};
 use tower_auth::revocation::DenylistEntries;

@@ -2,11 +2,9 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use support::{START, discovery_cache, kid_of, test_clock, verify_signature};
+use support::{START, discovery_cache, kid_of, start_idp_with_clock, test_clock, verify_signature};
 use tower_auth::dev_idp::{DevIdp, DevIdpError};
 use tower_auth::jwks::{RefreshPolicy, StartupPolicy};
 
@@ -23,12 +21,7 @@ async fn post_token(idp: &DevIdp, body: Value) -> reqwest::Response {
 #[tokio::test]
 async fn the_token_endpoint_issues_tokens_the_cache_verifies() {
     let clock = test_clock();
-    let idp = DevIdp::start_with_clock(
-        "127.0.0.1:0".parse().expect("addr"),
-        Arc::new(clock.clone()),
-    )
-    .await
-    .expect("starts");
+    let idp = start_idp_with_clock(&clock).await;
     let cache = discovery_cache(&idp, &clock, RefreshPolicy::default());
     cache
         .warm(StartupPolicy::FailIfUnavailable)

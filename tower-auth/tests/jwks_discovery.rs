@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
-use support::{discovery_cache, start_idp, test_clock};
+use support::{discovery_cache, json_body, start_idp, test_clock};
 use tower_auth::dev_idp::Override;
 use tower_auth::jwks::{
     JwksConfigError, JwksError, JwksSource, KeyCache, MetadataFlavour, RefreshPolicy, StartupPolicy,
@@ -116,10 +116,7 @@ async fn metadata_without_jwks_uri_or_not_json_is_refused() {
     let idp = start_idp().await;
     let clock = test_clock();
     let cache = discovery_cache(&idp, &clock, RefreshPolicy::default());
-    idp.set_discovery_response(Override::Body {
-        content_type: "application/json".into(),
-        body: json!({ "issuer": idp.issuer() }).to_string().into_bytes(),
-    });
+    idp.set_discovery_response(json_body(&json!({ "issuer": idp.issuer() })));
     assert_eq!(cache.refresh().await, Err(JwksError::MissingJwksUri));
     idp.set_discovery_response(Override::Html);
     assert_eq!(

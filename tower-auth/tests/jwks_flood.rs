@@ -6,9 +6,9 @@ mod support;
 use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
-use support::{jwks_cache, start_idp, test_clock};
+use support::warm_jwks_cache;
 use tokio::sync::Barrier;
-use tower_auth::jwks::{KeyCache, KeyError, RefreshPolicy, StartupPolicy};
+use tower_auth::jwks::{KeyCache, KeyError, RefreshPolicy};
 
 const FLOOD: usize = 1_000;
 
@@ -34,13 +34,7 @@ async fn flood(cache: &KeyCache, kid_of: impl Fn(usize) -> String) -> Vec<Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_unknown_kids_cause_one_fetch_per_cooldown() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, clock, cache) = warm_jwks_cache(RefreshPolicy::default()).await;
     assert_eq!(idp.jwks_requests(), 1);
 
     let results = flood(&cache, |i| format!("made-up-{i}")).await;
@@ -77,13 +71,7 @@ async fn a_thousand_unknown_kids_cause_one_fetch_per_cooldown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_waiters_on_a_new_key_share_one_fetch() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, _clock, cache) = warm_jwks_cache(RefreshPolicy::default()).await;
     let new_kid = idp.rotate(Algorithm::ES256).expect("rotate");
 
     let results = flood(&cache, |_| new_kid.clone()).await;
@@ -96,13 +84,7 @@ async fn concurrent_waiters_on_a_new_key_share_one_fetch() {
 
 #[tokio::test]
 async fn a_kid_no_jwk_may_carry_never_causes_a_fetch() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, _clock, cache) = warm_jwks_cache(RefreshPolicy::default()).await;
     for kid in [String::new(), "k".repeat(257)] {
         let err = cache.key_for(Some(&kid)).await.expect_err("unknown");
         assert_eq!(err.reason(), "unknown_kid");

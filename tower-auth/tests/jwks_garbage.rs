@@ -5,16 +5,11 @@ mod support;
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
-use support::{jwks_cache, jwks_cache_with, start_idp, test_clock};
+use support::{
+    cold_jwks_cache, json_body, jwks_cache_with, start_idp, test_clock, warm_jwks_cache,
+};
 use tower_auth::dev_idp::Override;
 use tower_auth::jwks::{JwksError, KeySetPolicy, RefreshPolicy, StartupPolicy};
-
-fn json_body(value: serde_json::Value) -> Override {
-    Override::Body {
-        content_type: "application/json".into(),
-        body: value.to_string().into_bytes(),
-    }
-}
 
 #[tokio::test]
 async fn each_kind_of_garbage_keeps_the_last_good_set_and_reports_a_typed_error() {
@@ -85,12 +80,12 @@ async fn each_kind_of_garbage_keeps_the_last_good_set_and_reports_a_typed_error(
         ("empty key set", Override::EmptyKeys, JwksError::EmptyKeySet),
         (
             "too many keys",
-            json_body(json!({ "keys": many_keys })),
+            json_body(&json!({ "keys": many_keys })),
             JwksError::TooManyKeys { count: 6, limit: 5 },
         ),
         (
             "no usable key",
-            json_body(json!({ "keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}] })),
+            json_body(&json!({ "keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "h"}] })),
             JwksError::NoUsableKeys { dropped: 1 },
         ),
     ];
@@ -110,8 +105,8 @@ async fn each_kind_of_garbage_keeps_the_last_good_set_and_reports_a_typed_error(
     // JSON errors carry the parser's message; check their variant only.
     for (name, response) in [
         ("truncated", Override::TruncatedJson),
-        ("not a key set", json_body(json!({"issuer": "x"}))),
-        ("keys not an array", json_body(json!({"keys": "x"}))),
+        ("not a key set", json_body(&json!({"issuer": "x"}))),
+        ("keys not an array", json_body(&json!({"keys": "x"}))),
         (
             "no content type, not JSON",
             Override::Body {
@@ -142,13 +137,7 @@ async fn each_kind_of_garbage_keeps_the_last_good_set_and_reports_a_typed_error(
 
 #[tokio::test]
 async fn a_failed_refresh_is_retried_after_the_failure_delay() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, clock, cache) = warm_jwks_cache(RefreshPolicy::default()).await;
     idp.set_response(Override::Status500);
     clock.advance(300);
     assert!(cache.refresh_if_due().await.is_err());
@@ -165,15 +154,13 @@ async fn a_failed_refresh_is_retried_after_the_failure_delay() {
 
 #[tokio::test]
 async fn an_oct_key_in_a_fetched_set_is_dropped_and_the_rest_serves() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
+    let (idp, _clock, cache) = cold_jwks_cache(RefreshPolicy::default()).await;
     let mut jwks = idp.jwks();
     jwks["keys"]
         .as_array_mut()
         .expect("keys")
         .push(json!({"kty": "oct", "kid": "shared", "alg": "HS256", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}));
-    idp.set_response(json_body(jwks));
+    idp.set_response(json_body(&jwks));
     cache
         .warm(StartupPolicy::FailIfUnavailable)
         .await

@@ -41,6 +41,18 @@ fn assert_dropped(good: &Value, bad: Value, reason: DropReason) {
     assert_eq!(load.dropped[0].reason, reason, "{bad}");
 }
 
+/// The three templates' keys are in `load` with RS256, ES256 and EdDSA.
+fn assert_rs256_es256_eddsa(load: &KeySetLoad, [rsa, ec, okp]: [&Value; 3]) {
+    for (jwk, algorithm) in [
+        (rsa, Algorithm::RS256),
+        (ec, Algorithm::ES256),
+        (okp, Algorithm::EdDSA),
+    ] {
+        let kid = jwk["kid"].as_str().expect("kid");
+        assert_eq!(load.set.get(kid).map(|k| k.algorithm()), Some(algorithm));
+    }
+}
+
 fn with(mut key: Value, member: &str, value: Value) -> Value {
     key[member] = value;
     key
@@ -56,14 +68,7 @@ async fn valid_keys_of_every_type_load_with_their_algorithm() {
     let (rsa, ec, okp) = templates().await;
     let load = load(vec![rsa.clone(), ec.clone(), okp.clone()]).expect("loads");
     assert!(load.dropped.is_empty());
-    for (jwk, algorithm) in [
-        (&rsa, Algorithm::RS256),
-        (&ec, Algorithm::ES256),
-        (&okp, Algorithm::EdDSA),
-    ] {
-        let kid = jwk["kid"].as_str().expect("kid");
-        assert_eq!(load.set.get(kid).map(|k| k.algorithm()), Some(algorithm));
-    }
+    assert_rs256_es256_eddsa(&load, [&rsa, &ec, &okp]);
 }
 
 #[tokio::test]
@@ -168,14 +173,7 @@ async fn a_jwk_without_alg_takes_the_algorithm_its_key_implies() {
         without(okp.clone(), "alg"),
     ])
     .expect("loads");
-    for (jwk, algorithm) in [
-        (&rsa, Algorithm::RS256),
-        (&ec, Algorithm::ES256),
-        (&okp, Algorithm::EdDSA),
-    ] {
-        let kid = jwk["kid"].as_str().expect("kid");
-        assert_eq!(load.set.get(kid).map(|k| k.algorithm()), Some(algorithm));
-    }
+    assert_rs256_es256_eddsa(&load, [&rsa, &ec, &okp]);
 }
 
 #[tokio::test]

@@ -7,19 +7,13 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use principal::{Clock, Timestamp};
-use support::{START, jwks_cache, start_idp, test_clock};
+use support::{START, cold_jwks_cache, warm_jwks_cache};
 use tower_auth::dev_idp::Override;
 use tower_auth::jwks::{JwksError, KeyError, RefreshPolicy, StartupPolicy, WarmOutcome};
 
 #[tokio::test]
 async fn cached_keys_serve_until_the_maximum_staleness_then_fail_closed() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, clock, cache) = warm_jwks_cache(RefreshPolicy::default()).await;
     let kid = idp.current_kid(Algorithm::ES256).expect("kid");
     // max-age=300 from the IdP, max_staleness 1 h by default.
     let serve_until = Timestamp::from_unix_seconds(START + 300 + 3600);
@@ -82,17 +76,11 @@ async fn cached_keys_serve_until_the_maximum_staleness_then_fail_closed() {
 
 #[tokio::test]
 async fn zero_staleness_fails_closed_right_after_expiry() {
-    let idp = start_idp().await;
-    let clock = test_clock();
     let policy = RefreshPolicy::builder()
         .max_staleness(Duration::ZERO)
         .build()
         .expect("policy");
-    let cache = jwks_cache(&idp, &clock, policy);
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, clock, cache) = warm_jwks_cache(policy).await;
     let kid = idp.current_kid(Algorithm::EdDSA).expect("kid");
     idp.set_response(Override::Down);
     clock.advance(300);
@@ -106,10 +94,8 @@ async fn zero_staleness_fails_closed_right_after_expiry() {
 
 #[tokio::test]
 async fn startup_fails_when_told_to_and_the_idp_is_down() {
-    let idp = start_idp().await;
+    let (idp, _clock, cache) = cold_jwks_cache(RefreshPolicy::default()).await;
     idp.set_response(Override::Down);
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
     let err = cache
         .warm(StartupPolicy::FailIfUnavailable)
         .await
@@ -120,10 +106,8 @@ async fn startup_fails_when_told_to_and_the_idp_is_down() {
 
 #[tokio::test]
 async fn startup_goes_on_without_keys_when_told_to_then_recovers() {
-    let idp = start_idp().await;
+    let (idp, clock, cache) = cold_jwks_cache(RefreshPolicy::default()).await;
     idp.set_response(Override::Status500);
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
     let outcome = cache
         .warm(StartupPolicy::ContinueIfUnavailable)
         .await
@@ -162,17 +146,11 @@ async fn startup_goes_on_without_keys_when_told_to_then_recovers() {
 
 #[tokio::test]
 async fn a_hanging_idp_times_out_with_a_typed_error() {
-    let idp = start_idp().await;
-    let clock = test_clock();
     let policy = RefreshPolicy::builder()
         .fetch_timeout(Duration::from_millis(200))
         .build()
         .expect("policy");
-    let cache = jwks_cache(&idp, &clock, policy);
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, _clock, cache) = warm_jwks_cache(policy).await;
     idp.set_response(Override::Hang);
     let err = cache.refresh().await.expect_err("times out");
     assert_eq!(

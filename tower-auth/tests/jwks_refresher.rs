@@ -5,15 +5,13 @@ mod support;
 use std::time::Duration;
 
 use principal::Timestamp;
-use support::{START, jwks_cache, start_idp, test_clock};
+use support::{START, cold_jwks_cache};
 use tower_auth::dev_idp::Override;
 use tower_auth::jwks::{JwksConfigError, JwksSource, KeyCache, RefreshPolicy, StartupPolicy};
 
 #[tokio::test]
 async fn the_refresher_loads_a_cold_cache_at_once() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
+    let (_idp, _clock, cache) = cold_jwks_cache(RefreshPolicy::default()).await;
     let mut versions = cache.subscribe();
     let handle = cache.spawn_refresher().expect("runtime");
     // Waits for the event, not for time: the bound only stops a broken build hanging.
@@ -29,9 +27,7 @@ async fn the_refresher_loads_a_cold_cache_at_once() {
 
 #[tokio::test]
 async fn cache_control_sets_the_lifetime_within_floor_and_ceiling() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
+    let (idp, _clock, cache) = cold_jwks_cache(RefreshPolicy::default()).await;
     for (header, ttl) in [
         (Some("public, max-age=120"), 120),
         (Some("max-age=5"), 60),        // floor
@@ -56,9 +52,7 @@ async fn cache_control_sets_the_lifetime_within_floor_and_ceiling() {
 
 #[tokio::test]
 async fn refresh_if_due_fetches_only_when_due() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
+    let (idp, clock, cache) = cold_jwks_cache(RefreshPolicy::default()).await;
     // A cold cache is due at once.
     assert!(cache.refresh_if_due().await.expect("fetch").is_some());
     assert_eq!(cache.refresh_if_due().await, Ok(None));
@@ -72,9 +66,7 @@ async fn refresh_if_due_fetches_only_when_due() {
 
 #[tokio::test]
 async fn warm_reports_what_it_loaded() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
+    let (idp, _clock, cache) = cold_jwks_cache(RefreshPolicy::default()).await;
     idp.set_response(Override::Status500);
     let outcome = cache
         .warm(StartupPolicy::ContinueIfUnavailable)

@@ -5,7 +5,8 @@ mod support;
 
 use jsonwebtoken::Algorithm;
 use support::{
-    claims, discovery_cache, jwks_cache, kid_of, start_idp, test_clock, verify_signature,
+    claims, cold_jwks_cache, discovery_cache, kid_of, start_idp, test_clock, verify_signature,
+    warm_jwks_cache,
 };
 use tower_auth::jwks::{KeyError, RefreshOutcome, RefreshPolicy, StartupPolicy, WarmOutcome};
 
@@ -48,13 +49,7 @@ async fn a_new_key_is_accepted_at_once_through_one_refetch() {
 
 #[tokio::test]
 async fn a_removed_key_is_rejected_after_the_refresh() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, clock, cache) = warm_jwks_cache(RefreshPolicy::default()).await;
     let old_kid = idp.current_kid(Algorithm::RS256).expect("kid");
     let old_token = idp.issue(claims("bob"), Algorithm::RS256).expect("signs");
     let new_kid = idp.rotate(Algorithm::RS256).expect("rotate");
@@ -103,9 +98,7 @@ async fn a_removed_key_is_rejected_after_the_refresh() {
 
 #[tokio::test]
 async fn an_unchanged_set_keeps_its_version_and_renews_its_lifetime() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
+    let (idp, clock, cache) = cold_jwks_cache(RefreshPolicy::default()).await;
     let mut versions = cache.subscribe();
     cache
         .warm(StartupPolicy::FailIfUnavailable)
@@ -139,13 +132,7 @@ async fn an_unchanged_set_keeps_its_version_and_renews_its_lifetime() {
 
 #[tokio::test]
 async fn a_token_without_kid_uses_the_only_key_or_is_rejected() {
-    let idp = start_idp().await;
-    let clock = test_clock();
-    let cache = jwks_cache(&idp, &clock, RefreshPolicy::default());
-    cache
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("warm");
+    let (idp, _clock, cache) = warm_jwks_cache(RefreshPolicy::default()).await;
     // Three keys: a token without kid cannot choose, and no refetch is tried.
     let err = cache.key_for(None).await.expect_err("ambiguous");
     assert_eq!(err, KeyError::MissingKeyId { keys: 3 });

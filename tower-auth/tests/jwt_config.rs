@@ -1,17 +1,18 @@
 //! Configuring the JWT verifier: defaults, every refused setting with its typed error,
 //! the deserializable form, and what `Debug` shows.
 
-mod jwt_support;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
-use jwt_support::{
-    AUD, HMAC_SECRET, ISSUER_A, KEYS, START, audience, claims, claims_with, issuer, key_set,
-};
-use principal::{Audience, TestClock, Timestamp};
+use principal::Audience;
 use serde_json::json;
+use support::jwt::{
+    AUD, HMAC_SECRET, ISSUER_A, KEYS, audience, claims, claims_with, issuer, key_set,
+};
+use support::test_clock;
 use tower_auth::jwks::{KeySet, SymmetricKey};
 use tower_auth::jwt::{
     ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, IssuerConfig, IssuerConfigBuilder,
@@ -29,14 +30,10 @@ fn secret(kid: &str, algorithm: Algorithm, len: usize) -> SymmetricKey {
     SymmetricKey::new(Some(kid), algorithm, vec![0x42; len]).expect("secret")
 }
 
-fn clock() -> TestClock {
-    TestClock::new(Timestamp::from_unix_seconds(START))
-}
-
 fn verifier_of(config: IssuerConfig) -> JwtVerifier {
     JwtVerifier::builder()
         .issuer(config)
-        .clock(Arc::new(clock()))
+        .clock(Arc::new(test_clock()))
         .build()
         .expect("verifier")
 }
@@ -169,7 +166,7 @@ fn each_issuer_has_its_own_size_bound() {
     let verifier = JwtVerifier::builder()
         .issuer(base().build().expect("a"))
         .issuer(small)
-        .clock(Arc::new(clock()))
+        .clock(Arc::new(test_clock()))
         .build()
         .expect("verifier");
     let padding = "p".repeat(400);

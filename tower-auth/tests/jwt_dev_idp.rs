@@ -1,43 +1,34 @@
 //! The JWT verifier against real identity providers: development IdPs on loopback,
 //! fetched through discovery, JWKS URLs and RFC 8414 metadata, with request counters.
 
-mod jwt_support;
+mod support;
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
 use jsonwebtoken::Algorithm;
-use jwt_support::{AUD, START, audience};
 use principal::{ClaimMapping, Issuer, Kind, Scope, TestClock, Timestamp};
 use serde_json::{Value, json};
+use support::jwt::{AUD, audience};
+use support::{DEV_ALGORITHMS, START, start_idp_with_clock, test_clock};
 use tower::{ServiceExt, service_fn};
 use tower_auth::authenticate::AuthenticateLayer;
 use tower_auth::dev_idp::{DevIdp, Override};
 use tower_auth::error::Challenge;
 use tower_auth::jwks::StartupPolicy;
-use tower_auth::jwt::{IssuerConfig, IssuerConfigBuilder, JwtVerifier};
+use tower_auth::jwt::{IssuerConfig, IssuerConfigBuilder, JwtVerifier, JwtVerifierBuilder};
 use tower_auth::token_cache::TokenCacheConfig;
 use tower_auth::{AuthError, Pattern, VerifiedPrincipal, Verifier, VerifierChain};
 use tower_layer::Layer;
 
-const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
-
-fn test_clock() -> TestClock {
-    TestClock::new(Timestamp::from_unix_seconds(START))
-}
-
-async fn start_idp(clock: &TestClock) -> DevIdp {
-    DevIdp::start_with_clock(
-        "127.0.0.1:0".parse().expect("addr"),
-        Arc::new(clock.clone()),
-    )
-    .await
-    .expect("the development IdP starts")
-}
-
 fn config(idp: &DevIdp) -> IssuerConfigBuilder {
     IssuerConfig::builder(Issuer::new(idp.issuer()).expect("issuer")).audience(audience())
+}
+
+/// `idp` as an issuer found through OpenID Connect Discovery.
+fn discovered(idp: &DevIdp) -> IssuerConfig {
+    config(idp).oidc_discovery().build().expect("config")
 }
 
 fn claims(idp: &DevIdp) -> Value {
@@ -52,12 +43,22 @@ fn claims(idp: &DevIdp) -> Value {
     })
 }
 
+/// A verifier of `configs` on `clock`, with its keys loaded.
 async fn verifier(configs: Vec<IssuerConfig>, clock: &TestClock) -> JwtVerifier {
+    verifier_with(configs, clock, |builder| builder).await
+}
+
+/// [`verifier`], its builder given more settings by `customize` first.
+async fn verifier_with(
+    configs: Vec<IssuerConfig>,
+    clock: &TestClock,
+    customize: impl FnOnce(JwtVerifierBuilder) -> JwtVerifierBuilder,
+) -> JwtVerifier {
     let mut builder = JwtVerifier::builder().clock(Arc::new(clock.clone()));
     for config in configs {
         builder = builder.issuer(config);
     }
-    let verifier = builder.build().expect("verifier");
+    let verifier = customize(builder).build().expect("verifier");
     verifier
         .warm(StartupPolicy::FailIfUnavailable)
         .await
@@ -65,16 +66,24 @@ async fn verifier(configs: Vec<IssuerConfig>, clock: &TestClock) -> JwtVerifier 
     verifier
 }
 
+/// A test clock, an IdP on it, and a verifier of that IdP through discovery, its issuer
+/// given more settings by `customize`.
+async fn one_idp(
+    customize: impl FnOnce(IssuerConfigBuilder) -> IssuerConfigBuilder,
+) -> (TestClock, DevIdp, JwtVerifier) {
+    let clock = test_clock();
+    let idp = start_idp_with_clock(&clock).await;
+    let config = customize(config(&idp).oidc_discovery())
+        .build()
+        .expect("config");
+    let verifier = verifier(vec![config], &clock).await;
+    (clock, idp, verifier)
+}
+
 #[tokio::test]
 async fn accepts_every_algorithm_of_a_real_idp_through_discovery() {
-    let clock = test_clock();
-    let idp = start_idp(&clock).await;
-    let verifier = verifier(
-        vec![config(&idp).oidc_discovery().build().expect("config")],
-        &clock,
-    )
-    .await;
-    for algorithm in ALGORITHMS {
+    let (_clock, idp, verifier) = one_idp(|config| config).await;
+    for algorithm in DEV_ALGORITHMS {
         let token = idp.issue(claims(&idp), algorithm).expect("signed");
         let verified = verifier.verify_token(&token).await.expect("accepted");
         assert_eq!(verified.pattern(), Pattern::JwtPassthrough);
@@ -96,8 +105,8 @@ async fn accepts_every_algorithm_of_a_real_idp_through_discovery() {
 #[tokio::test]
 async fn jwks_url_and_rfc8414_metadata_sources_work_too() {
     let clock = test_clock();
-    let by_url = start_idp(&clock).await;
-    let by_metadata = start_idp(&clock).await;
+    let by_url = start_idp_with_clock(&clock).await;
+    let by_metadata = start_idp_with_clock(&clock).await;
     let verifier = verifier(
         vec![
             config(&by_url)
@@ -124,19 +133,12 @@ async fn jwks_url_and_rfc8414_metadata_sources_work_too() {
 #[tokio::test]
 async fn overlapping_kids_of_two_real_idps_are_not_confused() {
     let clock = test_clock();
-    let a = start_idp(&clock).await;
-    let b = start_idp(&clock).await;
+    let a = start_idp_with_clock(&clock).await;
+    let b = start_idp_with_clock(&clock).await;
     // Two independent IdPs name their keys alike.
     assert_eq!(a.kids(), b.kids());
-    let verifier = verifier(
-        vec![
-            config(&a).oidc_discovery().build().expect("a"),
-            config(&b).oidc_discovery().build().expect("b"),
-        ],
-        &clock,
-    )
-    .await;
-    for algorithm in ALGORITHMS {
+    let verifier = verifier(vec![discovered(&a), discovered(&b)], &clock).await;
+    for algorithm in DEV_ALGORITHMS {
         for (idp, name) in [(&a, "a"), (&b, "b")] {
             let token = idp.issue(claims(idp), algorithm).expect("signed");
             let verified = verifier
@@ -169,16 +171,9 @@ async fn overlapping_kids_of_two_real_idps_are_not_confused() {
 #[tokio::test]
 async fn a_kid_only_another_issuer_has_is_unknown_after_at_most_one_refetch() {
     let clock = test_clock();
-    let a = start_idp(&clock).await;
-    let b = start_idp(&clock).await;
-    let verifier = verifier(
-        vec![
-            config(&a).oidc_discovery().build().expect("a"),
-            config(&b).oidc_discovery().build().expect("b"),
-        ],
-        &clock,
-    )
-    .await;
+    let a = start_idp_with_clock(&clock).await;
+    let b = start_idp_with_clock(&clock).await;
+    let verifier = verifier(vec![discovered(&a), discovered(&b)], &clock).await;
     let b_only = b.rotate(Algorithm::ES256).expect("rotated");
     assert!(!a.kids().contains(&b_only));
     let forged = b.issue_with_kid(claims(&a), &b_only).expect("signed");
@@ -196,13 +191,7 @@ async fn a_kid_only_another_issuer_has_is_unknown_after_at_most_one_refetch() {
 
 #[tokio::test]
 async fn a_rotated_key_is_picked_up_the_first_time_a_token_names_it() {
-    let clock = test_clock();
-    let idp = start_idp(&clock).await;
-    let verifier = verifier(
-        vec![config(&idp).oidc_discovery().build().expect("config")],
-        &clock,
-    )
-    .await;
+    let (_clock, idp, verifier) = one_idp(|config| config).await;
     let new_kid = idp.rotate(Algorithm::EdDSA).expect("rotated");
     let token = idp.issue(claims(&idp), Algorithm::EdDSA).expect("signed");
     assert_eq!(
@@ -215,13 +204,7 @@ async fn a_rotated_key_is_picked_up_the_first_time_a_token_names_it() {
 
 #[tokio::test]
 async fn verify_sync_never_fetches() {
-    let clock = test_clock();
-    let idp = start_idp(&clock).await;
-    let verifier = verifier(
-        vec![config(&idp).oidc_discovery().build().expect("config")],
-        &clock,
-    )
-    .await;
+    let (_clock, idp, verifier) = one_idp(|config| config).await;
     let known = idp.issue(claims(&idp), Algorithm::RS256).expect("signed");
     assert!(verifier.verify_sync(&known).is_ok());
     idp.rotate(Algorithm::RS256).expect("rotated");
@@ -236,7 +219,7 @@ async fn verify_sync_never_fetches() {
 #[tokio::test]
 async fn keys_that_cannot_be_loaded_fail_closed() {
     let clock = test_clock();
-    let idp = start_idp(&clock).await;
+    let idp = start_idp_with_clock(&clock).await;
     idp.set_response(Override::Status500);
     let verifier = JwtVerifier::builder()
         .issuer(
@@ -267,14 +250,7 @@ async fn keys_that_cannot_be_loaded_fail_closed() {
 
 #[tokio::test]
 async fn a_cached_token_is_served_until_its_exp_and_not_after() {
-    let clock = test_clock();
-    let idp = start_idp(&clock).await;
-    let config = config(&idp)
-        .oidc_discovery()
-        .leeway(std::time::Duration::ZERO)
-        .build()
-        .expect("config");
-    let verifier = verifier(vec![config], &clock).await;
+    let (clock, idp, verifier) = one_idp(|config| config.leeway(std::time::Duration::ZERO)).await;
     let token = idp.issue(claims(&idp), Algorithm::ES256).expect("signed");
     let first = verifier.verify_token(&token).await.expect("accepted");
     assert_eq!(verifier.token_cache().len(), 1);
@@ -293,13 +269,7 @@ async fn a_cached_token_is_served_until_its_exp_and_not_after() {
 
 #[tokio::test]
 async fn the_cache_is_dropped_when_the_key_set_changes() {
-    let clock = test_clock();
-    let idp = start_idp(&clock).await;
-    let verifier = verifier(
-        vec![config(&idp).oidc_discovery().build().expect("config")],
-        &clock,
-    )
-    .await;
+    let (_clock, idp, verifier) = one_idp(|config| config).await;
     let token = idp.issue(claims(&idp), Algorithm::ES256).expect("signed");
     let kid = idp.current_kid(Algorithm::ES256).expect("kid");
     assert!(verifier.verify_token(&token).await.is_ok());
@@ -323,17 +293,11 @@ async fn the_cache_is_dropped_when_the_key_set_changes() {
 #[tokio::test]
 async fn with_the_cache_off_every_token_is_verified_in_full() {
     let clock = test_clock();
-    let idp = start_idp(&clock).await;
-    let verifier = JwtVerifier::builder()
-        .issuer(config(&idp).oidc_discovery().build().expect("config"))
-        .clock(Arc::new(clock.clone()))
-        .token_cache(TokenCacheConfig::disabled())
-        .build()
-        .expect("verifier");
-    verifier
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("keys");
+    let idp = start_idp_with_clock(&clock).await;
+    let verifier = verifier_with(vec![discovered(&idp)], &clock, |builder| {
+        builder.token_cache(TokenCacheConfig::disabled())
+    })
+    .await;
     let token = idp.issue(claims(&idp), Algorithm::RS256).expect("signed");
     let first = verifier.verify_token(&token).await.expect("accepted");
     let second = verifier.verify_token(&token).await.expect("accepted");
@@ -343,14 +307,8 @@ async fn with_the_cache_off_every_token_is_verified_in_full() {
 
 #[tokio::test]
 async fn keycloak_mapping_reads_realm_and_client_roles() {
-    let clock = test_clock();
-    let idp = start_idp(&clock).await;
-    let config = config(&idp)
-        .oidc_discovery()
-        .claim_mapping(ClaimMapping::keycloak())
-        .build()
-        .expect("config");
-    let verifier = verifier(vec![config], &clock).await;
+    let (_clock, idp, verifier) =
+        one_idp(|config| config.claim_mapping(ClaimMapping::keycloak())).await;
     let mut claims = claims(&idp);
     claims["realm_access"] = json!({"roles": ["admin"]});
     claims["resource_access"] = json!({"orders": {"roles": ["writer"]}});
@@ -379,14 +337,9 @@ async fn call(
 
 #[tokio::test]
 async fn the_layer_hands_the_principal_to_the_handler() {
-    let clock = test_clock();
-    let idp = start_idp(&clock).await;
-    let config = config(&idp)
-        .oidc_discovery()
-        .required_scope(Scope::new("orders:read").expect("scope"))
-        .build()
-        .expect("config");
-    let verifier: Arc<dyn Verifier> = Arc::new(verifier(vec![config], &clock).await);
+    let (clock, idp, verifier) =
+        one_idp(|config| config.required_scope(Scope::new("orders:read").expect("scope"))).await;
+    let verifier: Arc<dyn Verifier> = Arc::new(verifier);
     let service =
         AuthenticateLayer::new(verifier).layer(service_fn(|request: Request<String>| async move {
             let verified = request.extensions().get::<VerifiedPrincipal>().cloned();
@@ -426,33 +379,13 @@ async fn the_layer_hands_the_principal_to_the_handler() {
 #[tokio::test]
 async fn a_chain_asks_the_verifier_of_the_tokens_issuer_and_stops_at_a_rejection() {
     let clock = test_clock();
-    let external = start_idp(&clock).await;
-    let internal = start_idp(&clock).await;
-    let first = verifier(
-        vec![
-            config(&external)
-                .oidc_discovery()
-                .build()
-                .expect("external"),
-        ],
-        &clock,
-    )
+    let external = start_idp_with_clock(&clock).await;
+    let internal = start_idp_with_clock(&clock).await;
+    let first = verifier(vec![discovered(&external)], &clock).await;
+    let second = verifier_with(vec![discovered(&internal)], &clock, |builder| {
+        builder.pattern(Pattern::InternalJwt)
+    })
     .await;
-    let second = JwtVerifier::builder()
-        .issuer(
-            config(&internal)
-                .oidc_discovery()
-                .build()
-                .expect("internal"),
-        )
-        .clock(Arc::new(clock.clone()))
-        .pattern(Pattern::InternalJwt)
-        .build()
-        .expect("verifier");
-    second
-        .warm(StartupPolicy::FailIfUnavailable)
-        .await
-        .expect("keys");
     let chain = VerifierChain::new(Arc::new(first)).then(Arc::new(second));
 
     let token = internal

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use http::HeaderMap;
+use tracing::Level;
 
 use super::AUDIT_TARGET;
 use crate::error::{AuthError, Challenge};
@@ -73,45 +74,32 @@ pub(super) fn anonymous(headers: &HeaderMap, pattern: Pattern, reason: &AuthErro
     );
 }
 
+/// The rejection event at `$level` (`tracing` needs the level as a constant, so one
+/// expansion per level, all with the same fields).
+macro_rules! refused {
+    ($level:expr, $request_id:expr, $pattern:expr, $error:expr) => {
+        tracing::event!(
+            target: AUDIT_TARGET,
+            $level,
+            request_id = $request_id,
+            principal_id = "-",
+            kind = "-",
+            delegation = "",
+            pattern = $pattern.as_str(),
+            outcome = "rejected",
+            reason = $error.reason(),
+            error = %$error,
+            "request refused"
+        )
+    };
+}
+
 pub(super) fn rejected(headers: &HeaderMap, pattern: Pattern, error: &AuthError) {
     let request_id = request_id(headers);
     // Server-side failures are the operator's problem: louder than a caller's bad token.
     match error.challenge() {
-        Challenge::Internal => tracing::error!(
-            target: AUDIT_TARGET,
-            request_id,
-            principal_id = "-",
-            kind = "-",
-            delegation = "",
-            pattern = pattern.as_str(),
-            outcome = "rejected",
-            reason = error.reason(),
-            error = %error,
-            "request refused"
-        ),
-        Challenge::Unavailable => tracing::warn!(
-            target: AUDIT_TARGET,
-            request_id,
-            principal_id = "-",
-            kind = "-",
-            delegation = "",
-            pattern = pattern.as_str(),
-            outcome = "rejected",
-            reason = error.reason(),
-            error = %error,
-            "request refused"
-        ),
-        _ => tracing::info!(
-            target: AUDIT_TARGET,
-            request_id,
-            principal_id = "-",
-            kind = "-",
-            delegation = "",
-            pattern = pattern.as_str(),
-            outcome = "rejected",
-            reason = error.reason(),
-            error = %error,
-            "request refused"
-        ),
+        Challenge::Internal => refused!(Level::ERROR, request_id, pattern, error),
+        Challenge::Unavailable => refused!(Level::WARN, request_id, pattern, error),
+        _ => refused!(Level::INFO, request_id, pattern, error),
     }
 }

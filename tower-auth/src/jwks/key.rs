@@ -248,7 +248,10 @@ pub(crate) fn kid_of(value: &serde_json::Value) -> Option<String> {
         .map(echo)
 }
 
-/// The signature algorithms Baton knows by their JWA name (RFC 7518 §3.1, RFC 8037 §3.1).
+/// The signature algorithms Baton knows by their JWA names (RFC 7518 §3.1, RFC 8037 §3.1),
+/// exactly as spelled there (case-sensitive). `none`, in any spelling, is not among them.
+/// The one place a name becomes an [`Algorithm`]: JWK `alg`, token header `alg` and
+/// configured algorithm lists all go through it.
 pub(crate) fn algorithm_from_name(name: &str) -> Option<Algorithm> {
     Some(match name {
         "RS256" => Algorithm::RS256,

@@ -93,6 +93,7 @@ mod source;
 
 pub use cache::{KeyCache, KeyCacheBuilder, KeySnapshot, RefreshOutcome, WarmOutcome};
 pub use error::{JwksConfigError, JwksError, KeyError};
+pub(crate) use key::algorithm_from_name;
 pub use key::{DropReason, DroppedKey, VerificationKey};
 pub use policy::{
     KeySetPolicy, KeySetPolicyBuilder, RefreshPolicy, RefreshPolicyBuilder, StartupPolicy,

@@ -65,20 +65,7 @@ impl JwksSource {
     /// (`{issuer}/.well-known/openid-configuration`, OIDC Discovery §4). The document's
     /// `issuer` must equal `issuer` exactly (§4.3).
     pub fn oidc_discovery(issuer: &str) -> Result<JwksSource, JwksConfigError> {
-        let url = parse_issuer(issuer)?;
-        let mut metadata_url = url;
-        let path = format!(
-            "{}/.well-known/openid-configuration",
-            metadata_url.path().trim_end_matches('/')
-        );
-        metadata_url.set_path(&path);
-        Ok(JwksSource {
-            kind: SourceKind::Metadata {
-                issuer: issuer.to_owned(),
-                metadata_url,
-                flavour: MetadataFlavour::OpenIdConnect,
-            },
-        })
+        JwksSource::metadata(issuer, MetadataFlavour::OpenIdConnect)
     }
 
     /// The JWKS named by the `jwks_uri` of the issuer's RFC 8414 authorization server
@@ -101,18 +88,26 @@ impl JwksSource {
     /// # Ok::<(), JwksConfigError>(())
     /// ```
     pub fn oauth_metadata(issuer: &str) -> Result<JwksSource, JwksConfigError> {
-        let url = parse_issuer(issuer)?;
-        let mut metadata_url = url;
-        let path = format!(
-            "/.well-known/oauth-authorization-server{}",
-            metadata_url.path().trim_end_matches('/')
-        );
+        JwksSource::metadata(issuer, MetadataFlavour::OAuthAuthorizationServer)
+    }
+
+    fn metadata(issuer: &str, flavour: MetadataFlavour) -> Result<JwksSource, JwksConfigError> {
+        let mut metadata_url = parse_issuer(issuer)?;
+        let issuer_path = metadata_url.path().trim_end_matches('/');
+        let path = match flavour {
+            MetadataFlavour::OpenIdConnect => {
+                format!("{issuer_path}/.well-known/openid-configuration")
+            }
+            MetadataFlavour::OAuthAuthorizationServer => {
+                format!("/.well-known/oauth-authorization-server{issuer_path}")
+            }
+        };
         metadata_url.set_path(&path);
         Ok(JwksSource {
             kind: SourceKind::Metadata {
                 issuer: issuer.to_owned(),
                 metadata_url,
-                flavour: MetadataFlavour::OAuthAuthorizationServer,
+                flavour,
             },
         })
     }

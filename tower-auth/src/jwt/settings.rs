@@ -8,8 +8,8 @@ use principal::{Audience, ClaimMapping, Issuer, Scope};
 use serde::Deserialize;
 
 use super::config::{ConfigError, IssuerConfig};
-use super::token::algorithm_from_name;
 use super::verifier::{JwtVerifier, JwtVerifierBuilder};
+use crate::jwks::algorithm_from_name;
 use crate::token_cache::TokenCacheConfig;
 
 /// A JWT verifier's settings, as read from a configuration file.

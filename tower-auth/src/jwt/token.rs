@@ -10,6 +10,7 @@ use principal::{ClaimError, JwtClaims};
 use serde::Deserialize;
 
 use crate::error::{AuthError, TokenPart};
+use crate::jwks::algorithm_from_name;
 
 /// Largest decoded JOSE header accepted, in bytes. Real headers are under 200 bytes; an
 /// embedded `jwk` (ignored, but it must still fit) is under 1 KiB.
@@ -161,26 +162,6 @@ pub(crate) fn claims(segment: &str) -> Result<JwtClaims, AuthError> {
             TokenPart::Claims,
             "not a JSON object of claims of the right types",
         ),
-    })
-}
-
-/// The signature algorithms by their JWA names (RFC 7518 §3.1, RFC 8037 §3.1), exactly
-/// as spelled there. `none`, in any spelling, is not among them.
-pub(crate) fn algorithm_from_name(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        _ => return None,
     })
 }
 

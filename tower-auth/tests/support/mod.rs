@@ -1,14 +1,19 @@
 //! Shared helpers for tower-auth's integration tests: a loopback development IdP, a test
-//! clock, caches wired to both, and token helpers. Other test files may use these.
+//! clock, caches wired to both, and token helpers. [`jwt`] holds the JWT verifier's keys
+//! and multi-issuer fixture. Each test binary uses only some of these.
 #![allow(dead_code)]
+
+pub mod jwt;
 
 use std::sync::Arc;
 
 use jsonwebtoken::{Algorithm, Validation};
 use principal::{TestClock, Timestamp};
 use serde_json::{Value, json};
-use tower_auth::dev_idp::DevIdp;
-use tower_auth::jwks::{JwksSource, KeyCache, KeySetPolicy, RefreshPolicy, VerificationKey};
+use tower_auth::dev_idp::{DevIdp, Override};
+use tower_auth::jwks::{
+    JwksSource, KeyCache, KeySetPolicy, RefreshPolicy, StartupPolicy, VerificationKey,
+};
 
 /// Where every test clock starts: 2023-11-14T22:13:20Z.
 pub const START: i64 = 1_700_000_000;
@@ -18,6 +23,16 @@ pub async fn start_idp() -> DevIdp {
     DevIdp::start("127.0.0.1:0".parse().expect("socket address"))
         .await
         .expect("the development IdP starts")
+}
+
+/// A development IdP on `127.0.0.1:0` that stamps `iat`/`exp` from `clock`.
+pub async fn start_idp_with_clock(clock: &TestClock) -> DevIdp {
+    DevIdp::start_with_clock(
+        "127.0.0.1:0".parse().expect("socket address"),
+        Arc::new(clock.clone()),
+    )
+    .await
+    .expect("the development IdP starts")
 }
 
 /// A test clock at [`START`].
@@ -52,6 +67,33 @@ pub fn jwks_cache_with(
         .clock(Arc::new(clock.clone()))
         .build()
         .expect("cache builds")
+}
+
+/// A development IdP, a test clock at [`START`], and a cache on the IdP's JWKS URL with
+/// `policy`, not loaded yet: nothing has been fetched.
+pub async fn cold_jwks_cache(policy: RefreshPolicy) -> (DevIdp, TestClock, KeyCache) {
+    let idp = start_idp().await;
+    let clock = test_clock();
+    let cache = jwks_cache(&idp, &clock, policy);
+    (idp, clock, cache)
+}
+
+/// [`cold_jwks_cache`], warmed: the IdP has answered one JWKS request.
+pub async fn warm_jwks_cache(policy: RefreshPolicy) -> (DevIdp, TestClock, KeyCache) {
+    let (idp, clock, cache) = cold_jwks_cache(policy).await;
+    cache
+        .warm(StartupPolicy::FailIfUnavailable)
+        .await
+        .expect("warm");
+    (idp, clock, cache)
+}
+
+/// An IdP answer: HTTP 200, `application/json`, this document.
+pub fn json_body(value: &Value) -> Override {
+    Override::Body {
+        content_type: "application/json".into(),
+        body: value.to_string().into_bytes(),
+    }
 }
 
 /// Claims for a test token (only the signature matters to key tests).

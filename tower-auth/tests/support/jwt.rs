@@ -1,7 +1,6 @@
 //! Helpers for the JWT verifier's tests (`jwt_*.rs`, `hostile_*.rs`): keys whose private
 //! halves the tests hold, so every header byte of a token can be chosen and signed, and
 //! a verifier over several issuers built from them.
-#![allow(dead_code)]
 
 use std::sync::{Arc, LazyLock};
 
@@ -15,15 +14,16 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{CommonParameters, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, EncodingKey};
-use principal::{Audience, Issuer, Scope, TestClock, Timestamp};
+use principal::{Audience, Issuer, Scope, TestClock};
 use serde_json::{Value, json};
 use tower_auth::AuthError;
+use tower_auth::dev_idp::rsa_encoding_key;
 use tower_auth::jwks::{KeySet, KeySetPolicy, SymmetricKey};
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::revocation::Denylist;
 
-/// Where every test clock starts: 2023-11-14T22:13:20Z.
-pub const START: i64 = 1_700_000_000;
+use super::{START, test_clock};
+
 /// The audience every test issuer accepts.
 pub const AUD: &str = "api";
 /// Issuer with an RS256, an ES256 and an EdDSA key (`rsa-1`, `ec-1`, `ed-1`).
@@ -57,9 +57,9 @@ impl TestKey {
             Algorithm::RS256 => {
                 let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa key");
                 let pkcs8 = pair.as_der().expect("pkcs8");
-                let pkcs1 = pkcs1_from_pkcs8(pkcs8.as_ref()).expect("pkcs1");
+                let encoding = rsa_encoding_key(pkcs8.as_ref()).expect("rsa signing key");
                 let public = pair.public_key().as_der().expect("spki").as_ref().to_vec();
-                (EncodingKey::from_rsa_der(pkcs1), public)
+                (encoding, public)
             }
             Algorithm::ES256 => {
                 let pair =
@@ -220,7 +220,7 @@ pub struct Fixture {
 
 pub fn fixture() -> Fixture {
     let keys = &*KEYS;
-    let clock = TestClock::new(Timestamp::from_unix_seconds(START));
+    let clock = test_clock();
     let denylist = Arc::new(Denylist::new());
     let config = |iss: &str, set: KeySet| {
         IssuerConfig::builder(issuer(iss))
@@ -301,47 +301,4 @@ impl Fixture {
             Err(error) => error,
         }
     }
-}
-
-/// The `privateKey` OCTET STRING of a PKCS#8 `PrivateKeyInfo`: for RSA, the PKCS#1
-/// `RSAPrivateKey` jsonwebtoken signs with.
-fn pkcs1_from_pkcs8(pkcs8: &[u8]) -> Option<&[u8]> {
-    let (0x30, info, _) = der_element(pkcs8)? else {
-        return None;
-    };
-    let (0x02, _version, rest) = der_element(info)? else {
-        return None;
-    };
-    let (0x30, _algorithm, rest) = der_element(rest)? else {
-        return None;
-    };
-    let (0x04, key, _) = der_element(rest)? else {
-        return None;
-    };
-    Some(key)
-}
-
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at(count);
-        (
-            bytes
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
-            rest,
-        )
-    };
-    if rest.len() < length {
-        return None;
-    }
-    let (contents, rest) = rest.split_at(length);
-    Some((tag, contents, rest))
 }

@@ -1,0 +1,293 @@
+//! The tower-auth manual: the attacks on token verification and header propagation, how
+//! Baton avoids each, and why the defaults are what they are.
+//!
+//! This module holds no code. Each entry names the check and links to where it lives;
+//! `tests/hostile_tokens.rs`, `tests/hostile_proptest.rs`, `tests/jwks_*.rs` and
+//! `tests/authenticate_headers.rs` show every rejection below with its exact error.
+//!
+//! # Attacks, and how Baton avoids them
+//!
+//! ## `alg: none`
+//!
+//! A token whose header says `"alg": "none"` carries no signature; a verifier that
+//! believes the header accepts anything. Baton reads `alg` through a closed list of JWA
+//! names (RFC 7518 §3.1, RFC 8037 §3.1) spelled exactly as there: `none`, `None`,
+//! `NONE` and every unknown name are refused at the header, before any key is looked up,
+//! with [`AuthError::UnsupportedAlgorithm`]. A token with an empty signature is refused
+//! as [`AuthError::MalformedToken`] even when its `alg` is a real one.
+//!
+//! ## Algorithm confusion (HS256 signed with a public key)
+//!
+//! The classic attack takes an issuer's RSA or EC *public* key, uses its bytes as an
+//! HMAC secret and signs `"alg": "HS256"`; a verifier that lets the header pick the
+//! algorithm then checks the HMAC with that same public key and accepts. In Baton **the
+//! algorithm comes from the key, never from the token**:
+//!
+//! - every [`VerificationKey`] has the one algorithm its JWK fixes
+//!   ([`VerificationKey::algorithm`]: its `alg`, or the one its key type implies), and
+//!   the signature is checked with that algorithm; the header only has to agree, or the
+//!   token is refused with [`AuthError::AlgorithmMismatch`];
+//! - each issuer has an allow-list ([`IssuerConfigBuilder::algorithms`]), checked against
+//!   the header *before* the key lookup, so a disallowed `alg` cannot even cause a
+//!   refetch ([`AuthError::UnsupportedAlgorithm`]);
+//! - HMAC keys come only from configured secrets
+//!   ([`IssuerConfigBuilder::hmac_secrets`]): a fetched JWKS never yields one (an `oct`
+//!   JWK is dropped as [`DropReason::SymmetricKeyInFetchedSet`], and
+//!   [`KeySetPolicyBuilder::allowed_algorithms`] refuses HMAC names with
+//!   [`JwksConfigError::HmacForFetchedKeys`]); an issuer never mixes HMAC and asymmetric
+//!   algorithms ([`ConfigError::MixedAlgorithmFamilies`],
+//!   [`ConfigError::HmacWithoutSecrets`], [`ConfigError::AsymmetricWithSecrets`],
+//!   [`ConfigError::HmacKeyInStaticSet`]).
+//!
+//! Secrets shorter than their hash output are refused when configured
+//! ([`JwksConfigError::SecretTooShort`], RFC 7518 §3.2), and RSA keys under 2048 bits are
+//! dropped from key sets ([`DropReason::RsaKeyTooSmall`]).
+//!
+//! ## Key injection through the header (`jku`, `x5u`, `jwk`, `x5c`)
+//!
+//! These header parameters let a token say where its key is, or carry the key itself; an
+//! attacker points them at a key of their own. Baton **never reads them**: the header is
+//! parsed into `alg`, `kid`, `typ` and `crit` only, and every other member is ignored.
+//! Keys come only from the issuer's configured source ([`IssuerConfig::key_source`]: a
+//! JWKS URL, discovery, RFC 8414 metadata, a static [`KeySet`] or HMAC secrets). A header
+//! is at most [`MAX_HEADER_BYTES`] decoded, so an embedded `jwk` costs nothing either.
+//!
+//! ## `kid` tricks
+//!
+//! - **Another issuer's `kid`.** The issuer is chosen first, by exact `iss`, and the `kid`
+//!   is looked up in that issuer's key set only. Two issuers with keys of the same name
+//!   are not confused: a token of issuer B claiming issuer A is checked with A's key of
+//!   that name and fails ([`AuthError::BadSignature`]); a `kid` only B has is
+//!   [`AuthError::UnknownKeyId`] for A.
+//! - **Unknown-`kid` floods.** An unknown `kid` may mean the IdP rotated keys, so
+//!   [`KeyCache::key_for`] refetches, but at most once per
+//!   [`RefreshPolicy::unknown_kid_cooldown`], and all concurrent waiters share that one
+//!   fetch (single flight). A thousand made-up `kid`s cost the IdP one request, and a
+//!   known key is still read from a lock-free snapshot. [`JwtVerifier::verify_sync`]
+//!   never fetches at all.
+//! - **Oversized or empty `kid`.** No JWK with an empty `kid` or one over 256 bytes is kept
+//!   ([`DropReason::InvalidKeyId`]), so such a `kid` is refused without a refetch, and
+//!   errors repeat at most 64 bytes of any header value an attacker chose.
+//! - **No `kid`.** Allowed only when the issuer's set has exactly one key;
+//!   otherwise [`KeyError::MissingKeyId`], with no refetch.
+//!
+//! ## `crit`
+//!
+//! `crit` lists extensions the verifier must understand or refuse (RFC 7515 §4.1.11).
+//! Baton understands none, so any `crit` is refused with [`AuthError::UnknownCritical`]
+//! (an empty list is [`AuthError::MalformedToken`]): an extension that changes the
+//! meaning of a token is never silently ignored.
+//!
+//! ## Expired and not-yet-valid tokens
+//!
+//! `exp` is required ([`AuthError::MissingClaim`]) and must be ahead of the verifier's
+//! clock ([`AuthError::Expired`]); `nbf` must not be ahead of it
+//! ([`AuthError::NotYetValid`]), nor `iat` ([`AuthError::IssuedInFuture`]). The leeway
+//! for clock skew is [`DEFAULT_LEEWAY`] and can be set per issuer
+//! ([`IssuerConfigBuilder::leeway`]) but never beyond [`MAX_LEEWAY`]
+//! ([`ConfigError::LeewayTooLarge`]), so no configuration keeps an expired token alive
+//! for long. Time comes from the [`Clock`](principal::Clock) given to the verifier
+//! ([`JwtVerifierBuilder::clock`]), never from the token.
+//!
+//! ## Audience and issuer confusion
+//!
+//! - **A token for another service.** `aud` is required and at least one of its values
+//!   must be among the issuer's configured audiences ([`AuthError::WrongAudience`]); an
+//!   issuer must be configured with at least one audience ([`ConfigError::NoAudiences`]).
+//!   The only way out is the named escape hatch
+//!   [`IssuerConfigBuilder::insecure_skip_audience_check`].
+//! - **An unknown issuer.** `iss` must equal a configured issuer exactly; otherwise the
+//!   verifier declines with [`AuthError::UnknownIssuer`] (a [`VerifierChain`] asks the
+//!   next verifier, and the last decline is the rejection).
+//! - **A mapping that names another issuer.** The Principal the claim mapping builds must
+//!   carry the configured issuer ([`AuthError::WrongIssuer`]).
+//! - **An ID token or other JWT used as an access token.** Require the access-token type
+//!   with [`IssuerConfigBuilder::require_typ`] (`at+jwt`, RFC 9068 §4); a token without it
+//!   is [`AuthError::WrongType`].
+//!
+//! ## Spoofed `x-principal-bin` and internal-token headers
+//!
+//! Between hops Baton carries the Principal in [`PRINCIPAL_HEADER`] (`x-principal-bin`),
+//! and a deployment may carry internal tokens in [`INTERNAL_TOKEN_HEADER`]. An outside
+//! caller sending these must never become that Principal. [`AuthenticateLayer`] removes
+//! every value of both headers (and any added with
+//! [`AuthenticateLayer::strip_headers`]) before anything reads the request; the
+//! only way to keep one is the named [`AuthenticateLayer::insecure_keep_header`], for
+//! hops behind a trusted edge. Only this crate's verifiers can make a
+//! [`VerifiedPrincipal`] (its constructor is private), and only the layer puts one in the
+//! request. Two `Authorization` headers are refused even when equal
+//! ([`AuthError::DuplicateAuthorizationHeaders`]), so no two parts of a stack can read
+//! different credentials; and in optional mode ([`AuthenticateLayer::optional`]) a bad
+//! token is refused, never downgraded to anonymous.
+//!
+//! ## The verified-token cache never trusts more than a fresh verification
+//!
+//! [`TokenCache`] lets a token seen again skip the signature check, so it must never
+//! answer differently from a fresh verification:
+//!
+//! - its key is SHA-256 over a fingerprint of the verifier's configuration and the token,
+//!   so a verdict under one configuration is never a hit for another; it stores digests,
+//!   never tokens;
+//! - each entry records the [`CacheEpoch`] (revocation-list version and key-set version)
+//!   read *before* its verification began; a lookup under another epoch misses, so a
+//!   [`Denylist::replace`] or a key-set change (a key removed, perhaps compromised) takes
+//!   effect on the next request, and a verdict reached while either changed is never
+//!   served;
+//! - an entry serves only while `now < exp`, with no leeway: the cache never extends a
+//!   token's life;
+//! - only verified tokens get in, and it is bounded ([`TokenCacheConfig::max_entries`]),
+//!   so an attacker cannot grow it. [`TokenCacheConfig::disabled`] turns it off.
+//!
+//! ## JWKS fetch hardening
+//!
+//! The key source is the root of trust, so fetching it is locked down ([`jwks`](crate::jwks)):
+//!
+//! - **https only**, except loopback hosts (`127.0.0.0/8`, `::1`, `localhost`) for
+//!   development ([`JwksConfigError::InsecureScheme`]); URLs with credentials are refused
+//!   ([`JwksConfigError::UrlHasCredentials`]); a discovered `jwks_uri` obeys the same rule
+//!   ([`JwksError::InsecureJwksUri`]);
+//! - **no redirects**: a redirect could send the fetch to a host the operator never named
+//!   ([`JwksError::RedirectRefused`]);
+//! - **bounded bodies**, counted while reading, chunked or not
+//!   ([`RefreshPolicy::max_body_bytes`], [`JwksError::BodyTooLarge`]), a JSON content type
+//!   or none ([`JwksError::UnexpectedContentType`]), at most
+//!   [`KeySetPolicy::max_keys`] keys ([`JwksError::TooManyKeys`]), and a bounded wait
+//!   ([`RefreshPolicy::fetch_timeout`], [`JwksError::Timeout`]);
+//! - **issuer match on discovery**: the metadata's `issuer` must equal the configured
+//!   issuer exactly (OIDC Discovery §4.3, RFC 8414 §3.3; [`JwksError::IssuerMismatch`]);
+//! - **bounded staleness**: when the IdP fails, the last good set keeps serving, but only
+//!   until [`RefreshPolicy::max_staleness`] past its expiry; then lookups fail closed
+//!   ([`KeyError::Stale`], answered as [`AuthError::KeySourceUnavailable`], HTTP 503), so
+//!   a key the IdP withdrew cannot stay trusted because the IdP became unreachable;
+//! - **garbage keeps the last good set**: a failed or malformed answer never replaces
+//!   working keys, and a set with no usable key is refused ([`JwksError::NoUsableKeys`]);
+//!   a JWK carrying private members is dropped ([`DropReason::PrivateKeyMaterial`]).
+//!
+//! ## Secrets never in `Debug` or logs
+//!
+//! Tokens are never logged: the one audit event per decision
+//! ([`AUDIT_TARGET`]) carries ids, pattern, outcome and reason, and the error's message,
+//! which repeats at most short, bounded echoes of header values and `iss`. Types that hold
+//! key material print it redacted: [`SymmetricKey`] and [`VerificationKey`] show
+//! `[redacted]`, a [`CacheKey`] shows four bytes of its digest, and a URL's credentials
+//! are removed before an error names it.
+//!
+//! # Why the defaults are so
+//!
+//! | default | value | why |
+//! | --- | --- | --- |
+//! | clock leeway ([`DEFAULT_LEEWAY`]) | 30 s | covers the skew of NTP-synchronized hosts; a token is accepted at most 30 s past `exp` |
+//! | leeway cap ([`MAX_LEEWAY`]) | 300 s | more would keep expired (perhaps stolen) tokens alive for minutes |
+//! | token size, layer and verifier ([`DEFAULT_MAX_TOKEN_BYTES`](crate::authenticate::DEFAULT_MAX_TOKEN_BYTES)) | 8 KiB | access tokens are typically 1-2 KiB; refused before anything parses it, so a huge token costs nothing |
+//! | token size cap ([`MAX_MAX_TOKEN_BYTES`]) | 64 KiB | the same reason, for issuers with large tokens |
+//! | header size ([`MAX_HEADER_BYTES`]) | 4 KiB decoded | real headers are under 200 bytes |
+//! | error echo of token values | 64 bytes | enough to debug a `kid` or `alg`; an attacker cannot write much into logs |
+//! | `aud` check | on, one audience required | a token for another service is the commonest confusion |
+//! | allowed algorithms ([`KeySetPolicy::ASYMMETRIC_ALGORITHMS`]) | RS256/384/512, PS256/384/512, ES256/384, EdDSA | every asymmetric JWS algorithm jsonwebtoken verifies; HMAC only from configured secrets |
+//! | minimum RSA modulus ([`KeySetPolicy::min_rsa_bits`]) | 2048 bits | RFC 7518 §3.3; cannot be lowered |
+//! | unknown-`kid` cooldown ([`RefreshPolicy::DEFAULT_UNKNOWN_KID_COOLDOWN`]) | 30 s | a rotated key is picked up at once; a flood of made-up `kid`s costs the IdP two fetches a minute |
+//! | maximum staleness ([`RefreshPolicy::DEFAULT_MAX_STALENESS`]) | 1 h | a short IdP outage is invisible; beyond an hour, removed keys must stop working |
+//! | JWKS lifetime without `max-age` ([`RefreshPolicy::DEFAULT_TTL`]) | 5 min | rotations and removals show within minutes, at negligible IdP load |
+//! | lifetime floor ([`RefreshPolicy::DEFAULT_MIN_TTL`]) | 1 min | `max-age=0` or `no-store` cannot make every instance hammer the IdP |
+//! | lifetime ceiling ([`RefreshPolicy::DEFAULT_MAX_TTL`]) | 1 h | a removed key stops being accepted within the hour whatever `max-age` says |
+//! | retry after a failed refresh ([`RefreshPolicy::DEFAULT_FAILURE_RETRY`]) | 30 s | a recovering IdP is noticed quickly without being stormed |
+//! | fetch timeout ([`RefreshPolicy::DEFAULT_FETCH_TIMEOUT`]) | 5 s | requests waiting on an unknown `kid` wait at most this long |
+//! | JWKS body cap ([`RefreshPolicy::DEFAULT_MAX_BODY_BYTES`]) | 1 MiB | real key sets are a few KiB |
+//! | keys per set ([`KeySetPolicy::DEFAULT_MAX_KEYS`]) | 64 | IdPs publish a handful; a huge set is an attack or a mistake |
+//! | start-up ([`StartupPolicy`]) | fail if the keys cannot be loaded | a service that starts without keys refuses every token; going on is a choice ([`StartupPolicy::ContinueIfUnavailable`]) |
+//! | verified-token cache ([`DEFAULT_MAX_ENTRIES`]) | on, 10 000 entries | a token is typically presented many times in its life; the bound keeps memory small, and the epochs keep the cache as strict as a fresh check |
+//! | optional authentication | off | a request without credentials is refused unless a route opts in |
+//! | stripped headers | `x-principal-bin`, `x-baton-internal-token` | an outside caller must never choose its own Principal |
+//!
+//! [`AuthError::UnsupportedAlgorithm`]: crate::AuthError::UnsupportedAlgorithm
+//! [`AuthError::MalformedToken`]: crate::AuthError::MalformedToken
+//! [`AuthError::AlgorithmMismatch`]: crate::AuthError::AlgorithmMismatch
+//! [`AuthError::BadSignature`]: crate::AuthError::BadSignature
+//! [`AuthError::UnknownKeyId`]: crate::AuthError::UnknownKeyId
+//! [`AuthError::UnknownCritical`]: crate::AuthError::UnknownCritical
+//! [`AuthError::MissingClaim`]: crate::AuthError::MissingClaim
+//! [`AuthError::Expired`]: crate::AuthError::Expired
+//! [`AuthError::NotYetValid`]: crate::AuthError::NotYetValid
+//! [`AuthError::IssuedInFuture`]: crate::AuthError::IssuedInFuture
+//! [`AuthError::WrongAudience`]: crate::AuthError::WrongAudience
+//! [`AuthError::UnknownIssuer`]: crate::AuthError::UnknownIssuer
+//! [`AuthError::WrongIssuer`]: crate::AuthError::WrongIssuer
+//! [`AuthError::WrongType`]: crate::AuthError::WrongType
+//! [`AuthError::DuplicateAuthorizationHeaders`]: crate::AuthError::DuplicateAuthorizationHeaders
+//! [`AuthError::KeySourceUnavailable`]: crate::AuthError::KeySourceUnavailable
+//! [`VerificationKey`]: crate::jwks::VerificationKey
+//! [`VerificationKey::algorithm`]: crate::jwks::VerificationKey::algorithm
+//! [`KeySet`]: crate::jwks::KeySet
+//! [`KeyCache::key_for`]: crate::jwks::KeyCache::key_for
+//! [`KeyError::MissingKeyId`]: crate::jwks::KeyError::MissingKeyId
+//! [`KeyError::Stale`]: crate::jwks::KeyError::Stale
+//! [`DropReason::SymmetricKeyInFetchedSet`]: crate::jwks::DropReason::SymmetricKeyInFetchedSet
+//! [`DropReason::RsaKeyTooSmall`]: crate::jwks::DropReason::RsaKeyTooSmall
+//! [`DropReason::InvalidKeyId`]: crate::jwks::DropReason::InvalidKeyId
+//! [`DropReason::PrivateKeyMaterial`]: crate::jwks::DropReason::PrivateKeyMaterial
+//! [`KeySetPolicyBuilder::allowed_algorithms`]: crate::jwks::KeySetPolicyBuilder::allowed_algorithms
+//! [`KeySetPolicy::max_keys`]: crate::jwks::KeySetPolicy::max_keys
+//! [`KeySetPolicy::min_rsa_bits`]: crate::jwks::KeySetPolicy::min_rsa_bits
+//! [`KeySetPolicy::ASYMMETRIC_ALGORITHMS`]: crate::jwks::KeySetPolicy::ASYMMETRIC_ALGORITHMS
+//! [`KeySetPolicy::DEFAULT_MAX_KEYS`]: crate::jwks::KeySetPolicy::DEFAULT_MAX_KEYS
+//! [`RefreshPolicy::unknown_kid_cooldown`]: crate::jwks::RefreshPolicy::unknown_kid_cooldown
+//! [`RefreshPolicy::max_body_bytes`]: crate::jwks::RefreshPolicy::max_body_bytes
+//! [`RefreshPolicy::fetch_timeout`]: crate::jwks::RefreshPolicy::fetch_timeout
+//! [`RefreshPolicy::max_staleness`]: crate::jwks::RefreshPolicy::max_staleness
+//! [`RefreshPolicy::DEFAULT_UNKNOWN_KID_COOLDOWN`]: crate::jwks::RefreshPolicy::DEFAULT_UNKNOWN_KID_COOLDOWN
+//! [`RefreshPolicy::DEFAULT_MAX_STALENESS`]: crate::jwks::RefreshPolicy::DEFAULT_MAX_STALENESS
+//! [`RefreshPolicy::DEFAULT_TTL`]: crate::jwks::RefreshPolicy::DEFAULT_TTL
+//! [`RefreshPolicy::DEFAULT_MIN_TTL`]: crate::jwks::RefreshPolicy::DEFAULT_MIN_TTL
+//! [`RefreshPolicy::DEFAULT_MAX_TTL`]: crate::jwks::RefreshPolicy::DEFAULT_MAX_TTL
+//! [`RefreshPolicy::DEFAULT_FAILURE_RETRY`]: crate::jwks::RefreshPolicy::DEFAULT_FAILURE_RETRY
+//! [`RefreshPolicy::DEFAULT_FETCH_TIMEOUT`]: crate::jwks::RefreshPolicy::DEFAULT_FETCH_TIMEOUT
+//! [`RefreshPolicy::DEFAULT_MAX_BODY_BYTES`]: crate::jwks::RefreshPolicy::DEFAULT_MAX_BODY_BYTES
+//! [`StartupPolicy`]: crate::jwks::StartupPolicy
+//! [`StartupPolicy::ContinueIfUnavailable`]: crate::jwks::StartupPolicy::ContinueIfUnavailable
+//! [`SymmetricKey`]: crate::jwks::SymmetricKey
+//! [`JwksConfigError::HmacForFetchedKeys`]: crate::jwks::JwksConfigError::HmacForFetchedKeys
+//! [`JwksConfigError::SecretTooShort`]: crate::jwks::JwksConfigError::SecretTooShort
+//! [`JwksConfigError::InsecureScheme`]: crate::jwks::JwksConfigError::InsecureScheme
+//! [`JwksConfigError::UrlHasCredentials`]: crate::jwks::JwksConfigError::UrlHasCredentials
+//! [`JwksError::InsecureJwksUri`]: crate::jwks::JwksError::InsecureJwksUri
+//! [`JwksError::RedirectRefused`]: crate::jwks::JwksError::RedirectRefused
+//! [`JwksError::BodyTooLarge`]: crate::jwks::JwksError::BodyTooLarge
+//! [`JwksError::UnexpectedContentType`]: crate::jwks::JwksError::UnexpectedContentType
+//! [`JwksError::TooManyKeys`]: crate::jwks::JwksError::TooManyKeys
+//! [`JwksError::Timeout`]: crate::jwks::JwksError::Timeout
+//! [`JwksError::IssuerMismatch`]: crate::jwks::JwksError::IssuerMismatch
+//! [`JwksError::NoUsableKeys`]: crate::jwks::JwksError::NoUsableKeys
+//! [`IssuerConfig::key_source`]: crate::jwt::IssuerConfig::key_source
+//! [`IssuerConfigBuilder::algorithms`]: crate::jwt::IssuerConfigBuilder::algorithms
+//! [`IssuerConfigBuilder::hmac_secrets`]: crate::jwt::IssuerConfigBuilder::hmac_secrets
+//! [`IssuerConfigBuilder::leeway`]: crate::jwt::IssuerConfigBuilder::leeway
+//! [`IssuerConfigBuilder::insecure_skip_audience_check`]: crate::jwt::IssuerConfigBuilder::insecure_skip_audience_check
+//! [`IssuerConfigBuilder::require_typ`]: crate::jwt::IssuerConfigBuilder::require_typ
+//! [`ConfigError::MixedAlgorithmFamilies`]: crate::jwt::ConfigError::MixedAlgorithmFamilies
+//! [`ConfigError::HmacWithoutSecrets`]: crate::jwt::ConfigError::HmacWithoutSecrets
+//! [`ConfigError::AsymmetricWithSecrets`]: crate::jwt::ConfigError::AsymmetricWithSecrets
+//! [`ConfigError::HmacKeyInStaticSet`]: crate::jwt::ConfigError::HmacKeyInStaticSet
+//! [`ConfigError::LeewayTooLarge`]: crate::jwt::ConfigError::LeewayTooLarge
+//! [`ConfigError::NoAudiences`]: crate::jwt::ConfigError::NoAudiences
+//! [`DEFAULT_LEEWAY`]: crate::jwt::DEFAULT_LEEWAY
+//! [`MAX_LEEWAY`]: crate::jwt::MAX_LEEWAY
+//! [`MAX_MAX_TOKEN_BYTES`]: crate::jwt::MAX_MAX_TOKEN_BYTES
+//! [`MAX_HEADER_BYTES`]: crate::jwt::MAX_HEADER_BYTES
+//! [`JwtVerifier::verify_sync`]: crate::jwt::JwtVerifier::verify_sync
+//! [`JwtVerifierBuilder::clock`]: crate::jwt::JwtVerifierBuilder::clock
+//! [`VerifierChain`]: crate::verifier::VerifierChain
+//! [`PRINCIPAL_HEADER`]: crate::authenticate::PRINCIPAL_HEADER
+//! [`INTERNAL_TOKEN_HEADER`]: crate::authenticate::INTERNAL_TOKEN_HEADER
+//! [`AUDIT_TARGET`]: crate::authenticate::AUDIT_TARGET
+//! [`AuthenticateLayer`]: crate::authenticate::AuthenticateLayer
+//! [`AuthenticateLayer::strip_headers`]: crate::authenticate::AuthenticateLayer::strip_headers
+//! [`AuthenticateLayer::insecure_keep_header`]: crate::authenticate::AuthenticateLayer::insecure_keep_header
+//! [`AuthenticateLayer::optional`]: crate::authenticate::AuthenticateLayer::optional
+//! [`VerifiedPrincipal`]: crate::verified::VerifiedPrincipal
+//! [`TokenCache`]: crate::token_cache::TokenCache
+//! [`CacheEpoch`]: crate::token_cache::CacheEpoch
+//! [`CacheKey`]: crate::token_cache::CacheKey
+//! [`TokenCacheConfig::max_entries`]: crate::token_cache::TokenCacheConfig::max_entries
+//! [`TokenCacheConfig::disabled`]: crate::token_cache::TokenCacheConfig::disabled
+//! [`DEFAULT_MAX_ENTRIES`]: crate::token_cache::DEFAULT_MAX_ENTRIES
+//! [`Denylist::replace`]: crate::revocation::Denylist::replace
