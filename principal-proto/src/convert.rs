@@ -379,7 +379,9 @@ pub(crate) fn text_or_uuid(
         field,
         reason: "uuid is not 16 bytes",
     })?;
-    Ok(Some(uuid.hyphenated().to_string()))
+    // Through a buffer: `to_string` would go through the formatting machinery.
+    let mut buffer = Uuid::encode_buffer();
+    Ok(Some(uuid.hyphenated().encode_lower(&mut buffer).to_owned()))
 }
 
 /// The `(text, uuid)` field pair of a required id that may travel as a uuid.

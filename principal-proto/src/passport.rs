@@ -69,11 +69,12 @@ impl RequestId {
                 max: Self::MAX_LEN,
             });
         }
-        if let Some((position, found)) = value.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
+        // Every byte before the first refused one is ASCII: its position starts a character.
+        if let Some(position) = value.bytes().position(|b| !b.is_ascii_graphic()) {
             return Err(IdError::InvalidChar {
                 field: FIELD,
                 position,
-                found,
+                found: value[position..].chars().next().unwrap_or('\u{fffd}'),
             });
         }
         Ok(RequestId(value))
@@ -567,5 +568,31 @@ impl From<&Passport> for proto::Passport {
             audience: passport.audience.as_str().to_owned(),
             request_id_uuid,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_id_reports_the_refused_character() {
+        assert!(RequestId::new("req-1!~").is_ok());
+        assert_eq!(
+            RequestId::new("req-\u{e9}"),
+            Err(IdError::InvalidChar {
+                field: "request_id",
+                position: 4,
+                found: '\u{e9}'
+            })
+        );
+        assert_eq!(
+            RequestId::new("req\u{7f}"),
+            Err(IdError::InvalidChar {
+                field: "request_id",
+                position: 3,
+                found: '\u{7f}'
+            })
+        );
     }
 }

@@ -68,6 +68,13 @@ impl<'a> Reader<'a> {
     /// A base-128 varint of at most 10 bytes whose value fits 64 bits.
     fn varint(&mut self) -> Result<u64, WireError> {
         const INVALID: WireError = WireError("invalid varint");
+        // Keys and lengths are nearly always one byte.
+        if let Some((&byte, rest)) = self.buf.split_first()
+            && byte < 0x80
+        {
+            self.buf = rest;
+            return Ok(u64::from(byte));
+        }
         let mut value = 0u64;
         for (index, &byte) in self.buf.iter().take(10).enumerate() {
             value |= u64::from(byte & 0x7f) << (7 * index);
@@ -275,22 +282,30 @@ impl<'a> Repeated<'a> {
         self.len
     }
 
-    /// The raw payloads of the elements, in order.
-    fn payloads(&self) -> impl Iterator<Item = Result<&'a [u8], WireError>> + use<'a> {
-        let span = self.message.get(self.start..self.end).unwrap_or_default();
-        let mut reader = Reader::new(span);
+    /// The bytes from the first element's key to the end of the last element.
+    fn span(&self) -> &'a [u8] {
+        self.message.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Where the payloads of the elements are in [`span`](Self::span), in order.
+    fn payload_ranges(
+        &self,
+    ) -> impl Iterator<Item = Result<std::ops::Range<usize>, WireError>> + use<'a> {
+        let mut reader = Reader::new(self.span());
         let (tag, depth) = (self.tag, self.depth);
         std::iter::from_fn(move || {
             while !reader.is_empty() {
                 let step = reader.key().and_then(|(field, wire_type)| {
                     if field == tag {
-                        reader.length_delimited(wire_type).map(Some)
+                        let payload = reader.length_delimited(wire_type)?;
+                        let end = reader.position();
+                        Ok(Some(end - payload.len()..end))
                     } else {
                         reader.skip(wire_type, field, depth).map(|()| None)
                     }
                 });
                 match step {
-                    Ok(Some(payload)) => return Some(Ok(payload)),
+                    Ok(Some(range)) => return Some(Ok(range)),
                     Ok(None) => {}
                     Err(error) => {
                         // Stop after the error: report it once.
@@ -303,12 +318,28 @@ impl<'a> Repeated<'a> {
         })
     }
 
+    /// The raw payloads of the elements, in order.
+    fn payloads(&self) -> impl Iterator<Item = Result<&'a [u8], WireError>> + use<'a> {
+        let span = self.span();
+        self.payload_ranges()
+            .map(move |range| range.map(|range| span.get(range).unwrap_or_default()))
+    }
+
     /// The elements as strings.
     pub(crate) fn strings(&self) -> impl Iterator<Item = Result<&'a str, WireError>> + use<'a> {
-        self.payloads().map(|payload| {
-            payload.and_then(|bytes| {
-                std::str::from_utf8(bytes).map_err(|_| WireError("string is not UTF-8"))
-            })
+        let span = self.span();
+        // Keys and lengths below 128 are ASCII: when the elements are valid UTF-8, usually so
+        // is the whole span, and one check covers every element. An element is then valid
+        // exactly when it is a slice of the span on character boundaries; anything else is
+        // checked on its own.
+        let text = std::str::from_utf8(span).ok();
+        self.payload_ranges().map(move |range| {
+            let range = range?;
+            match text.and_then(|text| text.get(range.clone())) {
+                Some(checked) => Ok(checked),
+                None => std::str::from_utf8(span.get(range).unwrap_or_default())
+                    .map_err(|_| WireError("string is not UTF-8")),
+            }
         })
     }
 

@@ -111,6 +111,7 @@ pub struct Actor {
 
 impl Actor {
     /// An actor with only an id.
+    #[inline]
     pub fn new(id: PrincipalId) -> Self {
         Actor {
             id,
@@ -123,6 +124,7 @@ impl Actor {
 
     /// Sets the issuer that vouches for the actor (`act.iss`).
     #[must_use]
+    #[inline]
     pub fn with_issuer(mut self, issuer: Issuer) -> Self {
         self.issuer = Some(issuer);
         self
@@ -130,6 +132,7 @@ impl Actor {
 
     /// Sets the issuer's subject for the actor (`act.sub`).
     #[must_use]
+    #[inline]
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
         self
@@ -137,6 +140,7 @@ impl Actor {
 
     /// Sets the OAuth client the actor used (`act.client_id`).
     #[must_use]
+    #[inline]
     pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = Some(client_id.into());
         self
@@ -144,37 +148,44 @@ impl Actor {
 
     /// Sets the scopes the actor was granted by its delegator.
     #[must_use]
+    #[inline]
     pub fn with_grant(mut self, grant: ScopeSet) -> Self {
         self.grant = Some(grant);
         self
     }
 
     /// The actor's id.
+    #[inline]
     pub fn id(&self) -> &PrincipalId {
         &self.id
     }
 
     /// The actor's kind (that of its id).
+    #[inline]
     pub fn kind(&self) -> Kind {
         self.id.kind()
     }
 
     /// The issuer that vouches for the actor, if known.
+    #[inline]
     pub fn issuer(&self) -> Option<&Issuer> {
         self.issuer.as_ref()
     }
 
     /// The issuer's subject for the actor, if known and different from the id.
+    #[inline]
     pub fn subject(&self) -> Option<&str> {
         self.subject.as_deref()
     }
 
     /// The OAuth client the actor used, if known.
+    #[inline]
     pub fn client_id(&self) -> Option<&str> {
         self.client_id.as_deref()
     }
 
     /// The scopes the actor was granted; `None` when no restriction is known.
+    #[inline]
     pub fn grant(&self) -> Option<&ScopeSet> {
         self.grant.as_ref()
     }
@@ -589,60 +600,70 @@ pub struct PrincipalBuilder {
 
 impl PrincipalBuilder {
     /// Sets the tenant.
+    #[inline]
     pub fn tenant(mut self, tenant: Tenant) -> Self {
         self.tenant = Some(tenant);
         self
     }
 
     /// Adds a role.
+    #[inline]
     pub fn role(mut self, role: Role) -> Self {
         self.roles.insert(role);
         self
     }
 
     /// Adds roles.
+    #[inline]
     pub fn roles(mut self, roles: impl IntoIterator<Item = Role>) -> Self {
         self.roles.extend(roles);
         self
     }
 
     /// Sets the subject's scopes (before the actors' grants narrow them).
+    #[inline]
     pub fn scopes(mut self, scopes: ScopeSet) -> Self {
         self.scopes = scopes;
         self
     }
 
     /// Adds an audience.
+    #[inline]
     pub fn audience(mut self, audience: Audience) -> Self {
         self.audiences.push(audience);
         self
     }
 
     /// Adds audiences.
+    #[inline]
     pub fn audiences(mut self, audiences: impl IntoIterator<Item = Audience>) -> Self {
         self.audiences.extend(audiences);
         self
     }
 
     /// Sets the authentication context.
+    #[inline]
     pub fn auth(mut self, auth: AuthContext) -> Self {
         self.auth = auth;
         self
     }
 
     /// Sets the issue time.
+    #[inline]
     pub fn issued_at(mut self, at: Timestamp) -> Self {
         self.issued_at = Some(at);
         self
     }
 
     /// Sets the start of validity.
+    #[inline]
     pub fn not_before(mut self, at: Timestamp) -> Self {
         self.not_before = Some(at);
         self
     }
 
     /// Sets the expiry (required).
+    #[inline]
     pub fn expires_at(mut self, at: Timestamp) -> Self {
         self.expires_at = Some(at);
         self
@@ -650,6 +671,7 @@ impl PrincipalBuilder {
 
     /// Sets the credential id (`jti`): at most [`MAX_TOKEN_ID_LEN`] bytes, no control
     /// characters.
+    #[inline]
     pub fn token_id(mut self, token_id: impl Into<String>) -> Self {
         self.token_id = Some(token_id.into());
         self
@@ -657,6 +679,7 @@ impl PrincipalBuilder {
 
     /// Sets the session id (`sid`): at most [`MAX_SESSION_ID_LEN`] bytes, no control
     /// characters.
+    #[inline]
     pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
         self.session_id = Some(session_id.into());
         self
@@ -665,18 +688,21 @@ impl PrincipalBuilder {
     /// Adds an attribute. Keys are 1 to [`MAX_ATTRIBUTE_KEY_LEN`] bytes of ASCII letters,
     /// digits and `_ . : -`; values at most [`MAX_ATTRIBUTE_VALUE_LEN`] bytes without
     /// control characters; at most [`MAX_ATTRIBUTES`] of them.
+    #[inline]
     pub fn attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.attributes.insert(key.into(), value.into());
         self
     }
 
     /// Appends an actor as the newest link: the party calling now.
+    #[inline]
     pub fn actor(mut self, actor: Actor) -> Self {
         self.delegation.push(actor);
         self
     }
 
     /// Replaces the delegation chain (oldest first).
+    #[inline]
     pub fn delegation(mut self, delegation: Vec<Actor>) -> Self {
         self.delegation = delegation;
         self
@@ -684,6 +710,7 @@ impl PrincipalBuilder {
 
     /// Sets the maximum delegation depth (default [`DEFAULT_MAX_DELEGATION_DEPTH`]). A value
     /// above [`HARD_MAX_DELEGATION_DEPTH`] makes `build` fail.
+    #[inline]
     pub fn max_delegation_depth(mut self, max: usize) -> Self {
         self.max_delegation_depth = max;
         self
@@ -692,6 +719,7 @@ impl PrincipalBuilder {
     /// Sets RFC 8693 `may_act`: a JSON object, at most [`MAX_MAY_ACT_DEPTH`] deep, with at
     /// most [`MAX_MAY_ACT_NODES`] values and strings of at most [`MAX_MAY_ACT_STRING_LEN`]
     /// bytes.
+    #[inline]
     pub fn may_act(mut self, may_act: Value) -> Self {
         self.may_act = Some(may_act);
         self
@@ -788,7 +816,10 @@ impl PrincipalBuilder {
                     id: actor.id.clone(),
                 });
             }
-            if let Some(grant) = &actor.grant {
+            // Usually the grant holds every effective scope: nothing to narrow, nothing to copy.
+            if let Some(grant) = &actor.grant
+                && !effective.is_subset(grant)
+            {
                 effective = effective.intersection(grant);
             }
         }
@@ -838,14 +869,15 @@ fn dedup_keep_order(audiences: &mut Vec<Audience>) {
 fn validate_attribute(key: &str, value: &str) -> Result<(), IdError> {
     const KEY: &str = "attribute_key";
     validate::length(KEY, key, MAX_ATTRIBUTE_KEY_LEN)?;
-    if let Some((position, found)) = key
-        .char_indices()
-        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
+    // Every byte before the first refused one is ASCII: its position starts a character.
+    if let Some(position) = key
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')))
     {
         return Err(IdError::InvalidChar {
             field: KEY,
             position,
-            found,
+            found: key[position..].chars().next().unwrap_or('\u{fffd}'),
         });
     }
     if value.len() > MAX_ATTRIBUTE_VALUE_LEN {
@@ -1004,5 +1036,31 @@ impl<'de> Deserialize<'de> for Principal {
         builder.session_id = form.session_id;
         builder.may_act = form.may_act;
         builder.build().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_key_reports_the_refused_character() {
+        assert!(validate_attribute("dept.name:x-1_2", "v").is_ok());
+        assert_eq!(
+            validate_attribute("ab\u{e9}c", "v"),
+            Err(IdError::InvalidChar {
+                field: "attribute_key",
+                position: 2,
+                found: '\u{e9}'
+            })
+        );
+        assert_eq!(
+            validate_attribute("a/b", "v"),
+            Err(IdError::InvalidChar {
+                field: "attribute_key",
+                position: 1,
+                found: '/'
+            })
+        );
     }
 }

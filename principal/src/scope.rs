@@ -158,7 +158,13 @@ impl ScopeSet {
 
     /// Whether every scope of `self` is in `other`.
     pub fn is_subset(&self, other: &ScopeSet) -> bool {
-        self.0.iter().all(|s| other.contains(s.as_str()))
+        // Both are sorted: one merge pass.
+        let mut others = other.0.iter();
+        self.0.len() <= other.0.len()
+            && self
+                .0
+                .iter()
+                .all(|scope| others.by_ref().any(|candidate| candidate == scope))
     }
 
     /// Adds a scope; returns whether it was new.
