@@ -62,8 +62,8 @@ impl From<&Principal> for proto::Principal {
                 .attributes()
                 .iter()
                 .map(|(key, value)| proto::Attribute {
-                    key: key.clone(),
-                    value: value.clone(),
+                    key: key.to_owned(),
+                    value: value.to_owned(),
                 })
                 .collect(),
             delegation: principal
@@ -119,10 +119,12 @@ pub(crate) fn principal_from_view(
 ) -> Result<Principal, PassportError> {
     let id = id_from_view(wire.id.as_ref(), "Principal.id")?;
     let issuer = Issuer::new(wire.issuer).map_err(invalid)?;
+    let id_text;
     let subject = if wire.subject.is_empty() {
-        id.to_string()
+        id_text = id.to_string();
+        id_text.as_str()
     } else {
-        wire.subject.to_owned()
+        wire.subject
     };
     let expires_at = Timestamp::from_unix_seconds(wire.expires_at);
     let scopes = scopes_from_view(wire.scopes, "Principal.scopes")?;
@@ -159,11 +161,19 @@ pub(crate) fn principal_from_view(
                 .and_then(|actor| actor_from_view(&actor, &scopes))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let token_id = text_or_uuid(wire.token_id, wire.token_id_uuid, "Principal.token_id")?;
+    let mut token_id_buffer = [0; UUID_TEXT_LEN];
+    let token_id = text_or_uuid(
+        wire.token_id,
+        wire.token_id_uuid,
+        "Principal.token_id",
+        &mut token_id_buffer,
+    )?;
+    let mut session_id_buffer = [0; UUID_TEXT_LEN];
     let session_id = text_or_uuid(
         wire.session_id,
         wire.session_id_uuid,
         "Principal.session_id",
+        &mut session_id_buffer,
     )?;
 
     // Roles go straight into the builder's set; the first error stops them.
@@ -360,14 +370,19 @@ fn uuid_bytes(text: Option<&str>) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// The id from its text or uuid field; at most one may be set.
-pub(crate) fn text_or_uuid(
-    text: Option<&str>,
+/// The length of a uuid's hyphenated text.
+pub(crate) const UUID_TEXT_LEN: usize = 36;
+
+/// The id from its text or uuid field; at most one may be set. A uuid is written as text
+/// into `buffer`, so that the caller copies the text once, into what it keeps.
+pub(crate) fn text_or_uuid<'a>(
+    text: Option<&'a str>,
     uuid: &[u8],
     field: &'static str,
-) -> Result<Option<String>, PassportError> {
+    buffer: &'a mut [u8; UUID_TEXT_LEN],
+) -> Result<Option<&'a str>, PassportError> {
     if uuid.is_empty() {
-        return Ok(text.map(str::to_owned));
+        return Ok(text);
     }
     if text.is_some() {
         return Err(PassportError::InvalidField {
@@ -380,8 +395,7 @@ pub(crate) fn text_or_uuid(
         reason: "uuid is not 16 bytes",
     })?;
     // Through a buffer: `to_string` would go through the formatting machinery.
-    let mut buffer = Uuid::encode_buffer();
-    Ok(Some(uuid.hyphenated().encode_lower(&mut buffer).to_owned()))
+    Ok(Some(uuid.hyphenated().encode_lower(buffer)))
 }
 
 /// The `(text, uuid)` field pair of a required id that may travel as a uuid.

@@ -8,7 +8,9 @@ use principal::limits::{DEFAULT_MAX_DELEGATION_DEPTH, HARD_MAX_DELEGATION_DEPTH}
 use principal::{Audience, IdError, Principal, Timestamp};
 use prost::Message as _;
 
-use crate::convert::{from_offset, offset, principal_from_view, split_uuid, text_or_uuid};
+use crate::convert::{
+    UUID_TEXT_LEN, from_offset, offset, principal_from_view, split_uuid, text_or_uuid,
+};
 use crate::error::{ConfigError, PassportError};
 use crate::header::{decode_header_value, encode_header_value};
 use crate::{proto, wire};
@@ -486,10 +488,12 @@ impl Passport {
                 found: wire.audience.to_owned(),
             });
         }
+        let mut request_id_buffer = [0; UUID_TEXT_LEN];
         let request_id = text_or_uuid(
             Some(wire.request_id).filter(|text| !text.is_empty()),
             wire.request_id_uuid,
             "Passport.request_id",
+            &mut request_id_buffer,
         )?
         .unwrap_or_default();
         let request_id = RequestId::new(request_id).map_err(PassportError::InvalidRequestId)?;

@@ -105,7 +105,7 @@ pub use ids::{
     AgentId, Audience, BATON_NAMESPACE, HumanId, Issuer, Kind, PrincipalId, Role, ServiceId, Tenant,
 };
 pub use mapping::ClaimMapping;
-pub use principal::{Actor, AuthContext, Principal, PrincipalBuilder};
+pub use principal::{Actor, Attributes, AuthContext, Principal, PrincipalBuilder};
 pub use scope::{Scope, ScopeSet};
 pub use time::{Clock, SystemClock, TestClock, Timestamp};
 pub use uuid::Uuid;

@@ -966,7 +966,7 @@ impl Principal {
                 Value::Object(
                     self.attributes()
                         .iter()
-                        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                        .map(|(k, v)| (k.to_owned(), Value::from(v)))
                         .collect(),
                 ),
             );

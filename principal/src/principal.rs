@@ -1,6 +1,8 @@
 //! The Principal, its delegation chain, and the builder that holds the invariants.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use compact_str::CompactString;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -104,8 +106,8 @@ impl AuthContext {
 pub struct Actor {
     id: PrincipalId,
     issuer: Option<Issuer>,
-    subject: Option<String>,
-    client_id: Option<String>,
+    subject: Option<CompactString>,
+    client_id: Option<CompactString>,
     grant: Option<ScopeSet>,
 }
 
@@ -133,16 +135,16 @@ impl Actor {
     /// Sets the issuer's subject for the actor (`act.sub`).
     #[must_use]
     #[inline]
-    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
-        self.subject = Some(subject.into());
+    pub fn with_subject(mut self, subject: impl AsRef<str>) -> Self {
+        self.subject = Some(CompactString::new(subject));
         self
     }
 
     /// Sets the OAuth client the actor used (`act.client_id`).
     #[must_use]
     #[inline]
-    pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = Some(client_id.into());
+    pub fn with_client_id(mut self, client_id: impl AsRef<str>) -> Self {
+        self.client_id = Some(CompactString::new(client_id));
         self
     }
 
@@ -261,8 +263,8 @@ impl<'de> Deserialize<'de> for Actor {
         Ok(Actor {
             id: form.id,
             issuer: form.issuer,
-            subject: form.subject,
-            client_id: form.client_id,
+            subject: form.subject.map(CompactString::from),
+            client_id: form.client_id.map(CompactString::from),
             grant: form.grant,
         })
     }
@@ -275,6 +277,73 @@ fn check_kind(kind: Option<Kind>, id: &PrincipalId) -> Result<(), String> {
             id.kind()
         )),
         _ => Ok(()),
+    }
+}
+
+/// A Principal's enrichment attributes: a small map from key to value, sorted by key.
+///
+/// Built through [`PrincipalBuilder::attribute`], which checks keys and values. JSON form:
+/// an object, `{"key": "value", ..}`.
+///
+/// ```
+/// use principal::{HumanId, Issuer, Principal, Timestamp};
+///
+/// let issuer = Issuer::new("https://idp.example.com")?;
+/// let principal = Principal::builder(HumanId::derive(&issuer, "alice").into(), issuer, "alice")
+///     .expires_at(Timestamp::from_unix_seconds(1_700_000_300))
+///     .attribute("plan", "enterprise")
+///     .attribute("department", "sales")
+///     .build()?;
+/// let attributes = principal.attributes();
+/// assert_eq!(attributes.get("plan"), Some("enterprise"));
+/// assert_eq!(attributes.get("locale"), None);
+/// assert_eq!(attributes.keys().collect::<Vec<_>>(), ["department", "plan"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Attributes(Vec<(CompactString, CompactString)>);
+
+impl Attributes {
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(candidate, _)| candidate.as_str().cmp(key))
+            .ok()
+            .and_then(|at| self.0.get(at))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The `(key, value)` pairs, sorted by key.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + DoubleEndedIterator {
+        self.0
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> + DoubleEndedIterator {
+        self.0.iter().map(|(key, _)| key.as_str())
+    }
+
+    /// Number of attributes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Attributes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -293,7 +362,8 @@ fn check_kind(kind: Option<Kind>, id: &PrincipalId) -> Result<(), String> {
 ///   scopes intersected with the grant of every actor that has one;
 /// - every string and list is within the bounds of [`limits`](crate::limits).
 ///
-/// The subject's roles are a sorted set ([`BTreeSet<Role>`]); audiences keep their order,
+/// The subject's roles are a sorted slice without duplicates; attributes a sorted map
+/// ([`Attributes`]); audiences keep their order,
 /// without duplicates.
 ///
 /// # JSON form
@@ -356,18 +426,18 @@ fn check_kind(kind: Option<Kind>, id: &PrincipalId) -> Result<(), String> {
 pub struct Principal {
     id: PrincipalId,
     issuer: Issuer,
-    subject: String,
+    subject: CompactString,
     tenant: Option<Tenant>,
-    roles: BTreeSet<Role>,
+    roles: Vec<Role>,
     scopes: ScopeSet,
     audiences: Vec<Audience>,
     auth: AuthContext,
     issued_at: Option<Timestamp>,
     expires_at: Timestamp,
     not_before: Option<Timestamp>,
-    token_id: Option<String>,
-    session_id: Option<String>,
-    attributes: BTreeMap<String, String>,
+    token_id: Option<CompactString>,
+    session_id: Option<CompactString>,
+    attributes: Attributes,
     delegation: Vec<Actor>,
     may_act: Option<Value>,
 }
@@ -375,29 +445,28 @@ pub struct Principal {
 impl Principal {
     /// A builder for the Principal with this id, issuer, and the issuer's subject (`sub`).
     /// `expires_at` must be set before [`build`](PrincipalBuilder::build).
-    pub fn builder(
-        id: PrincipalId,
-        issuer: Issuer,
-        subject: impl Into<String>,
-    ) -> PrincipalBuilder {
+    pub fn builder(id: PrincipalId, issuer: Issuer, subject: impl AsRef<str>) -> PrincipalBuilder {
         PrincipalBuilder {
-            id,
-            issuer,
-            subject: subject.into(),
-            tenant: None,
-            roles: BTreeSet::new(),
-            scopes: ScopeSet::new(),
-            audiences: Vec::new(),
-            auth: AuthContext::default(),
-            issued_at: None,
-            expires_at: None,
-            not_before: None,
-            token_id: None,
-            session_id: None,
-            attributes: BTreeMap::new(),
-            delegation: Vec::new(),
-            may_act: None,
-            max_delegation_depth: DEFAULT_MAX_DELEGATION_DEPTH,
+            // One allocation, so that each builder call moves a pointer, not every field.
+            state: Box::new(BuilderState {
+                id,
+                issuer,
+                subject: CompactString::new(subject),
+                tenant: None,
+                roles: Vec::new(),
+                scopes: ScopeSet::new(),
+                audiences: Vec::new(),
+                auth: AuthContext::default(),
+                issued_at: None,
+                expires_at: None,
+                not_before: None,
+                token_id: None,
+                session_id: None,
+                attributes: Vec::new(),
+                delegation: Vec::new(),
+                may_act: None,
+                max_delegation_depth: DEFAULT_MAX_DELEGATION_DEPTH,
+            }),
         }
     }
 
@@ -409,23 +478,26 @@ impl Principal {
     /// The scopes it holds are this Principal's effective scopes.
     pub fn to_builder(&self) -> PrincipalBuilder {
         PrincipalBuilder {
-            id: self.id.clone(),
-            issuer: self.issuer.clone(),
-            subject: self.subject.clone(),
-            tenant: self.tenant.clone(),
-            roles: self.roles.clone(),
-            scopes: self.scopes.clone(),
-            audiences: self.audiences.clone(),
-            auth: self.auth.clone(),
-            issued_at: self.issued_at,
-            expires_at: Some(self.expires_at),
-            not_before: self.not_before,
-            token_id: self.token_id.clone(),
-            session_id: self.session_id.clone(),
-            attributes: self.attributes.clone(),
-            delegation: self.delegation.clone(),
-            may_act: self.may_act.clone(),
-            max_delegation_depth: DEFAULT_MAX_DELEGATION_DEPTH.max(self.delegation.len()),
+            // One allocation, so that each builder call moves a pointer, not every field.
+            state: Box::new(BuilderState {
+                id: self.id.clone(),
+                issuer: self.issuer.clone(),
+                subject: self.subject.clone(),
+                tenant: self.tenant.clone(),
+                roles: self.roles.clone(),
+                scopes: self.scopes.clone(),
+                audiences: self.audiences.clone(),
+                auth: self.auth.clone(),
+                issued_at: self.issued_at,
+                expires_at: Some(self.expires_at),
+                not_before: self.not_before,
+                token_id: self.token_id.clone(),
+                session_id: self.session_id.clone(),
+                attributes: self.attributes.0.clone(),
+                delegation: self.delegation.clone(),
+                may_act: self.may_act.clone(),
+                max_delegation_depth: DEFAULT_MAX_DELEGATION_DEPTH.max(self.delegation.len()),
+            }),
         }
     }
 
@@ -455,8 +527,8 @@ impl Principal {
         self.tenant.as_ref()
     }
 
-    /// The subject's roles, sorted.
-    pub fn roles(&self) -> &BTreeSet<Role> {
+    /// The subject's roles, sorted, without duplicates.
+    pub fn roles(&self) -> &[Role] {
         &self.roles
     }
 
@@ -501,7 +573,7 @@ impl Principal {
     }
 
     /// Enrichment attributes.
-    pub fn attributes(&self) -> &BTreeMap<String, String> {
+    pub fn attributes(&self) -> &Attributes {
         &self.attributes
     }
 
@@ -544,7 +616,9 @@ impl Principal {
 
     /// Whether the subject has `role`.
     pub fn has_role(&self, role: &str) -> bool {
-        self.roles.contains(role)
+        self.roles
+            .binary_search_by(|candidate| candidate.as_str().cmp(role))
+            .is_ok()
     }
 
     /// Whether the Principal has expired at `now` (JWT rule: invalid on or after `exp`).
@@ -579,20 +653,26 @@ impl Principal {
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct PrincipalBuilder {
+    state: Box<BuilderState>,
+}
+
+/// The fields of a [`PrincipalBuilder`].
+#[derive(Clone, Debug)]
+struct BuilderState {
     id: PrincipalId,
     issuer: Issuer,
-    subject: String,
+    subject: CompactString,
     tenant: Option<Tenant>,
-    roles: BTreeSet<Role>,
+    roles: Vec<Role>,
     scopes: ScopeSet,
     audiences: Vec<Audience>,
     auth: AuthContext,
     issued_at: Option<Timestamp>,
     expires_at: Option<Timestamp>,
     not_before: Option<Timestamp>,
-    token_id: Option<String>,
-    session_id: Option<String>,
-    attributes: BTreeMap<String, String>,
+    token_id: Option<CompactString>,
+    session_id: Option<CompactString>,
+    attributes: Vec<(CompactString, CompactString)>,
     delegation: Vec<Actor>,
     may_act: Option<Value>,
     max_delegation_depth: usize,
@@ -602,109 +682,117 @@ impl PrincipalBuilder {
     /// Sets the tenant.
     #[inline]
     pub fn tenant(mut self, tenant: Tenant) -> Self {
-        self.tenant = Some(tenant);
+        self.state.tenant = Some(tenant);
         self
     }
 
     /// Adds a role.
     #[inline]
     pub fn role(mut self, role: Role) -> Self {
-        self.roles.insert(role);
+        self.state.roles.push(role);
         self
     }
 
     /// Adds roles.
     #[inline]
     pub fn roles(mut self, roles: impl IntoIterator<Item = Role>) -> Self {
-        self.roles.extend(roles);
+        self.state.roles.extend(roles);
         self
     }
 
     /// Sets the subject's scopes (before the actors' grants narrow them).
     #[inline]
     pub fn scopes(mut self, scopes: ScopeSet) -> Self {
-        self.scopes = scopes;
+        self.state.scopes = scopes;
         self
     }
 
     /// Adds an audience.
     #[inline]
     pub fn audience(mut self, audience: Audience) -> Self {
-        self.audiences.push(audience);
+        self.state.audiences.push(audience);
         self
     }
 
     /// Adds audiences.
     #[inline]
     pub fn audiences(mut self, audiences: impl IntoIterator<Item = Audience>) -> Self {
-        self.audiences.extend(audiences);
+        // Into an empty list, a `Vec` moves in as it is (no copy).
+        if self.state.audiences.is_empty() {
+            self.state.audiences = audiences.into_iter().collect();
+        } else {
+            self.state.audiences.extend(audiences);
+        }
         self
     }
 
     /// Sets the authentication context.
     #[inline]
     pub fn auth(mut self, auth: AuthContext) -> Self {
-        self.auth = auth;
+        self.state.auth = auth;
         self
     }
 
     /// Sets the issue time.
     #[inline]
     pub fn issued_at(mut self, at: Timestamp) -> Self {
-        self.issued_at = Some(at);
+        self.state.issued_at = Some(at);
         self
     }
 
     /// Sets the start of validity.
     #[inline]
     pub fn not_before(mut self, at: Timestamp) -> Self {
-        self.not_before = Some(at);
+        self.state.not_before = Some(at);
         self
     }
 
     /// Sets the expiry (required).
     #[inline]
     pub fn expires_at(mut self, at: Timestamp) -> Self {
-        self.expires_at = Some(at);
+        self.state.expires_at = Some(at);
         self
     }
 
     /// Sets the credential id (`jti`): at most [`MAX_TOKEN_ID_LEN`] bytes, no control
     /// characters.
     #[inline]
-    pub fn token_id(mut self, token_id: impl Into<String>) -> Self {
-        self.token_id = Some(token_id.into());
+    pub fn token_id(mut self, token_id: impl AsRef<str>) -> Self {
+        self.state.token_id = Some(CompactString::new(token_id));
         self
     }
 
     /// Sets the session id (`sid`): at most [`MAX_SESSION_ID_LEN`] bytes, no control
     /// characters.
     #[inline]
-    pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
-        self.session_id = Some(session_id.into());
+    pub fn session_id(mut self, session_id: impl AsRef<str>) -> Self {
+        self.state.session_id = Some(CompactString::new(session_id));
         self
     }
 
     /// Adds an attribute. Keys are 1 to [`MAX_ATTRIBUTE_KEY_LEN`] bytes of ASCII letters,
     /// digits and `_ . : -`; values at most [`MAX_ATTRIBUTE_VALUE_LEN`] bytes without
-    /// control characters; at most [`MAX_ATTRIBUTES`] of them.
+    /// control characters; at most [`MAX_ATTRIBUTES`] of them. A key added again replaces
+    /// the earlier value.
     #[inline]
-    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.attributes.insert(key.into(), value.into());
+    pub fn attribute(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.state
+            .attributes
+            .push((CompactString::new(key), CompactString::new(value)));
         self
     }
 
     /// Appends an actor as the newest link: the party calling now.
     #[inline]
     pub fn actor(mut self, actor: Actor) -> Self {
-        self.delegation.push(actor);
+        self.state.delegation.push(actor);
         self
     }
 
     /// Replaces the delegation chain (oldest first).
     #[inline]
     pub fn delegation(mut self, delegation: Vec<Actor>) -> Self {
-        self.delegation = delegation;
+        self.state.delegation = delegation;
         self
     }
 
@@ -712,7 +800,7 @@ impl PrincipalBuilder {
     /// above [`HARD_MAX_DELEGATION_DEPTH`] makes `build` fail.
     #[inline]
     pub fn max_delegation_depth(mut self, max: usize) -> Self {
-        self.max_delegation_depth = max;
+        self.state.max_delegation_depth = max;
         self
     }
 
@@ -721,18 +809,18 @@ impl PrincipalBuilder {
     /// bytes.
     #[inline]
     pub fn may_act(mut self, may_act: Value) -> Self {
-        self.may_act = Some(may_act);
+        self.state.may_act = Some(may_act);
         self
     }
 
     /// Checks every invariant and builds the Principal.
     pub fn build(self) -> Result<Principal, PrincipalError> {
-        let PrincipalBuilder {
+        let BuilderState {
             id,
             issuer,
             subject,
             tenant,
-            roles,
+            mut roles,
             scopes,
             mut audiences,
             auth,
@@ -741,11 +829,11 @@ impl PrincipalBuilder {
             not_before,
             token_id,
             session_id,
-            attributes,
+            mut attributes,
             mut delegation,
             may_act,
             max_delegation_depth,
-        } = self;
+        } = *self.state;
 
         if max_delegation_depth > HARD_MAX_DELEGATION_DEPTH {
             return Err(PrincipalError::DepthAboveHardCap {
@@ -773,10 +861,12 @@ impl PrincipalBuilder {
             });
         }
 
+        sort_dedup(&mut roles);
         check_count("roles", roles.len(), MAX_ROLES)?;
         check_count("scopes", scopes.len(), MAX_SCOPES)?;
         check_count("audiences", audiences.len(), MAX_AUDIENCES)?;
         dedup_keep_order(&mut audiences);
+        sort_dedup_attributes(&mut attributes);
         check_count("attributes", attributes.len(), MAX_ATTRIBUTES)?;
         for (key, value) in &attributes {
             validate_attribute(key, value)?;
@@ -841,7 +931,7 @@ impl PrincipalBuilder {
             not_before,
             token_id,
             session_id,
-            attributes,
+            attributes: Attributes(attributes),
             delegation,
             may_act,
         })
@@ -853,6 +943,31 @@ fn check_count(field: &'static str, len: usize, max: usize) -> Result<(), Princi
         return Err(PrincipalError::TooMany { field, len, max });
     }
     Ok(())
+}
+
+/// Sorts and removes duplicates; input that is already strictly ascending (a decoded
+/// passport's) costs one pass.
+fn sort_dedup(roles: &mut Vec<Role>) {
+    if !roles.is_sorted_by(|a, b| a < b) {
+        roles.sort_unstable();
+        roles.dedup();
+    }
+}
+
+/// Sorts by key; of a key added more than once, the value added last stays (map semantics).
+fn sort_dedup_attributes(attributes: &mut Vec<(CompactString, CompactString)>) {
+    if attributes.is_sorted_by(|a, b| a.0 < b.0) {
+        return;
+    }
+    // Stable: equal keys keep the order they were added in.
+    attributes.sort_by(|a, b| a.0.cmp(&b.0));
+    attributes.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(&mut later.1, &mut kept.1);
+        }
+        same
+    });
 }
 
 fn dedup_keep_order(audiences: &mut Vec<Audience>) {
@@ -937,7 +1052,7 @@ struct PrincipalView<'a> {
     subject: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     tenant: Option<&'a Tenant>,
-    roles: &'a BTreeSet<Role>,
+    roles: &'a [Role],
     scopes: &'a ScopeSet,
     audiences: &'a [Audience],
     auth: &'a AuthContext,
@@ -950,7 +1065,7 @@ struct PrincipalView<'a> {
     token_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     session_id: Option<&'a str>,
-    attributes: &'a BTreeMap<String, String>,
+    attributes: &'a Attributes,
     delegation: &'a [Actor],
     #[serde(skip_serializing_if = "Option::is_none")]
     may_act: Option<&'a Value>,
@@ -967,7 +1082,7 @@ struct PrincipalForm {
     #[serde(default)]
     tenant: Option<Tenant>,
     #[serde(default)]
-    roles: BTreeSet<Role>,
+    roles: Vec<Role>,
     #[serde(default)]
     scopes: ScopeSet,
     #[serde(default)]
@@ -997,7 +1112,7 @@ impl Serialize for Principal {
             id: &self.id,
             kind: self.kind(),
             issuer: &self.issuer,
-            subject: &self.subject,
+            subject: self.subject.as_str(),
             tenant: self.tenant.as_ref(),
             roles: &self.roles,
             scopes: &self.scopes,
@@ -1028,13 +1143,17 @@ impl<'de> Deserialize<'de> for Principal {
             .expires_at(form.expires_at)
             .delegation(form.delegation)
             .max_delegation_depth(HARD_MAX_DELEGATION_DEPTH);
-        builder.attributes = form.attributes;
-        builder.tenant = form.tenant;
-        builder.issued_at = form.issued_at;
-        builder.not_before = form.not_before;
-        builder.token_id = form.token_id;
-        builder.session_id = form.session_id;
-        builder.may_act = form.may_act;
+        builder.state.attributes = form
+            .attributes
+            .into_iter()
+            .map(|(key, value)| (CompactString::from(key), CompactString::from(value)))
+            .collect();
+        builder.state.tenant = form.tenant;
+        builder.state.issued_at = form.issued_at;
+        builder.state.not_before = form.not_before;
+        builder.state.token_id = form.token_id.map(CompactString::from);
+        builder.state.session_id = form.session_id.map(CompactString::from);
+        builder.state.may_act = form.may_act;
         builder.build().map_err(serde::de::Error::custom)
     }
 }
@@ -1042,6 +1161,25 @@ impl<'de> Deserialize<'de> for Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_sort_and_the_last_value_of_a_key_stays() {
+        let pair = |k: &str, v: &str| (CompactString::new(k), CompactString::new(v));
+        let mut attributes = vec![
+            pair("b", "1"),
+            pair("a", "2"),
+            pair("b", "3"),
+            pair("b", "4"),
+        ];
+        sort_dedup_attributes(&mut attributes);
+        assert_eq!(attributes, vec![pair("a", "2"), pair("b", "4")]);
+        let mut roles = ["c", "a", "c", "b"].map(|r| Role::new(r).unwrap()).to_vec();
+        sort_dedup(&mut roles);
+        assert_eq!(
+            roles.iter().map(Role::as_str).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+    }
 
     #[test]
     fn attribute_key_reports_the_refused_character() {

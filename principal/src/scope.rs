@@ -104,7 +104,7 @@ impl ScopeSet {
                 });
             }
             validate_scope(token).map_err(|e| shift_position(e, position))?;
-            scopes.push(Scope(token.to_owned()));
+            scopes.push(Scope(compact_str::CompactString::new(token)));
             position += token.len() + 1;
         }
         Ok(ScopeSet::from_unsorted(scopes))
@@ -112,8 +112,11 @@ impl ScopeSet {
 
     /// Sorts and removes duplicates.
     pub(crate) fn from_unsorted(mut scopes: Vec<Scope>) -> Self {
-        scopes.sort_unstable();
-        scopes.dedup();
+        // Sets read from the wire are already strictly ascending: one pass.
+        if !scopes.is_sorted_by(|a, b| a < b) {
+            scopes.sort_unstable();
+            scopes.dedup();
+        }
         ScopeSet(scopes)
     }
 

@@ -101,7 +101,7 @@ fn typical_access_token() {
     );
     assert!(p.has_role("buyer") && p.has_role("admin"));
     assert_eq!(p.tenant().unwrap().as_str(), "acme");
-    assert_eq!(p.attributes()["dept"], "sales");
+    assert_eq!(p.attributes().get("dept"), Some("sales"));
 }
 
 #[test]
