@@ -1,16 +1,35 @@
 //! # tower-auth
 //!
-//! The engine of Baton. It will hold:
+//! The engine of Baton: it turns a bearer credential into a verified
+//! [`Principal`](principal::Principal) and puts it where handlers can read it.
 //!
-//! - verifiers: external JWTs against an issuer's JWKS (pattern 1), internal minted
-//!   JWTs (pattern 2), RFC 7662 introspection (pattern 3) and passports (pattern 4);
-//! - key caches that never lock or touch the network on the hot path;
-//! - minting of internal tokens, RFC 8693 token exchange and revocation;
-//! - the tower layers: `authenticate` (server side), `propagate` (client side) and
-//!   `require` (authorization), with an axum extractor behind the `axum` feature.
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`jwt`] | [`JwtVerifier`](jwt::JwtVerifier): external JWTs against each issuer's keys (pattern 1), with the checks and their order documented there |
+//! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
+//! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision |
+//! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
+//! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) swapped whole |
+//! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
+//! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain, the wrapper only verifiers can build, and the one error type with its HTTP mapping |
+//! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
+//! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
-//! The [`manual`] lists the attacks on token verification and header propagation, how
-//! each is avoided, and why the defaults are what they are.
+//! Still to come: internal token minting (pattern 2), introspection (pattern 3),
+//! passport verification in a layer (pattern 4), the `propagate` and `require` layers,
+//! and RFC 8693 token exchange.
+//!
+//! The [`jwt`] module's example wires a verifier and the layer end to end, with an
+//! accepted and a refused request.
+//!
+//! ## Features
+//!
+//! | feature | adds |
+//! | --- | --- |
+//! | `axum` | the `extract` module |
+//! | `dev-idp` | the `dev_idp` module (axum, tokio networking) |
+//!
+//! No feature changes a security default.
 #![deny(missing_docs)]
 
 // Module declarations: one line each, kept in this block; add yours with a one-line edit.
