@@ -292,9 +292,13 @@ fn scopes_from_view(scopes: Repeated<'_>, field: &'static str) -> Result<ScopeSe
             max: MAX_SCOPES,
         }));
     }
-    ascending(scopes, field)
-        .map(|scope| scope.and_then(|scope| Scope::new(scope).map_err(invalid)))
-        .collect()
+    // Sized up front: collecting from the wire iterator would grow the list.
+    let mut parsed = Vec::with_capacity(scopes.len());
+    for scope in ascending(scopes, field) {
+        parsed.push(Scope::new(scope?).map_err(invalid)?);
+    }
+    // A `Vec`'s own iterator collects in place: no copy.
+    Ok(parsed.into_iter().collect())
 }
 
 fn audiences_from_view(audiences: Repeated<'_>) -> Result<Vec<Audience>, PassportError> {

@@ -1,6 +1,7 @@
 //! OAuth scopes: one validated token, and a sorted set of them.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::{SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
@@ -63,13 +64,48 @@ validated_string!(
 /// assert!(ScopeSet::parse(" a").is_err());
 /// # Ok::<(), principal::IdError>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ScopeSet(Vec<Scope>);
+///
+/// Clones share the scopes (a reference count): an actor's grant that equals the subject's
+/// scopes costs no copy.
+#[derive(Clone, Debug, Default, Eq)]
+pub struct ScopeSet(
+    /// `None` when empty, so that the empty set is `const` and allocates nothing.
+    Option<Arc<[Scope]>>,
+);
+
+impl PartialEq for ScopeSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.shares_with(other) || self.as_slice() == other.as_slice()
+    }
+}
+
+impl std::hash::Hash for ScopeSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
 
 impl ScopeSet {
     /// The empty set.
     pub const fn new() -> Self {
-        ScopeSet(Vec::new())
+        ScopeSet(None)
+    }
+
+    /// Whether both sets are the same shared scopes (then they are equal).
+    fn shares_with(&self, other: &ScopeSet) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// The set of scopes already sorted and without duplicates.
+    fn from_sorted(scopes: Vec<Scope>) -> Self {
+        if scopes.is_empty() {
+            ScopeSet(None)
+        } else {
+            ScopeSet(Some(scopes.into()))
+        }
     }
 
     /// Parses an RFC 6749 scope string: tokens separated by single spaces. The empty
@@ -117,13 +153,13 @@ impl ScopeSet {
             scopes.sort_unstable();
             scopes.dedup();
         }
-        ScopeSet(scopes)
+        ScopeSet::from_sorted(scopes)
     }
 
     /// The RFC 6749 text form: the scopes in sorted order, separated by single spaces.
     pub fn to_space_separated(&self) -> String {
-        let mut out = String::with_capacity(self.0.iter().map(|s| s.as_str().len() + 1).sum());
-        for (i, scope) in self.0.iter().enumerate() {
+        let mut out = String::with_capacity(self.iter().map(|s| s.as_str().len() + 1).sum());
+        for (i, scope) in self.iter().enumerate() {
             if i > 0 {
                 out.push(' ');
             }
@@ -134,13 +170,18 @@ impl ScopeSet {
 
     /// Whether the set holds `scope`.
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.binary_search_by(|s| s.as_str().cmp(scope)).is_ok()
+        self.as_slice()
+            .binary_search_by(|s| s.as_str().cmp(scope))
+            .is_ok()
     }
 
     /// The scopes in both sets.
     pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
-        let (mut a, mut b) = (self.0.iter().peekable(), other.0.iter().peekable());
-        let mut out = Vec::with_capacity(self.0.len().min(other.0.len()));
+        if self.shares_with(other) {
+            return self.clone();
+        }
+        let (mut a, mut b) = (self.iter().peekable(), other.iter().peekable());
+        let mut out = Vec::with_capacity(self.len().min(other.len()));
         while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
             match x.cmp(y) {
                 std::cmp::Ordering::Less => {
@@ -156,26 +197,33 @@ impl ScopeSet {
                 }
             }
         }
-        ScopeSet(out)
+        ScopeSet::from_sorted(out)
     }
 
     /// Whether every scope of `self` is in `other`.
     pub fn is_subset(&self, other: &ScopeSet) -> bool {
+        if self.shares_with(other) {
+            return true;
+        }
         // Both are sorted: one merge pass.
-        let mut others = other.0.iter();
-        self.0.len() <= other.0.len()
+        let mut others = other.iter();
+        self.len() <= other.len()
             && self
-                .0
                 .iter()
                 .all(|scope| others.by_ref().any(|candidate| candidate == scope))
     }
 
     /// Adds a scope; returns whether it was new.
     pub fn insert(&mut self, scope: Scope) -> bool {
-        match self.0.binary_search(&scope) {
+        match self.as_slice().binary_search(&scope) {
             Ok(_) => false,
             Err(at) => {
-                self.0.insert(at, scope);
+                // Shared scopes are not changed in place: a new list.
+                let mut scopes = Vec::with_capacity(self.len() + 1);
+                scopes.extend_from_slice(&self.as_slice()[..at]);
+                scopes.push(scope);
+                scopes.extend_from_slice(&self.as_slice()[at..]);
+                *self = ScopeSet::from_sorted(scopes);
                 true
             }
         }
@@ -183,22 +231,22 @@ impl ScopeSet {
 
     /// The scopes, in sorted order.
     pub fn iter(&self) -> std::slice::Iter<'_, Scope> {
-        self.0.iter()
+        self.as_slice().iter()
     }
 
     /// The scopes as a sorted slice.
     pub fn as_slice(&self) -> &[Scope] {
-        &self.0
+        self.0.as_deref().unwrap_or_default()
     }
 
     /// Number of scopes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_none()
     }
 }
 
@@ -225,7 +273,7 @@ impl FromIterator<Scope> for ScopeSet {
 
 impl Extend<Scope> for ScopeSet {
     fn extend<I: IntoIterator<Item = Scope>>(&mut self, iter: I) {
-        let mut all = std::mem::take(&mut self.0);
+        let mut all = self.as_slice().to_vec();
         all.extend(iter);
         *self = ScopeSet::from_unsorted(all);
     }
@@ -235,21 +283,22 @@ impl<'a> IntoIterator for &'a ScopeSet {
     type Item = &'a Scope;
     type IntoIter = std::slice::Iter<'a, Scope>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
 impl IntoIterator for ScopeSet {
     type Item = Scope;
     type IntoIter = std::vec::IntoIter<Scope>;
+    /// The scopes, in sorted order (copied out of the shared list).
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.as_slice().to_vec().into_iter()
     }
 }
 
 impl fmt::Display for ScopeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, scope) in self.0.iter().enumerate() {
+        for (i, scope) in self.iter().enumerate() {
             if i > 0 {
                 f.write_str(" ")?;
             }
@@ -268,8 +317,8 @@ impl std::str::FromStr for ScopeSet {
 
 impl Serialize for ScopeSet {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for scope in &self.0 {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for scope in self {
             seq.serialize_element(scope.as_str())?;
         }
         seq.end()
@@ -433,6 +482,24 @@ mod tests {
         assert_eq!(c.to_space_separated(), "a b y z");
         assert_eq!((&c).into_iter().count(), 4);
         assert_eq!(c.iter().next().map(Scope::as_str), Some("a"));
+    }
+
+    #[test]
+    fn clones_share_and_stay_independent() {
+        let a = set("a b");
+        let mut b = a.clone();
+        assert!(a.shares_with(&b) && a == b && a.is_subset(&b));
+        assert_eq!(a.intersection(&b), a);
+        assert!(b.insert(Scope::new("c").unwrap()));
+        assert_eq!(a.to_space_separated(), "a b");
+        assert_eq!(b.to_space_separated(), "a b c");
+        // Equal without sharing; the empty set holds nothing.
+        assert_eq!(set("b a"), a);
+        assert!(!set("b a").shares_with(&a));
+        assert_eq!(ScopeSet::new(), set(""));
+        assert_eq!(a.clone().into_iter().count(), 2);
+        assert!(ScopeSet::new().as_slice().is_empty());
+        assert!(set("a").intersection(&set("b")).is_empty());
     }
 
     #[test]
