@@ -6,9 +6,14 @@ use libfuzzer_sys::fuzz_target;
 use principal::ClaimMapping;
 
 fuzz_target!(|data: &[u8]| {
-    for mapping in [ClaimMapping::generic(), ClaimMapping::keycloak()] {
+    for mapping in [
+        ClaimMapping::generic(),
+        ClaimMapping::keycloak(),
+        ClaimMapping::baton(),
+    ] {
         if let Ok(principal) = mapping.principal_from_json(data) {
-            let again = ClaimMapping::generic()
+            // `to_claims` is the inverse of the Baton preset, whichever preset mapped.
+            let again = ClaimMapping::baton()
                 .principal_from_claims(&principal.to_claims())
                 .expect("a mapped principal re-maps");
             assert_eq!(again, principal);

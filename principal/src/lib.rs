@@ -47,9 +47,10 @@
 //! assert!(!principal.has_scope("orders:write")); // not granted to the agent
 //! assert!(principal.is_expired_at(Timestamp::from_unix_seconds(1_700_000_300)));
 //!
-//! // To and from JWT claims (RFC 8693 `act` carries the agent), losslessly.
+//! // To and from JWT claims (RFC 8693 `act` carries the agent), losslessly, through the
+//! // preset for tokens Baton minted.
 //! let claims = principal.to_claims();
-//! assert_eq!(ClaimMapping::generic().principal_from_claims(&claims)?, principal);
+//! assert_eq!(ClaimMapping::baton().principal_from_claims(&claims)?, principal);
 //!
 //! // An actor that is the subject itself is refused.
 //! assert!(principal.to_builder().actor(Actor::new(alice)).build().is_err());
@@ -59,9 +60,11 @@
 //! ## Claims
 //!
 //! [`JwtClaims`] is the serde form of an access token's claims (RFC 7519, RFC 9068,
-//! RFC 8693); [`ClaimMapping`] turns claims into a Principal, with presets for common
-//! issuers ([`ClaimMapping::generic`], [`ClaimMapping::keycloak`]), and
-//! [`Principal::to_claims`] goes back. When an issuer's `sub` is not a typed id, the id is
+//! RFC 8693); [`ClaimMapping`] turns claims into a Principal, with presets for external
+//! issuers ([`ClaimMapping::generic`], the default, and [`ClaimMapping::keycloak`]), which
+//! trust no Baton-internal claim (a typed-looking `sub`, `baton_id`, `baton_kind`,
+//! `baton_attrs`), and one for tokens Baton minted ([`ClaimMapping::baton`]), which trusts
+//! them all and is the inverse of [`Principal::to_claims`]. When an issuer's `sub` is not a typed id, the id is
 //! derived from the issuer and the subject (UUID v5 in [`BATON_NAMESPACE`]), so the same
 //! person has the same id at every hop and in every log; the issuer's `sub` is kept as
 //! [`Principal::subject`].

@@ -39,19 +39,36 @@ struct ServiceMarker {
 /// How claims become a [`Principal`]: where the kind, the id, the roles, the tenant and a
 /// service's id are read, with presets for common issuers.
 ///
+/// # Presets, and whom they trust
+///
+/// - [`generic`](ClaimMapping::generic) (the [`Default`]) and
+///   [`keycloak`](ClaimMapping::keycloak) are for external identity providers. They read
+///   no Baton-internal claim: a `sub` with a Baton prefix (`hm-`, `am-`, `svc-`) is an
+///   opaque subject like any other, and [`ID_CLAIM`] (`baton_id`), [`KIND_CLAIM`]
+///   (`baton_kind`) and [`ATTRIBUTES_CLAIM`] (`baton_attrs`) are ignored. At an IdP where
+///   users choose their own `sub` or edit profile attributes that end up in tokens, a
+///   user cannot become `svc-payments` or take another person's id.
+/// - [`baton`](ClaimMapping::baton) is for tokens Baton itself minted (internal JWTs,
+///   pattern 2): it trusts all four, and is the exact inverse of
+///   [`Principal::to_claims`].
+///
+/// Each Baton-internal claim can be turned on alone for an issuer you trust with
+/// [`with_typed_subjects`](ClaimMapping::with_typed_subjects),
+/// [`with_id_claim`](ClaimMapping::with_id_claim),
+/// [`with_kind_claim`](ClaimMapping::with_kind_claim) and
+/// [`with_attributes_claim`](ClaimMapping::with_attributes_claim).
+///
 /// # How the kind and id are decided
 ///
-/// 1. If the id claim ([`ID_CLAIM`], `baton_id`, by default) is present, it is the typed id.
-///    It is as trusted as `sub`: Baton writes it in the tokens it mints. For an issuer that
-///    lets users add claims of their own, turn it off with
-///    [`without_id_claim`](ClaimMapping::without_id_claim).
-/// 2. Else if `sub` starts with a Baton prefix (`hm-`, `am-`, `svc-`), it must parse as a
-///    typed id, and is the id (see [`with_typed_subjects`](ClaimMapping::with_typed_subjects)).
-/// 3. Else the kind is the explicit kind claim ([`KIND_CLAIM`], `baton_kind`) if present;
-///    else `Service` for a client_credentials-like token: no `sub`, `sub` equal to
-///    `client_id` or `azp`, or a service marker claim (generic preset: `gty` =
+/// 1. If an id claim is configured ([`ID_CLAIM`] in the Baton preset) and present, it is
+///    the typed id.
+/// 2. Else if typed subjects are on (Baton preset) and `sub` starts with a Baton prefix
+///    (`hm-`, `am-`, `svc-`), it must parse as a typed id, and is the id.
+/// 3. Else the kind is the explicit kind claim if one is configured ([`KIND_CLAIM`] in the
+///    Baton preset) and present; else `Service` for a client_credentials-like token: no
+///    `sub`, `sub` equal to `client_id` or `azp`, or a service marker claim (`gty` =
 ///    `client-credentials` as Auth0 sends, `idtyp` = `app` as Microsoft sends; Keycloak
-///    preset: `preferred_username` starting with `service-account-`); else `Human`.
+///    preset also: `preferred_username` starting with `service-account-`); else `Human`.
 ///    - A `Service` gets `svc-{slug}` from the configured service claim, else `client_id`,
 ///      else `azp` (see [`ServiceId::from_client_id`]); none of them is an error.
 ///    - A `Human` or `Agent` gets the id derived from `iss` and `sub`
@@ -64,11 +81,15 @@ struct ServiceMarker {
 /// # Actors (`act`)
 ///
 /// The outermost `act` is the current actor, its nested `act` the one before. Each `act`
-/// object is read like the top level: the id claim, then a typed `sub`, then the kind claim
-/// inside the `act`; an `act` with only `client_id` is a `Service`; an untyped `sub` gets the
-/// [actor default kind](ClaimMapping::with_actor_default_kind) (`Agent` unless configured),
-/// with its id derived from the `act`'s `iss` (or the token's) and `sub`. An `act`'s
-/// `scope` is that actor's grant.
+/// object is read like the top level, with the same trust: the id claim, then a typed
+/// `sub`, then the kind claim inside the `act`, each only when the mapping reads it (the
+/// Baton preset, or turned on). Otherwise an actor's kind comes from what the issuer
+/// itself controls: an `act` with only `client_id` (no `sub`) is a `Service` made from
+/// that `client_id`; an `act` with a `sub` (typed-looking or not) gets the
+/// [actor default kind](ClaimMapping::with_actor_default_kind) (`Agent` unless
+/// configured), with its id derived from the `act`'s `iss` (or the token's) and `sub`.
+/// So under the generic preset an `act.sub` of `svc-payments` is an agent with a derived
+/// id, never the `svc-payments` service. An `act`'s `scope` is that actor's grant.
 ///
 /// # Other claims
 ///
@@ -79,8 +100,8 @@ struct ServiceMarker {
 /// - Roles: generic preset, the [`ROLES_CLAIM`] claim (an array of strings or a
 ///   space-separated string); Keycloak preset, `realm_access.roles` and
 ///   `resource_access.<client>.roles` (as `"<client>:<role>"`).
-/// - Tenant: the [`TENANT_CLAIM`] claim, a string. Attributes: the [`ATTRIBUTES_CLAIM`]
-///   claim, an object of strings.
+/// - Tenant: the [`TENANT_CLAIM`] claim, a string. Attributes (Baton preset, or turned
+///   on): the [`ATTRIBUTES_CLAIM`] claim, an object of strings.
 /// - A configured claim that is present with the wrong JSON type is an error; `null` is
 ///   absent.
 ///
@@ -101,6 +122,13 @@ struct ServiceMarker {
 /// assert!(principal.involves(Kind::Agent));
 /// assert!(principal.has_role("buyer"));
 ///
+/// // An external issuer's `sub` that looks like a Baton service id is just a subject.
+/// let lookalike = mapping.principal_from_json(br#"{
+///     "iss": "https://idp.example.com", "sub": "svc-payments", "exp": 1700000300
+/// }"#)?;
+/// assert_eq!(lookalike.kind(), Kind::Human);
+/// assert_ne!(lookalike.id().to_string(), "svc-payments");
+///
 /// let missing_exp = mapping.principal_from_json(br#"{"iss": "https://idp.example.com", "sub": "alice"}"#);
 /// assert!(matches!(missing_exp, Err(ClaimError::Missing { claim: "exp" })));
 /// # Ok::<(), ClaimError>(())
@@ -120,20 +148,22 @@ pub struct ClaimMapping {
 }
 
 impl Default for ClaimMapping {
-    /// The generic preset.
+    /// The generic preset, safe for an external issuer.
     fn default() -> Self {
         ClaimMapping::generic()
     }
 }
 
 impl ClaimMapping {
-    /// The generic preset: roles from [`ROLES_CLAIM`], kind from [`KIND_CLAIM`], id from
-    /// [`ID_CLAIM`], tenant from [`TENANT_CLAIM`], attributes from [`ATTRIBUTES_CLAIM`],
-    /// client_credentials detection (no `sub`, `sub` = `client_id` or `azp`,
-    /// `gty` = `client-credentials`, `idtyp` = `app`), actors default to `Agent`, maximum
-    /// delegation depth [`DEFAULT_MAX_DELEGATION_DEPTH`].
+    /// The generic preset, for an external identity provider: roles from [`ROLES_CLAIM`],
+    /// tenant from [`TENANT_CLAIM`], client_credentials detection (no `sub`, `sub` =
+    /// `client_id` or `azp`, `gty` = `client-credentials`, `idtyp` = `app`), actors default
+    /// to `Agent`, maximum delegation depth [`DEFAULT_MAX_DELEGATION_DEPTH`].
     ///
-    /// This is the preset [`Principal::to_claims`] is the inverse of.
+    /// It trusts no Baton-internal claim: a `sub` with a Baton prefix is an opaque subject
+    /// (its id derived from `iss` and `sub`, as for any other), and [`ID_CLAIM`],
+    /// [`KIND_CLAIM`] and [`ATTRIBUTES_CLAIM`] are ignored, also inside `act`. For tokens
+    /// Baton minted, use [`baton`](ClaimMapping::baton).
     ///
     /// ```
     /// use principal::{ClaimMapping, Kind};
@@ -144,6 +174,14 @@ impl ClaimMapping {
     /// assert_eq!(service.kind(), Kind::Service);
     /// assert_eq!(service.id().to_string(), "svc-billing");
     ///
+    /// // A user who named themselves `svc-payments`, and claims to be a service, is a human.
+    /// let user = ClaimMapping::generic().principal_from_json(br#"{
+    ///     "iss": "https://idp.example.com", "sub": "svc-payments", "exp": 1700000300,
+    ///     "baton_kind": "service", "baton_id": "svc-payments"
+    /// }"#)?;
+    /// assert_eq!(user.kind(), Kind::Human);
+    /// assert_ne!(user.id().to_string(), "svc-payments");
+    ///
     /// let no_client = ClaimMapping::generic()
     ///     .principal_from_json(br#"{"iss": "https://idp.example.com", "exp": 1700000300}"#);
     /// assert!(no_client.is_err());
@@ -151,12 +189,12 @@ impl ClaimMapping {
     /// ```
     pub fn generic() -> Self {
         ClaimMapping {
-            kind_claim: Some(KIND_CLAIM.to_owned()),
-            id_claim: Some(ID_CLAIM.to_owned()),
+            kind_claim: None,
+            id_claim: None,
             role_sources: vec![RoleSource::Claim(ROLES_CLAIM.to_owned())],
             tenant_claim: Some(TENANT_CLAIM.to_owned()),
             service_claim: None,
-            attributes_claim: Some(ATTRIBUTES_CLAIM.to_owned()),
+            attributes_claim: None,
             service_markers: vec![
                 ServiceMarker {
                     claim: "gty".to_owned(),
@@ -170,12 +208,49 @@ impl ClaimMapping {
                 },
             ],
             actor_default_kind: Kind::Agent,
-            typed_subjects: true,
+            typed_subjects: false,
             max_delegation_depth: DEFAULT_MAX_DELEGATION_DEPTH,
         }
     }
 
-    /// The Keycloak preset: the generic one with roles read from `realm_access.roles` and
+    /// The Baton preset, for tokens Baton itself minted (internal JWTs, pattern 2): the
+    /// generic preset plus the Baton-internal claims, all trusted: a `sub` with a Baton
+    /// prefix is the typed id, the id from [`ID_CLAIM`], the kind from [`KIND_CLAIM`],
+    /// attributes from [`ATTRIBUTES_CLAIM`], at the top level and inside `act`.
+    ///
+    /// This is the exact inverse of [`Principal::to_claims`]. Use it only for an issuer
+    /// whose every claim Baton controls: never for an external identity provider.
+    ///
+    /// ```
+    /// use principal::{ClaimError, ClaimMapping, Kind};
+    ///
+    /// let service = ClaimMapping::baton().principal_from_json(br#"{
+    ///     "iss": "https://edge.baton.internal", "sub": "svc-payments", "exp": 1700000300,
+    ///     "baton_kind": "service"
+    /// }"#)?;
+    /// assert_eq!(service.kind(), Kind::Service);
+    /// assert_eq!(service.id().to_string(), "svc-payments");
+    ///
+    /// // A kind claim that contradicts the typed id is refused.
+    /// let conflict = ClaimMapping::baton().principal_from_json(br#"{
+    ///     "iss": "https://edge.baton.internal", "sub": "svc-payments", "exp": 1700000300,
+    ///     "baton_kind": "human"
+    /// }"#);
+    /// assert!(matches!(conflict, Err(ClaimError::KindConflict { .. })));
+    /// # Ok::<(), ClaimError>(())
+    /// ```
+    pub fn baton() -> Self {
+        ClaimMapping {
+            kind_claim: Some(KIND_CLAIM.to_owned()),
+            id_claim: Some(ID_CLAIM.to_owned()),
+            attributes_claim: Some(ATTRIBUTES_CLAIM.to_owned()),
+            typed_subjects: true,
+            ..ClaimMapping::generic()
+        }
+    }
+
+    /// The Keycloak preset: the generic one (so no Baton-internal claim is trusted) with
+    /// roles read from `realm_access.roles` and
     /// `resource_access.<client>.roles` (as `"<client>:<role>"`) instead of `roles`, and
     /// service-account tokens (`preferred_username` starting with `service-account-`) read
     /// as services.
@@ -214,13 +289,23 @@ impl ClaimMapping {
         mapping
     }
 
-    /// Reads the explicit kind from this claim instead of [`KIND_CLAIM`].
+    /// Reads the explicit kind from this claim (the Baton preset reads [`KIND_CLAIM`]; the
+    /// generic and Keycloak presets read none).
+    ///
+    /// Deployment caveat: the kind claim decides whether a token is a human's, an agent's
+    /// or a service's. Turn it on only for an issuer where no user can set or edit that
+    /// claim, or a user could present themselves as a service or an agent.
     pub fn with_kind_claim(mut self, name: impl Into<String>) -> Self {
         self.kind_claim = Some(name.into());
         self
     }
 
-    /// Reads the typed id from this claim instead of [`ID_CLAIM`].
+    /// Reads the typed id from this claim (the Baton preset reads [`ID_CLAIM`]; the generic
+    /// and Keycloak presets read none).
+    ///
+    /// Deployment caveat: the id claim is trusted as the Principal's id, ahead of `sub`.
+    /// Turn it on only for an issuer where no user can set or edit that claim, or a user
+    /// could take another person's `hm-` id or become a service such as `svc-payments`.
     pub fn with_id_claim(mut self, name: impl Into<String>) -> Self {
         self.id_claim = Some(name.into());
         self
@@ -258,7 +343,12 @@ impl ClaimMapping {
         self
     }
 
-    /// Reads attributes from this claim instead of [`ATTRIBUTES_CLAIM`].
+    /// Reads attributes from this claim, an object of strings (the Baton preset reads
+    /// [`ATTRIBUTES_CLAIM`]; the generic and Keycloak presets read none).
+    ///
+    /// Deployment caveat: attributes feed authorization decisions. Turn this on only for
+    /// an issuer where users cannot edit the profile fields mapped into that claim, or a
+    /// user could grant themselves any attribute.
     pub fn with_attributes_claim(mut self, name: impl Into<String>) -> Self {
         self.attributes_claim = Some(name.into());
         self
@@ -298,10 +388,13 @@ impl ClaimMapping {
         self
     }
 
-    /// Whether a `sub` with a Baton prefix is read as a typed id (default `true`).
+    /// Whether a `sub` (also an `act`'s `sub`) with a Baton prefix (`hm-`, `am-`, `svc-`) is
+    /// read as a typed id (Baton preset `true`; generic and Keycloak presets `false`, where
+    /// such a `sub` is an opaque subject whose id is derived from `iss` and `sub`).
     ///
-    /// Deployment caveat: turn this off for an issuer whose users choose their own `sub`
-    /// (a user name), or a user named `svc-payments` would map to that service's id.
+    /// Deployment caveat: turn this on only for an issuer whose users cannot choose their
+    /// own `sub` (a user name), or a user named `svc-payments` would map to that service's
+    /// id, and one named after another person's `hm-` id would become that person.
     pub fn with_typed_subjects(mut self, typed: bool) -> Self {
         self.typed_subjects = typed;
         self
@@ -912,8 +1005,9 @@ fn prefix_error(error: ClaimError, path: &str) -> ClaimError {
 }
 
 impl Principal {
-    /// The claims of this Principal: the inverse of [`ClaimMapping::generic`], so that
-    /// mapping the result back gives an equal Principal.
+    /// The claims of this Principal: the inverse of [`ClaimMapping::baton`], so that
+    /// mapping the result back gives an equal Principal. (The generic preset, for external
+    /// issuers, ignores the Baton-internal claims written here.)
     ///
     /// Written: `iss`, `sub` (the subject), `aud` (a string when there is one audience),
     /// `exp`, `nbf`, `iat`, `jti`, `sid`, `client_id`, `scope` (the effective scopes, absent
@@ -932,12 +1026,12 @@ impl Principal {
     ///     .build()?;
     /// let claims = principal.to_claims();
     /// assert_eq!(claims.sub.as_deref(), Some("alice"));
-    /// assert_eq!(ClaimMapping::generic().principal_from_claims(&claims)?, principal);
+    /// assert_eq!(ClaimMapping::baton().principal_from_claims(&claims)?, principal);
     ///
     /// // A kind claim that contradicts the typed id is refused.
     /// let mut tampered = claims.clone();
     /// tampered.extra.insert("baton_kind".into(), "agent".into());
-    /// assert!(ClaimMapping::generic().principal_from_claims(&tampered).is_err());
+    /// assert!(ClaimMapping::baton().principal_from_claims(&tampered).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_claims(&self) -> JwtClaims {

@@ -36,7 +36,7 @@ fn principal_survives_a_signed_token() {
     let decoded =
         jsonwebtoken::decode::<JwtClaims>(&token, &DecodingKey::from_secret(SECRET), &validation)
             .unwrap();
-    let mapped = ClaimMapping::generic()
+    let mapped = ClaimMapping::baton()
         .principal_from_claims(&decoded.claims)
         .unwrap();
     assert_eq!(mapped, principal);

@@ -19,8 +19,14 @@ fn map_with(mapping: &ClaimMapping, claims: Value) -> Result<Principal, ClaimErr
     mapping.principal_from_json(&serde_json::to_vec(&claims).unwrap())
 }
 
+/// Through the generic preset (external issuers).
 fn map(claims: Value) -> Result<Principal, ClaimError> {
     map_with(&ClaimMapping::generic(), claims)
+}
+
+/// Through the Baton preset (tokens Baton minted: Baton-internal claims trusted).
+fn map_baton(claims: Value) -> Result<Principal, ClaimError> {
+    map_with(&ClaimMapping::baton(), claims)
 }
 
 /// `base` with `extra` merged in (a `null` removes the claim).
@@ -101,6 +107,9 @@ fn typical_access_token() {
     );
     assert!(p.has_role("buyer") && p.has_role("admin"));
     assert_eq!(p.tenant().unwrap().as_str(), "acme");
+    // An external issuer's baton_attrs are not trusted; Baton's own are.
+    assert!(p.attributes().is_empty());
+    let p = map_baton(with(json!({"baton_attrs": {"dept": "sales"}}))).unwrap();
     assert_eq!(p.attributes().get("dept"), Some("sales"));
 }
 
@@ -115,27 +124,27 @@ fn derived_ids_are_stable_across_tokens_and_issuers() {
 
 #[test]
 fn kind_rules() {
-    // A typed sub decides.
-    let p = map(with(json!({"sub": AGENT}))).unwrap();
+    // Baton preset: a typed sub decides.
+    let p = map_baton(with(json!({"sub": AGENT}))).unwrap();
     assert_eq!(p.kind(), Kind::Agent);
     assert_eq!(p.id().to_string(), AGENT);
-    let p = map(with(json!({"sub": "svc-billing"}))).unwrap();
+    let p = map_baton(with(json!({"sub": "svc-billing"}))).unwrap();
     assert_eq!(p.id(), &svc("billing"));
 
-    // The explicit kind claim, for an untyped sub.
-    let p = map(with(json!({"baton_kind": "agent"}))).unwrap();
+    // Baton preset: the explicit kind claim, for an untyped sub.
+    let p = map_baton(with(json!({"baton_kind": "agent"}))).unwrap();
     assert_eq!(p.id(), &derived_agent("alice"));
-    let p = map(with(
+    let p = map_baton(with(
         json!({"baton_kind": "service", "client_id": "Billing API"}),
     ))
     .unwrap();
     assert_eq!(p.id(), &svc("billing-api"));
     assert_eq!(p.subject(), "alice");
-    let p = map(with(json!({"baton_kind": "human", "client_id": "alice"}))).unwrap();
+    let p = map_baton(with(json!({"baton_kind": "human", "client_id": "alice"}))).unwrap();
     assert_eq!(p.kind(), Kind::Human); // explicit kind beats client_credentials detection
 
-    // The id claim.
-    let p = map(with(json!({"baton_id": HUMAN}))).unwrap();
+    // Baton preset: the id claim.
+    let p = map_baton(with(json!({"baton_id": HUMAN}))).unwrap();
     assert_eq!(p.id().to_string(), HUMAN);
     assert_eq!(p.subject(), "alice");
 
@@ -219,13 +228,13 @@ fn configured_claims() {
 
 #[test]
 fn typed_subjects_can_be_turned_off() {
-    let mapping = ClaimMapping::generic().with_typed_subjects(false);
+    let mapping = ClaimMapping::baton().with_typed_subjects(false);
     let p = map_with(&mapping, with(json!({"sub": "svc-payments"}))).unwrap();
     assert_eq!(p.kind(), Kind::Human);
     assert_eq!(p.id(), &derived_human("svc-payments"));
     // Without the id claim, baton_id is ignored.
     let p = map_with(
-        &ClaimMapping::generic().without_id_claim(),
+        &ClaimMapping::baton().without_id_claim(),
         with(json!({"baton_id": AGENT})),
     )
     .unwrap();
@@ -296,7 +305,7 @@ fn keycloak_preset() {
 
 #[test]
 fn actors_from_act() {
-    let p = map(with(json!({
+    let p = map_baton(with(json!({
         "scope": "a b c",
         "act": {
             "sub": "assistant", "scope": "a b",
@@ -342,9 +351,9 @@ fn actors_from_act() {
     let services = ClaimMapping::generic().with_actor_default_kind(Kind::Service);
     let p = map_with(&services, with(json!({"act": {"sub": "Edge Proxy"}}))).unwrap();
     assert_eq!(p.acting(), &svc("edge-proxy"));
-    let p = map(with(json!({"act": {"sub": "bob", "baton_kind": "human"}}))).unwrap();
+    let p = map_baton(with(json!({"act": {"sub": "bob", "baton_kind": "human"}}))).unwrap();
     assert_eq!(p.acting(), &derived_human("bob"));
-    let p = map(with(json!({"act": {"sub": "x", "baton_id": "svc-x"}}))).unwrap();
+    let p = map_baton(with(json!({"act": {"sub": "x", "baton_id": "svc-x"}}))).unwrap();
     assert_eq!(p.acting(), &svc("x"));
     assert_eq!(p.delegation()[0].subject(), Some("x"));
 }
@@ -370,30 +379,48 @@ fn missing_claims() {
     assert_eq!(missing(with(json!({"exp": null}))), "exp");
     assert_eq!(missing(with(json!({"exp": Value::Null}))), "exp");
     assert_eq!(missing(with(json!({"sub": null}))), "client_id");
-    assert_eq!(
-        missing(with(json!({"sub": null, "baton_kind": "human"}))),
-        "sub"
-    );
-    assert_eq!(
-        missing(with(json!({"sub": null, "baton_kind": "agent"}))),
-        "sub"
-    );
-    assert_eq!(missing(with(json!({"baton_kind": "service"}))), "client_id");
-    assert_eq!(
-        missing(with(json!({"sub": null, "baton_id": HUMAN}))),
-        "sub"
-    );
     assert_eq!(missing(with(json!({"act": {}}))), "act.sub");
     assert_eq!(missing(with(json!({"act": {"iss": ISS}}))), "act.sub");
+    // Under the generic preset baton_kind is ignored, so no sub means a service token.
+    assert_eq!(
+        missing(with(json!({"sub": null, "baton_kind": "human"}))),
+        "client_id"
+    );
     assert_eq!(
         missing(with(json!({"act": {"baton_kind": "service"}}))),
+        "act.sub"
+    );
+    // Under the Baton preset the kind and id claims decide what is missing.
+    let missing_baton = |claims: Value| match map_baton(claims) {
+        Err(ClaimError::Missing { claim }) => claim,
+        other => panic!("expected Missing, got {other:?}"),
+    };
+    assert_eq!(
+        missing_baton(with(json!({"sub": null, "baton_kind": "human"}))),
+        "sub"
+    );
+    assert_eq!(
+        missing_baton(with(json!({"sub": null, "baton_kind": "agent"}))),
+        "sub"
+    );
+    assert_eq!(
+        missing_baton(with(json!({"baton_kind": "service"}))),
+        "client_id"
+    );
+    assert_eq!(
+        missing_baton(with(json!({"sub": null, "baton_id": HUMAN}))),
+        "sub"
+    );
+    assert_eq!(
+        missing_baton(with(json!({"act": {"baton_kind": "service"}}))),
         "act.client_id"
     );
 }
 
 #[test]
 fn invalid_claim_values() {
-    let invalid = |claims: Value| match map(claims) {
+    // The Baton preset reads every claim the generic one does, and the internal ones.
+    let invalid = |claims: Value| match map_baton(claims) {
         Err(ClaimError::Invalid { claim, source }) => (claim, source),
         other => panic!("expected Invalid, got {other:?}"),
     };
@@ -467,7 +494,7 @@ fn invalid_claim_values() {
         )))
     ));
     assert!(matches!(
-        map(with(json!({"baton_attrs": {"bad key": "v"}}))),
+        map_baton(with(json!({"baton_attrs": {"bad key": "v"}}))),
         Err(ClaimError::Principal(PrincipalError::Invalid(
             IdError::InvalidChar {
                 field: "attribute_key",
@@ -479,7 +506,8 @@ fn invalid_claim_values() {
 
 #[test]
 fn wrong_types() {
-    let wrong = |claims: Value| match map(claims) {
+    // The Baton preset reads every claim the generic one does, and the internal ones.
+    let wrong = |claims: Value| match map_baton(claims) {
         Err(ClaimError::WrongType { claim, .. }) => claim,
         other => panic!("expected WrongType, got {other:?}"),
     };
@@ -516,7 +544,7 @@ fn wrong_types() {
 
 #[test]
 fn kind_conflicts() {
-    let conflict = |claims: Value| match map(claims) {
+    let conflict = |claims: Value| match map_baton(claims) {
         Err(ClaimError::KindConflict {
             claim,
             claimed,
@@ -586,7 +614,10 @@ fn limits_on_lists() {
     let attrs: serde_json::Map<String, Value> = (0..=MAX_ATTRIBUTES)
         .map(|i| (format!("k{i}"), json!("v")))
         .collect();
-    assert_eq!(too_many(with(json!({"baton_attrs": attrs}))), "baton_attrs");
+    assert!(matches!(
+        map_baton(with(json!({"baton_attrs": attrs}))),
+        Err(ClaimError::TooMany { claim, .. }) if claim == "baton_attrs"
+    ));
     let mut extra = with(json!({}));
     for i in 0..=MAX_EXTRA_CLAIMS {
         extra[format!("c{i}")] = json!(1);
@@ -692,11 +723,21 @@ fn delegation_limits_and_invariants() {
         Err(ClaimError::Principal(PrincipalError::RepeatedActor { .. }))
     ));
     assert!(matches!(
-        map(with(
+        map_baton(with(
             json!({"act": {"sub": "alice", "baton_kind": "human"}})
         )),
         Err(ClaimError::Principal(PrincipalError::ActorIsSubject { .. }))
     ));
+    // Under the generic preset that actor is an agent (baton_kind ignored): a different
+    // principal from the human subject.
+    assert_eq!(
+        map(with(
+            json!({"act": {"sub": "alice", "baton_kind": "human"}})
+        ))
+        .unwrap()
+        .acting(),
+        &derived_agent("alice")
+    );
 }
 
 #[test]
@@ -750,7 +791,7 @@ fn decoder_rejections() {
 
 #[test]
 fn to_claims_round_trips_through_json() {
-    let p = map(with(json!({
+    let p = map_baton(with(json!({
         "aud": "api", "scope": "a b", "roles": ["r"], "tenant": "t",
         "baton_attrs": {"k": "v"}, "client_id": "web", "amr": ["pwd"],
         "act": {"sub": "bot", "scope": "a", "act": {"client_id": "gw", "iss": "https://gw.example"}},
@@ -762,12 +803,12 @@ fn to_claims_round_trips_through_json() {
     assert_eq!(claims.act.as_ref().unwrap().sub.as_deref(), Some("bot"));
     assert_eq!(claims.scope.as_deref(), Some("a"));
     let json = claims.to_json();
-    let back = ClaimMapping::generic().principal_from_json(&json).unwrap();
+    let back = ClaimMapping::baton().principal_from_json(&json).unwrap();
     assert_eq!(back, p);
     // Re-issued under another issuer, the typed ids survive (baton_id is written).
     let mut reissued = claims.clone();
     reissued.iss = Some("https://edge.example".into());
-    let edge = ClaimMapping::generic()
+    let edge = ClaimMapping::baton()
         .principal_from_claims(&reissued)
         .unwrap();
     assert_eq!(edge.id(), p.id());
@@ -785,4 +826,164 @@ fn scopes_from_scp_string_and_array() {
     assert!(okta.has_scope("email"));
     let empty = map(with(json!({"scope": "", "scp": []}))).unwrap();
     assert!(empty.scopes().is_empty());
+}
+
+/// The generic preset (and Keycloak, built on it) trusts no Baton-internal claim: an
+/// external IdP's user who picks `sub: "svc-payments"` or edits `baton_*` claims into a
+/// token gains nothing.
+#[test]
+fn generic_ignores_baton_internal_claims() {
+    for mapping in [
+        ClaimMapping::generic(),
+        ClaimMapping::keycloak(),
+        ClaimMapping::default(),
+    ] {
+        // A typed-looking sub is an opaque subject: a human with a derived id.
+        let p = map_with(&mapping, with(json!({"sub": "svc-payments"}))).unwrap();
+        assert_eq!(p.kind(), Kind::Human);
+        assert_eq!(p.id(), &derived_human("svc-payments"));
+        assert_ne!(p.id(), &svc("payments"));
+        assert_eq!(p.subject(), "svc-payments");
+        // Another person's id as sub is not that person.
+        let p = map_with(&mapping, with(json!({"sub": HUMAN}))).unwrap();
+        assert_eq!(p.id(), &derived_human(HUMAN));
+        assert_ne!(p.id().to_string(), HUMAN);
+        let p = map_with(&mapping, with(json!({"sub": AGENT}))).unwrap();
+        assert_eq!(p.kind(), Kind::Human);
+        // Ill-formed typed-looking subs are not even parsed.
+        assert!(map_with(&mapping, with(json!({"sub": "hm-not-a-uuid"}))).is_ok());
+
+        // baton_kind, baton_id and baton_attrs are ignored, whatever their value or type.
+        let p = map_with(
+            &mapping,
+            with(json!({
+                "sub": "svc-payments", "baton_kind": "service", "baton_id": "svc-payments",
+                "baton_attrs": {"clearance": "top"},
+            })),
+        )
+        .unwrap();
+        assert_eq!(p.kind(), Kind::Human);
+        assert_eq!(p.id(), &derived_human("svc-payments"));
+        assert!(p.attributes().is_empty());
+        let p = map_with(&mapping, with(json!({"baton_kind": "agent"}))).unwrap();
+        assert_eq!(p.id(), &derived_human("alice"));
+        let p = map_with(&mapping, with(json!({"baton_id": HUMAN}))).unwrap();
+        assert_eq!(p.id(), &derived_human("alice"));
+        let p = map_with(
+            &mapping,
+            with(json!({"baton_kind": 1, "baton_id": {}, "baton_attrs": ["k"]})),
+        )
+        .unwrap();
+        assert_eq!(p.id(), &derived_human("alice"));
+
+        // Inside act: a typed sub is an opaque subject of the actor default kind (Agent),
+        // and the act's baton_kind and baton_id are ignored.
+        let p = map_with(&mapping, with(json!({"act": {"sub": "svc-payments"}}))).unwrap();
+        assert_eq!(p.acting(), &derived_agent("svc-payments"));
+        assert!(!p.involves(Kind::Service));
+        assert_eq!(p.delegation()[0].subject(), Some("svc-payments"));
+        let p = map_with(&mapping, with(json!({"act": {"sub": HUMAN}}))).unwrap();
+        assert_eq!(p.acting(), &derived_agent(HUMAN));
+        let p = map_with(
+            &mapping,
+            with(json!({"act": {"sub": "x", "baton_kind": "service", "baton_id": "svc-x"}})),
+        )
+        .unwrap();
+        assert_eq!(p.acting(), &derived_agent("x"));
+        // An act with only client_id (set by the issuer, not the user) is still a service.
+        let p = map_with(&mapping, with(json!({"act": {"client_id": "gateway"}}))).unwrap();
+        assert_eq!(p.acting(), &svc("gateway"));
+
+        // Client-credentials detection still makes services.
+        let p = map_with(
+            &mapping,
+            with(json!({"sub": "svc-payments", "client_id": "svc-payments"})),
+        )
+        .unwrap();
+        assert_eq!(p.kind(), Kind::Service);
+        assert_eq!(p.id(), &svc("svc-payments"));
+    }
+}
+
+/// The Baton preset honours every Baton-internal claim, at the top level and in `act`.
+#[test]
+fn baton_honours_baton_internal_claims() {
+    let p = map_baton(with(json!({"sub": "svc-payments"}))).unwrap();
+    assert_eq!((p.kind(), p.id()), (Kind::Service, &svc("payments")));
+    let p = map_baton(with(json!({"sub": HUMAN}))).unwrap();
+    assert_eq!(p.id().to_string(), HUMAN);
+    let p = map_baton(with(
+        json!({"baton_kind": "service", "client_id": "payments"}),
+    ))
+    .unwrap();
+    assert_eq!((p.kind(), p.id()), (Kind::Service, &svc("payments")));
+    let p = map_baton(with(json!({"baton_id": "svc-payments"}))).unwrap();
+    assert_eq!(p.id(), &svc("payments"));
+    assert_eq!(p.subject(), "alice");
+    let p = map_baton(with(json!({"baton_attrs": {"clearance": "top"}}))).unwrap();
+    assert_eq!(p.attributes().get("clearance"), Some("top"));
+    let p = map_baton(with(json!({"act": {"sub": "svc-payments"}}))).unwrap();
+    assert_eq!(p.acting(), &svc("payments"));
+    assert_eq!(p.delegation()[0].subject(), None); // the typed sub is the id
+    let p = map_baton(with(json!({"act": {"sub": "x", "baton_id": "svc-x"}}))).unwrap();
+    assert_eq!(p.acting(), &svc("x"));
+    let p = map_baton(with(json!({"act": {"sub": "x", "baton_kind": "human"}}))).unwrap();
+    assert_eq!(p.acting(), &derived_human("x"));
+    // And it still checks them: a bad typed sub or a contradicting kind is refused.
+    assert!(matches!(
+        map_baton(with(json!({"sub": "hm-not-a-uuid"}))),
+        Err(ClaimError::Invalid { claim, .. }) if claim == "sub"
+    ));
+    assert!(matches!(
+        map_baton(with(json!({"sub": "svc-payments", "baton_kind": "human"}))),
+        Err(ClaimError::KindConflict {
+            claimed: Kind::Human,
+            found: Kind::Service,
+            ..
+        })
+    ));
+    assert_ne!(ClaimMapping::baton(), ClaimMapping::generic());
+    assert_eq!(ClaimMapping::default(), ClaimMapping::generic());
+}
+
+/// Each Baton-internal claim can be turned on alone for an issuer the operator trusts.
+#[test]
+fn internal_claims_are_opt_in_one_by_one() {
+    let typed = ClaimMapping::generic().with_typed_subjects(true);
+    let p = map_with(
+        &typed,
+        with(json!({"sub": "svc-payments", "baton_id": HUMAN})),
+    )
+    .unwrap();
+    assert_eq!(p.id(), &svc("payments")); // typed sub on, id claim still off
+    let p = map_with(&typed, with(json!({"act": {"sub": "svc-payments"}}))).unwrap();
+    assert_eq!(p.acting(), &svc("payments"));
+
+    let id = ClaimMapping::generic().with_id_claim("baton_id");
+    let p = map_with(&id, with(json!({"baton_id": HUMAN, "baton_kind": "agent"}))).unwrap();
+    assert_eq!(p.id().to_string(), HUMAN); // id claim on, kind claim still off
+    let p = map_with(&id, with(json!({"sub": "svc-payments"}))).unwrap();
+    assert_eq!(p.id(), &derived_human("svc-payments"));
+
+    let kind = ClaimMapping::generic().with_kind_claim("baton_kind");
+    let p = map_with(
+        &kind,
+        with(json!({"baton_kind": "service", "client_id": "payments"})),
+    )
+    .unwrap();
+    assert_eq!(p.id(), &svc("payments"));
+    let p = map_with(
+        &kind,
+        with(json!({"act": {"sub": "bob", "baton_kind": "human"}})),
+    )
+    .unwrap();
+    assert_eq!(p.acting(), &derived_human("bob"));
+
+    let attrs = ClaimMapping::generic().with_attributes_claim("baton_attrs");
+    let p = map_with(&attrs, with(json!({"baton_attrs": {"k": "v"}}))).unwrap();
+    assert_eq!(p.attributes().get("k"), Some("v"));
+    assert!(matches!(
+        map_with(&attrs, with(json!({"baton_attrs": ["k"]}))),
+        Err(ClaimError::WrongType { claim, .. }) if claim == "baton_attrs"
+    ));
 }

@@ -236,7 +236,8 @@ proptest! {
     #[test]
     fn principal_to_claims_and_back_is_exact(p in valid_principal()) {
         let Some(p) = p else { return Ok(()) };
-        let mapping = ClaimMapping::generic();
+        // `to_claims` is the inverse of the Baton preset.
+        let mapping = ClaimMapping::baton();
         let claims = p.to_claims();
         prop_assert_eq!(&mapping.principal_from_claims(&claims).unwrap(), &p);
         // Through the JSON text too (what a signed token carries).
@@ -463,22 +464,24 @@ fn structured_claims() -> impl Strategy<Value = Value> {
 /// text) to an equal Principal.
 fn check_claims(mapping: &ClaimMapping, claims: &JwtClaims) -> Result<(), TestCaseError> {
     if let Ok(p) = mapping.principal_from_claims(claims) {
-        // The generic preset, allowing the chain depth the first mapping allowed.
-        let generic = ClaimMapping::generic()
+        // The Baton preset (the inverse of `to_claims`, whichever preset mapped), allowing
+        // the chain depth the first mapping allowed.
+        let baton = ClaimMapping::baton()
             .with_max_delegation_depth(principal::limits::HARD_MAX_DELEGATION_DEPTH);
         let again = p.to_claims();
-        prop_assert_eq!(&generic.principal_from_claims(&again).unwrap(), &p);
-        prop_assert_eq!(&generic.principal_from_json(&again.to_json()).unwrap(), &p);
+        prop_assert_eq!(&baton.principal_from_claims(&again).unwrap(), &p);
+        prop_assert_eq!(&baton.principal_from_json(&again.to_json()).unwrap(), &p);
         let json = serde_json::to_vec(&p).unwrap();
         prop_assert_eq!(&serde_json::from_slice::<Principal>(&json).unwrap(), &p);
     }
     Ok(())
 }
 
-fn mappings() -> [ClaimMapping; 3] {
+fn mappings() -> [ClaimMapping; 4] {
     [
         ClaimMapping::generic(),
         ClaimMapping::keycloak(),
+        ClaimMapping::baton(),
         ClaimMapping::generic()
             .with_actor_default_kind(Kind::Service)
             .with_max_delegation_depth(principal::limits::HARD_MAX_DELEGATION_DEPTH),
@@ -536,12 +539,14 @@ proptest! {
             let i = at.index(bytes.len());
             bytes[i] = byte;
         }
-        let generic = ClaimMapping::generic();
-        if let Ok(p) = generic.principal_from_json(&bytes) {
-            let again = p.to_claims();
-            prop_assert_eq!(generic.principal_from_claims(&again).unwrap(), p);
+        let baton = ClaimMapping::baton();
+        for mapping in [ClaimMapping::generic(), ClaimMapping::baton()] {
+            if let Ok(p) = mapping.principal_from_json(&bytes) {
+                let again = p.to_claims();
+                prop_assert_eq!(baton.principal_from_claims(&again).unwrap(), p);
+            }
+            let end = cut.index(bytes.len() + 1);
+            let _ = mapping.principal_from_json(&bytes[..end]);
         }
-        let end = cut.index(bytes.len() + 1);
-        let _ = generic.principal_from_json(&bytes[..end]);
     }
 }

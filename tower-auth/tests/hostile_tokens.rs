@@ -590,11 +590,22 @@ async fn missing_required_scope() {
 #[tokio::test]
 async fn claims_that_do_not_map_to_a_principal() {
     let f = fixture();
-    // A Baton-prefixed `sub` must be a typed id.
-    let token = KEYS
-        .ec
-        .token(&claims_with(ISSUER_A, json!({"sub": "hm-not-a-uuid"})));
+    // A mapped claim of the wrong type.
+    let token = KEYS.ec.token(&claims_with(ISSUER_A, json!({"roles": [1]})));
     assert!(matches!(f.reject(&token).await, AuthError::ClaimMapping(_)));
+    // No `sub` and no client to make a service of.
+    let token = KEYS.ec.token(&claims_with(ISSUER_A, json!({"sub": null})));
+    assert!(matches!(f.reject(&token).await, AuthError::ClaimMapping(_)));
+    // The default (generic) mapping trusts no Baton-internal claim from an external
+    // issuer: a `sub` that looks like a service id, with `baton_kind`/`baton_id`, is an
+    // opaque subject of a human, not that service.
+    let token = KEYS.ec.token(&claims_with(
+        ISSUER_A,
+        json!({"sub": "svc-payments", "baton_kind": "service", "baton_id": "svc-payments"}),
+    ));
+    let verified = f.verify(&token).await.expect("an opaque subject");
+    assert_eq!(verified.kind(), principal::Kind::Human);
+    assert_ne!(verified.id().to_string(), "svc-payments");
 }
 
 // ---- size and shape ----

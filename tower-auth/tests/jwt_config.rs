@@ -397,6 +397,38 @@ fn settings_build_the_same_configuration_as_the_builders() {
 }
 
 #[test]
+fn settings_mapping_presets_default_to_the_safe_one() {
+    let mapping_of = |preset: Option<&str>| {
+        let mut issuer = json!({"issuer": ISSUER_A, "audiences": [AUD], "keys": "oidc_discovery"});
+        if let Some(preset) = preset {
+            issuer["claim_mapping"] = json!(preset);
+        }
+        let settings: JwtVerifierSettings =
+            serde_json::from_value(json!({ "issuers": [issuer] })).expect("settings");
+        let verifier = settings
+            .builder()
+            .expect("builder")
+            .build()
+            .expect("verifier");
+        verifier
+            .issuers()
+            .next()
+            .expect("issuer")
+            .claim_mapping()
+            .clone()
+    };
+    // No preset: generic, which trusts no Baton-internal claim.
+    assert_eq!(mapping_of(None), principal::ClaimMapping::generic());
+    assert_eq!(
+        mapping_of(Some("generic")),
+        principal::ClaimMapping::generic()
+    );
+    // The Baton preset only when asked for by name.
+    assert_eq!(mapping_of(Some("baton")), principal::ClaimMapping::baton());
+    assert_ne!(mapping_of(None), principal::ClaimMapping::baton());
+}
+
+#[test]
 fn settings_refuse_invalid_values() {
     let issuer_with = |changes: serde_json::Value| {
         let mut issuer = json!({"issuer": ISSUER_A, "audiences": [AUD], "keys": "oidc_discovery"});

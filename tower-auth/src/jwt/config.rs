@@ -302,7 +302,7 @@ enum PendingKeys {
 /// | leeway | 30 s, at most 300 s | clock skew between the IdP and this host, not a grace period |
 /// | `typ` | not checked | set `at+jwt` for RFC 9068 access tokens, so ID tokens are refused |
 /// | max token bytes | 8 KiB (at most 64 KiB) | bounded input before any parsing |
-/// | claim mapping | [`ClaimMapping::generic`] | |
+/// | claim mapping | [`ClaimMapping::generic`] | an external issuer's users may choose their `sub` or edit claims, so no Baton-internal claim is trusted; [`ClaimMapping::baton`] is for an issuer that is Baton itself |
 ///
 /// `iss` is always required: the verifier picks the issuer by the token's `iss`.
 ///
@@ -575,7 +575,9 @@ impl IssuerConfigBuilder {
         self
     }
 
-    /// How claims become a Principal (default [`ClaimMapping::generic`]).
+    /// How claims become a Principal (default [`ClaimMapping::generic`], safe for an
+    /// external identity provider). Set [`ClaimMapping::baton`] only for an issuer that is
+    /// Baton itself (internal JWTs): it trusts typed subjects and the `baton_*` claims.
     pub fn claim_mapping(mut self, mapping: ClaimMapping) -> Self {
         self.mapping = mapping;
         self

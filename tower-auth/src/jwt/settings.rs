@@ -117,11 +117,17 @@ pub enum KeySettings {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MappingPreset {
-    /// [`ClaimMapping::generic`].
+    /// `"generic"`: [`ClaimMapping::generic`], for an external identity provider; trusts no
+    /// Baton-internal claim. The default.
     #[default]
     Generic,
-    /// [`ClaimMapping::keycloak`].
+    /// `"keycloak"`: [`ClaimMapping::keycloak`], the generic preset with Keycloak roles and
+    /// service accounts.
     Keycloak,
+    /// `"baton"`: [`ClaimMapping::baton`], only for an issuer that is Baton itself (internal
+    /// JWTs): it trusts typed subjects, `baton_id`, `baton_kind` and `baton_attrs`, which
+    /// at an external identity provider a user might choose or edit.
+    Baton,
 }
 
 impl JwtVerifierSettings {
@@ -182,6 +188,7 @@ impl IssuerSettings {
         builder = builder.claim_mapping(match self.claim_mapping {
             MappingPreset::Generic => ClaimMapping::generic(),
             MappingPreset::Keycloak => ClaimMapping::keycloak(),
+            MappingPreset::Baton => ClaimMapping::baton(),
         });
         builder.build()
     }
