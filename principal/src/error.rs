@@ -1,7 +1,7 @@
 //! Typed errors. Each variant names the field and says why; `reason()` is a stable
 //! snake_case label for logs and metrics.
 
-use crate::ids::{Kind, PrincipalId};
+use crate::ids::{Issuer, Kind, PrincipalId};
 use crate::time::Timestamp;
 
 /// A value failed to parse or validate: a typed id, an issuer, a scope, a role, a tenant,
@@ -69,12 +69,6 @@ pub enum IdError {
         /// The field being parsed.
         field: &'static str,
     },
-    /// Nothing usable was left of a client id after normalisation into a slug.
-    #[error("{field}: no letters or digits to build a service slug from")]
-    NothingLeft {
-        /// The field being parsed.
-        field: &'static str,
-    },
     /// A kind other than `human`, `agent`, `service`.
     #[error("{field}: unknown kind (expected human, agent or service)")]
     UnknownKind {
@@ -111,7 +105,6 @@ impl IdError {
             IdError::UnknownPrefix { .. } => "unknown_prefix",
             IdError::InvalidUuid { .. } => "invalid_uuid",
             IdError::TrailingHyphen { .. } => "trailing_hyphen",
-            IdError::NothingLeft { .. } => "nothing_left",
             IdError::UnknownKind { .. } => "unknown_kind",
             IdError::EmptyToken { .. } => "empty_token",
             IdError::TooMany { .. } => "too_many",
@@ -129,7 +122,6 @@ impl IdError {
             | IdError::UnknownPrefix { field }
             | IdError::InvalidUuid { field }
             | IdError::TrailingHyphen { field }
-            | IdError::NothingLeft { field }
             | IdError::UnknownKind { field }
             | IdError::EmptyToken { field, .. }
             | IdError::TooMany { field, .. } => field,
@@ -180,13 +172,16 @@ pub enum PrincipalError {
         /// The hard cap ([`HARD_MAX_DELEGATION_DEPTH`](crate::limits::HARD_MAX_DELEGATION_DEPTH)).
         cap: usize,
     },
-    /// The same actor appears twice in one chain.
+    /// The same actor appears twice in one chain: the same id, or the same issuer and
+    /// subject under another kind.
     #[error("delegation: actor {id} appears more than once")]
     RepeatedActor {
         /// The repeated actor.
         id: PrincipalId,
     },
-    /// An actor is the subject itself: nobody delegates to themselves.
+    /// An actor is the subject itself: nobody delegates to themselves. The same id, or the
+    /// subject's issuer and subject under another kind (a human acting as an agent for
+    /// themselves).
     #[error("delegation: actor {id} is the subject itself")]
     ActorIsSubject {
         /// The actor (and subject) id.
@@ -292,6 +287,15 @@ pub enum ClaimError {
         /// The limit.
         max: usize,
     },
+    /// An actor's `iss` is neither the token's `iss` nor an issuer the mapping allows
+    /// ([`ClaimMapping::with_actor_issuer`](crate::ClaimMapping::with_actor_issuer)).
+    #[error("{claim}: actor issuer {issuer} is not the token's issuer and not allowed")]
+    ActorIssuerNotAllowed {
+        /// The claim (`act.iss`, `act.act.iss`, ...).
+        claim: String,
+        /// The actor's issuer.
+        issuer: Issuer,
+    },
     /// The mapped Principal would break an invariant of the model.
     #[error("principal: {0}")]
     Principal(#[from] PrincipalError),
@@ -309,6 +313,7 @@ impl ClaimError {
             ClaimError::WrongType { .. } => "wrong_claim_type",
             ClaimError::KindConflict { .. } => "kind_conflict",
             ClaimError::TooMany { .. } => "too_many_claim_values",
+            ClaimError::ActorIssuerNotAllowed { .. } => "actor_issuer_not_allowed",
             ClaimError::Principal(e) => e.reason(),
         }
     }

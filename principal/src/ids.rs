@@ -8,8 +8,7 @@ use uuid::Uuid;
 
 use crate::IdError;
 use crate::limits::{
-    MAX_AUDIENCE_LEN, MAX_CLIENT_ID_LEN, MAX_ISSUER_LEN, MAX_ROLE_LEN, MAX_SERVICE_SLUG_LEN,
-    MAX_TENANT_LEN,
+    MAX_AUDIENCE_LEN, MAX_ISSUER_LEN, MAX_ROLE_LEN, MAX_SERVICE_SLUG_LEN, MAX_TENANT_LEN,
 };
 use crate::validate;
 
@@ -85,10 +84,15 @@ impl FromStr for Kind {
     }
 }
 
-/// The UUID v5 of `"{issuer}\n{subject}"` in [`BATON_NAMESPACE`]. An issuer never contains a
-/// newline (see [`Issuer`]), so the encoding is unambiguous.
-fn derive_uuid(issuer: &Issuer, subject: &str) -> Uuid {
-    let mut name = Vec::with_capacity(issuer.as_str().len() + 1 + subject.len());
+/// The UUID v5 of `"{kind}\n{issuer}\n{subject}"` in [`BATON_NAMESPACE`], `kind` being
+/// `human` or `agent`. Neither a kind nor an issuer contains a newline (see [`Issuer`]), so
+/// the encoding is unambiguous; the kind in the name keeps a human and an agent with one
+/// issuer and subject apart.
+fn derive_uuid(kind: Kind, issuer: &Issuer, subject: &str) -> Uuid {
+    let kind = kind.as_str();
+    let mut name = Vec::with_capacity(kind.len() + issuer.as_str().len() + 2 + subject.len());
+    name.extend_from_slice(kind.as_bytes());
+    name.push(b'\n');
     name.extend_from_slice(issuer.as_str().as_bytes());
     name.push(b'\n');
     name.extend_from_slice(subject.as_bytes());
@@ -130,7 +134,7 @@ fn parse_prefixed_uuid(
 }
 
 macro_rules! uuid_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, $field:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:expr, $prefix:literal, $field:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(Uuid);
@@ -145,10 +149,12 @@ macro_rules! uuid_id {
             }
 
             /// The id derived from an issuer and the issuer's subject (`sub`): the UUID v5 of
-            /// `"{issuer}\n{subject}"` in [`BATON_NAMESPACE`]. The same issuer and subject
-            /// always give the same id, at every hop and in every log.
+            /// `"{kind}\n{issuer}\n{subject}"` in [`BATON_NAMESPACE`], `kind` being this
+            /// id's kind (`human` or `agent`). The same issuer and subject always give the
+            /// same id, at every hop and in every log; another issuer, or the other kind,
+            /// gives another id.
             pub fn derive(issuer: &Issuer, subject: &str) -> Self {
-                Self(derive_uuid(issuer, subject))
+                Self(derive_uuid($kind, issuer, subject))
             }
 
             /// The uuid inside the id.
@@ -212,15 +218,19 @@ uuid_id!(
     /// let id: HumanId = "hm-6f1c1a43-04b5-4a8e-9d0b-2c1f3e5a7b9d".parse()?;
     /// assert_eq!(id.to_string(), "hm-6f1c1a43-04b5-4a8e-9d0b-2c1f3e5a7b9d");
     ///
-    /// // Derived ids are stable for one issuer and subject.
+    /// // Derived ids are stable for one issuer and subject, and differ from the agent's.
     /// let issuer = Issuer::new("https://idp.example.com")?;
     /// assert_eq!(HumanId::derive(&issuer, "alice"), HumanId::derive(&issuer, "alice"));
+    /// assert_ne!(
+    ///     HumanId::derive(&issuer, "alice").as_uuid(),
+    ///     principal::AgentId::derive(&issuer, "alice").as_uuid()
+    /// );
     ///
     /// assert!("hm-6F1C1A43-04B5-4A8E-9D0B-2C1F3E5A7B9D".parse::<HumanId>().is_err()); // uppercase
     /// assert!("am-6f1c1a43-04b5-4a8e-9d0b-2c1f3e5a7b9d".parse::<HumanId>().is_err()); // agent prefix
     /// # Ok::<(), principal::IdError>(())
     /// ```
-    HumanId, "hm-", "human_id"
+    HumanId, Kind::Human, "hm-", "human_id"
 );
 
 uuid_id!(
@@ -234,25 +244,35 @@ uuid_id!(
     /// assert!("am-0b7e2a503c1d4f6e8a9b1c2d3e4f5a6b".parse::<AgentId>().is_err()); // not hyphenated
     /// # Ok::<(), principal::IdError>(())
     /// ```
-    AgentId, "am-", "agent_id"
+    AgentId, Kind::Agent, "am-", "agent_id"
 );
 
 /// The id of a service: `svc-` followed by a slug of 1 to 63 characters from `[a-z0-9-]`,
 /// starting with a letter or digit and not ending with `-` (one DNS label).
 ///
+/// A service named by the operator is [`ServiceId::new`]. A service known only by an OAuth
+/// client id at some issuer is [`ServiceId::derive`]: `svc-{client_id}-{digest}`, where the
+/// digest names the issuer, so that clients called `gateway` at two identity providers are
+/// two services, and neither is the operator's `svc-gateway`.
+///
 /// ```
-/// use principal::ServiceId;
+/// use principal::{Issuer, ServiceId};
 ///
 /// let id = ServiceId::new("billing")?;
 /// assert_eq!(id.as_str(), "svc-billing");
 /// assert_eq!("svc-billing".parse::<ServiceId>()?, id);
 ///
-/// // Client ids are normalised into a slug.
-/// assert_eq!(ServiceId::from_client_id("Billing API (prod)")?.as_str(), "svc-billing-api-prod");
+/// // A client id becomes a service id only under its issuer.
+/// let internal = Issuer::new("https://idp.internal.example")?;
+/// let partner = Issuer::new("https://idp.partner.example")?;
+/// let gateway = ServiceId::derive(&internal, "gateway")?;
+/// assert!(gateway.as_str().starts_with("svc-gateway-"));
+/// assert_ne!(gateway, ServiceId::derive(&partner, "gateway")?);
+/// assert_ne!(gateway, ServiceId::new("gateway")?);
 ///
 /// assert!(ServiceId::new("Billing").is_err()); // uppercase
 /// assert!(ServiceId::new("billing-").is_err()); // trailing hyphen
-/// assert!(ServiceId::from_client_id("!!!").is_err()); // nothing left
+/// assert!(ServiceId::derive(&internal, "Gateway").is_err()); // not folded into `gateway`
 /// # Ok::<(), principal::IdError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -264,50 +284,61 @@ impl ServiceId {
 
     /// The service id `svc-{slug}`; the slug must already be valid.
     pub fn new(slug: &str) -> Result<Self, IdError> {
-        validate_slug(slug, 0)?;
+        validate_slug("service_id", slug, 0)?;
         let mut id = String::with_capacity(Self::PREFIX.len() + slug.len());
         id.push_str(Self::PREFIX);
         id.push_str(slug);
         Ok(ServiceId(id))
     }
 
-    /// The service id of an OAuth client id: ASCII letters are lowercased, every other
-    /// character that is not an ASCII letter or digit becomes `-`, runs of `-` collapse to
-    /// one, and `-` is trimmed from both ends. Errors if nothing is left, or if the slug is
-    /// longer than [`MAX_SERVICE_SLUG_LEN`] (no truncation: two long client ids must not
-    /// collapse into one service).
-    pub fn from_client_id(client_id: &str) -> Result<Self, IdError> {
+    /// The number of hex digits of the issuer digest in a derived service id.
+    pub const ISSUER_DIGEST_LEN: usize = 16;
+
+    /// The longest client id [`derive`](ServiceId::derive) accepts: a slug plus `-` plus
+    /// the digest must fit in [`MAX_SERVICE_SLUG_LEN`].
+    pub const MAX_DERIVED_CLIENT_ID_LEN: usize = MAX_SERVICE_SLUG_LEN - 1 - Self::ISSUER_DIGEST_LEN;
+
+    /// The service id of the OAuth client `client_id` at `issuer`:
+    /// `svc-{client_id}-{digest}`.
+    ///
+    /// `digest` is [`ISSUER_DIGEST_LEN`](ServiceId::ISSUER_DIGEST_LEN) lowercase hex digits:
+    /// the UUID v5 of `"service\n{issuer}"` in [`BATON_NAMESPACE`], written as 32 hex
+    /// digits, without its version digit (the 13th), first 16 kept (64 bits of SHA-1
+    /// output). The same client at the same issuer is always the same service; the same
+    /// client id at another issuer is another service, and no derived id is a bare
+    /// `svc-{client_id}` an operator would name.
+    ///
+    /// `client_id` must already be a valid slug (`[a-z0-9-]`, starting with a letter or a
+    /// digit, not ending with `-`) of at most
+    /// [`MAX_DERIVED_CLIENT_ID_LEN`](ServiceId::MAX_DERIVED_CLIENT_ID_LEN) bytes: anything
+    /// else is refused (field `client_id`), never folded, so `Payments`, `payments_` and
+    /// `payments.` are not `payments`. Map such a client to a service by name instead
+    /// ([`ClaimMapping::with_service`](crate::ClaimMapping::with_service)).
+    pub fn derive(issuer: &Issuer, client_id: &str) -> Result<Self, IdError> {
         const FIELD: &str = "client_id";
-        if client_id.len() > MAX_CLIENT_ID_LEN {
+        if client_id.len() > Self::MAX_DERIVED_CLIENT_ID_LEN {
             return Err(IdError::TooLong {
                 field: FIELD,
                 len: client_id.len(),
-                max: MAX_CLIENT_ID_LEN,
+                max: Self::MAX_DERIVED_CLIENT_ID_LEN,
             });
         }
-        let mut id = String::with_capacity(Self::PREFIX.len() + client_id.len());
+        validate_slug(FIELD, client_id, 0)?;
+        let digest = Uuid::new_v5(
+            &BATON_NAMESPACE,
+            format!("service\n{}", issuer.as_str()).as_bytes(),
+        );
+        let mut buf = Uuid::encode_buffer();
+        let hex = digest.simple().encode_lower(&mut buf);
+        let mut id = String::with_capacity(
+            Self::PREFIX.len() + client_id.len() + 1 + Self::ISSUER_DIGEST_LEN,
+        );
         id.push_str(Self::PREFIX);
-        for c in client_id.chars() {
-            if c.is_ascii_alphanumeric() {
-                id.push(c.to_ascii_lowercase());
-            } else if id.len() > Self::PREFIX.len() && !id.ends_with('-') {
-                id.push('-');
-            }
-        }
-        if id.ends_with('-') && id.len() > Self::PREFIX.len() {
-            id.pop();
-        }
-        let slug_len = id.len() - Self::PREFIX.len();
-        if slug_len == 0 {
-            return Err(IdError::NothingLeft { field: FIELD });
-        }
-        if slug_len > MAX_SERVICE_SLUG_LEN {
-            return Err(IdError::TooLong {
-                field: "service_id",
-                len: id.len(),
-                max: Self::PREFIX.len() + MAX_SERVICE_SLUG_LEN,
-            });
-        }
+        id.push_str(client_id);
+        id.push('-');
+        // The 13th digit is the UUID version (always 5): it says nothing about the issuer.
+        id.push_str(&hex[..12]);
+        id.push_str(&hex[13..13 + Self::ISSUER_DIGEST_LEN - 12]);
         Ok(ServiceId(id))
     }
 
@@ -323,7 +354,7 @@ impl ServiceId {
                 expected: Self::PREFIX,
             });
         };
-        validate_slug(slug, Self::PREFIX.len())?;
+        validate_slug(FIELD, slug, Self::PREFIX.len())?;
         Ok(ServiceId(s.to_owned()))
     }
 
@@ -340,14 +371,13 @@ impl ServiceId {
 
 /// Checks a slug; `offset` is added to reported positions (the prefix length when parsing a
 /// full id).
-fn validate_slug(slug: &str, offset: usize) -> Result<(), IdError> {
-    const FIELD: &str = "service_id";
+fn validate_slug(field: &'static str, slug: &str, offset: usize) -> Result<(), IdError> {
     if slug.is_empty() {
-        return Err(IdError::Empty { field: FIELD });
+        return Err(IdError::Empty { field });
     }
     if slug.len() > MAX_SERVICE_SLUG_LEN {
         return Err(IdError::TooLong {
-            field: FIELD,
+            field,
             len: slug.len() + offset,
             max: MAX_SERVICE_SLUG_LEN + offset,
         });
@@ -356,14 +386,14 @@ fn validate_slug(slug: &str, offset: usize) -> Result<(), IdError> {
         let allowed = c.is_ascii_lowercase() || c.is_ascii_digit() || (c == '-' && i > 0);
         if !allowed {
             return Err(IdError::InvalidChar {
-                field: FIELD,
+                field,
                 position: i + offset,
                 found: c,
             });
         }
     }
     if slug.ends_with('-') {
-        return Err(IdError::TrailingHyphen { field: FIELD });
+        return Err(IdError::TrailingHyphen { field });
     }
     Ok(())
 }
@@ -750,8 +780,22 @@ mod tests {
         let pinned = HumanId::derive(&a, "alice").to_string();
         assert_eq!(pinned, HumanId::derive(&a, "alice").to_string());
         assert_eq!(
-            Uuid::new_v5(&BATON_NAMESPACE, b"https://a.example\nalice"),
+            Uuid::new_v5(&BATON_NAMESPACE, b"human\nhttps://a.example\nalice"),
             *HumanId::derive(&a, "alice").as_uuid()
+        );
+        assert_eq!(
+            Uuid::new_v5(&BATON_NAMESPACE, b"agent\nhttps://a.example\nalice"),
+            *AgentId::derive(&a, "alice").as_uuid()
+        );
+    }
+
+    #[test]
+    fn derive_separates_kinds() {
+        // A human and an agent with one issuer and subject are two parties.
+        let a = Issuer::new("https://a.example").unwrap();
+        assert_ne!(
+            HumanId::derive(&a, "alice").as_uuid(),
+            AgentId::derive(&a, "alice").as_uuid()
         );
     }
 
@@ -826,44 +870,61 @@ mod tests {
     }
 
     #[test]
-    fn service_id_from_client_id() {
-        let cases = [
-            ("billing", "svc-billing"),
-            ("Billing-API", "svc-billing-api"),
-            ("  my..app__", "svc-my-app"),
-            ("https://app.example.com/x", "svc-https-app-example-com-x"),
-            ("café", "svc-caf"),
-            ("0oa1b2c3D4", "svc-0oa1b2c3d4"),
-        ];
-        for (client_id, expected) in cases {
+    fn service_id_derive_depends_on_the_issuer() {
+        let a = Issuer::new("https://a.example").unwrap();
+        let b = Issuer::new("https://b.example").unwrap();
+        let id = ServiceId::derive(&a, "gateway").unwrap();
+        // Pinned: the form every log and policy will hold.
+        let digest = Uuid::new_v5(&BATON_NAMESPACE, b"service\nhttps://a.example")
+            .simple()
+            .to_string();
+        let expected = format!("svc-gateway-{}{}", &digest[..12], &digest[13..17]);
+        assert_eq!(id.as_str(), expected);
+        assert_eq!(id.slug().len(), "gateway".len() + 1 + 16);
+        assert_eq!(ServiceId::parse(id.as_str()), Ok(id.clone()));
+        assert_eq!(ServiceId::derive(&a, "gateway"), Ok(id.clone()));
+        assert_ne!(ServiceId::derive(&b, "gateway").unwrap(), id);
+        assert_ne!(id, ServiceId::new("gateway").unwrap());
+        // A client id made of a UUID (Microsoft) still fits.
+        assert!(ServiceId::derive(&a, "0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a6b").is_ok());
+    }
+
+    #[test]
+    fn service_id_derive_refuses_what_it_would_have_to_fold() {
+        let a = Issuer::new("https://a.example").unwrap();
+        for (client_id, position, found) in [
+            ("Payments", 0, 'P'),
+            ("payments_", 8, '_'),
+            ("payments.", 8, '.'),
+            ("my app", 2, ' '),
+            ("caf\u{e9}", 3, '\u{e9}'),
+            ("-payments", 0, '-'),
+        ] {
             assert_eq!(
-                ServiceId::from_client_id(client_id).unwrap().as_str(),
-                expected,
+                ServiceId::derive(&a, client_id),
+                Err(IdError::InvalidChar {
+                    field: "client_id",
+                    position,
+                    found
+                }),
                 "{client_id}"
             );
         }
         assert_eq!(
-            ServiceId::from_client_id("---"),
-            Err(IdError::NothingLeft { field: "client_id" })
+            ServiceId::derive(&a, "payments-"),
+            Err(IdError::TrailingHyphen { field: "client_id" })
         );
         assert_eq!(
-            ServiceId::from_client_id(""),
-            Err(IdError::NothingLeft { field: "client_id" })
+            ServiceId::derive(&a, ""),
+            Err(IdError::Empty { field: "client_id" })
         );
+        assert!(ServiceId::derive(&a, &"a".repeat(46)).is_ok());
         assert_eq!(
-            ServiceId::from_client_id(&"a".repeat(64)),
-            Err(IdError::TooLong {
-                field: "service_id",
-                len: 68,
-                max: 67
-            })
-        );
-        assert_eq!(
-            ServiceId::from_client_id(&"a".repeat(257)),
+            ServiceId::derive(&a, &"a".repeat(47)),
             Err(IdError::TooLong {
                 field: "client_id",
-                len: 257,
-                max: 256
+                len: 47,
+                max: 46
             })
         );
     }

@@ -64,10 +64,17 @@
 //! issuers ([`ClaimMapping::generic`], the default, and [`ClaimMapping::keycloak`]), which
 //! trust no Baton-internal claim (a typed-looking `sub`, `baton_id`, `baton_kind`,
 //! `baton_attrs`), and one for tokens Baton minted ([`ClaimMapping::baton`]), which trusts
-//! them all and is the inverse of [`Principal::to_claims`]. When an issuer's `sub` is not a typed id, the id is
-//! derived from the issuer and the subject (UUID v5 in [`BATON_NAMESPACE`]), so the same
-//! person has the same id at every hop and in every log; the issuer's `sub` is kept as
-//! [`Principal::subject`].
+//! them all and is the inverse of [`Principal::to_claims`].
+//!
+//! No one can become someone else: a derived id depends on the issuer and the kind
+//! (`hm-`/`am-` + the UUID v5 of kind, issuer and `sub` in [`BATON_NAMESPACE`]), so the
+//! same person has the same id at every hop and in every log, and a human and an agent
+//! with one `sub` are two parties; a service's id depends on its issuer
+//! (`svc-{client_id}-{digest}`, [`ServiceId::derive`]) unless the operator names that
+//! issuer's client ([`ClaimMapping::with_service`]); only markers the identity provider
+//! alone writes make a token a service's; `sub` is required; an actor's `iss` must be the
+//! token's or allowed; and an actor's [`grant()`](Actor::grant) is its effective grant.
+//! The issuer's `sub` is kept as [`Principal::subject`].
 //!
 //! ## Bounded input
 //!

@@ -28,12 +28,43 @@ enum RoleSource {
     KeycloakClients,
 }
 
-/// A claim value that marks a token as a service's own (a client_credentials grant).
+/// A claim that marks a token as a service's own (a client_credentials grant).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct ServiceMarker {
     claim: String,
-    value: String,
-    prefix: bool,
+    test: MarkerTest,
+}
+
+/// What the marker claim's string value must be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum MarkerTest {
+    Equals(String),
+    Prefix(String),
+    /// Any string: the claim's presence is the marker.
+    Present,
+}
+
+impl ServiceMarker {
+    fn new(claim: impl Into<String>, test: MarkerTest) -> Self {
+        ServiceMarker {
+            claim: claim.into(),
+            test,
+        }
+    }
+
+    fn matches(&self, claims: &JwtClaims) -> bool {
+        // `client_id` is a registered claim: it lives in its own field.
+        let value = if self.claim == "client_id" {
+            claims.client_id.as_deref()
+        } else {
+            lookup(&claims.extra, &self.claim).and_then(Value::as_str)
+        };
+        value.is_some_and(|v| match &self.test {
+            MarkerTest::Equals(expected) => v == expected,
+            MarkerTest::Prefix(prefix) => v.starts_with(prefix.as_str()),
+            MarkerTest::Present => true,
+        })
+    }
 }
 
 /// How claims become a [`Principal`]: where the kind, the id, the roles, the tenant and a
@@ -60,28 +91,42 @@ struct ServiceMarker {
 ///
 /// # How the kind and id are decided
 ///
+/// 0. `sub` is required (RFC 9068 §2.2): a token without it is refused
+///    (`Missing { claim: "sub" }`) unless this issuer's mapping opts out with
+///    [`insecure_allow_missing_sub`](ClaimMapping::insecure_allow_missing_sub).
 /// 1. If an id claim is configured ([`ID_CLAIM`] in the Baton preset) and present, it is
 ///    the typed id.
 /// 2. Else if typed subjects are on (Baton preset) and `sub` starts with a Baton prefix
 ///    (`hm-`, `am-`, `svc-`), it must parse as a typed id, and is the id.
 /// 3. Else the kind is the explicit kind claim if one is configured ([`KIND_CLAIM`] in the
-///    Baton preset) and present; else `Service` for a client_credentials-like token: no
-///    `sub`, `sub` equal to `client_id` or `azp`, or a service marker claim (`gty` =
-///    `client-credentials` as Auth0 sends, `idtyp` = `app` as Microsoft sends; Keycloak
-///    preset also: `preferred_username` starting with `service-account-`); else `Human`.
-///    - A `Service` gets `svc-{slug}` from the configured service claim, else `client_id`,
-///      else `azp` (see [`ServiceId::from_client_id`]); none of them is an error.
-///    - A `Human` or `Agent` gets the id derived from `iss` and `sub`
-///      ([`HumanId::derive`]); a missing `sub` is an error.
+///    Baton preset) and present; else `Service` if a service marker says the token is a
+///    client_credentials token; else `Human`. Markers are claims the identity provider
+///    alone writes: `gty` = `client-credentials` (Auth0), `idtyp` = `app` (Microsoft);
+///    the Keycloak preset also a `client_id` or `clientId` claim, which Keycloak's
+///    service-account mapper writes from a session note only Keycloak sets. Nothing a
+///    user may choose at some IdP makes a service: not a `sub` equal to `client_id` or
+///    `azp`, not a user name, not a missing `sub`.
+///    - A `Service` is read from the configured service claim, else `client_id`, else
+///      `azp` (none of them is an error). If the operator named that client's service
+///      ([`with_service`](ClaimMapping::with_service)), that is its id; else the
+///      issuer-dependent `svc-{client_id}-{digest}` of [`ServiceId::derive`], which
+///      refuses a client id that is not already a slug rather than fold it.
+///    - A `Human` or `Agent` gets the id derived from `iss`, `sub` and the kind
+///      ([`HumanId::derive`], [`AgentId::derive`](crate::AgentId::derive)); a missing
+///      `sub` is an error.
 /// 4. An explicit kind claim that contradicts the id's kind is an error.
 ///
-/// `subject()` is `sub` as the issuer sent it; for a service token without `sub`, the
-/// value the service id was made from.
+/// `subject()` is `sub` as the issuer sent it; for a service token without `sub` (only
+/// with the opt-out), the value the service id was made from.
 ///
 /// # Actors (`act`)
 ///
-/// The outermost `act` is the current actor, its nested `act` the one before. Each `act`
-/// object is read like the top level, with the same trust: the id claim, then a typed
+/// The outermost `act` is the current actor, its nested `act` the one before. An `act`'s
+/// `iss` must be the token's own `iss` or one allowed with
+/// [`with_actor_issuer`](ClaimMapping::with_actor_issuer) (the Baton preset allows any,
+/// as it trusts the ids outright); any other is refused
+/// ([`ClaimError::ActorIssuerNotAllowed`]), so one identity provider cannot mint actors in
+/// another's namespace. Each `act` object is read like the top level, with the same trust: the id claim, then a typed
 /// `sub`, then the kind claim inside the `act`, each only when the mapping reads it (the
 /// Baton preset, or turned on). Otherwise an actor's kind comes from what the issuer
 /// itself controls: an `act` with only `client_id` (no `sub`) is a `Service` made from
@@ -89,7 +134,10 @@ struct ServiceMarker {
 /// [actor default kind](ClaimMapping::with_actor_default_kind) (`Agent` unless
 /// configured), with its id derived from the `act`'s `iss` (or the token's) and `sub`.
 /// So under the generic preset an `act.sub` of `svc-payments` is an agent with a derived
-/// id, never the `svc-payments` service. An `act`'s `scope` is that actor's grant.
+/// id, never the `svc-payments` service. An `act`'s `scope` is that actor's grant (inside
+/// the Principal, its effective grant: see [`Actor`]). An actor with the subject's issuer
+/// and `sub` is the subject under another kind, and is refused
+/// ([`PrincipalError::ActorIsSubject`](crate::PrincipalError::ActorIsSubject)).
 ///
 /// # Other claims
 ///
@@ -142,6 +190,13 @@ pub struct ClaimMapping {
     service_claim: Option<String>,
     attributes_claim: Option<String>,
     service_markers: Vec<ServiceMarker>,
+    /// This issuer's client ids the operator named a service for.
+    services: BTreeMap<String, ServiceId>,
+    /// Issuers, besides the token's own, whose `act.iss` is honoured.
+    actor_issuers: BTreeSet<Issuer>,
+    /// Every `act.iss` is honoured (Baton preset: its ids are trusted outright anyway).
+    any_actor_issuer: bool,
+    require_sub: bool,
     actor_default_kind: Kind,
     typed_subjects: bool,
     max_delegation_depth: usize,
@@ -155,10 +210,11 @@ impl Default for ClaimMapping {
 }
 
 impl ClaimMapping {
-    /// The generic preset, for an external identity provider: roles from [`ROLES_CLAIM`],
-    /// tenant from [`TENANT_CLAIM`], client_credentials detection (no `sub`, `sub` =
-    /// `client_id` or `azp`, `gty` = `client-credentials`, `idtyp` = `app`), actors default
-    /// to `Agent`, maximum delegation depth [`DEFAULT_MAX_DELEGATION_DEPTH`].
+    /// The generic preset, for an external identity provider: `sub` required, roles from
+    /// [`ROLES_CLAIM`], tenant from [`TENANT_CLAIM`], services only by a marker the IdP
+    /// writes (`gty` = `client-credentials`, `idtyp` = `app`) with issuer-dependent ids,
+    /// actors only under the token's own `iss` and by default `Agent`, maximum delegation
+    /// depth [`DEFAULT_MAX_DELEGATION_DEPTH`].
     ///
     /// It trusts no Baton-internal claim: a `sub` with a Baton prefix is an opaque subject
     /// (its id derived from `iss` and `sub`, as for any other), and [`ID_CLAIM`],
@@ -168,11 +224,20 @@ impl ClaimMapping {
     /// ```
     /// use principal::{ClaimMapping, Kind};
     ///
-    /// let service = ClaimMapping::generic().principal_from_json(
-    ///     br#"{"iss": "https://idp.example.com", "client_id": "billing", "exp": 1700000300}"#,
-    /// )?;
+    /// let service = ClaimMapping::generic().principal_from_json(br#"{
+    ///     "iss": "https://idp.example.com", "sub": "billing@clients", "exp": 1700000300,
+    ///     "gty": "client-credentials", "client_id": "billing"
+    /// }"#)?;
     /// assert_eq!(service.kind(), Kind::Service);
-    /// assert_eq!(service.id().to_string(), "svc-billing");
+    /// // The issuer is part of the id: another IdP's `billing` is another service.
+    /// assert!(service.id().to_string().starts_with("svc-billing-"));
+    ///
+    /// // A user whose `sub` equals the client id is still a user.
+    /// let user = ClaimMapping::generic().principal_from_json(br#"{
+    ///     "iss": "https://idp.example.com", "sub": "billing", "client_id": "billing",
+    ///     "exp": 1700000300
+    /// }"#)?;
+    /// assert_eq!(user.kind(), Kind::Human);
     ///
     /// // A user who named themselves `svc-payments`, and claims to be a service, is a human.
     /// let user = ClaimMapping::generic().principal_from_json(br#"{
@@ -182,9 +247,10 @@ impl ClaimMapping {
     /// assert_eq!(user.kind(), Kind::Human);
     /// assert_ne!(user.id().to_string(), "svc-payments");
     ///
-    /// let no_client = ClaimMapping::generic()
-    ///     .principal_from_json(br#"{"iss": "https://idp.example.com", "exp": 1700000300}"#);
-    /// assert!(no_client.is_err());
+    /// let no_sub = ClaimMapping::generic().principal_from_json(
+    ///     br#"{"iss": "https://idp.example.com", "client_id": "billing", "exp": 1700000300}"#,
+    /// );
+    /// assert!(no_sub.is_err());
     /// # Ok::<(), principal::ClaimError>(())
     /// ```
     pub fn generic() -> Self {
@@ -196,17 +262,13 @@ impl ClaimMapping {
             service_claim: None,
             attributes_claim: None,
             service_markers: vec![
-                ServiceMarker {
-                    claim: "gty".to_owned(),
-                    value: "client-credentials".to_owned(),
-                    prefix: false,
-                },
-                ServiceMarker {
-                    claim: "idtyp".to_owned(),
-                    value: "app".to_owned(),
-                    prefix: false,
-                },
+                ServiceMarker::new("gty", MarkerTest::Equals("client-credentials".to_owned())),
+                ServiceMarker::new("idtyp", MarkerTest::Equals("app".to_owned())),
             ],
+            services: BTreeMap::new(),
+            actor_issuers: BTreeSet::new(),
+            any_actor_issuer: false,
+            require_sub: true,
             actor_default_kind: Kind::Agent,
             typed_subjects: false,
             max_delegation_depth: DEFAULT_MAX_DELEGATION_DEPTH,
@@ -245,6 +307,7 @@ impl ClaimMapping {
             id_claim: Some(ID_CLAIM.to_owned()),
             attributes_claim: Some(ATTRIBUTES_CLAIM.to_owned()),
             typed_subjects: true,
+            any_actor_issuer: true,
             ..ClaimMapping::generic()
         }
     }
@@ -252,8 +315,14 @@ impl ClaimMapping {
     /// The Keycloak preset: the generic one (so no Baton-internal claim is trusted) with
     /// roles read from `realm_access.roles` and
     /// `resource_access.<client>.roles` (as `"<client>:<role>"`) instead of `roles`, and
-    /// service-account tokens (`preferred_username` starting with `service-account-`) read
-    /// as services.
+    /// service-account tokens read as services: those with a `client_id` (Keycloak 21+)
+    /// or `clientId` (older) claim. Keycloak's service-account "Client ID" mapper writes it
+    /// from a user-session note that only Keycloak sets, for client_credentials sessions.
+    /// A `preferred_username` starting with `service-account-` is *not* a marker: a user
+    /// may be able to choose that name.
+    ///
+    /// Deployment caveat: do not add a mapper that writes `client_id` or `clientId` into
+    /// user tokens of this realm, or users read as services.
     ///
     /// ```
     /// use principal::{ClaimMapping, Kind};
@@ -261,12 +330,19 @@ impl ClaimMapping {
     /// let principal = ClaimMapping::keycloak().principal_from_json(br#"{
     ///     "iss": "https://kc.example.com/realms/acme", "exp": 1700000300,
     ///     "sub": "3f0c2b1a-9d8e-4c7b-a6f5-e4d3c2b1a0f9", "azp": "orders-api",
-    ///     "preferred_username": "service-account-orders-api",
+    ///     "client_id": "orders-api", "preferred_username": "service-account-orders-api",
     ///     "realm_access": {"roles": ["offline_access"]},
     ///     "resource_access": {"orders-api": {"roles": ["writer"]}}
     /// }"#)?;
     /// assert_eq!(principal.kind(), Kind::Service);
     /// assert!(principal.has_role("orders-api:writer"));
+    ///
+    /// // A user who chose the user name `service-account-orders-api` is a user.
+    /// let user = ClaimMapping::keycloak().principal_from_json(br#"{
+    ///     "iss": "https://kc.example.com/realms/acme", "exp": 1700000300,
+    ///     "sub": "5d1e", "azp": "web", "preferred_username": "service-account-orders-api"
+    /// }"#)?;
+    /// assert_eq!(user.kind(), Kind::Human);
     ///
     /// let wrong_shape = ClaimMapping::keycloak().principal_from_json(br#"{
     ///     "iss": "https://kc.example.com/realms/acme", "exp": 1700000300, "sub": "u",
@@ -281,11 +357,15 @@ impl ClaimMapping {
             RoleSource::Claim("/realm_access/roles".to_owned()),
             RoleSource::KeycloakClients,
         ];
-        mapping.service_markers.push(ServiceMarker {
-            claim: "preferred_username".to_owned(),
-            value: "service-account-".to_owned(),
-            prefix: true,
-        });
+        // Keycloak's service-account "Client ID" mapper writes the client from a user-session
+        // note that only Keycloak sets, for client_credentials sessions: `client_id` since
+        // Keycloak 21, `clientId` before.
+        mapping
+            .service_markers
+            .push(ServiceMarker::new("client_id", MarkerTest::Present));
+        mapping
+            .service_markers
+            .push(ServiceMarker::new("clientId", MarkerTest::Present));
         mapping
     }
 
@@ -337,7 +417,8 @@ impl ClaimMapping {
         self
     }
 
-    /// Reads a service's id from this claim before `client_id` and `azp`.
+    /// Reads a service's client id from this claim before `client_id` and `azp` (it then
+    /// becomes a service id like a `client_id` does: named, or derived under the issuer).
     pub fn with_service_claim(mut self, name: impl Into<String>) -> Self {
         self.service_claim = Some(name.into());
         self
@@ -355,30 +436,118 @@ impl ClaimMapping {
     }
 
     /// Marks tokens whose `claim` equals `value` as a service's own.
+    ///
+    /// Deployment caveat: the marker makes a token a service's. Name only a claim the
+    /// identity provider alone writes for client_credentials tokens, never one a user can
+    /// choose or edit (a user name, a profile attribute), or a user becomes a service.
     pub fn with_service_marker(
         mut self,
         claim: impl Into<String>,
         value: impl Into<String>,
     ) -> Self {
-        self.service_markers.push(ServiceMarker {
-            claim: claim.into(),
-            value: value.into(),
-            prefix: false,
-        });
+        self.service_markers
+            .push(ServiceMarker::new(claim, MarkerTest::Equals(value.into())));
         self
     }
 
     /// Marks tokens whose `claim` starts with `prefix` as a service's own.
+    ///
+    /// Deployment caveat: as for [`with_service_marker`](ClaimMapping::with_service_marker),
+    /// and more so: a prefix of a value a user can choose (`service-account-` on a user
+    /// name) lets any user with that prefix become a service.
     pub fn with_service_marker_prefix(
         mut self,
         claim: impl Into<String>,
         prefix: impl Into<String>,
     ) -> Self {
-        self.service_markers.push(ServiceMarker {
-            claim: claim.into(),
-            value: prefix.into(),
-            prefix: true,
-        });
+        self.service_markers
+            .push(ServiceMarker::new(claim, MarkerTest::Prefix(prefix.into())));
+        self
+    }
+
+    /// Names the service of this issuer's client `client_id`: a service token of that
+    /// client (and an `act` naming it under this issuer) gets `service`, instead of the
+    /// issuer-dependent id [`ServiceId::derive`] makes. The client id is matched exactly,
+    /// as the issuer writes it, so it need not be a slug (`0oa1B2c3D4`, `Billing API`).
+    ///
+    /// A `ClaimMapping` belongs to one issuer, so this map is per issuer: naming `gateway`
+    /// at the internal IdP as `svc-gateway` does not let a partner IdP's `gateway` in.
+    ///
+    /// ```
+    /// use principal::{ClaimMapping, Kind, ServiceId};
+    ///
+    /// let mapping = ClaimMapping::generic().with_service("Billing API", ServiceId::new("billing")?);
+    /// let token = br#"{"iss": "https://idp.example.com", "sub": "c1", "exp": 1700000300,
+    ///     "gty": "client-credentials", "client_id": "Billing API"}"#;
+    /// let service = mapping.principal_from_json(token)?;
+    /// assert_eq!(service.id().to_string(), "svc-billing");
+    ///
+    /// // Without the map, that client id is not a slug, and is refused rather than folded.
+    /// assert!(ClaimMapping::generic().principal_from_json(token).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_service(mut self, client_id: impl Into<String>, service: ServiceId) -> Self {
+        self.services.insert(client_id.into(), service);
+        self
+    }
+
+    /// Honours an `act.iss` of `issuer` in this issuer's tokens. By default an actor's
+    /// `iss` must be the token's own `iss`: any other is refused
+    /// ([`ClaimError::ActorIssuerNotAllowed`]), so one identity provider cannot mint
+    /// actor ids in another's namespace.
+    ///
+    /// Deployment caveat: allow an issuer here only if this token's issuer is trusted to
+    /// speak for that issuer's parties (a token-exchange service fronting it).
+    ///
+    /// ```
+    /// use principal::{ClaimError, ClaimMapping, Issuer};
+    ///
+    /// let token = br#"{"iss": "https://sts.example.com", "sub": "alice", "exp": 1700000300,
+    ///     "act": {"iss": "https://agents.example.com", "sub": "bot"}}"#;
+    /// let refused = ClaimMapping::generic().principal_from_json(token);
+    /// assert!(matches!(refused, Err(ClaimError::ActorIssuerNotAllowed { .. })));
+    ///
+    /// let mapping = ClaimMapping::generic()
+    ///     .with_actor_issuer(Issuer::new("https://agents.example.com")?);
+    /// assert!(mapping.principal_from_json(token)?.is_delegated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_actor_issuer(mut self, issuer: Issuer) -> Self {
+        self.actor_issuers.insert(issuer);
+        self
+    }
+
+    /// Accepts tokens without `sub`. By default `sub` is required (RFC 9068 §2.2) and a
+    /// token without one is refused (`ClaimError::Missing { claim: "sub" }`).
+    ///
+    /// With this, a token without `sub` still becomes a Principal only as a service: it
+    /// must carry a service marker (or, under the Baton preset, a kind or id claim saying
+    /// so); its `subject()` is then the client id the service id was made from. Without a
+    /// marker it is refused as before: a token without `sub` is never a human or an agent.
+    ///
+    /// Deployment caveat: some identity providers (older Auth0 and Okta set-ups, custom
+    /// authorization servers) issue client_credentials tokens without `sub`. Loosen this
+    /// only for such an issuer, and only with a service marker it alone writes.
+    ///
+    /// ```
+    /// use principal::{ClaimError, ClaimMapping, Kind};
+    ///
+    /// let token = br#"{"iss": "https://idp.example.com", "exp": 1700000300,
+    ///     "gty": "client-credentials", "client_id": "billing"}"#;
+    /// assert!(matches!(
+    ///     ClaimMapping::generic().principal_from_json(token),
+    ///     Err(ClaimError::Missing { claim: "sub" })
+    /// ));
+    /// let loose = ClaimMapping::generic().insecure_allow_missing_sub();
+    /// assert_eq!(loose.principal_from_json(token)?.kind(), Kind::Service);
+    ///
+    /// // Still no service without a marker.
+    /// let unmarked = br#"{"iss": "https://idp.example.com", "exp": 1700000300, "client_id": "billing"}"#;
+    /// assert!(loose.principal_from_json(unmarked).is_err());
+    /// # Ok::<(), ClaimError>(())
+    /// ```
+    pub fn insecure_allow_missing_sub(mut self) -> Self {
+        self.require_sub = false;
         self
     }
 
@@ -455,8 +624,12 @@ impl ClaimMapping {
             .ok_or(ClaimError::Missing { claim: "iss" })?;
         let issuer = Issuer::new(iss).map_err(invalid("iss"))?;
         let expires_at = claims.exp.ok_or(ClaimError::Missing { claim: "exp" })?;
-        if let Some(sub) = &claims.sub {
-            validate::text("subject", sub, MAX_SUBJECT_LEN).map_err(invalid("sub"))?;
+        match &claims.sub {
+            Some(sub) => {
+                validate::text("subject", sub, MAX_SUBJECT_LEN).map_err(invalid("sub"))?;
+            }
+            None if self.require_sub => return Err(ClaimError::Missing { claim: "sub" }),
+            None => {}
         }
 
         let (id, subject) = self.subject_identity(claims, &issuer)?;
@@ -514,15 +687,16 @@ impl ClaimMapping {
                 None => {
                     let kind = match explicit_kind {
                         Some(kind) => kind,
-                        None if self.is_service_token(claims, sub) => Kind::Service,
+                        None if self.is_service_token(claims) => Kind::Service,
                         None => Kind::Human,
                     };
                     match kind {
                         Kind::Service => {
                             let (claim, value) = self.service_source(claims)?;
-                            ServiceId::from_client_id(value)
-                                .map(PrincipalId::Service)
-                                .map_err(invalid(claim))?
+                            PrincipalId::Service(
+                                self.service_id(issuer, issuer, value)
+                                    .map_err(invalid(claim))?,
+                            )
                         }
                         Kind::Human => {
                             let sub = sub.ok_or(ClaimError::Missing { claim: "sub" })?;
@@ -551,27 +725,30 @@ impl ClaimMapping {
         Ok((id, subject))
     }
 
-    fn is_service_token(&self, claims: &JwtClaims, sub: Option<&str>) -> bool {
-        let Some(sub) = sub else {
-            return true;
-        };
-        if claims.client_id.as_deref() == Some(sub) {
-            return true;
+    /// Whether a service marker says this is a client_credentials token. Only markers: a
+    /// `sub` equal to `client_id` or `azp`, or a missing `sub`, is no sign of a service
+    /// (some identity providers let users choose a `sub` or a user name).
+    fn is_service_token(&self, claims: &JwtClaims) -> bool {
+        self.service_markers
+            .iter()
+            .any(|marker| marker.matches(claims))
+    }
+
+    /// The service id of client `client_id` at `client_issuer`, in a token of
+    /// `token_issuer`: the operator's name for it if this mapping has one (only for the
+    /// token's own issuer), else the issuer-dependent [`ServiceId::derive`].
+    fn service_id(
+        &self,
+        token_issuer: &Issuer,
+        client_issuer: &Issuer,
+        client_id: &str,
+    ) -> Result<ServiceId, IdError> {
+        if client_issuer == token_issuer
+            && let Some(named) = self.services.get(client_id)
+        {
+            return Ok(named.clone());
         }
-        if claims.extra.get("azp").and_then(Value::as_str) == Some(sub) {
-            return true;
-        }
-        self.service_markers.iter().any(|marker| {
-            lookup(&claims.extra, &marker.claim)
-                .and_then(Value::as_str)
-                .is_some_and(|v| {
-                    if marker.prefix {
-                        v.starts_with(&marker.value)
-                    } else {
-                        v == marker.value
-                    }
-                })
-        })
+        ServiceId::derive(client_issuer, client_id)
     }
 
     /// The claim a service id is made from, and its value.
@@ -762,6 +939,19 @@ impl ClaimMapping {
             .as_deref()
             .map(|iss| Issuer::new(iss).map_err(invalid(at("iss"))))
             .transpose()?;
+        // Fail closed: another issuer's `iss` would let this one mint ids in its namespace.
+        if let Some(issuer) = &issuer
+            && issuer != token_issuer
+            && !self.any_actor_issuer
+            && !self.actor_issuers.contains(issuer)
+        {
+            return Err(ClaimError::ActorIssuerNotAllowed {
+                claim: at("iss"),
+                issuer: issuer.clone(),
+            });
+        }
+        // An actor's id is derived under its own issuer, else the token's.
+        let actor_issuer = issuer.as_ref().unwrap_or(token_issuer);
         let sub = act.sub.as_deref();
         if let Some(sub) = sub {
             validate::text("actor.subject", sub, MAX_SUBJECT_LEN).map_err(invalid(at("sub")))?;
@@ -788,19 +978,17 @@ impl ClaimMapping {
                                 }
                             };
                             PrincipalId::Service(
-                                ServiceId::from_client_id(value).map_err(invalid(at(claim)))?,
+                                self.service_id(token_issuer, actor_issuer, value)
+                                    .map_err(invalid(at(claim)))?,
                             )
                         }
                         (_, None) => return Err(ClaimError::Missing { claim: "act.sub" }),
-                        // An actor's id is derived under its own issuer, else the token's.
-                        (Kind::Human, Some(sub)) => PrincipalId::Human(HumanId::derive(
-                            issuer.as_ref().unwrap_or(token_issuer),
-                            sub,
-                        )),
-                        (Kind::Agent, Some(sub)) => PrincipalId::Agent(AgentId::derive(
-                            issuer.as_ref().unwrap_or(token_issuer),
-                            sub,
-                        )),
+                        (Kind::Human, Some(sub)) => {
+                            PrincipalId::Human(HumanId::derive(actor_issuer, sub))
+                        }
+                        (Kind::Agent, Some(sub)) => {
+                            PrincipalId::Agent(AgentId::derive(actor_issuer, sub))
+                        }
                     }
                 }
             },

@@ -80,10 +80,14 @@ impl AuthContext {
 /// A party acting on the subject's behalf: one link of the delegation chain (an RFC 8693
 /// `act` claim).
 ///
-/// `grant` is what the actor was allowed to do for its delegator; `None` means no
-/// restriction is known, and the delegator's scopes pass through. The strings are checked
-/// when the actor is built into a [`Principal`]; a `subject` equal to the id's text form
-/// is dropped then (it says nothing more than the id).
+/// `grant` is what the actor may do for its delegator. On an actor you build it is what you
+/// set (`None`: no restriction of its own). Inside a [`Principal`] it is always the
+/// *effective* grant: the grant set, intersected with its delegator's effective scopes
+/// (the subject's scopes for the oldest actor) and with every later link's grant, which is
+/// the Principal's [`scopes()`](Principal::scopes). So reading it never overstates what
+/// the actor may do, and it reads the same at every hop (the wire carries only effective
+/// scopes). The strings are checked when the actor is built into a Principal; a `subject`
+/// equal to the id's text form is dropped then (it says nothing more than the id).
 ///
 /// JSON form: `{"id": "am-..", "kind": "agent", "issuer": "..", "subject": "..",
 /// "client_id": "..", "grant": ["scope", ..]}`; `kind` is written for readers and checked
@@ -93,9 +97,20 @@ impl AuthContext {
 /// use principal::{Actor, AgentId, Kind, PrincipalId, ScopeSet};
 ///
 /// let agent: PrincipalId = "am-0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a6b".parse()?;
-/// let actor = Actor::new(agent).with_grant(ScopeSet::parse("orders:read")?);
+/// let actor = Actor::new(agent).with_grant(ScopeSet::parse("orders:read admin")?);
 /// assert_eq!(actor.kind(), Kind::Agent);
-/// assert!(actor.grant().is_some_and(|g| g.contains("orders:read")));
+/// assert!(actor.grant().is_some_and(|g| g.contains("admin")));
+///
+/// // Inside a Principal, the grant is what the delegator could give: no `admin`.
+/// let issuer = principal::Issuer::new("https://idp.example.com")?;
+/// let alice = principal::HumanId::derive(&issuer, "alice").into();
+/// let principal = principal::Principal::builder(alice, issuer, "alice")
+///     .scopes(ScopeSet::parse("orders:read orders:write")?)
+///     .expires_at(principal::Timestamp::from_unix_seconds(1_700_000_300))
+///     .actor(actor)
+///     .build()?;
+/// let effective = principal.delegation()[0].grant();
+/// assert_eq!(effective.map(ScopeSet::to_space_separated).as_deref(), Some("orders:read"));
 ///
 /// // A kind that contradicts the id is refused when read back.
 /// let wrong = r#"{"id":"am-0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a6b","kind":"human"}"#;
@@ -186,10 +201,24 @@ impl Actor {
         self.client_id.as_deref()
     }
 
-    /// The scopes the actor was granted; `None` when no restriction is known.
+    /// The scopes the actor may use. Inside a [`Principal`], always `Some`: the effective
+    /// grant (the grant set, within its delegator's effective scopes and every later
+    /// link's: the Principal's [`scopes()`](Principal::scopes)). On an actor not yet built
+    /// into a Principal, the grant as set; `None` when none was.
     #[inline]
     pub fn grant(&self) -> Option<&ScopeSet> {
         self.grant.as_ref()
+    }
+
+    /// Whether this actor is the party `subject` at `issuer`, whatever the kinds. An actor
+    /// without an issuer of its own is vouched for by the subject's issuer, `default`.
+    fn same_party(&self, default: &Issuer, issuer: &Issuer, subject: Option<&str>) -> bool {
+        match (self.subject.as_deref(), subject) {
+            (Some(mine), Some(theirs)) => {
+                mine == theirs && self.issuer.as_ref().unwrap_or(default) == issuer
+            }
+            _ => false,
+        }
     }
 
     fn validate(&self) -> Result<(), PrincipalError> {
@@ -354,12 +383,21 @@ impl Serialize for Attributes {
 /// the invariants of the model:
 ///
 /// - the kind is the kind of the id (`hm-`, `am-`, `svc-`);
-/// - `expires_at` is set, and after `issued_at` and `not_before`;
+/// - `expires_at` is set, and after `issued_at` and `not_before` (a Principal that could
+///   never be valid is refused). The model holds no clock, so a Principal whose
+///   `expires_at` has already passed *is* built: whether it is valid *now* is
+///   [`is_valid_at(now)`](Principal::is_valid_at), and the verifiers that put a Principal
+///   in a request check `exp` against their [`Clock`](crate::Clock) (with leeway) before
+///   they build one;
 /// - the delegation chain is at most the maximum depth long (default
 ///   [`DEFAULT_MAX_DELEGATION_DEPTH`], never above [`HARD_MAX_DELEGATION_DEPTH`]), no actor
-///   appears twice, and no actor is the subject;
-/// - delegation never amplifies privilege: [`scopes()`](Principal::scopes) are the subject's
-///   scopes intersected with the grant of every actor that has one;
+///   appears twice, and no actor is the subject; "the same" is the same id, or the same
+///   issuer and subject under another kind (an actor without an issuer of its own is
+///   vouched for by the subject's issuer);
+/// - delegation never amplifies privilege: [`scopes()`](Principal::scopes) are the
+///   subject's scopes intersected with the grant of every actor that has one, and each
+///   actor's [`grant()`](Actor::grant) is its effective grant, those same scopes (so no
+///   caller can read a raw grant as a permission);
 /// - every string and list is within the bounds of [`limits`](crate::limits).
 ///
 /// The subject's roles are a sorted slice without duplicates; attributes a sorted map
@@ -646,8 +684,19 @@ impl Principal {
 ///
 /// // No expiry: refused.
 /// assert_eq!(builder.clone().build(), Err(PrincipalError::MissingExpiry));
+/// // An expiry not after the issue time: refused (it could never be valid).
+/// let backwards = builder
+///     .clone()
+///     .issued_at(Timestamp::from_unix_seconds(1_700_000_300))
+///     .expires_at(Timestamp::from_unix_seconds(1_700_000_000))
+///     .build();
+/// assert!(matches!(backwards, Err(PrincipalError::ExpiresBeforeIssued { .. })));
+///
+/// // An expiry in the past is built: the builder has no clock. Validity at a time is
+/// // the caller's question.
 /// let principal = builder.expires_at(Timestamp::from_unix_seconds(1_700_000_300)).build()?;
 /// assert_eq!(principal.subject(), "billing-client");
+/// assert!(!principal.is_valid_at(Timestamp::from_unix_seconds(1_700_000_300)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -747,7 +796,8 @@ impl PrincipalBuilder {
         self
     }
 
-    /// Sets the expiry (required).
+    /// Sets the expiry (required). [`build`](PrincipalBuilder::build) checks only that it
+    /// is set and after `issued_at` and `not_before`, never against the current time.
     #[inline]
     pub fn expires_at(mut self, at: Timestamp) -> Self {
         self.state.expires_at = Some(at);
@@ -814,6 +864,12 @@ impl PrincipalBuilder {
     }
 
     /// Checks every invariant and builds the Principal.
+    ///
+    /// Expiry: `expires_at` must be set ([`PrincipalError::MissingExpiry`]) and after
+    /// `issued_at` ([`PrincipalError::ExpiresBeforeIssued`]) and `not_before`
+    /// ([`PrincipalError::ExpiresBeforeNotBefore`]), when those are set. Nothing here reads
+    /// a clock: an expiry already past is accepted, and
+    /// [`Principal::is_valid_at`] answers for a given time.
     pub fn build(self) -> Result<Principal, PrincipalError> {
         let BuilderState {
             id,
@@ -895,23 +951,46 @@ impl PrincipalBuilder {
             }
         }
         let mut effective = scopes;
-        for (i, actor) in delegation.iter().enumerate() {
+        for i in 0..delegation.len() {
+            let actor = &delegation[i];
             actor.validate()?;
-            if actor.id == id {
-                return Err(PrincipalError::ActorIsSubject { id });
+            // The subject under another kind (the same issuer and `sub`) is the subject too.
+            if actor.id == id || actor.same_party(&issuer, &issuer, Some(&subject)) {
+                return Err(PrincipalError::ActorIsSubject {
+                    id: actor.id.clone(),
+                });
             }
             // The chain is at most HARD_MAX_DELEGATION_DEPTH long: quadratic is fine.
-            if delegation[..i].iter().any(|earlier| earlier.id == actor.id) {
+            if delegation[..i].iter().any(|earlier| {
+                earlier.id == actor.id
+                    || actor.same_party(
+                        &issuer,
+                        earlier.issuer.as_ref().unwrap_or(&issuer),
+                        earlier.subject.as_deref(),
+                    )
+            }) {
                 return Err(PrincipalError::RepeatedActor {
                     id: actor.id.clone(),
                 });
             }
-            // Usually the grant holds every effective scope: nothing to narrow, nothing to copy.
+            // Usually one of grant and effective holds the other: the result shares that
+            // set's storage (no copy).
             if let Some(grant) = &actor.grant
                 && !effective.is_subset(grant)
             {
-                effective = effective.intersection(grant);
+                effective = if grant.is_subset(&effective) {
+                    grant.clone()
+                } else {
+                    effective.intersection(grant)
+                };
             }
+        }
+        // Each actor's grant becomes its effective grant in this request: what it was granted,
+        // within its delegator's, within every later link's. That is `effective` for every
+        // link: the wire carries only the effective scopes, so any per-link value would read
+        // differently after one hop. A reference count each, no copy.
+        for actor in &mut delegation {
+            actor.grant = Some(effective.clone());
         }
         if let Some(may_act) = &may_act {
             validate_may_act(may_act)?;

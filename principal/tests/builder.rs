@@ -175,7 +175,100 @@ fn actor_subject_equal_to_id_is_dropped() {
     assert_eq!(actor.client_id(), Some("agent-client"));
     assert_eq!(actor.issuer(), Some(&issuer()));
     assert_eq!(actor.kind(), Kind::Agent);
-    assert_eq!(actor.grant(), None);
+    // No grant of its own: its effective grant is its delegator's scopes.
+    assert_eq!(actor.grant(), Some(&ScopeSet::new()));
+}
+
+#[test]
+fn an_actors_grant_is_its_effective_grant() {
+    let p = base()
+        .scopes(scopes("a b c"))
+        .actor(Actor::new(agent(1)).with_grant(scopes("a b x")))
+        .actor(Actor::new(agent(2)).with_grant(scopes("b x y")))
+        .actor(Actor::new(agent(3)))
+        .build()
+        .unwrap();
+    let grants: Vec<String> = p
+        .delegation()
+        .iter()
+        .map(|actor| actor.grant().unwrap().to_space_separated())
+        .collect();
+    // `x` was granted to the first agent but never held by its delegator, and `a` not to
+    // the next link: in this request, each actor may do `b` and no more.
+    assert_eq!(grants, ["b", "b", "b"]);
+    assert_eq!(p.scopes(), &scopes("b"));
+    // No caller can read `x` or `y` as an actor's permission.
+    assert!(
+        p.delegation()
+            .iter()
+            .all(|a| !a.grant().unwrap().contains("x") && !a.grant().unwrap().contains("y"))
+    );
+    // Rebuilding (what a downstream hop does from the wire) reads the same grants.
+    assert_eq!(p.to_builder().build().unwrap(), p);
+    let from_wire = principal::ClaimMapping::baton()
+        .principal_from_claims(&p.to_claims())
+        .unwrap();
+    assert_eq!(from_wire, p);
+    // An actor with a grant wider than its delegator's shares the delegator's scopes.
+    let wide = base()
+        .scopes(scopes("a"))
+        .actor(Actor::new(agent(1)).with_grant(scopes("a b")))
+        .build()
+        .unwrap();
+    assert_eq!(wide.delegation()[0].grant(), Some(&scopes("a")));
+}
+
+#[test]
+fn the_subject_never_acts_for_itself_under_another_kind() {
+    // Alice's own issuer and subject, as an agent: she is the subject, whatever the kind.
+    let alice_as_agent: PrincipalId = AgentId::derive(&issuer(), "alice").into();
+    assert_ne!(&alice_as_agent, &alice());
+    let as_agent = Actor::new(alice_as_agent.clone()).with_subject("alice");
+    assert_eq!(
+        base().actor(as_agent.clone()).build(),
+        Err(PrincipalError::ActorIsSubject {
+            id: alice_as_agent.clone()
+        })
+    );
+    // The same with the issuer written out, and as a service.
+    assert_eq!(
+        base().actor(as_agent.clone().with_issuer(issuer())).build(),
+        Err(PrincipalError::ActorIsSubject {
+            id: alice_as_agent.clone()
+        })
+    );
+    assert_eq!(
+        base()
+            .actor(Actor::new(svc("alice")).with_subject("alice"))
+            .build(),
+        Err(PrincipalError::ActorIsSubject { id: svc("alice") })
+    );
+    // An `alice` at another issuer is another party.
+    let other = Issuer::new("https://other.example").unwrap();
+    assert!(
+        base()
+            .actor(
+                Actor::new(AgentId::derive(&other, "alice").into())
+                    .with_subject("alice")
+                    .with_issuer(other.clone())
+            )
+            .build()
+            .is_ok()
+    );
+    // One party twice in the chain under two kinds is a repeated actor.
+    let bot_agent: PrincipalId = AgentId::derive(&issuer(), "bot").into();
+    let bot_human: PrincipalId = HumanId::derive(&issuer(), "bot").into();
+    assert_eq!(
+        base()
+            .actor(Actor::new(bot_agent).with_subject("bot"))
+            .actor(
+                Actor::new(bot_human.clone())
+                    .with_subject("bot")
+                    .with_issuer(issuer())
+            )
+            .build(),
+        Err(PrincipalError::RepeatedActor { id: bot_human })
+    );
 }
 
 #[test]

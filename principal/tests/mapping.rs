@@ -58,6 +58,11 @@ fn svc(slug: &str) -> PrincipalId {
     ServiceId::new(slug).unwrap().into()
 }
 
+/// The service id of `client_id` at [`ISS`].
+fn derived_svc(client_id: &str) -> PrincipalId {
+    ServiceId::derive(&issuer(), client_id).unwrap().into()
+}
+
 fn claim_of(error: ClaimError) -> String {
     match error {
         ClaimError::Invalid { claim, .. }
@@ -135,10 +140,10 @@ fn kind_rules() {
     let p = map_baton(with(json!({"baton_kind": "agent"}))).unwrap();
     assert_eq!(p.id(), &derived_agent("alice"));
     let p = map_baton(with(
-        json!({"baton_kind": "service", "client_id": "Billing API"}),
+        json!({"baton_kind": "service", "client_id": "billing-api"}),
     ))
     .unwrap();
-    assert_eq!(p.id(), &svc("billing-api"));
+    assert_eq!(p.id(), &derived_svc("billing-api"));
     assert_eq!(p.subject(), "alice");
     let p = map_baton(with(json!({"baton_kind": "human", "client_id": "alice"}))).unwrap();
     assert_eq!(p.kind(), Kind::Human); // explicit kind beats client_credentials detection
@@ -148,38 +153,220 @@ fn kind_rules() {
     assert_eq!(p.id().to_string(), HUMAN);
     assert_eq!(p.subject(), "alice");
 
-    // client_credentials-like tokens.
-    let p = map(with(json!({"sub": null, "client_id": "billing"}))).unwrap();
-    assert_eq!((p.kind(), p.id()), (Kind::Service, &svc("billing")));
-    assert_eq!(p.subject(), "billing");
-    let p = map(with(json!({"sub": "billing", "client_id": "billing"}))).unwrap();
-    assert_eq!(p.id(), &svc("billing"));
+    // client_credentials tokens: only a marker the IdP writes makes a service.
     // Auth0: sub = "<client>@clients", azp = client, gty.
     let p = map(with(
         json!({"sub": "xyz@clients", "azp": "xyz", "gty": "client-credentials"}),
     ))
     .unwrap();
-    assert_eq!(p.id(), &svc("xyz"));
+    assert_eq!((p.kind(), p.id()), (Kind::Service, &derived_svc("xyz")));
     assert_eq!(p.subject(), "xyz@clients");
     assert_eq!(p.auth().client_id.as_deref(), Some("xyz"));
     // Microsoft: idtyp = app.
     let p = map(with(json!({"sub": "0f9e", "azp": "app-1", "idtyp": "app"}))).unwrap();
-    assert_eq!(p.id(), &svc("app-1"));
-    // Okta: sub = client id.
-    let p = map(with(
-        json!({"sub": "0oa1", "client_id": "0oa1", "scp": ["jobs"]}),
-    ))
-    .unwrap();
-    assert_eq!(p.id(), &svc("0oa1"));
-    assert!(p.has_scope("jobs"));
+    assert_eq!(p.id(), &derived_svc("app-1"));
     // A user token with a client_id is still the user's.
     let p = map(with(json!({"client_id": "web"}))).unwrap();
     assert_eq!(p.kind(), Kind::Human);
 }
 
+/// Issue 7 item 2: a `sub` equal to `client_id` or `azp` is something a user may choose at
+/// some identity providers (a user name); it makes nobody a service.
+#[test]
+fn sub_equal_to_the_client_is_no_service() {
+    for mapping in [ClaimMapping::generic(), ClaimMapping::baton()] {
+        for claims in [
+            json!({"sub": "billing", "client_id": "billing"}),
+            json!({"sub": "billing", "azp": "billing"}),
+            // Okta's client_credentials tokens carry no marker: configure one for Okta.
+            json!({"sub": "0oa1", "client_id": "0oa1", "scp": ["jobs"]}),
+        ] {
+            let p = map_with(&mapping, with(claims.clone())).unwrap();
+            assert_eq!(p.kind(), Kind::Human, "{claims}");
+            assert_eq!(p.id(), &derived_human(claims["sub"].as_str().unwrap()));
+        }
+    }
+    // The Keycloak preset: a user named `service-account-…` is a user.
+    let p = map_with(
+        &ClaimMapping::keycloak(),
+        with(json!({
+            "sub": "3f0c", "azp": "orders-api",
+            "preferred_username": "service-account-orders-api",
+        })),
+    )
+    .unwrap();
+    assert_eq!(p.kind(), Kind::Human);
+}
+
+/// Issue 7 item 1: a service's id depends on its issuer unless the operator names it.
+#[test]
+fn service_ids_depend_on_the_issuer_unless_named() {
+    let cc = |iss: &str, client: &str| {
+        with(json!({"iss": iss, "sub": "c", "gty": "client-credentials", "client_id": client}))
+    };
+    let internal = map(cc(ISS, "gateway")).unwrap();
+    let partner = map(cc("https://partner.example", "gateway")).unwrap();
+    assert_eq!(internal.kind(), Kind::Service);
+    assert_eq!(partner.kind(), Kind::Service);
+    assert_ne!(internal.id(), partner.id());
+    assert_ne!(internal.id(), &svc("gateway"));
+    assert_ne!(partner.id(), &svc("gateway"));
+    assert_eq!(
+        partner.id(),
+        &PrincipalId::from(
+            ServiceId::derive(&Issuer::new("https://partner.example").unwrap(), "gateway").unwrap()
+        )
+    );
+
+    // The operator names the internal IdP's client: only that issuer's mapping has it.
+    let named = ClaimMapping::generic().with_service("gateway", ServiceId::new("gateway").unwrap());
+    assert_eq!(
+        map_with(&named, cc(ISS, "gateway")).unwrap().id(),
+        &svc("gateway")
+    );
+    assert_eq!(
+        map(cc("https://partner.example", "gateway")).unwrap().id(),
+        partner.id()
+    );
+    // A named client need not be a slug; it is matched exactly.
+    let named =
+        ClaimMapping::generic().with_service("Billing API", ServiceId::new("billing").unwrap());
+    assert_eq!(
+        map_with(&named, cc(ISS, "Billing API")).unwrap().id(),
+        &svc("billing")
+    );
+    assert!(map_with(&named, cc(ISS, "billing api")).is_err());
+    // Named under the token's issuer only: an actor vouched for by another issuer is not it.
+    let named = ClaimMapping::generic()
+        .with_service("gateway", ServiceId::new("gateway").unwrap())
+        .with_actor_issuer(Issuer::new("https://partner.example").unwrap());
+    let p = map_with(
+        &named,
+        with(json!({"act": {"client_id": "gateway", "iss": "https://partner.example"}})),
+    )
+    .unwrap();
+    assert_eq!(p.acting(), partner.id());
+    let p = map_with(&named, with(json!({"act": {"client_id": "gateway"}}))).unwrap();
+    assert_eq!(p.acting(), &svc("gateway"));
+
+    // Client ids that are not slugs are refused, never folded into one service.
+    for client in [
+        "Payments",
+        "payments_",
+        "payments.",
+        "payments-",
+        "Billing API",
+        "café",
+    ] {
+        match map(cc(ISS, client)) {
+            Err(ClaimError::Invalid { claim, source }) => {
+                assert_eq!(claim, "client_id", "{client}");
+                assert_eq!(source.field(), "client_id", "{client}");
+            }
+            other => panic!("{client}: expected Invalid, got {other:?}"),
+        }
+        match map(with(json!({"act": {"client_id": client}}))) {
+            Err(ClaimError::Invalid { claim, .. }) => assert_eq!(claim, "act.client_id"),
+            other => panic!("{client}: expected Invalid, got {other:?}"),
+        }
+    }
+}
+
+/// Issue 7 item 3: an actor's `iss` is honoured only when it is the token's or allowed.
+#[test]
+fn actor_issuers_must_be_the_tokens_or_allowed() {
+    let foreign = json!({"act": {"sub": "bot", "iss": "https://agents.example"}});
+    for mapping in [ClaimMapping::generic(), ClaimMapping::keycloak()] {
+        match map_with(&mapping, with(foreign.clone())) {
+            Err(error @ ClaimError::ActorIssuerNotAllowed { .. }) => {
+                assert_eq!(error.reason(), "actor_issuer_not_allowed");
+                let ClaimError::ActorIssuerNotAllowed { claim, issuer } = error else {
+                    unreachable!()
+                };
+                assert_eq!(claim, "act.iss");
+                assert_eq!(issuer.as_str(), "https://agents.example");
+            }
+            other => panic!("expected ActorIssuerNotAllowed, got {other:?}"),
+        }
+        // Nested too.
+        let nested =
+            with(json!({"act": {"sub": "a", "act": {"sub": "b", "iss": "https://x.example"}}}));
+        assert!(matches!(
+            map_with(&mapping, nested),
+            Err(ClaimError::ActorIssuerNotAllowed { claim, .. }) if claim == "act.act.iss"
+        ));
+        // The token's own issuer, written out, is fine.
+        assert!(map_with(&mapping, with(json!({"act": {"sub": "bot", "iss": ISS}}))).is_ok());
+    }
+    // Allowed: the actor's id is derived in its own issuer's namespace.
+    let agents = Issuer::new("https://agents.example").unwrap();
+    let allowed = ClaimMapping::generic().with_actor_issuer(agents.clone());
+    let p = map_with(&allowed, with(foreign.clone())).unwrap();
+    assert_eq!(
+        p.acting(),
+        &PrincipalId::from(AgentId::derive(&agents, "bot"))
+    );
+    // Another issuer is still refused.
+    assert!(matches!(
+        map_with(
+            &allowed,
+            with(json!({"act": {"sub": "bot", "iss": "https://x.example"}}))
+        ),
+        Err(ClaimError::ActorIssuerNotAllowed { .. })
+    ));
+}
+
+/// Issue 7 item 5: `sub` is required, unless the issuer's mapping opts out; even then a
+/// token without `sub` is only ever a service, through a marker.
+#[test]
+fn sub_is_required_unless_opted_out() {
+    for mapping in [
+        ClaimMapping::generic(),
+        ClaimMapping::keycloak(),
+        ClaimMapping::baton(),
+    ] {
+        for claims in [
+            json!({"sub": null, "client_id": "billing"}),
+            json!({"sub": null, "client_id": "billing", "gty": "client-credentials"}),
+            json!({"sub": null, "baton_kind": "service", "client_id": "billing"}),
+        ] {
+            assert!(
+                matches!(
+                    map_with(&mapping, with(claims.clone())),
+                    Err(ClaimError::Missing { claim: "sub" })
+                ),
+                "{claims}"
+            );
+        }
+    }
+    let loose = ClaimMapping::generic().insecure_allow_missing_sub();
+    let p = map_with(
+        &loose,
+        with(json!({"sub": null, "client_id": "billing", "gty": "client-credentials"})),
+    )
+    .unwrap();
+    assert_eq!((p.kind(), p.id()), (Kind::Service, &derived_svc("billing")));
+    assert_eq!(p.subject(), "billing");
+    // No marker: refused, never a service by the absence of `sub`.
+    for claims in [
+        json!({"sub": null, "client_id": "billing"}),
+        json!({"sub": null, "azp": "billing"}),
+        json!({"sub": null}),
+    ] {
+        assert!(
+            matches!(
+                map_with(&loose, with(claims.clone())),
+                Err(ClaimError::Missing { claim: "sub" })
+            ),
+            "{claims}"
+        );
+    }
+}
+
 #[test]
 fn configured_claims() {
     let mapping = ClaimMapping::generic()
+        .insecure_allow_missing_sub()
         .with_kind_claim("typ_of")
         .with_tenant_claim("tid")
         .with_service_claim("appid")
@@ -189,14 +376,14 @@ fn configured_claims() {
     let p = map_with(
         &mapping,
         with(json!({
-            "sub": null, "typ_of": "service", "appid": "Payments", "client_id": "ignored",
+            "sub": null, "typ_of": "service", "appid": "payments", "client_id": "ignored",
             "tid": "t-1", "app": {"groups": "a b"}, "roles": ["r"], "attrs": {"k": "v"},
             "baton_kind": "human", "baton_attrs": {"x": "y"},
         })),
     )
     .unwrap();
-    assert_eq!(p.id(), &svc("payments"));
-    assert_eq!(p.subject(), "Payments");
+    assert_eq!(p.id(), &derived_svc("payments"));
+    assert_eq!(p.subject(), "payments");
     assert_eq!(p.tenant().unwrap().as_str(), "t-1");
     assert!(p.has_role("a") && p.has_role("b") && p.has_role("r"));
     assert_eq!(p.attributes().len(), 1);
@@ -213,10 +400,10 @@ fn configured_claims() {
 
     let marker = ClaimMapping::generic().with_service_marker("grant", "cc");
     let p = map_with(&marker, with(json!({"grant": "cc", "client_id": "c1"}))).unwrap();
-    assert_eq!(p.id(), &svc("c1"));
+    assert_eq!(p.id(), &derived_svc("c1"));
     let marker = ClaimMapping::generic().with_service_marker_prefix("upn", "svc_");
     let p = map_with(&marker, with(json!({"upn": "svc_batch", "azp": "batch"}))).unwrap();
-    assert_eq!(p.id(), &svc("batch"));
+    assert_eq!(p.id(), &derived_svc("batch"));
 
     // JSON pointer escapes.
     let escaped = ClaimMapping::generic()
@@ -267,6 +454,7 @@ fn keycloak_preset() {
     );
     assert_eq!(user.auth().client_id.as_deref(), Some("web"));
 
+    // Keycloak's service-account mapper writes `client_id` (21+) or `clientId` (older).
     let service = map_with(
         &kc,
         with(json!({
@@ -275,8 +463,21 @@ fn keycloak_preset() {
         })),
     )
     .unwrap();
-    assert_eq!(service.id(), &svc("orders-api"));
+    assert_eq!(service.id(), &derived_svc("orders-api"));
     assert_eq!(service.subject(), "9a8b");
+    let service = map_with(
+        &kc,
+        with(json!({"sub": "9a8b", "azp": "orders-api", "clientId": "orders-api"})),
+    )
+    .unwrap();
+    assert_eq!(service.id(), &derived_svc("orders-api"));
+    // The user name alone is no marker.
+    let user = map_with(
+        &kc,
+        with(json!({"sub": "9a8b", "azp": "orders-api", "preferred_username": "service-account-orders-api"})),
+    )
+    .unwrap();
+    assert_eq!(user.kind(), Kind::Human);
 
     for (claims, path) in [
         (
@@ -309,7 +510,7 @@ fn actors_from_act() {
         "scope": "a b c",
         "act": {
             "sub": "assistant", "scope": "a b",
-            "act": {"client_id": "Gateway", "act": {"sub": HUMAN, "iss": "https://other.example"}}
+            "act": {"client_id": "gateway", "act": {"sub": HUMAN, "iss": "https://other.example"}}
         }
     })))
     .unwrap();
@@ -318,7 +519,7 @@ fn actors_from_act() {
         chain,
         [
             HUMAN.parse().unwrap(),
-            svc("gateway"),
+            derived_svc("gateway"),
             derived_agent("assistant")
         ]
     );
@@ -329,16 +530,17 @@ fn actors_from_act() {
         "https://other.example"
     );
     assert_eq!(p.delegation()[0].subject(), None); // the typed sub is the id
-    assert_eq!(p.delegation()[1].client_id(), Some("Gateway"));
+    assert_eq!(p.delegation()[1].client_id(), Some("gateway"));
     assert_eq!(p.delegation()[2].subject(), Some("assistant"));
     assert!(p.involves(Kind::Service));
 
-    // An actor's own iss is the namespace of its derived id.
-    let p = map(with(
-        json!({"act": {"sub": "bot", "iss": "https://agents.example"}}),
-    ))
-    .unwrap();
+    // An actor's own (allowed) iss is the namespace of its derived id.
     let agents = Issuer::new("https://agents.example").unwrap();
+    let p = map_with(
+        &ClaimMapping::generic().with_actor_issuer(agents.clone()),
+        with(json!({"act": {"sub": "bot", "iss": "https://agents.example"}})),
+    )
+    .unwrap();
     assert_eq!(
         p.acting(),
         &PrincipalId::from(AgentId::derive(&agents, "bot"))
@@ -349,8 +551,12 @@ fn actors_from_act() {
     let p = map_with(&humans, with(json!({"act": {"sub": "bob"}}))).unwrap();
     assert_eq!(p.acting(), &derived_human("bob"));
     let services = ClaimMapping::generic().with_actor_default_kind(Kind::Service);
-    let p = map_with(&services, with(json!({"act": {"sub": "Edge Proxy"}}))).unwrap();
-    assert_eq!(p.acting(), &svc("edge-proxy"));
+    let p = map_with(&services, with(json!({"act": {"sub": "edge-proxy"}}))).unwrap();
+    assert_eq!(p.acting(), &derived_svc("edge-proxy"));
+    assert!(matches!(
+        map_with(&services, with(json!({"act": {"sub": "Edge Proxy"}}))),
+        Err(ClaimError::Invalid { claim, .. }) if claim == "act.sub"
+    ));
     let p = map_baton(with(json!({"act": {"sub": "bob", "baton_kind": "human"}}))).unwrap();
     assert_eq!(p.acting(), &derived_human("bob"));
     let p = map_baton(with(json!({"act": {"sub": "x", "baton_id": "svc-x"}}))).unwrap();
@@ -378,13 +584,12 @@ fn missing_claims() {
     assert_eq!(missing(with(json!({"iss": null}))), "iss");
     assert_eq!(missing(with(json!({"exp": null}))), "exp");
     assert_eq!(missing(with(json!({"exp": Value::Null}))), "exp");
-    assert_eq!(missing(with(json!({"sub": null}))), "client_id");
+    assert_eq!(missing(with(json!({"sub": null}))), "sub");
     assert_eq!(missing(with(json!({"act": {}}))), "act.sub");
     assert_eq!(missing(with(json!({"act": {"iss": ISS}}))), "act.sub");
-    // Under the generic preset baton_kind is ignored, so no sub means a service token.
     assert_eq!(
         missing(with(json!({"sub": null, "baton_kind": "human"}))),
-        "client_id"
+        "sub"
     );
     assert_eq!(
         missing(with(json!({"act": {"baton_kind": "service"}}))),
@@ -452,11 +657,14 @@ fn invalid_claim_values() {
     assert_eq!(invalid(with(json!({"roles": ["ok", " bad"]}))).0, "roles");
     assert_eq!(invalid(with(json!({"tenant": "a b"}))).0, "tenant");
     assert_eq!(
-        invalid(with(json!({"sub": null, "client_id": "---"}))).0,
+        invalid(with(json!({"baton_kind": "service", "client_id": "---"}))).0,
         "client_id"
     );
     assert_eq!(
-        invalid(with(json!({"sub": null, "client_id": "x".repeat(300)}))).0,
+        invalid(with(
+            json!({"baton_kind": "service", "client_id": "x".repeat(300)})
+        ))
+        .0,
         "client_id"
     );
     assert_eq!(invalid(with(json!({"act": {"sub": "a\nb"}}))).0, "act.sub");
@@ -521,7 +729,10 @@ fn wrong_types() {
         wrong(with(json!({"baton_attrs": {"k": 1}}))),
         "baton_attrs.k"
     );
-    assert_eq!(wrong(with(json!({"sub": null, "azp": 5}))), "azp");
+    assert_eq!(
+        wrong(with(json!({"baton_kind": "service", "azp": 5}))),
+        "azp"
+    );
     assert_eq!(
         wrong(with(json!({"act": {"sub": "x", "baton_kind": true}}))),
         "act.baton_kind"
@@ -728,16 +939,37 @@ fn delegation_limits_and_invariants() {
         )),
         Err(ClaimError::Principal(PrincipalError::ActorIsSubject { .. }))
     ));
-    // Under the generic preset that actor is an agent (baton_kind ignored): a different
-    // principal from the human subject.
-    assert_eq!(
-        map(with(
-            json!({"act": {"sub": "alice", "baton_kind": "human"}})
-        ))
-        .unwrap()
-        .acting(),
-        &derived_agent("alice")
-    );
+    // Issue 7 item 4: under the generic preset that actor is an agent (baton_kind
+    // ignored), with an id of its own, but the same issuer and subject as the human
+    // subject: the subject acting for itself under another kind, refused.
+    assert_ne!(derived_agent("alice"), derived_human("alice"));
+    for claims in [
+        json!({"act": {"sub": "alice", "baton_kind": "human"}}),
+        json!({"act": {"sub": "alice", "iss": ISS}}),
+        json!({"act": {"sub": "bob", "act": {"sub": "alice"}}}),
+    ] {
+        assert!(
+            matches!(
+                map(with(claims.clone())),
+                Err(ClaimError::Principal(PrincipalError::ActorIsSubject { .. }))
+            ),
+            "{claims}"
+        );
+    }
+    let as_service = ClaimMapping::generic().with_actor_default_kind(Kind::Service);
+    assert!(matches!(
+        map_with(&as_service, with(json!({"act": {"sub": "alice"}}))),
+        Err(ClaimError::Principal(PrincipalError::ActorIsSubject { .. }))
+    ));
+    // An agent, then the same party as a human: one party twice.
+    let humans = ClaimMapping::baton();
+    assert!(matches!(
+        map_with(
+            &humans,
+            with(json!({"act": {"sub": "bot", "baton_kind": "human", "act": {"sub": "bot"}}}))
+        ),
+        Err(ClaimError::Principal(PrincipalError::RepeatedActor { .. }))
+    ));
 }
 
 #[test]
@@ -892,16 +1124,17 @@ fn generic_ignores_baton_internal_claims() {
         assert_eq!(p.acting(), &derived_agent("x"));
         // An act with only client_id (set by the issuer, not the user) is still a service.
         let p = map_with(&mapping, with(json!({"act": {"client_id": "gateway"}}))).unwrap();
-        assert_eq!(p.acting(), &svc("gateway"));
+        assert_eq!(p.acting(), &derived_svc("gateway"));
 
-        // Client-credentials detection still makes services.
+        // Client-credentials detection still makes services, under the issuer's namespace.
         let p = map_with(
             &mapping,
-            with(json!({"sub": "svc-payments", "client_id": "svc-payments"})),
+            with(json!({"sub": "svc-payments", "client_id": "svc-payments", "gty": "client-credentials"})),
         )
         .unwrap();
         assert_eq!(p.kind(), Kind::Service);
-        assert_eq!(p.id(), &svc("svc-payments"));
+        assert_eq!(p.id(), &derived_svc("svc-payments"));
+        assert_ne!(p.id(), &svc("payments"));
     }
 }
 
@@ -916,7 +1149,10 @@ fn baton_honours_baton_internal_claims() {
         json!({"baton_kind": "service", "client_id": "payments"}),
     ))
     .unwrap();
-    assert_eq!((p.kind(), p.id()), (Kind::Service, &svc("payments")));
+    assert_eq!(
+        (p.kind(), p.id()),
+        (Kind::Service, &derived_svc("payments"))
+    );
     let p = map_baton(with(json!({"baton_id": "svc-payments"}))).unwrap();
     assert_eq!(p.id(), &svc("payments"));
     assert_eq!(p.subject(), "alice");
@@ -971,7 +1207,7 @@ fn internal_claims_are_opt_in_one_by_one() {
         with(json!({"baton_kind": "service", "client_id": "payments"})),
     )
     .unwrap();
-    assert_eq!(p.id(), &svc("payments"));
+    assert_eq!(p.id(), &derived_svc("payments"));
     let p = map_with(
         &kind,
         with(json!({"act": {"sub": "bob", "baton_kind": "human"}})),

@@ -42,9 +42,11 @@ fn all_parsers(s: &str) {
         assert_eq!(id.slug(), s);
         assert_eq!(ServiceId::parse(id.as_str()), Ok(id));
     }
-    if let Ok(id) = ServiceId::from_client_id(s) {
-        // A slug is its own normal form.
-        assert_eq!(ServiceId::from_client_id(id.slug()).as_ref(), Ok(&id));
+    let issuer = Issuer::new("https://idp.example.com").unwrap();
+    if let Ok(id) = ServiceId::derive(&issuer, s) {
+        // Only a slug is accepted, never folded: the client id is in the id as it came.
+        assert!(ServiceId::new(s).is_ok(), "{s:?}");
+        assert!(id.slug().starts_with(s) && id.slug()[s.len()..].starts_with('-'));
         assert_eq!(ServiceId::parse(id.as_str()).as_ref(), Ok(&id));
     }
     if let Ok(set) = ScopeSet::parse(s) {
@@ -257,12 +259,16 @@ proptest! {
     fn invariants_hold_for_every_built_principal(p in valid_principal()) {
         let Some(p) = p else { return Ok(()) };
         prop_assert!(p.delegation().len() <= principal::limits::DEFAULT_MAX_DELEGATION_DEPTH);
+        // Each actor's grant is its effective grant: within its delegator's, down the chain.
+        let mut delegator: Option<&ScopeSet> = None;
         for actor in p.delegation() {
             prop_assert_ne!(actor.id(), p.id());
-            if let Some(grant) = actor.grant() {
-                prop_assert!(p.scopes().is_subset(grant));
-            }
+            let grant = actor.grant().unwrap();
+            prop_assert!(delegator.is_none_or(|d| grant.is_subset(d)));
+            prop_assert!(p.scopes().is_subset(grant));
+            delegator = Some(grant);
         }
+        prop_assert_eq!(p.delegation().last().map_or(p.scopes(), |a| a.grant().unwrap()), p.scopes());
         let ids: std::collections::BTreeSet<_> = p.delegation().iter().map(Actor::id).collect();
         prop_assert_eq!(ids.len(), p.delegation().len());
         prop_assert_eq!(p.is_delegated(), !p.delegation().is_empty());
@@ -275,7 +281,7 @@ proptest! {
 // Arbitrary claims: never a panic; accepted claims re-encode and re-map to an equal Principal
 
 /// Keys that mean something to the decoder or the mapper, and some that do not.
-const KEYS: [&str; 30] = [
+const KEYS: [&str; 31] = [
     "iss",
     "sub",
     "aud",
@@ -303,6 +309,7 @@ const KEYS: [&str; 30] = [
     "realm_access",
     "resource_access",
     "preferred_username",
+    "clientId",
     "groups",
     "email",
     "x",
