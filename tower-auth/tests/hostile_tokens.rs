@@ -593,7 +593,7 @@ async fn claims_that_do_not_map_to_a_principal() {
     // A mapped claim of the wrong type.
     let token = KEYS.ec.token(&claims_with(ISSUER_A, json!({"roles": [1]})));
     assert!(matches!(f.reject(&token).await, AuthError::ClaimMapping(_)));
-    // No `sub` and no client to make a service of.
+    // No `sub`: required.
     let token = KEYS.ec.token(&claims_with(ISSUER_A, json!({"sub": null})));
     assert!(matches!(f.reject(&token).await, AuthError::ClaimMapping(_)));
     // The default (generic) mapping trusts no Baton-internal claim from an external
@@ -606,6 +606,74 @@ async fn claims_that_do_not_map_to_a_principal() {
     let verified = f.verify(&token).await.expect("an opaque subject");
     assert_eq!(verified.kind(), principal::Kind::Human);
     assert_ne!(verified.id().to_string(), "svc-payments");
+}
+
+/// Issue 7, items 1-5, through the verifier: no token makes its bearer someone else.
+#[tokio::test]
+async fn identity_capture_through_claims() {
+    use principal::{ClaimError, Kind, PrincipalError};
+    let f = fixture();
+    let mapping_error = |error: AuthError| match error {
+        AuthError::ClaimMapping(error) => error,
+        other => panic!("expected a claim mapping error, got {other:?}"),
+    };
+    // 1. A client called `gateway` at two trusted issuers is two services, neither of
+    //    them an operator-named `svc-gateway`.
+    let cc = json!({"sub": "gateway", "gty": "client-credentials", "client_id": "gateway"});
+    let at_a = f
+        .verify(&KEYS.ec.token(&claims_with(ISSUER_A, cc.clone())))
+        .await
+        .expect("a service token of issuer A");
+    let at_b = f
+        .verify(&KEYS.b_ec.token(&claims_with(ISSUER_B, cc)))
+        .await
+        .expect("a service token of issuer B");
+    assert_eq!((at_a.kind(), at_b.kind()), (Kind::Service, Kind::Service));
+    assert_ne!(at_a.id(), at_b.id());
+    assert_ne!(at_a.id().to_string(), "svc-gateway");
+    //    A client id that is not a slug is refused, not folded.
+    let token = KEYS.ec.token(&claims_with(
+        ISSUER_A,
+        json!({"gty": "client-credentials", "client_id": "Payments"}),
+    ));
+    assert!(matches!(
+        mapping_error(f.reject(&token).await),
+        ClaimError::Invalid { claim, .. } if claim == "client_id"
+    ));
+    // 2. A `sub` equal to the client id makes nobody a service.
+    let token = KEYS.ec.token(&claims_with(
+        ISSUER_A,
+        json!({"sub": "payments", "client_id": "payments", "azp": "payments"}),
+    ));
+    let verified = f.verify(&token).await.expect("a user token");
+    assert_eq!(verified.kind(), Kind::Human);
+    // 3. An actor vouched for by another issuer is refused.
+    let token = KEYS.ec.token(&claims_with(
+        ISSUER_A,
+        json!({"act": {"sub": "bot", "iss": ISSUER_B}}),
+    ));
+    assert!(matches!(
+        mapping_error(f.reject(&token).await),
+        ClaimError::ActorIssuerNotAllowed { .. }
+    ));
+    // 4. The subject acting for itself as an agent is refused.
+    let alice = claims(ISSUER_A)["sub"].clone();
+    let token = KEYS
+        .ec
+        .token(&claims_with(ISSUER_A, json!({"act": {"sub": alice}})));
+    assert!(matches!(
+        mapping_error(f.reject(&token).await),
+        ClaimError::Principal(PrincipalError::ActorIsSubject { .. })
+    ));
+    // 5. No `sub`, even with a client and a service marker: refused.
+    let token = KEYS.ec.token(&claims_with(
+        ISSUER_A,
+        json!({"sub": null, "gty": "client-credentials", "client_id": "payments"}),
+    ));
+    assert!(matches!(
+        mapping_error(f.reject(&token).await),
+        ClaimError::Missing { claim: "sub" }
+    ));
 }
 
 // ---- size and shape ----
