@@ -89,7 +89,13 @@
 //!
 //! ## Time
 //!
-//! Every expiry decision takes "now" from a [`Clock`]; tests use [`TestClock`].
+//! Every expiry decision takes "now" from a [`Clock`]; tests use `TestClock`.
+//!
+//! ## Features
+//!
+//! | feature | adds |
+//! | --- | --- |
+//! | `test-support` | `TestClock`, a clock that moves only when told to. For tests only (`[dev-dependencies]`): a production build has no clock anyone can move. |
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -117,5 +123,7 @@ pub use ids::{
 pub use mapping::ClaimMapping;
 pub use principal::{Actor, Attributes, AuthContext, Principal, PrincipalBuilder};
 pub use scope::{Scope, ScopeSet};
-pub use time::{Clock, SystemClock, TestClock, Timestamp};
+#[cfg(any(test, feature = "test-support"))]
+pub use time::TestClock;
+pub use time::{Clock, SystemClock, Timestamp};
 pub use uuid::Uuid;

@@ -1,10 +1,11 @@
 //! Time as Baton sees it: whole seconds since the Unix epoch, read through a [`Clock`].
 //!
 //! Every expiry decision in Baton takes its "now" from a `Clock`, so tests move
-//! time with [`TestClock`] instead of sleeping.
+//! time with `TestClock` (feature `test-support`) instead of sleeping.
 
 use std::fmt;
 use std::sync::Arc;
+#[cfg(any(test, feature = "test-support"))]
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -40,14 +41,14 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// The source of "now" for every time check in Baton.
+/// The source of "now" for every time check in Baton: [`SystemClock`] in production,
+/// `TestClock` (feature `test-support`) in tests.
 ///
 /// ```
-/// use principal::{Clock, TestClock, Timestamp};
+/// use principal::{Clock, SystemClock, Timestamp};
 ///
-/// let clock = TestClock::new(Timestamp::from_unix_seconds(1_000));
-/// clock.advance(30);
-/// assert_eq!(clock.now(), Timestamp::from_unix_seconds(1_030));
+/// let now = SystemClock.now();
+/// assert!(now > Timestamp::from_unix_seconds(1_577_836_800)); // after 2020
 /// ```
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.
@@ -76,9 +77,24 @@ impl Clock for SystemClock {
 }
 
 /// A clock that moves only when told to. Clones share the same time.
+///
+/// Only with the `test-support` feature: turn it on for tests (in `[dev-dependencies]`),
+/// so that no production build can hold a clock anyone may move.
+///
+/// ```
+/// use principal::{Clock, TestClock, Timestamp};
+///
+/// let clock = TestClock::new(Timestamp::from_unix_seconds(1_000));
+/// clock.advance(30);
+/// assert_eq!(clock.now(), Timestamp::from_unix_seconds(1_030));
+/// clock.set(Timestamp::from_unix_seconds(10));
+/// assert_eq!(clock.now(), Timestamp::from_unix_seconds(10));
+/// ```
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Clone, Debug)]
 pub struct TestClock(Arc<AtomicI64>);
 
+#[cfg(any(test, feature = "test-support"))]
 impl TestClock {
     /// A test clock standing at `start`.
     pub fn new(start: Timestamp) -> Self {
@@ -96,6 +112,7 @@ impl TestClock {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::SeqCst))
