@@ -105,6 +105,30 @@
 //!   with [`IssuerConfigBuilder::require_typ`] (`at+jwt`, RFC 9068 §4); a token without it
 //!   is [`AuthError::WrongType`].
 //!
+//! ## Identity capture through claims
+//!
+//! A trusted issuer can still be made to say things its users chose. The claim mapping
+//! ([`ClaimMapping`](principal::ClaimMapping), one per issuer) reads none of them as
+//! identity:
+//!
+//! - **A service from another issuer.** A service id derived from a client id depends on
+//!   the issuer (`svc-{client_id}-{digest}`, [`ServiceId::derive`](principal::ServiceId::derive)),
+//!   so a partner IdP's `gateway` is not the internal one; only the operator names a
+//!   service outright, per issuer ([`ClaimMapping::with_service`](principal::ClaimMapping::with_service)).
+//!   A client id that is not already a slug is refused, never folded (`Payments`,
+//!   `payments_`, `payments.` are not `payments`).
+//! - **A user who looks like a service.** Only markers the IdP alone writes make a service
+//!   (`gty`, `idtyp`, Keycloak's service-account `client_id`); never a `sub` equal to
+//!   `client_id` or `azp`, a `service-account-` user name, or a missing `sub`. `sub` is
+//!   required (RFC 9068 §2.2) unless an issuer opts out with
+//!   [`insecure_allow_missing_sub`](principal::ClaimMapping::insecure_allow_missing_sub).
+//! - **Actors in another issuer's namespace.** An `act.iss` must be the token's `iss` or
+//!   allowed ([`ClaimMapping::with_actor_issuer`](principal::ClaimMapping::with_actor_issuer)).
+//! - **One party under two kinds.** Derived ids include the kind, and an actor with the
+//!   subject's issuer and `sub` is the subject acting for itself: refused.
+//! - **Raw grants read as permissions.** Inside a Principal, an actor's grant is its
+//!   effective grant.
+//!
 //! ## Spoofed `x-principal-bin` and internal-token headers
 //!
 //! Between hops Baton carries the Principal in [`PRINCIPAL_HEADER`] (`x-principal-bin`),

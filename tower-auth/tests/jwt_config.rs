@@ -10,7 +10,7 @@ use jsonwebtoken::Algorithm;
 use principal::Audience;
 use serde_json::json;
 use support::jwt::{
-    AUD, HMAC_SECRET, ISSUER_A, KEYS, audience, claims, claims_with, issuer, key_set,
+    AUD, HMAC_SECRET, ISSUER_A, ISSUER_B, KEYS, audience, claims, claims_with, issuer, key_set,
 };
 use support::test_clock;
 use tower_auth::jwks::{KeySet, SymmetricKey};
@@ -429,6 +429,37 @@ fn settings_mapping_presets_default_to_the_safe_one() {
 }
 
 #[test]
+fn settings_carry_the_per_issuer_identity_options() {
+    let settings: JwtVerifierSettings = serde_json::from_value(json!({"issuers": [{
+        "issuer": ISSUER_A, "audiences": [AUD], "keys": "oidc_discovery",
+        "services": {"Gateway App": "svc-gateway"},
+        "actor_issuers": [ISSUER_B],
+        "insecure_allow_missing_sub": true,
+    }]}))
+    .expect("settings");
+    let verifier = settings
+        .builder()
+        .expect("builder")
+        .build()
+        .expect("verifier");
+    let mapping = verifier
+        .issuers()
+        .next()
+        .expect("issuer")
+        .claim_mapping()
+        .clone();
+    let expected = principal::ClaimMapping::generic()
+        .with_service(
+            "Gateway App",
+            principal::ServiceId::new("gateway").expect("slug"),
+        )
+        .with_actor_issuer(issuer(ISSUER_B))
+        .insecure_allow_missing_sub();
+    assert_eq!(mapping, expected);
+    assert_ne!(mapping, principal::ClaimMapping::generic());
+}
+
+#[test]
 fn settings_refuse_invalid_values() {
     let issuer_with = |changes: serde_json::Value| {
         let mut issuer = json!({"issuer": ISSUER_A, "audiences": [AUD], "keys": "oidc_discovery"});
@@ -442,6 +473,9 @@ fn settings_refuse_invalid_values() {
         (json!({"audiences": ["two words"]}), "audiences"),
         (json!({"algorithms": ["none"]}), "algorithms"),
         (json!({"required_scopes": [""]}), "required_scopes"),
+        (json!({"services": {"gateway": "gateway"}}), "services"),
+        (json!({"services": {"gateway": "svc-Gateway"}}), "services"),
+        (json!({"actor_issuers": [" "]}), "actor_issuers"),
     ] {
         let err = issuer_with(changes)
             .expect("parses")

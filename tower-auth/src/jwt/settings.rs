@@ -1,10 +1,11 @@
 //! The deserializable form of a JWT verifier's configuration (DESIGN §4): the same
 //! settings as the builders, read from a file, checked by the same code.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
-use principal::{Audience, ClaimMapping, Issuer, Scope};
+use principal::{Audience, ClaimMapping, Issuer, Scope, ServiceId};
 use serde::Deserialize;
 
 use super::config::{ConfigError, IssuerConfig};
@@ -97,6 +98,18 @@ pub struct IssuerSettings {
     /// The claim mapping preset.
     #[serde(default)]
     pub claim_mapping: MappingPreset,
+    /// This issuer's client ids mapped to named services (`{"gateway": "svc-gateway"}`);
+    /// see [`ClaimMapping::with_service`]. Other clients get issuer-dependent ids.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
+    /// Issuers, besides this one, whose `act.iss` is honoured (see
+    /// [`ClaimMapping::with_actor_issuer`]).
+    #[serde(default)]
+    pub actor_issuers: Vec<String>,
+    /// Accept tokens without `sub`, as services only (see
+    /// [`ClaimMapping::insecure_allow_missing_sub`]).
+    #[serde(default)]
+    pub insecure_allow_missing_sub: bool,
 }
 
 /// Where an issuer's keys are fetched from.
@@ -185,11 +198,24 @@ impl IssuerSettings {
         if let Some(max) = self.max_token_bytes {
             builder = builder.max_token_bytes(max);
         }
-        builder = builder.claim_mapping(match self.claim_mapping {
+        let mut mapping = match self.claim_mapping {
             MappingPreset::Generic => ClaimMapping::generic(),
             MappingPreset::Keycloak => ClaimMapping::keycloak(),
             MappingPreset::Baton => ClaimMapping::baton(),
-        });
+        };
+        for (client_id, service) in &self.services {
+            let service = ServiceId::parse(service).map_err(|_| invalid("services", service))?;
+            mapping = mapping.with_service(client_id.as_str(), service);
+        }
+        for actor_issuer in &self.actor_issuers {
+            let actor_issuer = Issuer::new(actor_issuer.as_str())
+                .map_err(|_| invalid("actor_issuers", actor_issuer))?;
+            mapping = mapping.with_actor_issuer(actor_issuer);
+        }
+        if self.insecure_allow_missing_sub {
+            mapping = mapping.insecure_allow_missing_sub();
+        }
+        builder = builder.claim_mapping(mapping);
         builder.build()
     }
 }
