@@ -278,7 +278,10 @@ impl ClaimMapping {
     /// The Baton preset, for tokens Baton itself minted (internal JWTs, pattern 2): the
     /// generic preset plus the Baton-internal claims, all trusted: a `sub` with a Baton
     /// prefix is the typed id, the id from [`ID_CLAIM`], the kind from [`KIND_CLAIM`],
-    /// attributes from [`ATTRIBUTES_CLAIM`], at the top level and inside `act`.
+    /// attributes from [`ATTRIBUTES_CLAIM`], at the top level and inside `act`; and every
+    /// `act.iss` is honoured (Baton re-mints chains another issuer vouched for, and its ids
+    /// are trusted outright anyway). `sub` is still required, as [`Principal::to_claims`]
+    /// always writes it.
     ///
     /// This is the exact inverse of [`Principal::to_claims`]. Use it only for an issuer
     /// whose every claim Baton controls: never for an external identity provider.

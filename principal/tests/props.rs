@@ -269,6 +269,11 @@ proptest! {
             delegator = Some(grant);
         }
         prop_assert_eq!(p.delegation().last().map_or(p.scopes(), |a| a.grant().unwrap()), p.scopes());
+        // No actor is the subject under another kind: the same issuer and subject.
+        for actor in p.delegation() {
+            let vouched = actor.issuer().unwrap_or(p.issuer());
+            prop_assert!(!(actor.subject() == Some(p.subject()) && vouched == p.issuer()));
+        }
         let ids: std::collections::BTreeSet<_> = p.delegation().iter().map(Actor::id).collect();
         prop_assert_eq!(ids.len(), p.delegation().len());
         prop_assert_eq!(p.is_delegated(), !p.delegation().is_empty());
@@ -482,6 +487,58 @@ fn check_claims(mapping: &ClaimMapping, claims: &JwtClaims) -> Result<(), TestCa
         prop_assert_eq!(&serde_json::from_slice::<Principal>(&json).unwrap(), &p);
     }
     Ok(())
+}
+
+/// Whether the claims carry a service marker the preset honours (the IdP writes them; a
+/// user does not choose them).
+fn has_marker(value: &Value, keycloak: bool) -> bool {
+    value.get("gty").and_then(Value::as_str) == Some("client-credentials")
+        || value.get("idtyp").and_then(Value::as_str) == Some("app")
+        || (keycloak
+            && (value.get("client_id").is_some_and(Value::is_string)
+                || value.get("clientId").is_some_and(Value::is_string)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Issue 7 items 1, 2 and 5: under the presets for external issuers, a Principal is a
+    /// service only with a marker, has a `sub`, and its derived ids depend on the issuer.
+    #[test]
+    fn external_presets_make_services_only_from_markers(value in structured_claims()) {
+        let bytes = serde_json::to_vec(&value).unwrap();
+        for (mapping, keycloak) in [(ClaimMapping::generic(), false), (ClaimMapping::keycloak(), true)] {
+            let Ok(p) = mapping.principal_from_json(&bytes) else { continue };
+            prop_assert!(value.get("sub").is_some_and(Value::is_string));
+            if p.kind() == Kind::Service {
+                prop_assert!(has_marker(&value, keycloak), "{value}");
+                // Never a bare operator-style id: the issuer's digest is part of it.
+                let slug = p.id().as_service().unwrap().slug();
+                prop_assert!(slug.len() > ServiceId::ISSUER_DIGEST_LEN + 1);
+            } else {
+                prop_assert!(!has_marker(&value, keycloak));
+            }
+        }
+    }
+
+    /// Issue 7 items 1 and 4: derived ids never collide across issuers or kinds.
+    #[test]
+    fn derived_ids_never_collide_across_issuers_and_kinds(
+        client in "[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?",
+        subject in "[ -~]{1,24}",
+        a in prop::sample::select(ISSUERS.to_vec()),
+        b in prop::sample::select(ISSUERS.to_vec()),
+    ) {
+        let (a, b) = (Issuer::new(a).unwrap(), Issuer::new(b).unwrap());
+        let service = ServiceId::derive(&a, &client).unwrap();
+        prop_assert_ne!(&service, &ServiceId::new(&client).unwrap());
+        prop_assert_eq!(&service, &ServiceId::derive(&a, &client).unwrap());
+        prop_assert_ne!(*HumanId::derive(&a, &subject).as_uuid(), *AgentId::derive(&a, &subject).as_uuid());
+        if a != b {
+            prop_assert_ne!(&service, &ServiceId::derive(&b, &client).unwrap());
+            prop_assert_ne!(HumanId::derive(&a, &subject), HumanId::derive(&b, &subject));
+        }
+    }
 }
 
 fn mappings() -> [ClaimMapping; 4] {
