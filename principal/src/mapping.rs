@@ -126,8 +126,9 @@ impl ServiceMarker {
 /// [`with_actor_issuer`](ClaimMapping::with_actor_issuer) (the Baton preset allows any,
 /// as it trusts the ids outright); any other is refused
 /// ([`ClaimError::ActorIssuerNotAllowed`]), so one identity provider cannot mint actors in
-/// another's namespace. Each `act` object is read like the top level, with the same trust: the id claim, then a typed
-/// `sub`, then the kind claim inside the `act`, each only when the mapping reads it (the
+/// another's namespace. Each `act` object is read like the top level, with the same trust:
+/// the id claim, then a typed `sub`, then the kind claim inside the `act`, each only when
+/// the mapping reads it (the
 /// Baton preset, or turned on). Otherwise an actor's kind comes from what the issuer
 /// itself controls: an `act` with only `client_id` (no `sub`) is a `Service` made from
 /// that `client_id`; an `act` with a `sub` (typed-looking or not) gets the
