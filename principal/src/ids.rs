@@ -302,9 +302,9 @@ impl ServiceId {
     /// `svc-{client_id}-{digest}`.
     ///
     /// `digest` is [`ISSUER_DIGEST_LEN`](ServiceId::ISSUER_DIGEST_LEN) lowercase hex digits:
-    /// the UUID v5 of `"service\n{issuer}"` in [`BATON_NAMESPACE`], written as 32 hex
-    /// digits, without its version digit (the 13th), first 16 kept (64 bits of SHA-1
-    /// output). The same client at the same issuer is always the same service; the same
+    /// the UUID v5 of `"service\n{issuer}"` in [`BATON_NAMESPACE`], written as 32 lowercase
+    /// hex digits, without its version digit (the 13th) and its variant digit (the 17th),
+    /// the first 16 of the rest kept: 64 bits of SHA-1 output. The same client at the same issuer is always the same service; the same
     /// client id at another issuer is another service, and no derived id is a bare
     /// `svc-{client_id}` an operator would name.
     ///
@@ -336,9 +336,11 @@ impl ServiceId {
         id.push_str(Self::PREFIX);
         id.push_str(client_id);
         id.push('-');
-        // The 13th digit is the UUID version (always 5): it says nothing about the issuer.
+        // The 13th digit is the UUID version (always 5) and the 17th holds the variant bits:
+        // they say little about the issuer. 12 + 3 + 1 = ISSUER_DIGEST_LEN digits.
         id.push_str(&hex[..12]);
-        id.push_str(&hex[13..13 + Self::ISSUER_DIGEST_LEN - 12]);
+        id.push_str(&hex[13..16]);
+        id.push_str(&hex[17..18]);
         Ok(ServiceId(id))
     }
 
@@ -787,6 +789,14 @@ mod tests {
             Uuid::new_v5(&BATON_NAMESPACE, b"agent\nhttps://a.example\nalice"),
             *AgentId::derive(&a, "alice").as_uuid()
         );
+        assert_eq!(
+            HumanId::derive(&a, "alice").to_string(),
+            "hm-fe18e400-ca7c-5bfb-b87e-efb026a2d97f"
+        );
+        assert_eq!(
+            AgentId::derive(&a, "alice").to_string(),
+            "am-1791d7ea-6163-5f95-8a6f-6548ff35a9f0"
+        );
     }
 
     #[test]
@@ -878,8 +888,14 @@ mod tests {
         let digest = Uuid::new_v5(&BATON_NAMESPACE, b"service\nhttps://a.example")
             .simple()
             .to_string();
-        let expected = format!("svc-gateway-{}{}", &digest[..12], &digest[13..17]);
+        let expected = format!(
+            "svc-gateway-{}{}{}",
+            &digest[..12],
+            &digest[13..16],
+            &digest[17..18]
+        );
         assert_eq!(id.as_str(), expected);
+        assert_eq!(id.as_str(), "svc-gateway-badeada29838bd7e");
         assert_eq!(id.slug().len(), "gateway".len() + 1 + 16);
         assert_eq!(ServiceId::parse(id.as_str()), Ok(id.clone()));
         assert_eq!(ServiceId::derive(&a, "gateway"), Ok(id.clone()));
