@@ -30,7 +30,8 @@
 //! | no `Authorization`, or not `Bearer` | 401 | `Bearer` |
 //! | malformed or duplicated `Authorization` | 400 | `Bearer error="invalid_request"` |
 //! | token too large, malformed, expired, revoked, bad signature... | 401 | `Bearer error="invalid_token"` |
-//! | issuer keys unavailable (key source down beyond max staleness) | 503 | none |
+//! | a required scope is missing | 403 | `Bearer error="insufficient_scope", scope="<required>"` |
+//! | issuer keys unavailable (key source down beyond max staleness) | 503, `Retry-After: 30` | none |
 //! | internal fault | 500 | none |
 //!
 //! `invalid_request` answers 400 as RFC 6750 §3.1 asks; everything about the token itself
