@@ -210,6 +210,95 @@ async fn unknown_paths_are_404_and_bare_needs_no_token() {
     assert_eq!(sample["issuer"], idp.issuer());
 }
 
+/// Answers the spoofable headers that reached it, as JSON: `{"x-principal-bin": [...],
+/// "x-baton-internal-token": [...]}`.
+async fn spoofable_headers_seen(headers: axum::http::HeaderMap) -> Json<Value> {
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    };
+    Json(json!({
+        "x-principal-bin": values("x-principal-bin"),
+        "x-baton-internal-token": values("x-baton-internal-token"),
+        "x-request-id": values("x-request-id"),
+    }))
+}
+
+/// GET `path` with spoofed `x-principal-bin` (twice, mixed case) and
+/// `x-baton-internal-token` headers: (status, body).
+async fn get_spoofed(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = client()
+        .get(format!("http://{addr}{path}"))
+        .header("x-principal-bin", "Zm9yZ2VkIHBhc3Nwb3J0")
+        .header("X-Principal-Bin", "c2Vjb25k")
+        .header("x-baton-internal-token", "eyJ0.eyJ1.c2ln")
+        .header("x-request-id", "r-spoof");
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_headers_never_reach_a_handler_without_authentication_or_the_fallback() {
+    let idp = dev_idp().await;
+    let args = EdgeArgs::try_parse_from([
+        "edge",
+        "--listen",
+        "127.0.0.1:0",
+        "--issuer",
+        idp.issuer(),
+        "--audience",
+        "api",
+    ])
+    .unwrap();
+    // Behind the edge: a route without authentication, and a catch-all fallback.
+    let behind = Router::new()
+        .route("/public", route_get(spoofable_headers_seen))
+        .fallback(spoofable_headers_seen);
+    let edge = Edge::start_with_fallback(&args, behind).await.unwrap();
+    let addr = edge.local_addr();
+    tokio::spawn(edge.serve(std::future::pending()));
+
+    let stripped = json!({
+        "x-principal-bin": [],
+        "x-baton-internal-token": [],
+        "x-request-id": ["r-spoof"],
+    });
+    for path in ["/public", "/no/such/route", "/whoami/extra"] {
+        let (status, body) = get_spoofed(addr, path, None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let seen: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(seen, stripped, "{path}");
+    }
+    // A valid bearer token does not change what an unauthenticated route sees.
+    let token = idp
+        .issue(dev_claims(&idp, "api"), Algorithm::ES256)
+        .unwrap();
+    let (_, body) = get_spoofed(addr, "/public", Some(&token)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), stripped);
+
+    // The edge's own routes still answer as before, spoofed headers or not.
+    let (status, body) = get_spoofed(addr, "/bare", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["subject"],
+        "bare"
+    );
+    let (status, body) = get_spoofed(addr, "/whoami", Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["subject"],
+        "alice"
+    );
+    assert_eq!(get_spoofed(addr, "/whoami", None).await.0, 401);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn require_typ_refuses_tokens_without_it() {
     let idp = dev_idp().await;

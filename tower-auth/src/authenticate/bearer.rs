@@ -1,43 +1,12 @@
-//! The bearer token of a request (RFC 6750 §2.1), and the spoofable headers an edge drops.
+//! The bearer token of a request (RFC 6750 §2.1).
 
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, HeaderName};
+use http::header::AUTHORIZATION;
 
 use crate::error::{AuthError, HeaderProblem};
 
-/// The header carrying a serialized Principal (Passport) between hops (DESIGN §3).
-pub const PRINCIPAL_HEADER: HeaderName = HeaderName::from_static("x-principal-bin");
-
-/// A dedicated header for internal tokens, for deployments that carry the internal JWT
-/// (pattern 2) apart from the caller's `authorization`. Baton itself sends internal JWTs
-/// in `authorization` (DESIGN §3); this name is reserved so that no outside caller can
-/// smuggle one in under it either.
-pub const INTERNAL_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-baton-internal-token");
-
 /// Default limit on the size of a bearer token, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// Remove every value of every header in `names` (the edge's first step: a spoofed
-/// `x-principal-bin` must never become a Principal).
-///
-/// ```
-/// use http::HeaderMap;
-/// use tower_auth::authenticate::{strip_headers, PRINCIPAL_HEADER};
-///
-/// let mut headers = HeaderMap::new();
-/// headers.append(PRINCIPAL_HEADER, "c3Bvb2Y".parse().unwrap());
-/// headers.append(PRINCIPAL_HEADER, "YWdhaW4".parse().unwrap());
-/// headers.insert("x-request-id", "r-1".parse().unwrap());
-/// strip_headers(&mut headers, &[PRINCIPAL_HEADER]);
-/// assert!(headers.get(PRINCIPAL_HEADER).is_none());
-/// assert!(headers.get("x-request-id").is_some());
-/// ```
-pub fn strip_headers(headers: &mut HeaderMap, names: &[HeaderName]) {
-    for name in names {
-        // `remove` drops every value under the name, not only the first.
-        while headers.remove(name).is_some() {}
-    }
-}
 
 /// The bearer token of a request: exactly one `Authorization` header of the form
 /// `Bearer <b64token>` (scheme case-insensitive, one or more spaces, RFC 6750 §2.1),
