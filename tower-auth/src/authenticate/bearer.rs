@@ -122,14 +122,29 @@ fn is_tchar(b: u8) -> bool {
 
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &[u8]) -> bool {
-    let body_end = token.iter().position(|&b| b == b'=').unwrap_or(token.len());
-    let (body, padding) = token.split_at(body_end);
-    !body.is_empty()
-        && body.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
-        && padding.iter().all(|&b| b == b'=')
+    // One table load per byte: this runs on every request, over the whole token.
+    let body_len = token
+        .iter()
+        .take_while(|&&b| B64TOKEN_BODY[usize::from(b)])
+        .count();
+    body_len > 0
+        && token
+            .get(body_len..)
+            .is_some_and(|padding| padding.iter().all(|&b| b == b'='))
 }
+
+/// The bytes of a `b64token` before its padding, as a lookup table.
+const B64TOKEN_BODY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < table.len() {
+        let b = byte as u8;
+        table[byte] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        byte += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -199,6 +214,24 @@ mod tests {
                 .map(|e| e.reason()),
             Some("malformed_authorization_header")
         );
+    }
+
+    #[test]
+    fn b64token_alphabet_is_exactly_rfc6750() {
+        for byte in 0..=u8::MAX {
+            let expected = byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
+            assert_eq!(is_b64token(&[byte]), expected, "{byte:#04x}");
+            assert_eq!(
+                is_b64token(&[b'a', byte]),
+                expected || byte == b'=',
+                "{byte:#04x}"
+            );
+            assert_eq!(is_b64token(&[byte, b'=']), expected, "{byte:#04x}");
+        }
+        assert!(is_b64token(b"ab=="));
+        assert!(!is_b64token(b"ab=c"));
+        assert!(!is_b64token(b"="));
+        assert!(!is_b64token(b""));
     }
 
     #[test]
