@@ -39,6 +39,13 @@
 //! `x-baton-internal-token` headers before routing (a global strip layer): a handler
 //! without authentication never sees a spoofed Principal either.
 //!
+//! # Logging
+//!
+//! The binary logs through [`init_tracing`](crate::init_tracing): JSON lines on stderr,
+//! `RUST_LOG` (default `info`), written by a background thread. At `info` every
+//! authenticated request adds its audit event (target `baton::audit`); `RUST_LOG=warn`
+//! keeps only refusals the operator must see (keys unavailable, internal faults).
+//!
 //! # Start-up
 //!
 //! [`Edge::start`] builds the verifier, fetches every issuer's keys once (failing with a
