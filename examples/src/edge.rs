@@ -32,7 +32,19 @@
 //!   §3, §3.1: a request without credentials gets no error code).
 //! - `GET /bare`: the same JSON work on a fixed sample Principal, without
 //!   authentication: the baseline the load benchmark compares against.
-//! - Anything else: 404 (the authenticate layer is a `route_layer`).
+//! - Anything else: 404 (the authenticate layer is a `route_layer`), or the router given
+//!   to [`Edge::start_with_fallback`].
+//!
+//! Every request, on every route and the fallback, loses its `x-principal-bin` and
+//! `x-baton-internal-token` headers before routing (a global strip layer): a handler
+//! without authentication never sees a spoofed Principal either.
+//!
+//! # Logging
+//!
+//! The binary logs through [`init_tracing`](crate::init_tracing): JSON lines on stderr,
+//! `RUST_LOG` (default `info`), written by a background thread. At `info` every
+//! authenticated request adds its audit event (target `baton::audit`); `RUST_LOG=warn`
+//! keeps only refusals the operator must see (keys unavailable, internal faults).
 //!
 //! # Start-up
 //!
@@ -308,8 +320,24 @@ impl Edge {
     /// [`EdgeError::KeysUnavailable`] when an issuer's keys cannot be fetched,
     /// [`EdgeError::Bind`] when the address cannot be bound.
     pub async fn start(args: &EdgeArgs) -> Result<Edge, EdgeError> {
+        Self::start_inner(args, None).await
+    }
+
+    /// As [`Edge::start`], with `fallback` answering every path the edge does not serve
+    /// itself (instead of 404): where a gateway would forward to the services behind it.
+    /// Its routes run without authentication unless they carry their own layers, and like
+    /// every route of the edge they never see a spoofed `x-principal-bin` or
+    /// `x-baton-internal-token`: the edge strips them from every request.
+    ///
+    /// # Errors
+    /// As [`Edge::start`].
+    pub async fn start_with_fallback(args: &EdgeArgs, fallback: Router) -> Result<Edge, EdgeError> {
+        Self::start_inner(args, Some(fallback)).await
+    }
+
+    async fn start_inner(args: &EdgeArgs, fallback: Option<Router>) -> Result<Edge, EdgeError> {
         let (verifier, background) = verifier::build(args).await?;
-        let router = build_router(verifier, args)?;
+        let router = router(verifier, args, fallback)?;
         let listener = TcpListener::bind(args.listen)
             .await
             .map_err(|e| EdgeError::Bind {
@@ -386,7 +414,10 @@ struct BareState {
 }
 
 /// The edge's routes: `GET /whoami` behind the authenticate layer (a `route_layer`, so
-/// unknown paths stay 404), and `GET /bare` without it.
+/// unknown paths stay 404), and `GET /bare` without it; the spoofable headers the
+/// authenticate layer strips are stripped from every request, `/bare` and unknown paths
+/// included (its [`strip_layer`](AuthenticateLayer::strip_layer), applied with
+/// `Router::layer`).
 ///
 /// [`Edge::start`] calls it with the verifier it built from `args`; any other
 /// [`Verifier`] works too.
@@ -424,22 +455,38 @@ struct BareState {
 /// # Errors
 /// [`EdgeError::Config`] when `--max-token-bytes` is out of the layer's range.
 pub fn build_router(verifier: Arc<dyn Verifier>, args: &EdgeArgs) -> Result<Router, EdgeError> {
-    let mut layer = AuthenticateLayer::new(verifier);
+    router(verifier, args, None)
+}
+
+fn router(
+    verifier: Arc<dyn Verifier>,
+    args: &EdgeArgs,
+    fallback: Option<Router>,
+) -> Result<Router, EdgeError> {
+    let mut authenticate = AuthenticateLayer::new(verifier);
     if let Some(max) = args.max_token_bytes {
-        layer = layer.max_token_bytes(max).map_err(|e| EdgeError::Config {
-            reason: e.reason(),
-            detail: e.to_string(),
-        })?;
+        authenticate = authenticate
+            .max_token_bytes(max)
+            .map_err(|e| EdgeError::Config {
+                reason: e.reason(),
+                detail: e.to_string(),
+            })?;
     }
+    // The same list the authenticate layer strips, for every route and the fallback.
+    let strip = authenticate.strip_layer();
     let sample = sample_principal(args)?;
-    let router = Router::new()
+    let mut router = Router::new()
         .route("/whoami", get(whoami))
-        .route_layer(layer)
+        .route_layer(authenticate)
         .route("/bare", get(bare))
         .with_state(BareState {
             sample: Arc::new(sample),
         });
-    Ok(router)
+    if let Some(fallback) = fallback {
+        router = router.fallback_service(fallback);
+    }
+    // Last, so it wraps everything above: routes, and the fallback (404 or `fallback`).
+    Ok(router.layer(strip))
 }
 
 async fn whoami(principal: Authenticated) -> Response {

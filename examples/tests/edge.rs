@@ -210,6 +210,95 @@ async fn unknown_paths_are_404_and_bare_needs_no_token() {
     assert_eq!(sample["issuer"], idp.issuer());
 }
 
+/// Answers the spoofable headers that reached it, as JSON: `{"x-principal-bin": [...],
+/// "x-baton-internal-token": [...]}`.
+async fn spoofable_headers_seen(headers: axum::http::HeaderMap) -> Json<Value> {
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    };
+    Json(json!({
+        "x-principal-bin": values("x-principal-bin"),
+        "x-baton-internal-token": values("x-baton-internal-token"),
+        "x-request-id": values("x-request-id"),
+    }))
+}
+
+/// GET `path` with spoofed `x-principal-bin` (twice, mixed case) and
+/// `x-baton-internal-token` headers: (status, body).
+async fn get_spoofed(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = client()
+        .get(format!("http://{addr}{path}"))
+        .header("x-principal-bin", "Zm9yZ2VkIHBhc3Nwb3J0")
+        .header("X-Principal-Bin", "c2Vjb25k")
+        .header("x-baton-internal-token", "eyJ0.eyJ1.c2ln")
+        .header("x-request-id", "r-spoof");
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoofed_headers_never_reach_a_handler_without_authentication_or_the_fallback() {
+    let idp = dev_idp().await;
+    let args = EdgeArgs::try_parse_from([
+        "edge",
+        "--listen",
+        "127.0.0.1:0",
+        "--issuer",
+        idp.issuer(),
+        "--audience",
+        "api",
+    ])
+    .unwrap();
+    // Behind the edge: a route without authentication, and a catch-all fallback.
+    let behind = Router::new()
+        .route("/public", route_get(spoofable_headers_seen))
+        .fallback(spoofable_headers_seen);
+    let edge = Edge::start_with_fallback(&args, behind).await.unwrap();
+    let addr = edge.local_addr();
+    tokio::spawn(edge.serve(std::future::pending()));
+
+    let stripped = json!({
+        "x-principal-bin": [],
+        "x-baton-internal-token": [],
+        "x-request-id": ["r-spoof"],
+    });
+    for path in ["/public", "/no/such/route", "/whoami/extra"] {
+        let (status, body) = get_spoofed(addr, path, None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let seen: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(seen, stripped, "{path}");
+    }
+    // A valid bearer token does not change what an unauthenticated route sees.
+    let token = idp
+        .issue(dev_claims(&idp, "api"), Algorithm::ES256)
+        .unwrap();
+    let (_, body) = get_spoofed(addr, "/public", Some(&token)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), stripped);
+
+    // The edge's own routes still answer as before, spoofed headers or not.
+    let (status, body) = get_spoofed(addr, "/bare", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["subject"],
+        "bare"
+    );
+    let (status, body) = get_spoofed(addr, "/whoami", Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["subject"],
+        "alice"
+    );
+    assert_eq!(get_spoofed(addr, "/whoami", None).await.0, 401);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn require_typ_refuses_tokens_without_it() {
     let idp = dev_idp().await;
@@ -551,6 +640,143 @@ async fn the_binary_prints_one_line_and_serves() {
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "", "the edge prints exactly one line");
+}
+
+/// Reads `stream` line by line on a thread of its own; the lines arrive on the receiver.
+fn lines_of(stream: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { return };
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+/// The next line from `lines` that is a JSON object matching `wanted`; fails the test if
+/// none arrives within 20 s or the stream ends. Lines that are not JSON fail it too:
+/// every log line is one JSON object.
+fn next_json_line(
+    lines: &std::sync::mpsc::Receiver<String>,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("the awaited log line never came");
+        let event: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        if wanted(&event) {
+            return event;
+        }
+    }
+}
+
+/// The real binary with its default logging (no `RUST_LOG`): each authenticated request
+/// writes one audit event as a JSON line on stderr (through the non-blocking writer), and
+/// what is queued at shutdown is flushed, not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_writes_audit_events_as_json_lines_by_default() {
+    let idp = dev_idp().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edge"))
+        .args([
+            "--issuer",
+            idp.issuer(),
+            "--audience",
+            "api",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = lines_of(child.stdout.take().unwrap());
+    let stderr = lines_of(child.stderr.take().unwrap());
+    let child = KillOnDrop(child);
+    let banner = tokio::task::spawn_blocking(move || {
+        stdout
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let addr: SocketAddr = banner
+        .trim_start_matches("edge: serving on http://")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let token = idp
+        .issue(dev_claims(&idp, "api"), Algorithm::ES256)
+        .unwrap();
+    let response = client()
+        .get(format!("http://{addr}/whoami"))
+        .bearer_auth(&token)
+        .header("x-request-id", "r-audit-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let refused = client()
+        .get(format!("http://{addr}/whoami"))
+        .bearer_auth("eyJhbGciOiJFUzI1NiJ9.e30.c2ln")
+        .header("x-request-id", "r-audit-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    let (stderr, accepted, rejected) = tokio::task::spawn_blocking(move || {
+        let audit = |id: &'static str| {
+            move |event: &Value| event["target"] == "baton::audit" && event["request_id"] == id
+        };
+        let accepted = next_json_line(&stderr, audit("r-audit-1"));
+        let rejected = next_json_line(&stderr, audit("r-audit-2"));
+        (stderr, accepted, rejected)
+    })
+    .await
+    .unwrap();
+    assert_eq!(accepted["level"], "INFO", "{accepted}");
+    assert_eq!(accepted["outcome"], "accepted", "{accepted}");
+    assert_eq!(accepted["reason"], "verified", "{accepted}");
+    assert_eq!(accepted["pattern"], "jwt_passthrough", "{accepted}");
+    assert_eq!(accepted["kind"], "human", "{accepted}");
+    assert!(
+        accepted["principal_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("hm-"),
+        "{accepted}"
+    );
+    assert!(accepted["timestamp"].is_string(), "{accepted}");
+    assert_eq!(rejected["outcome"], "rejected", "{rejected}");
+    assert_eq!(rejected["principal_id"], "-", "{rejected}");
+    // The token itself is never logged.
+    assert!(!accepted.to_string().contains(&token));
+
+    // SIGTERM: the edge shuts down gracefully, and the line it logs last reaches stderr
+    // (main holds the writer's guard to its end, and dropping it flushes).
+    #[cfg(unix)]
+    {
+        let pid = child.0.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let stopped = tokio::task::spawn_blocking(move || {
+            next_json_line(&stderr, |event| event["message"] == "edge: shutting down")
+        })
+        .await
+        .unwrap();
+        assert_eq!(stopped["level"], "INFO");
+    }
 }
 
 #[test]

@@ -10,8 +10,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use principal::{ClaimError, Timestamp};
 
@@ -533,13 +534,29 @@ impl RealmError {
 /// Maximum length of a realm in bytes.
 pub const MAX_REALM_LEN: usize = 256;
 
+/// The `Retry-After` of a 503 for unavailable keys: 30 seconds, the key cache's default
+/// retry after a failed fetch ([`RefreshPolicy::DEFAULT_FAILURE_RETRY`]), so a client
+/// asks again no sooner than the keys can have come back.
+///
+/// [`RefreshPolicy::DEFAULT_FAILURE_RETRY`]: crate::jwks::RefreshPolicy::DEFAULT_FAILURE_RETRY
+pub const UNAVAILABLE_RETRY_AFTER: Duration = crate::jwks::RefreshPolicy::DEFAULT_FAILURE_RETRY;
+
+/// Longest `scope` attribute an `insufficient_scope` challenge carries, in bytes; a longer
+/// required scope is left out of the header (the status and error code still say it).
+pub const MAX_CHALLENGE_SCOPE_LEN: usize = 1024;
+
 /// The HTTP answer to an [`AuthError`]: the one HTTP mapping of this crate.
 ///
 /// - no credentials: 401, `WWW-Authenticate: Bearer` (no `error`, RFC 6750 §3.1);
 /// - `invalid_request`: 400, `WWW-Authenticate: Bearer error="invalid_request"`;
 /// - `invalid_token`: 401, `WWW-Authenticate: Bearer error="invalid_token"`;
-/// - `insufficient_scope`: 403, `WWW-Authenticate: Bearer error="insufficient_scope"`;
-/// - keys unavailable: 503; server faults: 500 (neither carries a challenge).
+/// - `insufficient_scope`: 403, `WWW-Authenticate: Bearer error="insufficient_scope",
+///   scope="<the required scope>"` (RFC 6750 §3: the scope needed to access the resource;
+///   left out if it is not RFC 6749 §3.3 scope syntax or is longer than
+///   [`MAX_CHALLENGE_SCOPE_LEN`]);
+/// - keys unavailable: 503 with `Retry-After: 30` ([`UNAVAILABLE_RETRY_AFTER`]), no
+///   challenge: the token may be fine, it cannot be checked now;
+/// - server faults: 500, no challenge.
 ///
 /// With a realm, every challenge starts `Bearer realm="…"`. Bodies are always empty and
 /// there is never an `error_description`: the precise reason is for logs, not for
@@ -559,6 +576,22 @@ pub const MAX_REALM_LEN: usize = 256;
 ///
 /// // A realm that would break the header is refused when configured.
 /// assert!(HttpChallenge::with_realm("a\"b").is_err());
+///
+/// // Insufficient scope names the scope that is needed.
+/// let error = AuthError::InsufficientScope { required: "orders:write".into() };
+/// let response: http::Response<String> = challenge.response(&error);
+/// assert_eq!(response.status(), 403);
+/// assert_eq!(
+///     response.headers()["www-authenticate"],
+///     r#"Bearer realm="api", error="insufficient_scope", scope="orders:write""#
+/// );
+///
+/// // Keys unavailable: 503, and when to ask again.
+/// let error = AuthError::KeySourceUnavailable { issuer: "https://idp.example".into() };
+/// let response: http::Response<String> = challenge.response(&error);
+/// assert_eq!(response.status(), 503);
+/// assert_eq!(response.headers()["retry-after"], "30");
+/// assert!(response.headers().get("www-authenticate").is_none());
 /// ```
 #[derive(Clone, Debug)]
 pub struct HttpChallenge {
@@ -615,7 +648,8 @@ impl HttpChallenge {
         })
     }
 
-    /// The `WWW-Authenticate` value for `challenge`, if it has one.
+    /// The `WWW-Authenticate` value for `challenge`, if it has one, without the
+    /// per-error attributes ([`Self::www_authenticate`] adds `scope`).
     pub fn header_value(&self, challenge: Challenge) -> Option<&HeaderValue> {
         match challenge {
             Challenge::NoCredentials => Some(&self.no_credentials),
@@ -626,20 +660,73 @@ impl HttpChallenge {
         }
     }
 
-    /// The refusal response for `error`: status, challenge header, empty body and the
-    /// [`AuthRejection`] in the extensions.
+    /// The full `WWW-Authenticate` value for `error`, if its classification has one:
+    /// [`Self::header_value`], plus `scope="…"` on `insufficient_scope` (RFC 6750 §3).
+    ///
+    /// ```
+    /// use tower_auth::error::{AuthError, HttpChallenge};
+    ///
+    /// let challenge = HttpChallenge::new();
+    /// let error = AuthError::InsufficientScope { required: "orders:write".into() };
+    /// assert_eq!(
+    ///     challenge.www_authenticate(&error).unwrap(),
+    ///     r#"Bearer error="insufficient_scope", scope="orders:write""#
+    /// );
+    ///
+    /// // A required scope that is not RFC 6749 scope syntax never reaches the header.
+    /// let error = AuthError::InsufficientScope { required: "a\"b".into() };
+    /// assert_eq!(
+    ///     challenge.www_authenticate(&error).unwrap(),
+    ///     r#"Bearer error="insufficient_scope""#
+    /// );
+    /// ```
+    pub fn www_authenticate(&self, error: &AuthError) -> Option<HeaderValue> {
+        let base = self.header_value(error.challenge())?;
+        if let AuthError::InsufficientScope { required } = error
+            && is_challenge_scope(required)
+        {
+            let mut value = Vec::with_capacity(base.len() + required.len() + 10);
+            value.extend_from_slice(base.as_bytes());
+            value.extend_from_slice(b", scope=\"");
+            value.extend_from_slice(required.as_bytes());
+            value.push(b'"');
+            // Valid by construction (visible ASCII and spaces); the base value stands in
+            // if that ever failed.
+            return Some(HeaderValue::from_bytes(&value).unwrap_or_else(|_| base.clone()));
+        }
+        Some(base.clone())
+    }
+
+    /// The refusal response for `error`: status, challenge header, `Retry-After` on 503,
+    /// empty body and the [`AuthRejection`] in the extensions.
     pub fn response<B: Default>(&self, error: &AuthError) -> Response<B> {
         let rejection = AuthRejection::of(error);
         let mut response = Response::new(B::default());
         *response.status_mut() = rejection.challenge.status();
-        if let Some(value) = self.header_value(rejection.challenge) {
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, value.clone());
+        if let Some(value) = self.www_authenticate(error) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+        if rejection.challenge == Challenge::Unavailable {
+            response.headers_mut().insert(
+                RETRY_AFTER,
+                HeaderValue::from(UNAVAILABLE_RETRY_AFTER.as_secs()),
+            );
         }
         response.extensions_mut().insert(rejection);
         response
     }
+}
+
+/// RFC 6749 §3.3: `scope = scope-token *( SP scope-token )`, `scope-token = 1*NQCHAR`,
+/// `NQCHAR = %x21 / %x23-5B / %x5D-7E` (no `"` or `\`, so no escaping is needed), and
+/// at most [`MAX_CHALLENGE_SCOPE_LEN`] bytes.
+fn is_challenge_scope(scope: &str) -> bool {
+    let nqchar = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+    !scope.is_empty()
+        && scope.len() <= MAX_CHALLENGE_SCOPE_LEN
+        && scope
+            .split(' ')
+            .all(|token| !token.is_empty() && token.bytes().all(nqchar))
 }
 
 #[cfg(test)]
@@ -751,7 +838,10 @@ mod tests {
                 }
                 Challenge::InsufficientScope => {
                     assert_eq!(response.status(), 403);
-                    assert_eq!(header.unwrap(), r#"Bearer error="insufficient_scope""#)
+                    assert_eq!(
+                        header.unwrap(),
+                        r#"Bearer error="insufficient_scope", scope="orders:write""#
+                    )
                 }
                 Challenge::Unavailable => {
                     assert_eq!(response.status(), 503);
@@ -762,6 +852,12 @@ mod tests {
                     assert!(header.is_none())
                 }
             }
+            // Only the 503 says when to come back.
+            assert_eq!(
+                response.headers().get(RETRY_AFTER).is_some(),
+                challenge == Challenge::Unavailable,
+                "{error:?}"
+            );
             let rejection = response.extensions().get::<AuthRejection>().unwrap();
             assert_eq!(rejection.reason(), error.reason());
         }
@@ -780,6 +876,90 @@ mod tests {
         assert_eq!(
             response.headers()[WWW_AUTHENTICATE],
             r#"Bearer realm="baton api", error="invalid_request""#
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_required_scope() {
+        let challenge = HttpChallenge::with_realm("baton api").unwrap();
+        for (required, expected) in [
+            (
+                "orders:write",
+                r#"Bearer realm="baton api", error="insufficient_scope", scope="orders:write""#,
+            ),
+            (
+                "orders:read orders:write",
+                r#"Bearer realm="baton api", error="insufficient_scope", scope="orders:read orders:write""#,
+            ),
+            (
+                "https://api.example/orders.write",
+                r#"Bearer realm="baton api", error="insufficient_scope", scope="https://api.example/orders.write""#,
+            ),
+        ] {
+            let error = AuthError::InsufficientScope {
+                required: required.into(),
+            };
+            let response: Response<String> = challenge.response(&error);
+            assert_eq!(response.status(), 403);
+            assert_eq!(response.headers()[WWW_AUTHENTICATE], expected);
+            assert!(response.headers().get(RETRY_AFTER).is_none());
+        }
+    }
+
+    #[test]
+    fn a_hostile_required_scope_never_reaches_the_header() {
+        let challenge = HttpChallenge::new();
+        let long = "a".repeat(MAX_CHALLENGE_SCOPE_LEN + 1);
+        for hostile in [
+            "",
+            "a\"b",
+            "a\\b",
+            "x\", error=\"invalid_token",
+            "a\r\nset-cookie: x=y",
+            "a  b",
+            " a",
+            "a ",
+            "a\tb",
+            "é",
+            long.as_str(),
+        ] {
+            let error = AuthError::InsufficientScope {
+                required: hostile.into(),
+            };
+            let response: Response<String> = challenge.response(&error);
+            assert_eq!(response.status(), 403, "{hostile:?}");
+            assert_eq!(
+                response.headers()[WWW_AUTHENTICATE],
+                r#"Bearer error="insufficient_scope""#,
+                "{hostile:?}"
+            );
+        }
+        let longest = "a".repeat(MAX_CHALLENGE_SCOPE_LEN);
+        let error = AuthError::InsufficientScope {
+            required: longest.clone(),
+        };
+        assert_eq!(
+            challenge.www_authenticate(&error).unwrap(),
+            format!(r#"Bearer error="insufficient_scope", scope="{longest}""#).as_str()
+        );
+    }
+
+    #[test]
+    fn unavailable_keys_answer_503_with_retry_after() {
+        for challenge in [
+            HttpChallenge::new(),
+            HttpChallenge::with_realm("api").unwrap(),
+        ] {
+            let response: Response<String> = challenge.response(&AuthError::KeySourceUnavailable {
+                issuer: "https://idp".into(),
+            });
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()[RETRY_AFTER], "30");
+            assert!(response.headers().get(WWW_AUTHENTICATE).is_none());
+        }
+        assert_eq!(
+            UNAVAILABLE_RETRY_AFTER,
+            crate::jwks::RefreshPolicy::DEFAULT_FAILURE_RETRY
         );
     }
 

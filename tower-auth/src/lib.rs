@@ -7,11 +7,11 @@
 //! | --- | --- |
 //! | [`jwt`] | [`JwtVerifier`](jwt::JwtVerifier): external JWTs against each issuer's keys (pattern 1), with the checks and their order documented there |
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
-//! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision |
+//! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision; [`StripHeadersLayer`](authenticate::StripHeadersLayer): the same header stripping for every route of a router, the unauthenticated ones and the fallback included |
 //! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
 //! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) swapped whole |
 //! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
-//! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain, the wrapper only verifiers can build, and the one error type with its HTTP mapping |
+//! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain; the wrapper whose constructor only this crate's verifiers call (code holding one can still clone it: it shows that a verification happened, not for which request); the one error type with its HTTP mapping (`scope` on `insufficient_scope`, `Retry-After` on 503) |
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!

@@ -362,7 +362,7 @@ async fn the_layer_hands_the_principal_to_the_handler() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.headers()["www-authenticate"],
-        r#"Bearer error="insufficient_scope""#
+        r#"Bearer error="insufficient_scope", scope="orders:read""#
     );
 
     clock.advance(3600);

@@ -26,7 +26,8 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    examples::init_tracing();
+    // Held to the end of main: dropping it flushes the queued log lines.
+    let _tracing = examples::init_tracing();
     let cli = Cli::parse();
     let idp = match DevIdp::start(cli.listen).await {
         Ok(idp) => idp,

@@ -15,7 +15,8 @@ use examples::edge::{Edge, EdgeArgs};
 async fn main() -> ExitCode {
     // A bad command line prints clap's message with the usage and exits with status 2.
     let args = EdgeArgs::try_parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit());
-    examples::init_tracing();
+    // Held to the end of main: dropping it flushes the queued log lines.
+    let _tracing = examples::init_tracing();
     let edge = match Edge::start(&args).await {
         Ok(edge) => edge,
         Err(error) => {

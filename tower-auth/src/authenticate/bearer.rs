@@ -1,43 +1,12 @@
-//! The bearer token of a request (RFC 6750 §2.1), and the spoofable headers an edge drops.
+//! The bearer token of a request (RFC 6750 §2.1).
 
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, HeaderName};
+use http::header::AUTHORIZATION;
 
 use crate::error::{AuthError, HeaderProblem};
 
-/// The header carrying a serialized Principal (Passport) between hops (DESIGN §3).
-pub const PRINCIPAL_HEADER: HeaderName = HeaderName::from_static("x-principal-bin");
-
-/// A dedicated header for internal tokens, for deployments that carry the internal JWT
-/// (pattern 2) apart from the caller's `authorization`. Baton itself sends internal JWTs
-/// in `authorization` (DESIGN §3); this name is reserved so that no outside caller can
-/// smuggle one in under it either.
-pub const INTERNAL_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-baton-internal-token");
-
 /// Default limit on the size of a bearer token, in bytes.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
-
-/// Remove every value of every header in `names` (the edge's first step: a spoofed
-/// `x-principal-bin` must never become a Principal).
-///
-/// ```
-/// use http::HeaderMap;
-/// use tower_auth::authenticate::{strip_headers, PRINCIPAL_HEADER};
-///
-/// let mut headers = HeaderMap::new();
-/// headers.append(PRINCIPAL_HEADER, "c3Bvb2Y".parse().unwrap());
-/// headers.append(PRINCIPAL_HEADER, "YWdhaW4".parse().unwrap());
-/// headers.insert("x-request-id", "r-1".parse().unwrap());
-/// strip_headers(&mut headers, &[PRINCIPAL_HEADER]);
-/// assert!(headers.get(PRINCIPAL_HEADER).is_none());
-/// assert!(headers.get("x-request-id").is_some());
-/// ```
-pub fn strip_headers(headers: &mut HeaderMap, names: &[HeaderName]) {
-    for name in names {
-        // `remove` drops every value under the name, not only the first.
-        while headers.remove(name).is_some() {}
-    }
-}
 
 /// The bearer token of a request: exactly one `Authorization` header of the form
 /// `Bearer <b64token>` (scheme case-insensitive, one or more spaces, RFC 6750 §2.1),
@@ -153,14 +122,29 @@ fn is_tchar(b: u8) -> bool {
 
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &[u8]) -> bool {
-    let body_end = token.iter().position(|&b| b == b'=').unwrap_or(token.len());
-    let (body, padding) = token.split_at(body_end);
-    !body.is_empty()
-        && body.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
-        && padding.iter().all(|&b| b == b'=')
+    // One table load per byte: this runs on every request, over the whole token.
+    let body_len = token
+        .iter()
+        .take_while(|&&b| B64TOKEN_BODY[usize::from(b)])
+        .count();
+    body_len > 0
+        && token
+            .get(body_len..)
+            .is_some_and(|padding| padding.iter().all(|&b| b == b'='))
 }
+
+/// The bytes of a `b64token` before its padding, as a lookup table.
+const B64TOKEN_BODY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < table.len() {
+        let b = byte as u8;
+        table[byte] =
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        byte += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -230,6 +214,24 @@ mod tests {
                 .map(|e| e.reason()),
             Some("malformed_authorization_header")
         );
+    }
+
+    #[test]
+    fn b64token_alphabet_is_exactly_rfc6750() {
+        for byte in 0..=u8::MAX {
+            let expected = byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte);
+            assert_eq!(is_b64token(&[byte]), expected, "{byte:#04x}");
+            assert_eq!(
+                is_b64token(&[b'a', byte]),
+                expected || byte == b'=',
+                "{byte:#04x}"
+            );
+            assert_eq!(is_b64token(&[byte, b'=']), expected, "{byte:#04x}");
+        }
+        assert!(is_b64token(b"ab=="));
+        assert!(!is_b64token(b"ab=c"));
+        assert!(!is_b64token(b"="));
+        assert!(!is_b64token(b""));
     }
 
     #[test]

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use http::HeaderName;
 use tower_layer::Layer;
 
-use super::bearer::{DEFAULT_MAX_TOKEN_BYTES, INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER};
+use super::bearer::DEFAULT_MAX_TOKEN_BYTES;
 use super::service::AuthenticateService;
+use super::strip::{SPOOFABLE_HEADERS, StripHeadersLayer};
 use super::{AuthenticateRan, ConfigError, MAX_MAX_TOKEN_BYTES};
 use crate::error::HttpChallenge;
 use crate::verified::Pattern;
@@ -73,7 +74,7 @@ impl AuthenticateLayer {
                 verifier,
                 optional: false,
                 max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
-                strip: vec![PRINCIPAL_HEADER, INTERNAL_TOKEN_HEADER],
+                strip: SPOOFABLE_HEADERS.to_vec(),
                 challenge: Arc::new(HttpChallenge::new()),
             }),
         }
@@ -135,6 +136,45 @@ impl AuthenticateLayer {
     /// The headers stripped from every request.
     pub fn stripped_headers(&self) -> &[HeaderName] {
         &self.shared.strip
+    }
+
+    /// A [`StripHeadersLayer`] stripping exactly the headers this layer strips, for the
+    /// whole router: this layer runs only on the routes it is attached to, so apply the
+    /// strip layer with `Router::layer` to cover unauthenticated routes and the fallback.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum::{Router, routing::get};
+    /// use http::HeaderName;
+    /// use jsonwebtoken::Algorithm;
+    /// use principal::{Audience, Issuer};
+    /// use tower_auth::authenticate::AuthenticateLayer;
+    /// use tower_auth::jwks::SymmetricKey;
+    /// use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+    ///
+    /// let verifier = JwtVerifier::builder()
+    ///     .issuer(
+    ///         IssuerConfig::builder(Issuer::new("https://idp.example.com")?)
+    ///             .audience(Audience::new("api")?)
+    ///             .hmac_secrets([SymmetricKey::new(Some("k1"), Algorithm::HS256, vec![7; 32])?])
+    ///             .build()?,
+    ///     )
+    ///     .build()?;
+    /// let authenticate = AuthenticateLayer::new(Arc::new(verifier))
+    ///     .strip_headers([HeaderName::from_static("x-user-id")]);
+    /// let strip = authenticate.strip_layer();
+    /// assert_eq!(strip.stripped_headers(), authenticate.stripped_headers());
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/whoami", get(|| async { "authenticated" }))
+    ///     .route_layer(authenticate) // only /whoami: unknown paths stay 404
+    ///     .route("/health", get(|| async { "ok" }))
+    ///     .layer(strip); // every request, /health and the fallback included
+    /// # let _ = app;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn strip_layer(&self) -> StripHeadersLayer {
+        StripHeadersLayer::from_names(&self.shared.strip)
     }
 }
 

@@ -6,7 +6,9 @@
 //! 1. **Strips spoofable headers**: every `x-principal-bin` ([`PRINCIPAL_HEADER`]) and
 //!    `x-baton-internal-token` ([`INTERNAL_TOKEN_HEADER`]) value, plus any header added
 //!    with [`AuthenticateLayer::strip_headers`], is removed before anything reads the
-//!    request, so a header sent by an outside caller never becomes a Principal.
+//!    request, so a header sent by an outside caller never becomes a Principal. This
+//!    covers the routes the layer is attached to; [`StripHeadersLayer`] (from
+//!    [`AuthenticateLayer::strip_layer`], same list) covers every route of a router.
 //! 2. **Extracts the bearer token** ([`bearer_token`]): exactly one `Authorization`
 //!    header, `Bearer <b64token>` (scheme case-insensitive, RFC 6750 §2.1); two headers
 //!    are refused even when equal; another scheme counts as no bearer credentials.
@@ -30,7 +32,8 @@
 //! | no `Authorization`, or not `Bearer` | 401 | `Bearer` |
 //! | malformed or duplicated `Authorization` | 400 | `Bearer error="invalid_request"` |
 //! | token too large, malformed, expired, revoked, bad signature... | 401 | `Bearer error="invalid_token"` |
-//! | issuer keys unavailable (key source down beyond max staleness) | 503 | none |
+//! | a required scope is missing | 403 | `Bearer error="insufficient_scope", scope="<required>"` |
+//! | issuer keys unavailable (key source down beyond max staleness) | 503, `Retry-After: 30` | none |
 //! | internal fault | 500 | none |
 //!
 //! `invalid_request` answers 400 as RFC 6750 §3.1 asks; everything about the token itself
@@ -98,6 +101,10 @@
 //!   that carry internal tokens in a header of their own.
 //! - **Order**: put this layer outermost among the layers that read identity, and in
 //!   axum attach it with `route_layer` so unknown paths answer 404, not 401.
+//! - **Routes without authentication see every header**: `route_layer` leaves them, and
+//!   the fallback, alone. At an edge, apply [`AuthenticateLayer::strip_layer`] to the whole
+//!   router with `Router::layer` so no handler (nor anything it forwards to) receives a
+//!   spoofed `x-principal-bin` ([`strip`] has an example).
 //! - Hops behind a trusted edge that accept passports need `x-principal-bin`: there, and
 //!   only there, use [`AuthenticateLayer::insecure_keep_header`].
 //!
@@ -108,19 +115,21 @@ mod bearer;
 mod future;
 mod layer;
 mod service;
+pub mod strip;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
 
 use std::sync::Arc;
 
-pub use self::bearer::{
-    DEFAULT_MAX_TOKEN_BYTES, INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER, bearer_token,
-    parse_authorization, strip_headers,
-};
+pub use self::bearer::{DEFAULT_MAX_TOKEN_BYTES, bearer_token, parse_authorization};
 pub use self::future::ResponseFuture;
 pub use self::layer::AuthenticateLayer;
 pub use self::service::AuthenticateService;
+pub use self::strip::{
+    INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER, SPOOFABLE_HEADERS, StripHeaders, StripHeadersLayer,
+    strip_headers,
+};
 
 use crate::error::{HttpChallenge, RealmError};
 

@@ -6,9 +6,10 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::audit;
-use super::bearer::{bearer_token, strip_headers};
+use super::bearer::bearer_token;
 use super::future::ResponseFuture;
 use super::layer::Shared;
+use super::strip::strip_headers;
 use crate::error::AuthError;
 
 /// Middleware that authenticates requests; made by

@@ -260,6 +260,12 @@ async fn server_side_failures_answer_503_and_500_without_challenge() {
         assert!(seen.is_none());
         assert_eq!(response.status(), status);
         assert!(response.headers().get("www-authenticate").is_none());
+        // Only the 503 (keys unavailable) tells the client when to come back.
+        let retry_after = response.headers().get("retry-after");
+        assert_eq!(
+            retry_after.map(|v| v.to_str().unwrap()),
+            (status == StatusCode::SERVICE_UNAVAILABLE).then_some("30")
+        );
         assert!(response.body().is_empty());
         let rejection = response.extensions().get::<AuthRejection>().unwrap();
         assert_eq!(rejection.reason(), make().reason());
