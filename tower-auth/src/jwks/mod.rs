@@ -101,4 +101,5 @@ pub use policy::{
 };
 pub use refresher::RefresherHandle;
 pub use set::{KeySet, KeySetLoad, SymmetricKey};
+pub(crate) use source::check_issuer_of_fetched_keys;
 pub use source::{JwksSource, MetadataFlavour};
