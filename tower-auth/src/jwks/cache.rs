@@ -836,9 +836,10 @@ impl CacheState {
 }
 
 impl KeySnapshot {
-    /// The key for `kid` at `now`, synchronously and without fetching: for callers that
-    /// cannot wait (tonic interceptors). Same answers as [`KeyCache::key_for`] minus the
-    /// refetch on a miss.
+    /// The key for `kid` at `now`, synchronously and without fetching: same answers as
+    /// [`KeyCache::key_for`] minus the refetch on a miss. A snapshot is a fixed view: it
+    /// starts no background refresh either; [`KeyCache::key_now`] is the synchronous lookup
+    /// that does.
     pub fn lookup(
         &self,
         kid: Option<&str>,
