@@ -196,7 +196,7 @@
 //! | lifetime floor ([`RefreshPolicy::DEFAULT_MIN_TTL`]) | 1 min | `max-age=0` or `no-store` cannot make every instance hammer the IdP |
 //! | lifetime ceiling ([`RefreshPolicy::DEFAULT_MAX_TTL`]) | 1 h | a removed key stops being accepted within the hour whatever `max-age` says |
 //! | retry after a failed refresh ([`RefreshPolicy::DEFAULT_FAILURE_RETRY`]) | 30 s | a recovering IdP is noticed quickly without being stormed |
-//! | fetch timeout ([`RefreshPolicy::DEFAULT_FETCH_TIMEOUT`]) | 5 s | per HTTP request, connect to last body byte; a request waiting on a refetch of its `kid` waits at most one fetch (twice this when the metadata is read again in it); other unknown `kid`s do not wait |
+//! | fetch timeout ([`RefreshPolicy::DEFAULT_FETCH_TIMEOUT`]) | 5 s | per HTTP request, connect to last body byte (a fetch makes two when the metadata is due); a request waiting on a refetch of its `kid` waits for that fetch and the rest of one already running; other unknown `kid`s do not wait |
 //! | JWKS body cap ([`RefreshPolicy::DEFAULT_MAX_BODY_BYTES`]) | 1 MiB | real key sets are a few KiB |
 //! | keys per set ([`KeySetPolicy::DEFAULT_MAX_KEYS`]) | 64 | IdPs publish a handful; a huge set is an attack or a mistake |
 //! | start-up ([`StartupPolicy`]) | fail if the keys cannot be loaded | a service that starts without keys refuses every token; going on is a choice ([`StartupPolicy::ContinueIfUnavailable`]) |

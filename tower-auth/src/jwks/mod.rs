@@ -55,7 +55,7 @@
 //! | `max_staleness` | 1 h | a short IdP outage is invisible; after an hour every token in circulation predates the outage's start, and removed keys must stop working |
 //! | `failure_retry` | 30 s | a recovering IdP is noticed quickly without being stormed |
 //! | `rediscovery_interval` | 15 min | a moved JWKS is found well within the maximum staleness; a JWKS outage adds no metadata requests |
-//! | `fetch_timeout` | 5 s | bounds each HTTP request (metadata or JWKS), from connecting to the last body byte; a lookup waiting on a refetch waits at most one fetch: one timeout, two when the metadata is read in the same fetch |
+//! | `fetch_timeout` | 5 s | bounds each HTTP request (metadata or JWKS), from connecting to the last body byte. A fetch makes two requests when the metadata is due; a lookup waiting on a refetch of its `kid` waits for that fetch and for the rest of one already running; other misses do not wait |
 //! | `max_body_bytes` | 1 MiB | counted while reading; real JWKS are a few KiB |
 //! | `max_keys` | 64 | real IdPs publish a handful; a huge set is an attack or a mistake |
 //! | allowed algorithms | RS256/384/512, PS256/384/512, ES256/384, EdDSA | every asymmetric JWS algorithm jsonwebtoken verifies; HMAC only from configured secrets |
