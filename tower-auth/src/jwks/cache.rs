@@ -321,7 +321,9 @@ impl KeyCache {
             return Err(miss);
         }
         let ticket = match self.claim_refetch(kid, now) {
-            Claim::Refused => return Err(miss),
+            // A refetch may have installed the key between the miss and the claim: look
+            // again (still without waiting).
+            Claim::Refused => return self.lookup_at(kid, now),
             Claim::Join(ticket) => {
                 self.refetch_finished(ticket).await;
                 return self.lookup_at(kid, inner.clock.now());
