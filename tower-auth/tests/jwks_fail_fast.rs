@@ -134,3 +134,38 @@ async fn a_refetch_held_past_the_cooldown_holds_no_other_kid_either() {
         .expect("the new key");
     assert_eq!(server.requests(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_goes_away_does_not_cancel_the_refetch_others_wait_for() {
+    let (idp, _clock, mut server, cache) = gated_cache().await;
+    let rotated = idp.rotate(Algorithm::ES256).expect("rotate");
+    server.close();
+    // The request that starts the refetch is dropped (its client disconnected)...
+    let first = tokio::spawn({
+        let cache = cache.clone();
+        let rotated = rotated.clone();
+        async move { cache.key_for(Some(&rotated)).await.map(|_| ()) }
+    });
+    server.arrived().await;
+    let second = tokio::spawn({
+        let cache = cache.clone();
+        let rotated = rotated.clone();
+        async move {
+            cache
+                .key_for(Some(&rotated))
+                .await
+                .map(|k| k.kid().map(str::to_owned))
+        }
+    });
+    first.abort();
+    assert!(first.await.expect_err("aborted").is_cancelled());
+    // ...and the one waiting on the same refetch still gets the key once it lands.
+    server.open();
+    let kid = tokio::time::timeout(Duration::from_secs(30), second)
+        .await
+        .expect("the refetch finished")
+        .expect("task ran")
+        .expect("the new key");
+    assert_eq!(kid.as_deref(), Some(rotated.as_str()));
+    assert_eq!(server.requests(), 2, "one refetch");
+}

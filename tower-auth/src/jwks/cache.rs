@@ -330,28 +330,42 @@ impl KeyCache {
             }
             Claim::Owner(ticket) => ticket,
         };
-        let _done = RefetchDone {
-            on_demand: &inner.on_demand,
-            ticket,
+        let cache = self.clone();
+        let wanted: Option<Box<str>> = kid.map(Box::from);
+        let refetch = async move {
+            let _done = RefetchDone {
+                on_demand: &cache.inner.on_demand,
+                ticket,
+            };
+            cache.refetch_on_miss(wanted.as_deref(), seen_fetches).await;
         };
-        let mut fetch = inner.fetch.lock().await;
-        // A fetch may have finished while this lookup queued.
-        let miss = match self.lookup_at(kid, inner.clock.now()) {
-            Ok(key) => return Ok(key),
-            Err(miss) => miss,
-        };
-        if !refetch_may_help(&miss) {
-            return Err(miss);
+        // Spawned, so the refetch others wait for finishes even if this caller goes away
+        // (a client that disconnects cannot cancel it for everyone).
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let _ = runtime.spawn(refetch).await;
+            }
+            Err(_) => refetch.await,
         }
-        if inner.completed_fetches.load(Ordering::Acquire) != seen_fetches {
-            // Single flight: a fetch ran while this lookup queued; its answer stands.
-            return Err(miss);
+        self.lookup_at(kid, inner.clock.now())
+    }
+
+    /// The refetch a lookup miss claimed: under the fetch lock, unless the key arrived or a
+    /// fetch completed meanwhile (single flight: its answer stands).
+    async fn refetch_on_miss(&self, kid: Option<&str>, seen_fetches: u64) {
+        let inner = &*self.inner;
+        let mut fetch = inner.fetch.lock().await;
+        let Err(miss) = self.lookup_at(kid, inner.clock.now()) else {
+            return;
+        };
+        if !refetch_may_help(&miss)
+            || inner.completed_fetches.load(Ordering::Acquire) != seen_fetches
+        {
+            return;
         }
         tracing::debug!(issuer = %inner.label, reason = miss.reason(), "refetching key set on a lookup miss");
-        // A failure is recorded in the state; the lookup below reports it.
+        // A failure is recorded in the state; the caller's lookup reports it.
         let _ = self.fetch_and_install(&mut fetch).await;
-        drop(fetch);
-        self.lookup_at(kid, inner.clock.now())
     }
 
     /// The key for `kid` from the current set, without waiting: never a fetch on the
