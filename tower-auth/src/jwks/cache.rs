@@ -287,11 +287,14 @@ impl KeyCache {
     /// cache refetches, at most once per `unknown_kid_cooldown`. Whether a refetch is
     /// allowed is decided without any lock: a miss inside the cooldown is answered at once,
     /// even while a fetch is in flight; only lookups for the very `kid` the refetch in
-    /// flight looks for wait for it (single flight), and they wait at most as long as that
-    /// fetch (each HTTP request bounded by `fetch_timeout`). A `kid` no JWK may carry (empty
-    /// or over 256 bytes) never refetches. A `kid` still unknown after the refetch is
-    /// [`KeyError::UnknownKeyId`]; a set past its maximum staleness that could not be
-    /// refreshed is [`KeyError::Stale`] (fail closed). A token without `kid` gets the set's
+    /// flight looks for wait for it (single flight): for that fetch, and the rest of one
+    /// already running when it was claimed (each HTTP request is bounded by
+    /// `fetch_timeout`). The refetch runs as its own task on the current tokio runtime: the
+    /// lookup that started it may be dropped without cancelling it for the others. A `kid`
+    /// no JWK may carry (empty or over 256 bytes) never refetches. A `kid` still unknown
+    /// after the refetch is [`KeyError::UnknownKeyId`]; a set past its maximum staleness
+    /// that could not be refreshed is [`KeyError::Stale`] (fail closed). A token without
+    /// `kid` gets the set's
     /// only key, or [`KeyError::MissingKeyId`] when there are several.
     ///
     /// ```
