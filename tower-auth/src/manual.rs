@@ -61,9 +61,11 @@
 //!   [`AuthError::UnknownKeyId`] for A.
 //! - **Unknown-`kid` floods.** An unknown `kid` may mean the IdP rotated keys, so
 //!   [`KeyCache::key_for`] refetches, but at most once per
-//!   [`RefreshPolicy::unknown_kid_cooldown`], and all concurrent waiters share that one
-//!   fetch (single flight). A thousand made-up `kid`s cost the IdP one request, and a
-//!   known key is still read from a lock-free snapshot. [`JwtVerifier::verify_sync`]
+//!   [`RefreshPolicy::unknown_kid_cooldown`]; lookups for the same `kid` share that one
+//!   fetch (single flight), and any other miss inside the cooldown is answered at once,
+//!   without waiting behind the fetch in flight. A thousand made-up `kid`s cost the IdP
+//!   one request and wait for nothing, and a known key is still read from a lock-free
+//!   snapshot. [`JwtVerifier::verify_sync`]
 //!   never fetches at all.
 //! - **Oversized or empty `kid`.** No JWK with an empty `kid` or one over 256 bytes is kept
 //!   ([`DropReason::InvalidKeyId`]), so such a `kid` is refused without a refetch, and
@@ -168,15 +170,18 @@
 //!
 //! - **https only**, except loopback hosts (`127.0.0.0/8`, `::1`, `localhost`) for
 //!   development ([`JwksConfigError::InsecureScheme`]); URLs with credentials are refused
-//!   ([`JwksConfigError::UrlHasCredentials`]); a discovered `jwks_uri` obeys the same rule
-//!   ([`JwksError::InsecureJwksUri`]);
+//!   ([`JwksConfigError::UrlHasCredentials`]); a discovered `jwks_uri` obeys the same rule,
+//!   and may use `http` only when the issuer itself is on loopback
+//!   ([`JwksError::InsecureJwksUri`]); an issuer configured with a JWKS URL is held to the
+//!   scheme rule too;
 //! - **no redirects**: a redirect could send the fetch to a host the operator never named
 //!   ([`JwksError::RedirectRefused`]);
 //! - **bounded bodies**, counted while reading, chunked or not
 //!   ([`RefreshPolicy::max_body_bytes`], [`JwksError::BodyTooLarge`]), a JSON content type
 //!   or none ([`JwksError::UnexpectedContentType`]), at most
-//!   [`KeySetPolicy::max_keys`] keys ([`JwksError::TooManyKeys`]), and a bounded wait
-//!   ([`RefreshPolicy::fetch_timeout`], [`JwksError::Timeout`]);
+//!   [`KeySetPolicy::max_keys`] keys, counted while reading ([`JwksError::TooManyKeys`]),
+//!   IdP text cut to 256 bytes in errors and logs, and a bounded wait
+//!   ([`RefreshPolicy::fetch_timeout`] per HTTP request, [`JwksError::Timeout`]);
 //! - **issuer match on discovery**: the metadata's `issuer` must equal the configured
 //!   issuer exactly (OIDC Discovery §4.3, RFC 8414 §3.3; [`JwksError::IssuerMismatch`]);
 //! - **bounded staleness**: when the IdP fails, the last good set keeps serving, but only
@@ -215,7 +220,7 @@
 //! | lifetime floor ([`RefreshPolicy::DEFAULT_MIN_TTL`]) | 1 min | `max-age=0` or `no-store` cannot make every instance hammer the IdP |
 //! | lifetime ceiling ([`RefreshPolicy::DEFAULT_MAX_TTL`]) | 1 h | a removed key stops being accepted within the hour whatever `max-age` says |
 //! | retry after a failed refresh ([`RefreshPolicy::DEFAULT_FAILURE_RETRY`]) | 30 s | a recovering IdP is noticed quickly without being stormed |
-//! | fetch timeout ([`RefreshPolicy::DEFAULT_FETCH_TIMEOUT`]) | 5 s | requests waiting on an unknown `kid` wait at most this long |
+//! | fetch timeout ([`RefreshPolicy::DEFAULT_FETCH_TIMEOUT`]) | 5 s | per HTTP request, connect to last body byte (a fetch makes two when the metadata is due); a request waiting on a refetch of its `kid` waits for that fetch and the rest of one already running; other unknown `kid`s do not wait |
 //! | JWKS body cap ([`RefreshPolicy::DEFAULT_MAX_BODY_BYTES`]) | 1 MiB | real key sets are a few KiB |
 //! | keys per set ([`KeySetPolicy::DEFAULT_MAX_KEYS`]) | 64 | IdPs publish a handful; a huge set is an attack or a mistake |
 //! | start-up ([`StartupPolicy`]) | fail if the keys cannot be loaded | a service that starts without keys refuses every token; going on is a choice ([`StartupPolicy::ContinueIfUnavailable`]) |

@@ -3,6 +3,7 @@
 mod support;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::json;
@@ -136,10 +137,14 @@ async fn metadata_without_jwks_uri_or_not_json_is_refused() {
 }
 
 #[tokio::test]
-async fn discovery_is_cached_and_redone_after_a_failure() {
+async fn discovered_metadata_survives_a_failed_fetch_and_is_read_again_on_schedule() {
     let idp = start_idp().await;
     let clock = test_clock();
-    let cache = discovery_cache(&idp, &clock, RefreshPolicy::default());
+    let policy = RefreshPolicy::builder()
+        .rediscovery_interval(Duration::from_secs(600))
+        .build()
+        .expect("policy");
+    let cache = discovery_cache(&idp, &clock, policy);
     cache
         .warm(StartupPolicy::FailIfUnavailable)
         .await
@@ -147,14 +152,37 @@ async fn discovery_is_cached_and_redone_after_a_failure() {
     cache.refresh().await.expect("refresh");
     assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (1, 2));
 
+    // A failed JWKS fetch does not throw the metadata away: the next fetch goes straight
+    // to the jwks_uri found before.
     idp.set_response(Override::Status500);
     assert!(cache.refresh().await.is_err());
     assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (1, 3));
-
-    // The JWKS may have moved: the next fetch asks the metadata again.
     idp.set_response(Override::Normal);
     cache.refresh().await.expect("refresh");
-    assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (2, 4));
+    assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (1, 4));
+
+    // Within the interval, no metadata request; once it has passed, one.
+    clock.advance(599);
+    cache.refresh().await.expect("refresh");
+    assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (1, 5));
+    clock.advance(1);
+    cache.refresh().await.expect("refresh");
+    assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (2, 6));
+
+    // Metadata that cannot be read when due: the jwks_uri found before still serves, and
+    // discovery is tried again at the next fetch.
+    clock.advance(600);
+    idp.set_discovery_response(Override::Status500);
+    cache
+        .refresh()
+        .await
+        .expect("served from the known jwks_uri");
+    assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (3, 7));
+    idp.set_discovery_response(Override::Normal);
+    cache.refresh().await.expect("refresh");
+    assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (4, 8));
+    cache.refresh().await.expect("refresh");
+    assert_eq!((idp.discovery_requests(), idp.jwks_requests()), (4, 9));
 }
 
 #[tokio::test]

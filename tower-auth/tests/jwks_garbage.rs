@@ -179,3 +179,90 @@ async fn an_oct_key_in_a_fetched_set_is_dropped_and_the_rest_serves() {
             .all(|k| k.algorithm() != Algorithm::HS256)
     );
 }
+
+#[tokio::test]
+async fn text_from_the_idp_is_bounded_in_errors() {
+    let (idp, _clock, cache) = warm_jwks_cache(RefreshPolicy::default()).await;
+    // serde_json repeats a string it did not expect: here, 100 000 bytes of it.
+    let flood = "A".repeat(100_000);
+    idp.set_response(json_body(&json!({ "keys": flood })));
+    let err = cache.refresh().await.expect_err("not a key set");
+    assert_eq!(err.reason(), "invalid_json");
+    let JwksError::InvalidJson { detail } = &err else {
+        panic!("wrong variant: {err:?}");
+    };
+    assert!(detail.len() <= 256, "detail of {} bytes", detail.len());
+    assert!(err.to_string().len() <= 512);
+    assert_eq!(cache.snapshot().last_error(), Some(&err));
+}
+
+#[tokio::test]
+async fn a_long_discovered_jwks_uri_is_bounded_in_errors() {
+    let idp = start_idp().await;
+    let clock = test_clock();
+    let cache = support::discovery_cache(&idp, &clock, RefreshPolicy::default());
+    // Port 1 on loopback: nothing listens, the fetch fails at once.
+    let uri = format!("http://127.0.0.1:1/{}", "a".repeat(50_000));
+    idp.advertise_jwks_uri(Some(&uri));
+    let err = cache.refresh().await.expect_err("unreachable");
+    let JwksError::Unreachable { url, detail } = &err else {
+        panic!("wrong variant: {err:?}");
+    };
+    assert!(url.len() <= 256 && uri.starts_with(url.as_str()));
+    assert!(detail.len() <= 256, "detail of {} bytes", detail.len());
+    assert!(err.to_string().len() <= 1024);
+}
+
+#[tokio::test]
+async fn max_keys_is_enforced_while_reading_before_any_key_is_built() {
+    let idp = start_idp().await;
+    let clock = test_clock();
+    let policy = RefreshPolicy::builder()
+        .max_body_bytes(16 * 1024 * 1024)
+        .build()
+        .expect("policy");
+    let cache = jwks_cache_with(&idp, &clock, policy, KeySetPolicy::default());
+    let key = idp.jwks()["keys"][0].clone();
+
+    // 10 000 keys: counted, refused.
+    let many: Vec<_> = (0..10_000).map(|_| key.clone()).collect();
+    idp.set_response(json_body(&json!({ "keys": many })));
+    assert_eq!(
+        cache.refresh().await,
+        Err(JwksError::TooManyKeys {
+            count: 10_000,
+            limit: 64
+        })
+    );
+
+    // Members past the limit are only counted, never built: values serde_json would
+    // refuse to build (nested deeper than its recursion limit) do not change the answer.
+    let nested = format!("{}{}", "[".repeat(500), "]".repeat(500));
+    let mut body = String::from("{\"keys\":[");
+    for _ in 0..64 {
+        body.push_str(&key.to_string());
+        body.push(',');
+    }
+    body.push_str(&vec![nested.as_str(); 100].join(","));
+    body.push_str("]}");
+    idp.set_response(Override::Body {
+        content_type: "application/json".into(),
+        body: body.into_bytes(),
+    });
+    assert_eq!(
+        cache.refresh().await,
+        Err(JwksError::TooManyKeys {
+            count: 164,
+            limit: 64
+        })
+    );
+
+    // Exactly at the limit: loaded (duplicates of one kid are dropped, one key serves).
+    let at_limit: Vec<_> = (0..64).map(|_| key.clone()).collect();
+    idp.set_response(json_body(&json!({ "keys": at_limit })));
+    let outcome = cache.refresh().await.expect("64 keys are allowed");
+    assert!(matches!(
+        outcome,
+        tower_auth::jwks::RefreshOutcome::Updated { keys: 1, .. }
+    ));
+}

@@ -13,7 +13,7 @@ use support::jwt::{
     AUD, HMAC_SECRET, ISSUER_A, ISSUER_B, KEYS, audience, claims, claims_with, issuer, key_set,
 };
 use support::test_clock;
-use tower_auth::jwks::{KeySet, SymmetricKey};
+use tower_auth::jwks::{JwksConfigError, KeySet, SymmetricKey};
 use tower_auth::jwt::{
     ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, IssuerConfig, IssuerConfigBuilder,
     JwtVerifier, JwtVerifierSettings, MAX_LEEWAY,
@@ -295,6 +295,49 @@ fn invalid_secrets_and_urls_are_key_errors() {
         .build()
         .expect_err("refused");
     assert!(matches!(err, ConfigError::Keys { .. }));
+}
+
+#[test]
+fn an_http_issuer_is_refused_even_with_an_https_jwks_url() {
+    let with_jwks_url = |iss: &str| {
+        IssuerConfig::builder(issuer(iss))
+            .audience(audience())
+            .jwks_url("https://idp.example.com/jwks.json")
+            .build()
+    };
+    let err = with_jwks_url("http://idp.example.com").expect_err("refused");
+    assert_eq!(
+        err,
+        ConfigError::Keys {
+            issuer: "http://idp.example.com".into(),
+            source: JwksConfigError::InsecureScheme {
+                field: "issuer",
+                url: "http://idp.example.com/".into(),
+            },
+        }
+    );
+    assert_eq!(err.reason(), "insecure_scheme");
+    assert_eq!(
+        with_jwks_url("HTTP://10.0.0.7/realms/a")
+            .expect_err("refused")
+            .reason(),
+        "insecure_scheme"
+    );
+    assert_eq!(
+        with_jwks_url("https://user:pw@idp.example.com")
+            .expect_err("refused")
+            .reason(),
+        "url_has_credentials"
+    );
+    // Accepted: https anywhere, http on loopback, and a bare name (a label, not a place).
+    for ok in [
+        "https://idp.example.com",
+        "http://127.0.0.1:8080",
+        "http://localhost/realms/dev",
+        "kubernetes/serviceaccount",
+    ] {
+        assert!(with_jwks_url(ok).is_ok(), "{ok}");
+    }
 }
 
 #[test]

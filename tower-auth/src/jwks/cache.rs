@@ -1,9 +1,11 @@
-//! The per-issuer key cache: an `ArcSwap` of the current key set for lock-free lookups, and
-//! a single-flight fetch path behind an async mutex.
+//! The per-issuer key cache: an `ArcSwap` of the current key set for lock-free lookups, a
+//! lock-free view of the on-demand refetch (its cooldown and the fetch in flight, in a
+//! `watch` channel) so a lookup that may not fetch answers at once, and a single-flight
+//! fetch path behind an async mutex.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use aws_lc_rs::digest;
@@ -61,9 +63,14 @@ pub(crate) struct Inner {
     state: ArcSwap<CacheState>,
     /// Serialises fetches: one in flight per cache, shared by every waiter.
     fetch: Mutex<FetchState>,
+    /// The on-demand refetch (cooldown, and the refetch claimed and not finished), read
+    /// and claimed without `fetch`: a lookup that may not refetch never queues on it.
+    on_demand: watch::Sender<OnDemand>,
     /// Fetches finished (success or failure). A waiter that saw this move while it queued
     /// takes that fetch's result instead of starting another.
     completed_fetches: AtomicU64,
+    /// A background refresh started by a lookup is running (at most one at a time).
+    revalidating: AtomicBool,
     version_tx: watch::Sender<u64>,
 }
 
@@ -74,13 +81,75 @@ struct Origin {
 
 #[derive(Default)]
 struct FetchState {
-    /// The `jwks_uri` found by discovery; forgotten after a failure so the next fetch
-    /// rediscovers.
-    jwks_uri: Option<Url>,
-    /// When an unknown `kid` (or missing or stale keys) last caused a refetch.
-    last_on_demand_fetch: Option<Timestamp>,
+    /// The `jwks_uri` found by discovery, and when. Kept through failed fetches; the
+    /// metadata is read again once `rediscovery_interval` has passed.
+    discovered: Option<Discovered>,
     /// SHA-256 of the last good body: an unchanged body is not parsed again.
     body_digest: Option<[u8; 32]>,
+}
+
+struct Discovered {
+    jwks_uri: Url,
+    at: Timestamp,
+}
+
+/// The on-demand refetch, as every lookup sees it without taking the fetch lock.
+#[derive(Default)]
+struct OnDemand {
+    /// When a lookup miss last claimed a refetch: the cooldown counts from it.
+    last_claimed: Option<Timestamp>,
+    /// The refetch claimed and not finished yet.
+    pending: Option<PendingRefetch>,
+    /// The ticket of the last claim.
+    last_ticket: u64,
+}
+
+struct PendingRefetch {
+    ticket: u64,
+    /// The `kid` it looks for: lookups for the same `kid` wait for it, others do not.
+    kid: Option<Box<str>>,
+}
+
+/// What a lookup miss may do about the on-demand refetch.
+enum Claim {
+    /// Inside the cooldown, or a refetch for another `kid` is in flight: answer now.
+    Refused,
+    /// A refetch for this very `kid` is in flight: wait for it.
+    Join(u64),
+    /// This lookup runs the refetch.
+    Owner(u64),
+}
+
+/// Ends a claimed refetch when its owner finishes or is dropped, waking those who joined.
+struct RefetchDone<'a> {
+    on_demand: &'a watch::Sender<OnDemand>,
+    ticket: u64,
+}
+
+impl Drop for RefetchDone<'_> {
+    fn drop(&mut self) {
+        self.on_demand.send_if_modified(|state| {
+            if state
+                .pending
+                .as_ref()
+                .is_some_and(|p| p.ticket == self.ticket)
+            {
+                state.pending = None;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// Clears the "background refresh running" flag when the refresh task ends or is dropped.
+struct RevalidationDone(Arc<Inner>);
+
+impl Drop for RevalidationDone {
+    fn drop(&mut self) {
+        self.0.revalidating.store(false, Ordering::Release);
+    }
 }
 
 /// One immutable state of a cache: its key set and how fresh it is.
@@ -191,7 +260,9 @@ impl KeyCache {
                 clock: Arc::new(SystemClock),
                 state: ArcSwap::from_pointee(state),
                 fetch: Mutex::new(FetchState::default()),
+                on_demand: watch::Sender::new(OnDemand::default()),
                 completed_fetches: AtomicU64::new(0),
+                revalidating: AtomicBool::new(false),
                 version_tx,
             }),
         }
@@ -208,13 +279,23 @@ impl KeyCache {
     /// The key for a token's `kid` (`None` when the token has none).
     ///
     /// A known key is returned from the current snapshot with no lock and no network call.
+    /// If the set has expired but may still serve, the key is returned at once and a
+    /// background refresh is started on the current tokio runtime (stale-while-revalidate,
+    /// one at a time, on the refresh schedule; see [`key_now`](KeyCache::key_now)).
+    ///
     /// On a miss (unknown `kid`, nothing loaded, or the set past its maximum staleness) the
-    /// cache refetches, at most once per `unknown_kid_cooldown`, and every concurrent waiter
-    /// shares that one fetch (a `kid` no JWK may carry, empty or over 256 bytes, never
-    /// refetches). A `kid` still unknown after it is [`KeyError::UnknownKeyId`];
-    /// a set past its maximum staleness that could not be refreshed is
-    /// [`KeyError::Stale`] (fail closed). A token without `kid` gets the set's only key, or
-    /// [`KeyError::MissingKeyId`] when there are several.
+    /// cache refetches, at most once per `unknown_kid_cooldown`. Whether a refetch is
+    /// allowed is decided without any lock: a miss inside the cooldown is answered at once,
+    /// even while a fetch is in flight; only lookups for the very `kid` the refetch in
+    /// flight looks for wait for it (single flight): for that fetch, and the rest of one
+    /// already running when it was claimed (each HTTP request is bounded by
+    /// `fetch_timeout`). The refetch runs as its own task on the current tokio runtime: the
+    /// lookup that started it may be dropped without cancelling it for the others. A `kid`
+    /// no JWK may carry (empty or over 256 bytes) never refetches. A `kid` still unknown
+    /// after the refetch is [`KeyError::UnknownKeyId`]; a set past its maximum staleness
+    /// that could not be refreshed is [`KeyError::Stale`] (fail closed). A token without
+    /// `kid` gets the set's
+    /// only key, or [`KeyError::MissingKeyId`] when there are several.
     ///
     /// ```
     /// use jsonwebtoken::Algorithm;
@@ -232,7 +313,8 @@ impl KeyCache {
     pub async fn key_for(&self, kid: Option<&str>) -> Result<Arc<VerificationKey>, KeyError> {
         let inner = &*self.inner;
         let seen_fetches = inner.completed_fetches.load(Ordering::Acquire);
-        let miss = match self.lookup_now(kid) {
+        let now = inner.clock.now();
+        let miss = match self.lookup_at(kid, now) {
             Ok(key) => return Ok(key),
             Err(miss) => miss,
         };
@@ -241,37 +323,155 @@ impl KeyCache {
         if inner.origin.is_none() || impossible_kid || !refetch_may_help(&miss) {
             return Err(miss);
         }
-        let mut fetch = inner.fetch.lock().await;
-        // A fetch may have finished while this waiter queued.
-        let miss = match self.lookup_now(kid) {
-            Ok(key) => return Ok(key),
-            Err(miss) => miss,
+        let ticket = match self.claim_refetch(kid, now) {
+            // A refetch may have installed the key between the miss and the claim: look
+            // again (still without waiting).
+            Claim::Refused => return self.lookup_at(kid, now),
+            Claim::Join(ticket) => {
+                self.refetch_finished(ticket).await;
+                return self.lookup_at(kid, inner.clock.now());
+            }
+            Claim::Owner(ticket) => ticket,
         };
-        if !refetch_may_help(&miss) {
-            return Err(miss);
+        let cache = self.clone();
+        let wanted: Option<Box<str>> = kid.map(Box::from);
+        let refetch = async move {
+            let _done = RefetchDone {
+                on_demand: &cache.inner.on_demand,
+                ticket,
+            };
+            cache.refetch_on_miss(wanted.as_deref(), seen_fetches).await;
+        };
+        // Spawned, so the refetch others wait for finishes even if this caller goes away
+        // (a client that disconnects cannot cancel it for everyone).
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let _ = runtime.spawn(refetch).await;
+            }
+            Err(_) => refetch.await,
         }
-        if inner.completed_fetches.load(Ordering::Acquire) != seen_fetches {
-            // Single flight: a fetch ran while this waiter queued; its answer stands.
-            return Err(miss);
-        }
-        let now = inner.clock.now();
-        if !inner
-            .policy
-            .unknown_kid_refetch_allowed(fetch.last_on_demand_fetch, now)
-        {
-            return Err(miss);
-        }
-        fetch.last_on_demand_fetch = Some(now);
-        tracing::debug!(issuer = %inner.label, reason = miss.reason(), "refetching key set on a lookup miss");
-        // A failure is recorded in the state; the lookup below reports it.
-        let _ = self.fetch_and_install(&mut fetch).await;
-        drop(fetch);
-        self.lookup_now(kid)
+        self.lookup_at(kid, inner.clock.now())
     }
 
-    fn lookup_now(&self, kid: Option<&str>) -> Result<Arc<VerificationKey>, KeyError> {
+    /// The refetch a lookup miss claimed: under the fetch lock, unless the key arrived or a
+    /// fetch completed meanwhile (single flight: its answer stands).
+    async fn refetch_on_miss(&self, kid: Option<&str>, seen_fetches: u64) {
+        let inner = &*self.inner;
+        let mut fetch = inner.fetch.lock().await;
+        let Err(miss) = self.lookup_at(kid, inner.clock.now()) else {
+            return;
+        };
+        if !refetch_may_help(&miss)
+            || inner.completed_fetches.load(Ordering::Acquire) != seen_fetches
+        {
+            return;
+        }
+        tracing::debug!(issuer = %inner.label, reason = miss.reason(), "refetching key set on a lookup miss");
+        // A failure is recorded in the state; the caller's lookup reports it.
+        let _ = self.fetch_and_install(&mut fetch).await;
+    }
+
+    /// The key for `kid` from the current set, without waiting: never a fetch on the
+    /// caller's path, for callers that cannot wait (tonic interceptors). Same answers as
+    /// [`KeySnapshot::lookup`] at the clock's `now`; in addition, like
+    /// [`key_for`](KeyCache::key_for), a lookup that finds the set due for a refresh
+    /// (expired, or a failed refresh's retry time reached) while it may still serve starts
+    /// one background refresh on the current tokio runtime. So a key the IdP removed stops
+    /// verifying within the refresh period even when no [refresher](KeyCache::spawn_refresher)
+    /// runs. Outside a tokio runtime nothing is started.
+    ///
+    /// ```
+    /// use jsonwebtoken::Algorithm;
+    /// use tower_auth::jwks::{KeyCache, KeyError, KeySet, SymmetricKey};
+    ///
+    /// let set = KeySet::from_symmetric_keys([SymmetricKey::new(Some("a"), Algorithm::HS256, vec![1u8; 32])?])?;
+    /// let cache = KeyCache::from_key_set("static", set);
+    /// assert!(cache.key_now(Some("a")).is_ok());
+    /// // Rejected: no key with that id, and no refetch either.
+    /// assert!(matches!(cache.key_now(Some("b")), Err(KeyError::UnknownKeyId { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn key_now(&self, kid: Option<&str>) -> Result<Arc<VerificationKey>, KeyError> {
+        self.lookup_at(kid, self.inner.clock.now())
+    }
+
+    /// The snapshot's answer at `now`; a hit on a set due for a refresh starts one in the
+    /// background.
+    fn lookup_at(
+        &self,
+        kid: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Arc<VerificationKey>, KeyError> {
         let state = self.inner.state.load();
-        state.lookup(kid, self.inner.clock.now()).map(Arc::clone)
+        let key = state.lookup(kid, now).map(Arc::clone)?;
+        if state.next_refresh_at.is_some_and(|at| now >= at) {
+            self.revalidate_in_background();
+        }
+        Ok(key)
+    }
+
+    /// Starts `refresh_if_due` on the current tokio runtime unless one started this way is
+    /// still running. The schedule it obeys (expiry, then `failure_retry` after a failure)
+    /// bounds how often the IdP is asked.
+    fn revalidate_in_background(&self) {
+        let inner = &self.inner;
+        if inner.origin.is_none() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if inner
+            .revalidating
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let done = RevalidationDone(Arc::clone(inner));
+        let cache = self.clone();
+        runtime.spawn(async move {
+            let _done = done;
+            tracing::debug!(issuer = %cache.inner.label, "key set expired; refreshing in the background");
+            // A failure is logged and scheduled for retry by the cache itself.
+            let _ = cache.refresh_if_due().await;
+        });
+    }
+
+    /// Decides, without the fetch lock, what a lookup miss at `now` may do.
+    fn claim_refetch(&self, kid: Option<&str>, now: Timestamp) -> Claim {
+        let policy = &self.inner.policy;
+        let mut claim = Claim::Refused;
+        self.inner.on_demand.send_if_modified(|state| {
+            if let Some(pending) = &state.pending {
+                if pending.kid.as_deref() == kid {
+                    claim = Claim::Join(pending.ticket);
+                }
+                // One refetch in flight at a time; another kid does not wait for it.
+                return false;
+            }
+            if !policy.unknown_kid_refetch_allowed(state.last_claimed, now) {
+                return false;
+            }
+            state.last_ticket += 1;
+            state.last_claimed = Some(now);
+            state.pending = Some(PendingRefetch {
+                ticket: state.last_ticket,
+                kid: kid.map(Box::from),
+            });
+            claim = Claim::Owner(state.last_ticket);
+            true
+        });
+        claim
+    }
+
+    /// Waits until the refetch with `ticket` has finished (or its owner was dropped).
+    async fn refetch_finished(&self, ticket: u64) {
+        let mut receiver = self.inner.on_demand.subscribe();
+        // The sender lives in `Inner`, which `self` holds: the channel cannot close.
+        let _ = receiver
+            .wait_for(|state| state.pending.as_ref().is_none_or(|p| p.ticket != ticket))
+            .await;
     }
 
     /// Fetches at start-up. With [`StartupPolicy::FailIfUnavailable`] a failure is returned;
@@ -424,40 +624,59 @@ impl KeyCache {
     async fn fetch_and_install(&self, fetch: &mut FetchState) -> Result<RefreshOutcome, JwksError> {
         let inner = &*self.inner;
         let started = inner.clock.now();
-        let result = match self.fetch_document(fetch).await {
+        let result = match self.fetch_document(fetch, started).await {
             Ok(fetched) => self.install(fetch, fetched, started),
             Err(error) => Err(error),
         };
         if let Err(error) = &result {
-            // Rediscover next time: the metadata may have moved the JWKS.
-            fetch.jwks_uri = None;
+            // The discovered `jwks_uri` is kept: one failed fetch says nothing about the
+            // metadata, which is read again on its own schedule.
             self.record_failure(error.clone(), inner.clock.now());
         }
         inner.completed_fetches.fetch_add(1, Ordering::Release);
         result
     }
 
-    async fn fetch_document(&self, fetch: &mut FetchState) -> Result<FetchedJwks, JwksError> {
+    async fn fetch_document(
+        &self,
+        fetch: &mut FetchState,
+        now: Timestamp,
+    ) -> Result<FetchedJwks, JwksError> {
         let Some(origin) = &self.inner.origin else {
             return Err(JwksError::EmptyKeySet);
         };
         if let Some(url) = origin.source.jwks_url_configured() {
             return origin.fetcher.fetch_jwks(url).await;
         }
-        let jwks_uri = match &fetch.jwks_uri {
-            Some(url) => url.clone(),
-            None => {
-                let (Some(issuer), Some(metadata_url)) =
-                    (origin.source.issuer(), origin.source.metadata_url())
-                else {
-                    return Err(JwksError::MissingJwksUri);
-                };
-                let url = origin.fetcher.discover(issuer, metadata_url).await?;
-                fetch.jwks_uri = Some(url.clone());
-                url
+        let rediscover_after = self.inner.policy.rediscovery_interval_seconds();
+        let due = fetch.discovered.as_ref().is_none_or(|d| {
+            now >= d
+                .at
+                .add_seconds(i64::try_from(rediscover_after).unwrap_or(i64::MAX))
+        });
+        if due {
+            let (Some(issuer), Some(metadata_url)) =
+                (origin.source.issuer(), origin.source.metadata_url())
+            else {
+                return Err(JwksError::MissingJwksUri);
+            };
+            match origin.fetcher.discover(issuer, metadata_url).await {
+                Ok(jwks_uri) => fetch.discovered = Some(Discovered { jwks_uri, at: now }),
+                // The metadata could not be read again: the `jwks_uri` found before still
+                // stands, and discovery is retried at the next fetch.
+                Err(error) if fetch.discovered.is_some() => tracing::warn!(
+                    issuer = %self.inner.label,
+                    reason = error.reason(),
+                    error = %error,
+                    "metadata could not be read again; fetching the jwks_uri found before"
+                ),
+                Err(error) => return Err(error),
             }
+        }
+        let Some(discovered) = &fetch.discovered else {
+            return Err(JwksError::MissingJwksUri);
         };
-        origin.fetcher.fetch_jwks(&jwks_uri).await
+        origin.fetcher.fetch_jwks(&discovered.jwks_uri).await
     }
 
     fn install(
@@ -582,7 +801,9 @@ impl KeyCacheBuilder {
                 clock: self.clock,
                 state: ArcSwap::from_pointee(state),
                 fetch: Mutex::new(FetchState::default()),
+                on_demand: watch::Sender::new(OnDemand::default()),
                 completed_fetches: AtomicU64::new(0),
+                revalidating: AtomicBool::new(false),
                 version_tx,
             }),
         })
@@ -634,9 +855,10 @@ impl CacheState {
 }
 
 impl KeySnapshot {
-    /// The key for `kid` at `now`, synchronously and without fetching: for callers that
-    /// cannot wait (tonic interceptors). Same answers as [`KeyCache::key_for`] minus the
-    /// refetch on a miss.
+    /// The key for `kid` at `now`, synchronously and without fetching: same answers as
+    /// [`KeyCache::key_for`] minus the refetch on a miss. A snapshot is a fixed view: it
+    /// starts no background refresh either; [`KeyCache::key_now`] is the synchronous lookup
+    /// that does.
     pub fn lookup(
         &self,
         kid: Option<&str>,

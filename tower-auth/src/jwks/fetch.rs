@@ -5,9 +5,10 @@ use reqwest::{Client, StatusCode, Url};
 use serde::Deserialize;
 
 use super::error::{JwksConfigError, JwksError};
+use super::key::echo;
 use super::policy::{RefreshPolicy, freshness_lifetime};
 use super::source::JwksSource;
-use super::source::url_rule::{UrlProblem, check_url};
+use super::source::url_rule::{UrlProblem, check_discovered_jwks_uri};
 
 /// A JWKS body as received, with the freshness its headers give.
 pub(crate) struct FetchedJwks {
@@ -63,23 +64,24 @@ impl Fetcher {
         let (body, _) = self.get(metadata_url).await?;
         let metadata: Metadata =
             serde_json::from_slice(&body).map_err(|e| JwksError::InvalidJson {
-                detail: e.to_string(),
+                // serde_json repeats the offending value: the IdP chooses it, so it is cut.
+                detail: echo(&e.to_string()),
             })?;
         // OIDC Discovery §4.3, RFC 8414 §3.3: exact string comparison, no normalisation.
         if metadata.issuer != issuer {
             return Err(JwksError::IssuerMismatch {
                 expected: issuer.to_owned(),
-                advertised: super::key::echo(&metadata.issuer),
+                advertised: echo(&metadata.issuer),
             });
         }
         let raw = metadata.jwks_uri.ok_or(JwksError::MissingJwksUri)?;
         let url = Url::parse(&raw).map_err(|e| JwksError::InvalidJwksUri {
-            detail: e.to_string(),
+            detail: echo(&e.to_string()),
         })?;
-        match check_url(&url) {
+        match check_discovered_jwks_uri(metadata_url, &url) {
             Ok(()) => Ok(url),
             Err(UrlProblem::InsecureScheme) => Err(JwksError::InsecureJwksUri {
-                uri: super::key::echo(url.as_str()),
+                uri: echo(url.as_str()),
             }),
             Err(UrlProblem::Credentials) => {
                 // The error is logged: keep the credentials out of it.
@@ -87,7 +89,7 @@ impl Fetcher {
                 let _ = shown.set_username("");
                 let _ = shown.set_password(None);
                 Err(JwksError::InsecureJwksUri {
-                    uri: super::key::echo(shown.as_str()),
+                    uri: echo(shown.as_str()),
                 })
             }
         }
@@ -106,7 +108,9 @@ impl Fetcher {
     }
 
     async fn get(&self, url: &Url) -> Result<(Vec<u8>, HeaderMap), JwksError> {
-        let url_text = url.as_str();
+        // A discovered `jwks_uri` is the IdP's text: errors (which are logged) hold a
+        // bounded prefix of it.
+        let url_text = &*echo(url.as_str());
         let mut response = self
             .client
             .get(url.clone())
@@ -132,7 +136,7 @@ impl Fetcher {
             if !is_json_media_type(text) {
                 return Err(JwksError::UnexpectedContentType {
                     url: url_text.to_owned(),
-                    content_type: super::key::echo(text),
+                    content_type: echo(text),
                 });
             }
         }
@@ -185,7 +189,8 @@ fn transport_error(url: &str, error: &reqwest::Error) -> JwksError {
     } else {
         JwksError::Unreachable {
             url: url.to_owned(),
-            detail: error_chain(error),
+            // reqwest's chain repeats the URL and whatever the peer's TLS or HTTP stack said.
+            detail: echo(&error_chain(error)),
         }
     }
 }

@@ -11,7 +11,7 @@ use super::error::JwksConfigError;
 /// Longest `default_ttl`/`max_ttl`/`max_staleness` accepted: seven days. Longer would keep a
 /// removed (perhaps compromised) key alive for longer than any operator means to.
 const MAX_LIFETIME_SECONDS: u64 = 7 * 24 * 3600;
-/// Longest fetch timeout accepted. Waiters on an unknown `kid` wait for the fetch.
+/// Longest fetch timeout accepted. Lookups waiting on a refetch wait for its requests.
 const MAX_FETCH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Largest `max_body_bytes` accepted. A real JWKS is a few KiB.
 const MAX_BODY_BYTES_LIMIT: usize = 16 * 1024 * 1024;
@@ -53,6 +53,7 @@ pub struct RefreshPolicy {
     unknown_kid_cooldown: u64,
     max_staleness: u64,
     failure_retry: u64,
+    rediscovery_interval: u64,
     fetch_timeout: Duration,
     max_body_bytes: usize,
 }
@@ -66,6 +67,7 @@ impl Default for RefreshPolicy {
             unknown_kid_cooldown: RefreshPolicy::DEFAULT_UNKNOWN_KID_COOLDOWN.as_secs(),
             max_staleness: RefreshPolicy::DEFAULT_MAX_STALENESS.as_secs(),
             failure_retry: RefreshPolicy::DEFAULT_FAILURE_RETRY.as_secs(),
+            rediscovery_interval: RefreshPolicy::DEFAULT_REDISCOVERY_INTERVAL.as_secs(),
             fetch_timeout: RefreshPolicy::DEFAULT_FETCH_TIMEOUT,
             max_body_bytes: RefreshPolicy::DEFAULT_MAX_BODY_BYTES,
         }
@@ -90,8 +92,12 @@ impl RefreshPolicy {
     pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(3600);
     /// After a failed refresh, the background refresher tries again in 30 seconds.
     pub const DEFAULT_FAILURE_RETRY: Duration = Duration::from_secs(30);
-    /// A fetch (discovery and JWKS each) gives up after 5 seconds: waiters on an unknown
-    /// `kid` wait at most this long.
+    /// Discovered metadata (the `jwks_uri`) is read again every 15 minutes, and kept
+    /// meanwhile, failed JWKS fetches included: a moved JWKS is found well within the
+    /// default maximum staleness, and a JWKS outage does not add metadata requests.
+    pub const DEFAULT_REDISCOVERY_INTERVAL: Duration = Duration::from_secs(900);
+    /// Each HTTP request (the metadata document and the JWKS are one each) gives up after
+    /// 5 seconds, from connecting to the last byte of the body.
     pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
     /// A JWKS or metadata body may be at most 1 MiB, counted while reading.
     pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -133,7 +139,18 @@ impl RefreshPolicy {
         Duration::from_secs(self.failure_retry)
     }
 
-    /// Timeout of one HTTP fetch.
+    /// How long a `jwks_uri` found by discovery is used before the metadata is read again.
+    pub fn rediscovery_interval(&self) -> Duration {
+        Duration::from_secs(self.rediscovery_interval)
+    }
+
+    pub(crate) fn rediscovery_interval_seconds(&self) -> u64 {
+        self.rediscovery_interval
+    }
+
+    /// Timeout of one HTTP request (a metadata document or a JWKS), from connecting to the
+    /// last byte of the body. A fetch through discovery makes two requests when the
+    /// metadata is due, so it may take twice this long.
     pub fn fetch_timeout(&self) -> Duration {
         self.fetch_timeout
     }
@@ -256,7 +273,15 @@ impl RefreshPolicyBuilder {
         self
     }
 
-    /// Timeout of one HTTP fetch (default 5 s, at most 60 s).
+    /// How long a `jwks_uri` found by discovery is used before the metadata is read again
+    /// (default 15 min, at most 7 days). A failed JWKS fetch does not make it forgotten.
+    pub fn rediscovery_interval(mut self, interval: Duration) -> Self {
+        self.policy.rediscovery_interval = interval.as_secs();
+        self
+    }
+
+    /// Timeout of one HTTP request, metadata or JWKS, from connecting to the last byte of
+    /// the body (default 5 s, at most 60 s).
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.policy.fetch_timeout = timeout;
         self
@@ -277,6 +302,7 @@ impl RefreshPolicyBuilder {
             ("min_ttl", p.min_ttl),
             ("unknown_kid_cooldown", p.unknown_kid_cooldown),
             ("failure_retry", p.failure_retry),
+            ("rediscovery_interval", p.rediscovery_interval),
         ] {
             if value == 0 {
                 return Err(JwksConfigError::Zero { field });
@@ -294,6 +320,7 @@ impl RefreshPolicyBuilder {
             ("max_staleness", p.max_staleness),
             ("unknown_kid_cooldown", p.unknown_kid_cooldown),
             ("failure_retry", p.failure_retry),
+            ("rediscovery_interval", p.rediscovery_interval),
         ] {
             if value > MAX_LIFETIME_SECONDS {
                 return Err(JwksConfigError::TooLarge {
@@ -665,6 +692,14 @@ mod tests {
             ),
             (
                 RefreshPolicy::builder().max_staleness(secs(8 * 24 * 3600)),
+                "value_too_large",
+            ),
+            (
+                RefreshPolicy::builder().rediscovery_interval(secs(0)),
+                "zero_value",
+            ),
+            (
+                RefreshPolicy::builder().rediscovery_interval(secs(8 * 24 * 3600)),
                 "value_too_large",
             ),
             (

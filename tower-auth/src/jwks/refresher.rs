@@ -15,7 +15,12 @@ const MAX_NAP: Duration = Duration::from_secs(60);
 /// The shortest nap between two looks, so a clock standing still cannot spin the task.
 const MIN_NAP: Duration = Duration::from_secs(1);
 
-/// Owns a running background refresher; dropping it stops the task.
+/// Owns a running background refresher; dropping it stops the task, so it must be kept
+/// for as long as the refresher should run (hence `#[must_use]`: `let _ = ...` would stop
+/// it at once). Lookups still refresh an expired set without it (see
+/// [`KeyCache::key_now`]), but only when asked: the refresher also keeps an idle cache
+/// fresh.
+#[must_use = "dropping the handle stops the background refresher"]
 pub struct RefresherHandle {
     task: JoinHandle<()>,
 }

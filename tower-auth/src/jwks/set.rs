@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use aws_lc_rs::digest;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 
 use super::error::{JwksConfigError, JwksError};
 use super::key::{DropReason, DroppedKey, MAX_KID_BYTES, VerificationKey, echo, kid_of, parse_jwk};
@@ -47,9 +48,91 @@ pub struct KeySetLoad {
     pub dropped: Vec<DroppedKey>,
 }
 
-#[derive(Deserialize)]
-struct RawJwks {
-    keys: Vec<serde_json::Value>,
+/// The `keys` of a JWKS document, read in one pass that stops building at `max_keys`:
+/// past the limit, members are only counted ([`IgnoredAny`] builds nothing), so an
+/// oversized set costs a scan of its bytes, never a value per element.
+enum RawKeys {
+    Within(Vec<serde_json::Value>),
+    TooMany(usize),
+}
+
+impl RawKeys {
+    fn parse(bytes: &[u8], max_keys: usize) -> Result<RawKeys, serde_json::Error> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let keys = deserializer.deserialize_map(DocumentVisitor { max_keys })?;
+        deserializer.end()?;
+        Ok(keys)
+    }
+}
+
+/// The JWKS object: its `keys` member read with [`KeysSeed`], the others skipped.
+struct DocumentVisitor {
+    max_keys: usize,
+}
+
+impl<'de> Visitor<'de> for DocumentVisitor {
+    type Value = RawKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWKS object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawKeys, A::Error> {
+        let mut keys = None;
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            if name == "keys" {
+                if keys.is_some() {
+                    return Err(de::Error::duplicate_field("keys"));
+                }
+                keys = Some(map.next_value_seed(KeysSeed {
+                    max_keys: self.max_keys,
+                })?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        keys.ok_or_else(|| de::Error::missing_field("keys"))
+    }
+}
+
+/// The `keys` array: at most `max_keys` values built, the rest counted.
+struct KeysSeed {
+    max_keys: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for KeysSeed {
+    type Value = RawKeys;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawKeys, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeysSeed {
+    type Value = RawKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of JWKs")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawKeys, A::Error> {
+        let mut keys = Vec::new();
+        while keys.len() < self.max_keys {
+            match seq.next_element::<serde_json::Value>()? {
+                Some(key) => keys.push(key),
+                None => return Ok(RawKeys::Within(keys)),
+            }
+        }
+        let mut beyond = 0usize;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            beyond += 1;
+        }
+        Ok(if beyond == 0 {
+            RawKeys::Within(keys)
+        } else {
+            RawKeys::TooMany(keys.len() + beyond)
+        })
+    }
 }
 
 impl KeySet {
@@ -62,27 +145,33 @@ impl KeySet {
     ///
     /// Keys that break a rule (see [`DropReason`]) are dropped with a warning; the set is
     /// refused as a whole when the document is not a JWKS, is empty, lists more than
-    /// `max_keys` keys, or leaves no usable key. Symmetric (`oct`) keys are always dropped:
+    /// `max_keys` keys (counted while the document is read: members past the limit are
+    /// skipped over, no key is built), or leaves no usable key. Every key is parsed and
+    /// checked here, once per set loaded, never at lookup. Symmetric (`oct`) keys are always dropped:
     /// HMAC keys come only from [`KeySet::from_symmetric_keys`].
     ///
     /// A key without `kid` is kept only when it is the one usable key of the set: in a
     /// larger set a token could not name it.
     pub fn from_jwks_json(bytes: &[u8], policy: &KeySetPolicy) -> Result<KeySetLoad, JwksError> {
-        let raw: RawJwks = serde_json::from_slice(bytes).map_err(|e| JwksError::InvalidJson {
-            detail: e.to_string(),
+        let raw = RawKeys::parse(bytes, policy.max_keys()).map_err(|e| JwksError::InvalidJson {
+            // serde_json repeats the offending value: the IdP chooses it, so it is cut.
+            detail: echo(&e.to_string()),
         })?;
-        if raw.keys.is_empty() {
+        let raw = match raw {
+            RawKeys::Within(keys) => keys,
+            RawKeys::TooMany(count) => {
+                return Err(JwksError::TooManyKeys {
+                    count,
+                    limit: policy.max_keys(),
+                });
+            }
+        };
+        if raw.is_empty() {
             return Err(JwksError::EmptyKeySet);
         }
-        if raw.keys.len() > policy.max_keys() {
-            return Err(JwksError::TooManyKeys {
-                count: raw.keys.len(),
-                limit: policy.max_keys(),
-            });
-        }
-        let mut kept: Vec<(usize, VerificationKey)> = Vec::with_capacity(raw.keys.len());
+        let mut kept: Vec<(usize, VerificationKey)> = Vec::with_capacity(raw.len());
         let mut dropped = Vec::new();
-        for (index, value) in raw.keys.iter().enumerate() {
+        for (index, value) in raw.iter().enumerate() {
             match parse_jwk(value, policy) {
                 Ok(key) => {
                     let duplicate =
@@ -382,6 +471,37 @@ mod tests {
         let single = KeySet::from_symmetric_keys([no_kid]).unwrap();
         assert!(single.sole_key().is_some());
         assert!(single.get("a").is_none());
+    }
+
+    #[test]
+    fn keys_past_the_limit_are_counted_not_built() {
+        let doc = br#"{"x": {"keys": 1}, "keys": [{}, 1, "a", [[[]]]], "y": []}"#;
+        assert!(matches!(
+            RawKeys::parse(doc, 2).unwrap(),
+            RawKeys::TooMany(4)
+        ));
+        assert!(matches!(
+            RawKeys::parse(doc, 3).unwrap(),
+            RawKeys::TooMany(4)
+        ));
+        assert!(matches!(RawKeys::parse(doc, 4).unwrap(), RawKeys::Within(k) if k.len() == 4));
+        assert!(
+            matches!(RawKeys::parse(br#"{"keys": []}"#, 1).unwrap(), RawKeys::Within(k) if k.is_empty())
+        );
+        for bad in [
+            &br#"{"keys": [], "keys": []}"#[..],
+            br#"{"other": []}"#,
+            br#"{"keys": {}}"#,
+            br#"{"keys": [1, 2, 3"#,
+            br#"{"keys": []} trailing"#,
+            br#"[]"#,
+        ] {
+            assert!(
+                RawKeys::parse(bad, 2).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

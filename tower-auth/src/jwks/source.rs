@@ -162,6 +162,21 @@ impl JwksSource {
     }
 }
 
+/// The rule for the issuer of a key set fetched from a configured JWKS URL: an issuer
+/// that is an `http` or `https` URL (as OIDC and RFC 8414 require) must be `https`, or
+/// `http` on a loopback host, and carry no credentials, exactly as when its metadata is
+/// fetched. An `http://` issuer elsewhere is a configuration mistake (or a downgrade), even
+/// when its JWKS URL is `https`. An issuer that is not such a URL (a bare name) is a
+/// label only and is left alone.
+pub(crate) fn check_issuer_of_fetched_keys(issuer: &str) -> Result<(), JwksConfigError> {
+    match Url::parse(issuer) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            parse_checked(issuer, "issuer").map(drop)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn parse_checked(raw: &str, field: &'static str) -> Result<Url, JwksConfigError> {
     let url = Url::parse(raw).map_err(|e| JwksConfigError::InvalidUrl {
         field,
@@ -208,6 +223,21 @@ pub(crate) mod url_rule {
             "http" if is_loopback(url) => Ok(()),
             _ => Err(UrlProblem::InsecureScheme),
         }
+    }
+
+    /// A `jwks_uri` found in the metadata read from `metadata_url`: [`check_url`], and
+    /// `http` only when the issuer (whose host the metadata URL carries) is itself on
+    /// loopback. An https issuer's metadata may not send the fetch to a plain-http port on
+    /// the verifying host.
+    pub(crate) fn check_discovered_jwks_uri(
+        metadata_url: &Url,
+        jwks_uri: &Url,
+    ) -> Result<(), UrlProblem> {
+        check_url(jwks_uri)?;
+        if jwks_uri.scheme() == "http" && !is_loopback(metadata_url) {
+            return Err(UrlProblem::InsecureScheme);
+        }
+        Ok(())
     }
 
     /// `127.0.0.0/8`, `::1` or `localhost`.
@@ -257,6 +287,52 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_discovered_jwks_uri_may_use_http_only_for_a_loopback_issuer() {
+        use url_rule::check_discovered_jwks_uri;
+        let metadata = |issuer: &str| {
+            JwksSource::oidc_discovery(issuer)
+                .unwrap()
+                .metadata_url()
+                .unwrap()
+                .clone()
+        };
+        let url = |raw: &str| Url::parse(raw).unwrap();
+        let remote = metadata("https://id.example.com");
+        let local = metadata("http://127.0.0.1:8080");
+        assert!(check_discovered_jwks_uri(&remote, &url("https://keys.example.com/jwks")).is_ok());
+        assert!(check_discovered_jwks_uri(&local, &url("http://127.0.0.1:9/jwks")).is_ok());
+        assert!(check_discovered_jwks_uri(&local, &url("http://localhost:9/jwks")).is_ok());
+        assert!(
+            check_discovered_jwks_uri(&metadata("https://localhost"), &url("http://[::1]:9/jwks"))
+                .is_ok()
+        );
+        // Refused: an https issuer pointing its keys at plain http, even on loopback.
+        for bad in [
+            "http://127.0.0.1:8080/jwks",
+            "http://localhost/jwks",
+            "http://[::1]/jwks",
+            "http://id.example.com/jwks",
+        ] {
+            assert!(
+                matches!(
+                    check_discovered_jwks_uri(&remote, &url(bad)),
+                    Err(UrlProblem::InsecureScheme)
+                ),
+                "{bad}"
+            );
+        }
+        // The general rule still holds for loopback issuers.
+        assert!(matches!(
+            check_discovered_jwks_uri(&local, &url("http://id.example.com/jwks")),
+            Err(UrlProblem::InsecureScheme)
+        ));
+        assert!(matches!(
+            check_discovered_jwks_uri(&local, &url("http://u:p@127.0.0.1/jwks")),
+            Err(UrlProblem::Credentials)
+        ));
     }
 
     #[test]

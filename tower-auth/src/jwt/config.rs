@@ -10,6 +10,7 @@ use principal::{Audience, ClaimMapping, Clock, Issuer, Scope, ScopeSet};
 
 use crate::jwks::{
     JwksConfigError, JwksSource, KeyCache, KeySet, KeySetPolicy, RefreshPolicy, SymmetricKey,
+    check_issuer_of_fetched_keys,
 };
 
 /// Clock leeway when none is configured.
@@ -654,11 +655,16 @@ impl IssuerConfigBuilder {
                     issuer: issuer.to_owned(),
                 });
             }
-            PendingKeys::JwksUrl(url) => (
-                Some(JwksSource::jwks_url(url).map_err(keys_error)?),
-                None,
-                false,
-            ),
+            PendingKeys::JwksUrl(url) => {
+                // Discovery checks the issuer's URL when it builds the metadata URL; a
+                // configured JWKS URL skips that, so the issuer is checked here.
+                check_issuer_of_fetched_keys(issuer).map_err(keys_error)?;
+                (
+                    Some(JwksSource::jwks_url(url).map_err(keys_error)?),
+                    None,
+                    false,
+                )
+            }
             PendingKeys::OidcDiscovery => (
                 Some(JwksSource::oidc_discovery(issuer).map_err(keys_error)?),
                 None,

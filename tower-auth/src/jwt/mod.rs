@@ -29,7 +29,8 @@
 //!    cause one shared refetch per cooldown); the key's algorithm must equal the
 //!    header's.
 //! 8. **Signature** over the exact bytes received (`jsonwebtoken::crypto::verify` with
-//!    the key's algorithm and its `DecodingKey`, parsed once when the set loaded).
+//!    the key's algorithm and its `DecodingKey`, built when the set loaded; jsonwebtoken
+//!    makes its aws-lc public key from those bytes again at each verification).
 //! 9. **Claims checks**, with time from the verifier's [`Clock`](principal::Clock): `exp`
 //!    required, `nbf`, `iat`, with the leeway; `aud` (unless explicitly turned off);
 //!    `typ` if required; required claims.

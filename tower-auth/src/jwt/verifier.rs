@@ -252,11 +252,12 @@ impl JwtVerifier {
             Err(slot) => slot,
         };
         let prepared = self.prepare(token)?;
-        let snapshot = prepared.entry.keys.snapshot();
-        let key = snapshot
-            .lookup(prepared.header.kid.as_deref(), self.clock.now())
+        // Never fetches; an expired set starts a background refresh (stale-while-revalidate).
+        let key = prepared
+            .entry
+            .keys
+            .key_now(prepared.header.kid.as_deref())
             .map_err(|error| key_error(error, prepared.entry))?;
-        let key = Arc::clone(key);
         let verified = self.finish(prepared, &key)?;
         self.remember(slot, &verified);
         Ok(verified)

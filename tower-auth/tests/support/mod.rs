@@ -3,6 +3,7 @@
 //! and multi-issuer fixture. Each test binary uses only some of these.
 #![allow(dead_code)]
 
+pub mod gated;
 pub mod jwt;
 
 use std::sync::Arc;
