@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use base64::DecodeSliceError;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
@@ -82,6 +83,33 @@ pub(crate) fn signature_present(segments: &Segments<'_>) -> Result<(), AuthError
         ));
     }
     Ok(())
+}
+
+/// Longest signature any accepted key makes, in bytes: RSA with an 8192-bit modulus (the
+/// key sets' limit). ECDSA P-384 signatures are 96 bytes, Ed25519 64, HMAC-SHA512 64.
+pub(crate) const MAX_SIGNATURE_BYTES: usize = 1024;
+
+/// Decodes the signature segment into `buffer`: `Some(bytes)`, or `None` when it is valid
+/// base64url but longer than any key's signature (so no key can verify it). The segment
+/// must be unpadded base64url with no stray bits in its last character, as RFC 7515 §2
+/// requires; anything else is malformed.
+pub(crate) fn signature<'b>(
+    segment: &str,
+    buffer: &'b mut [u8; MAX_SIGNATURE_BYTES],
+) -> Result<Option<&'b [u8]>, AuthError> {
+    let not_base64 = || malformed(TokenPart::Signature, "not unpadded base64url");
+    match URL_SAFE_NO_PAD.decode_slice(segment, buffer) {
+        Ok(len) => Ok(buffer.get(..len)),
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            // Only an oversized (hostile) signature gets here: it is refused either way,
+            // and decoding it in full keeps the reason the same as for any other length.
+            match URL_SAFE_NO_PAD.decode(segment) {
+                Ok(_) => Ok(None),
+                Err(_) => Err(not_base64()),
+            }
+        }
+        Err(DecodeSliceError::DecodeError(_)) => Err(not_base64()),
+    }
 }
 
 /// The header members Baton reads. Everything else (`jku`, `x5u`, `jwk`, `x5c`, `x5t`,
