@@ -660,6 +660,211 @@ mod tests {
         assert!(!shown.contains("super-secret"));
     }
 
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING,
+        ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+        RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384,
+        RSA_PSS_SHA512, RsaEncoding,
+    };
+    use serde_json::json;
+
+    const MESSAGE: &[u8] = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn load(jwk: serde_json::Value) -> VerificationKey {
+        parse_jwk(&jwk, &KeySetPolicy::default()).unwrap()
+    }
+
+    /// `signature` with one bit flipped.
+    fn flipped(signature: &[u8]) -> Vec<u8> {
+        let mut bad = signature.to_vec();
+        bad[signature.len() / 2] ^= 0x01;
+        bad
+    }
+
+    #[test]
+    fn an_rsa_key_verifies_the_signatures_of_its_own_algorithm_only() {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let public = pair.public_key();
+        let (n, e) = (
+            b64(public.modulus().big_endian_without_leading_zero()),
+            b64(public.exponent().big_endian_without_leading_zero()),
+        );
+        let encodings: [(Algorithm, &'static dyn RsaEncoding); 6] = [
+            (Algorithm::RS256, &RSA_PKCS1_SHA256),
+            (Algorithm::RS384, &RSA_PKCS1_SHA384),
+            (Algorithm::RS512, &RSA_PKCS1_SHA512),
+            (Algorithm::PS256, &RSA_PSS_SHA256),
+            (Algorithm::PS384, &RSA_PSS_SHA384),
+            (Algorithm::PS512, &RSA_PSS_SHA512),
+        ];
+        let signatures: Vec<Vec<u8>> = encodings
+            .iter()
+            .map(|(_, encoding)| {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(*encoding, &SystemRandom::new(), MESSAGE, &mut signature)
+                    .unwrap();
+                signature
+            })
+            .collect();
+        for (algorithm, _) in encodings {
+            let name = format!("{algorithm:?}");
+            let key = load(json!({"kty": "RSA", "alg": name, "n": n, "e": e}));
+            assert_eq!(key.algorithm(), algorithm);
+            for ((signed_with, _), signature) in encodings.iter().zip(&signatures) {
+                // PKCS#1 v1.5 and PSS, or two hashes, never stand in for each other.
+                assert_eq!(
+                    key.verifies(MESSAGE, signature),
+                    Ok(*signed_with == algorithm),
+                    "{algorithm:?} key, {signed_with:?} signature"
+                );
+            }
+            let own = &signatures[encodings.iter().position(|(a, _)| *a == algorithm).unwrap()];
+            assert_eq!(key.verifies(MESSAGE, &flipped(own)), Ok(false));
+            assert_eq!(key.verifies(b"other message", own), Ok(false));
+            assert_eq!(key.verifies(MESSAGE, &own[1..]), Ok(false));
+            assert_eq!(key.verifies(MESSAGE, &[]), Ok(false));
+        }
+    }
+
+    #[test]
+    fn an_ec_key_verifies_fixed_size_signatures_of_its_curve_only() {
+        let rng = SystemRandom::new();
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref();
+        let key = load(json!({
+            "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..]),
+        }));
+        assert_eq!(key.algorithm(), Algorithm::ES256);
+        let fixed = pair.sign(&rng, MESSAGE).unwrap();
+        assert_eq!(fixed.as_ref().len(), 64);
+        assert_eq!(key.verifies(MESSAGE, fixed.as_ref()), Ok(true));
+        assert_eq!(key.verifies(MESSAGE, &flipped(fixed.as_ref())), Ok(false));
+        assert_eq!(key.verifies(b"other message", fixed.as_ref()), Ok(false));
+        // JWS carries r || s (RFC 7518 §3.4); the DER form of a valid signature is refused.
+        let pkcs8 = pair.to_pkcs8v1().unwrap();
+        let asn1 = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
+            .unwrap()
+            .sign(&rng, MESSAGE)
+            .unwrap();
+        assert_eq!(key.verifies(MESSAGE, asn1.as_ref()), Ok(false));
+
+        let pair = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref();
+        let key = load(json!({
+            "kty": "EC", "crv": "P-384", "x": b64(&point[1..49]), "y": b64(&point[49..]),
+        }));
+        assert_eq!(key.algorithm(), Algorithm::ES384);
+        let fixed = pair.sign(&rng, MESSAGE).unwrap();
+        assert_eq!(fixed.as_ref().len(), 96);
+        assert_eq!(key.verifies(MESSAGE, fixed.as_ref()), Ok(true));
+        assert_eq!(key.verifies(MESSAGE, &flipped(fixed.as_ref())), Ok(false));
+    }
+
+    #[test]
+    fn an_ed25519_key_verifies_its_signatures() {
+        let pair = Ed25519KeyPair::generate().unwrap();
+        let key = load(json!({
+            "kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref()),
+        }));
+        assert_eq!(key.algorithm(), Algorithm::EdDSA);
+        let signature = pair.sign(MESSAGE);
+        assert_eq!(key.verifies(MESSAGE, signature.as_ref()), Ok(true));
+        assert_eq!(
+            key.verifies(MESSAGE, &flipped(signature.as_ref())),
+            Ok(false)
+        );
+        assert_eq!(
+            key.verifies(b"other message", signature.as_ref()),
+            Ok(false)
+        );
+        assert_eq!(key.verifies(MESSAGE, &signature.as_ref()[..63]), Ok(false));
+    }
+
+    #[test]
+    fn an_hmac_key_verifies_full_tags_of_its_own_hash_only() {
+        let secret = b"a configured secret of 32 bytes!".to_vec();
+        let algorithms = [
+            (Algorithm::HS256, hmac::HMAC_SHA256),
+            (Algorithm::HS384, hmac::HMAC_SHA384),
+            (Algorithm::HS512, hmac::HMAC_SHA512),
+        ];
+        let tags: Vec<hmac::Tag> = algorithms
+            .iter()
+            .map(|(_, h)| hmac::sign(&hmac::Key::new(*h, &secret), MESSAGE))
+            .collect();
+        for (algorithm, _) in algorithms {
+            let key = VerificationKey::new(
+                Some("hs".into()),
+                algorithm,
+                DecodingKey::from_secret(&secret),
+                secret.clone(),
+            );
+            for ((tagged_with, _), tag) in algorithms.iter().zip(&tags) {
+                assert_eq!(
+                    key.verifies(MESSAGE, tag.as_ref()),
+                    Ok(*tagged_with == algorithm),
+                    "{algorithm:?} key, {tagged_with:?} tag"
+                );
+            }
+            let own = tags[algorithms
+                .iter()
+                .position(|(a, _)| *a == algorithm)
+                .unwrap()]
+            .as_ref();
+            assert_eq!(key.verifies(MESSAGE, &own[..own.len() - 1]), Ok(false));
+            assert_eq!(key.verifies(MESSAGE, &flipped(own)), Ok(false));
+        }
+        let other = VerificationKey::new(
+            None,
+            Algorithm::HS256,
+            DecodingKey::from_secret(b"another secret"),
+            b"another secret".to_vec(),
+        );
+        assert_eq!(other.verifies(MESSAGE, tags[0].as_ref()), Ok(false));
+    }
+
+    #[test]
+    fn material_that_is_no_key_of_its_algorithm_verifies_nothing() {
+        let pair = Ed25519KeyPair::generate().unwrap();
+        let signature = pair.sign(MESSAGE);
+        // The Ed25519 bytes given as an EC or RSA key: unusable, never "valid".
+        for algorithm in [Algorithm::ES256, Algorithm::RS256] {
+            let key = VerificationKey::new(
+                None,
+                algorithm,
+                DecodingKey::from_ed_der(pair.public_key().as_ref()),
+                pair.public_key().as_ref().to_vec(),
+            );
+            assert_eq!(key.verifies(MESSAGE, signature.as_ref()), Err(UnusableKey));
+        }
+        // And a JWK whose material aws-lc refuses is dropped at load.
+        let even_modulus = b64(&[0xC4; 256]);
+        assert_eq!(
+            parse_jwk(
+                &json!({"kty": "RSA", "n": even_modulus, "e": "AQAB"}),
+                &KeySetPolicy::default()
+            )
+            .err(),
+            Some(DropReason::InvalidKeyMaterial {
+                detail: "not a valid RSA public key"
+            })
+        );
+        let off_curve =
+            json!({"kty": "EC", "crv": "P-256", "x": b64(&[1; 32]), "y": b64(&[2; 32])});
+        assert_eq!(
+            parse_jwk(&off_curve, &KeySetPolicy::default()).err(),
+            Some(DropReason::InvalidKeyMaterial {
+                detail: "EC point is not on the curve"
+            })
+        );
+    }
+
     #[test]
     fn echo_cuts_long_values() {
         assert_eq!(echo(&"a".repeat(300)).len(), 256);

@@ -235,8 +235,8 @@ fn malformed(part: TokenPart, why: &'static str) -> AuthError {
 mod tests {
     use super::*;
 
-    fn b64(json: &str) -> String {
-        URL_SAFE_NO_PAD.encode(json)
+    fn b64(bytes: impl AsRef<[u8]>) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 
     fn part_of(error: AuthError) -> TokenPart {
@@ -351,6 +351,52 @@ mod tests {
             );
         }
         assert_eq!(part_of(claims("e30=").unwrap_err()), TokenPart::Claims);
+    }
+
+    #[test]
+    fn signature_decodes_into_the_buffer_up_to_the_longest_key() {
+        let mut buffer = [0u8; MAX_SIGNATURE_BYTES];
+        let longest: Vec<u8> = (0..MAX_SIGNATURE_BYTES).map(|i| i as u8).collect();
+        assert_eq!(
+            signature(&b64(&longest), &mut buffer).unwrap(),
+            Some(&longest[..])
+        );
+        assert_eq!(
+            signature(&b64([7u8; 64]), &mut buffer).unwrap(),
+            Some(&[7u8; 64][..])
+        );
+        // Longer than any key's signature: nothing can verify it, and it is not malformed.
+        let longer = vec![1u8; MAX_SIGNATURE_BYTES + 1];
+        assert_eq!(signature(&b64(&longer), &mut buffer).unwrap(), None);
+        assert_eq!(signature(&b64(vec![1u8; 4096]), &mut buffer).unwrap(), None);
+    }
+
+    #[test]
+    fn signature_must_be_canonical_unpadded_base64url_at_any_length() {
+        let mut buffer = [0u8; MAX_SIGNATURE_BYTES];
+        // 64 and 1031 bytes: both end in a character with unused low bits.
+        let short = b64([0xFFu8; 64]);
+        let long = b64(vec![0xFFu8; MAX_SIGNATURE_BYTES + 7]);
+        for segment in [&short, &long] {
+            let last = segment.len() - 1;
+            let mut impossible_length = segment.clone();
+            while impossible_length.len() % 4 != 1 {
+                impossible_length.push('A');
+            }
+            for bad in [
+                format!("{segment}="),
+                format!("{}+{}", &segment[..1], &segment[2..]),
+                format!("{}$", &segment[..last]),
+                format!("{}x", &segment[..last]),
+                impossible_length,
+            ] {
+                assert_eq!(
+                    part_of(signature(&bad, &mut buffer).unwrap_err()),
+                    TokenPart::Signature,
+                    "{bad}"
+                );
+            }
+        }
     }
 
     #[test]
