@@ -45,8 +45,9 @@ pub struct VerificationKey {
 enum SignatureCheck {
     /// An RSA, EC or Ed25519 public key, bound to the key's one algorithm.
     Public(ParsedPublicKey),
-    /// A configured HMAC secret, bound to the key's one HMAC algorithm.
-    Hmac(hmac::Key),
+    /// A configured HMAC secret, bound to the key's one HMAC algorithm. Boxed: the key
+    /// holds its precomputed inner and outer hash states (over a kilobyte).
+    Hmac(Box<hmac::Key>),
     /// Material that is no key of the algorithm: it verifies nothing. Key sets never
     /// hold one ([`parse_jwk`] drops such a JWK); this keeps [`VerificationKey::new`]
     /// total and fail-closed.
@@ -87,7 +88,7 @@ impl SignatureCheck {
     }
 
     fn hmac(algorithm: hmac::Algorithm, secret: &[u8]) -> SignatureCheck {
-        SignatureCheck::Hmac(hmac::Key::new(algorithm, secret))
+        SignatureCheck::Hmac(Box::new(hmac::Key::new(algorithm, secret)))
     }
 }
 

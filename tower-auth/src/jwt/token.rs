@@ -292,7 +292,7 @@ mod tests {
         for alg in [
             "none", "None", "NONE", "nOnE", "rs256", "ES512", "", "HS256 ",
         ] {
-            let err = header(&b64(&format!(r#"{{"alg":"{alg}"}}"#))).unwrap_err();
+            let err = header(&b64(format!(r#"{{"alg":"{alg}"}}"#))).unwrap_err();
             assert!(
                 matches!(&err, AuthError::UnsupportedAlgorithm { alg: a } if a == alg),
                 "{alg}: {err:?}"
@@ -326,7 +326,7 @@ mod tests {
         }
         assert_eq!(part_of(header("e30=").unwrap_err()), TokenPart::Header); // padded
         assert_eq!(part_of(header("!!!").unwrap_err()), TokenPart::Header);
-        let huge = b64(&format!(
+        let huge = b64(format!(
             r#"{{"alg":"ES256","x":"{}"}}"#,
             "a".repeat(MAX_HEADER_BYTES)
         ));
