@@ -3,7 +3,9 @@
 //! # Pieces
 //!
 //! - [`VerificationKey`]: one key, with the algorithm its JWK fixes (never the token's
-//!   header) and a [`jsonwebtoken::DecodingKey`] parsed once, when the set loads.
+//!   header), parsed by aws-lc once, when the set loads, and checked with that parsed key
+//!   on every verification; a [`jsonwebtoken::DecodingKey`] of it is kept for callers of
+//!   `jsonwebtoken`.
 //! - [`KeySet`]: an immutable set, from a JWKS document ([`KeySet::from_jwks_json`]) or
 //!   from configured HMAC secrets ([`KeySet::from_symmetric_keys`]). Lookup by `kid` is a
 //!   binary search over `&str`: no lock, no allocation.
