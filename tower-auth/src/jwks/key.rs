@@ -17,6 +17,10 @@ use serde::de::IgnoredAny;
 
 use super::policy::{KeySetPolicy, MAX_RSA_BITS};
 
+/// Longest signature any loadable key makes, in bytes: RSA with the largest modulus a key
+/// set accepts. ECDSA P-384 signatures are 96 bytes, Ed25519 64, HMAC-SHA512 64.
+pub(crate) const MAX_SIGNATURE_BYTES: usize = MAX_RSA_BITS as usize / 8;
+
 /// Longest key id accepted, in bytes.
 pub(crate) const MAX_KID_BYTES: usize = 256;
 /// Longest string from a fetched document that an error or log line repeats.

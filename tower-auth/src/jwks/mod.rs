@@ -95,8 +95,8 @@ mod source;
 
 pub use cache::{KeyCache, KeyCacheBuilder, KeySnapshot, RefreshOutcome, WarmOutcome};
 pub use error::{JwksConfigError, JwksError, KeyError};
-pub(crate) use key::algorithm_from_name;
 pub use key::{DropReason, DroppedKey, VerificationKey};
+pub(crate) use key::{MAX_SIGNATURE_BYTES, algorithm_from_name};
 pub use policy::{
     KeySetPolicy, KeySetPolicyBuilder, RefreshPolicy, RefreshPolicyBuilder, StartupPolicy,
     freshness_lifetime,

@@ -11,6 +11,7 @@ use principal::{ClaimError, JwtClaims};
 use serde::Deserialize;
 
 use crate::error::{AuthError, TokenPart};
+pub(crate) use crate::jwks::MAX_SIGNATURE_BYTES;
 use crate::jwks::algorithm_from_name;
 
 /// Largest decoded JOSE header accepted, in bytes. Real headers are under 200 bytes; an
@@ -84,10 +85,6 @@ pub(crate) fn signature_present(segments: &Segments<'_>) -> Result<(), AuthError
     }
     Ok(())
 }
-
-/// Longest signature any accepted key makes, in bytes: RSA with an 8192-bit modulus (the
-/// key sets' limit). ECDSA P-384 signatures are 96 bytes, Ed25519 64, HMAC-SHA512 64.
-pub(crate) const MAX_SIGNATURE_BYTES: usize = 1024;
 
 /// Decodes the signature segment into `buffer`: `Some(bytes)`, or `None` when it is valid
 /// base64url but longer than any key's signature (so no key can verify it). The segment
