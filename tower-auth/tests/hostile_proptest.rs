@@ -546,7 +546,8 @@ fn algorithm_named(name: &str) -> Option<Algorithm> {
 }
 
 /// A forged token for an asymmetric issuer: the forgery, and the header's `alg` and `kid`,
-/// mostly the ones the forgery suggests (so coherent attacks are common), else any.
+/// mostly the ones the forgery suggests (the algorithm it used, or the one its key is
+/// fixed to), so coherent attacks are common; else any.
 #[derive(Clone, Debug)]
 struct Confusion {
     iss: &'static str,
@@ -562,6 +563,11 @@ fn confusion() -> impl Strategy<Value = Confusion> {
             .natural_alg()
             .map_or_else(|| "none".to_owned(), alg_name);
         let natural_kid = forgery.natural_key().map(|key| key.key().kid.clone());
+        // The algorithm the named key is fixed to: a forger claiming it while signing
+        // with another padding, hash or encoding.
+        let claimed_alg = forgery
+            .natural_key()
+            .map_or_else(|| "none".to_owned(), |key| alg_name(key.key().alg));
         let any_alg = prop::sample::select(ALG_NAMES.to_vec()).prop_map(str::to_owned);
         let any_kid = prop::sample::select(vec![
             Some("rsa-1"),
@@ -574,7 +580,7 @@ fn confusion() -> impl Strategy<Value = Confusion> {
         ])
         .prop_map(|kid| kid.map(str::to_owned));
         (
-            prop_oneof![3 => Just(natural_alg), 1 => any_alg],
+            prop_oneof![3 => Just(natural_alg), 2 => Just(claimed_alg), 1 => any_alg],
             prop_oneof![3 => Just(natural_kid), 1 => any_kid],
         )
             .prop_map(move |(alg, kid)| Confusion {
