@@ -2,9 +2,12 @@
 
 use std::fmt;
 
+use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
-    RSA_PKCS1_2048_8192_SHA256,
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_2048_8192_SHA384, RSA_PKCS1_2048_8192_SHA512,
+    RSA_PSS_2048_8192_SHA256, RSA_PSS_2048_8192_SHA384, RSA_PSS_2048_8192_SHA512,
+    VerificationAlgorithm,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,6 +17,10 @@ use serde::de::IgnoredAny;
 
 use super::policy::{KeySetPolicy, MAX_RSA_BITS};
 
+/// Longest signature any loadable key makes, in bytes: RSA with the largest modulus a key
+/// set accepts. ECDSA P-384 signatures are 96 bytes, Ed25519 64, HMAC-SHA512 64.
+pub(crate) const MAX_SIGNATURE_BYTES: usize = MAX_RSA_BITS as usize / 8;
+
 /// Longest key id accepted, in bytes.
 pub(crate) const MAX_KID_BYTES: usize = 256;
 /// Longest string from a fetched document that an error or log line repeats.
@@ -22,31 +29,109 @@ const ECHO_LIMIT: usize = 256;
 /// A public (or configured symmetric) key ready to verify signatures.
 ///
 /// Its algorithm is fixed by the JWK (`alg`, or what `kty`/`crv` imply), never by a token
-/// header: a verifier must reject a token whose header names another algorithm. The
-/// [`DecodingKey`] is built once when the key set loads, never per request.
+/// header: a verifier must reject a token whose header names another algorithm. The key
+/// is parsed once, when the key set loads: the verifier checks signatures with an aws-lc
+/// [`ParsedPublicKey`] (or HMAC key) kept here, never rebuilt per request. The
+/// [`DecodingKey`] of the same key is kept for callers of `jsonwebtoken` directly.
 ///
 /// `Debug` shows the key id and algorithm, never the key material.
 pub struct VerificationKey {
     kid: Option<String>,
     algorithm: Algorithm,
     key: DecodingKey,
-    /// Bytes that identify the key material, for the key set's fingerprint.
+    check: SignatureCheck,
+    /// The bytes the check was built from, which also identify the key material for the
+    /// key set's fingerprint.
     material: Vec<u8>,
 }
 
+/// How a key checks a signature, built once from its material.
+enum SignatureCheck {
+    /// An RSA, EC or Ed25519 public key, bound to the key's one algorithm.
+    Public(ParsedPublicKey),
+    /// A configured HMAC secret, bound to the key's one HMAC algorithm. Boxed: the key
+    /// holds its precomputed inner and outer hash states (over a kilobyte).
+    Hmac(Box<hmac::Key>),
+    /// Material that is no key of the algorithm: it verifies nothing. Key sets never
+    /// hold one ([`parse_jwk`] drops such a JWK); this keeps [`VerificationKey::new`]
+    /// total and fail-closed.
+    Unusable,
+}
+
+/// A key that cannot check signatures of its own algorithm (a key-set bug).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UnusableKey;
+
+impl SignatureCheck {
+    /// The check for `algorithm` from `material`: an HMAC secret for HS256/384/512, the
+    /// DER `RSAPublicKey` for RSA, the uncompressed point for EC, the 32 bytes for
+    /// Ed25519. Signature encodings are JWS's (RFC 7518 §3): ECDSA signatures are the
+    /// fixed-size `r || s`, never DER.
+    fn build(algorithm: Algorithm, material: &[u8]) -> Result<SignatureCheck, UnusableKey> {
+        use jsonwebtoken::Algorithm as A;
+        let public: &'static dyn VerificationAlgorithm = match algorithm {
+            A::HS256 => return Ok(Self::hmac(hmac::HMAC_SHA256, material)),
+            A::HS384 => return Ok(Self::hmac(hmac::HMAC_SHA384, material)),
+            A::HS512 => return Ok(Self::hmac(hmac::HMAC_SHA512, material)),
+            A::RS256 => &RSA_PKCS1_2048_8192_SHA256,
+            A::RS384 => &RSA_PKCS1_2048_8192_SHA384,
+            A::RS512 => &RSA_PKCS1_2048_8192_SHA512,
+            A::PS256 => &RSA_PSS_2048_8192_SHA256,
+            A::PS384 => &RSA_PSS_2048_8192_SHA384,
+            A::PS512 => &RSA_PSS_2048_8192_SHA512,
+            A::ES256 => &ECDSA_P256_SHA256_FIXED,
+            A::ES384 => &ECDSA_P384_SHA384_FIXED,
+            A::EdDSA => &ED25519,
+            // No other algorithm is ever accepted (see `algorithm_from_name`).
+            #[allow(unreachable_patterns)]
+            _ => return Err(UnusableKey),
+        };
+        ParsedPublicKey::new(public, material)
+            .map(SignatureCheck::Public)
+            .map_err(|_| UnusableKey)
+    }
+
+    fn hmac(algorithm: hmac::Algorithm, secret: &[u8]) -> SignatureCheck {
+        SignatureCheck::Hmac(Box::new(hmac::Key::new(algorithm, secret)))
+    }
+}
+
 impl VerificationKey {
+    /// A key whose signature check is built from `material` (see
+    /// `SignatureCheck::build` for its form per algorithm). Material that is not a key
+    /// of `algorithm` gives a key that verifies nothing; [`parse_jwk`] uses
+    /// [`VerificationKey::parse`] to refuse it instead.
     pub(crate) fn new(
         kid: Option<String>,
         algorithm: Algorithm,
         key: DecodingKey,
         material: Vec<u8>,
     ) -> Self {
+        let check = SignatureCheck::build(algorithm, &material).unwrap_or(SignatureCheck::Unusable);
         VerificationKey {
             kid,
             algorithm,
             key,
+            check,
             material,
         }
+    }
+
+    /// Like [`new`](Self::new), but material that is not a key of `algorithm` is an error.
+    fn parse(
+        kid: Option<String>,
+        algorithm: Algorithm,
+        key: DecodingKey,
+        material: Vec<u8>,
+    ) -> Result<Self, UnusableKey> {
+        let check = SignatureCheck::build(algorithm, &material)?;
+        Ok(VerificationKey {
+            kid,
+            algorithm,
+            key,
+            check,
+            material,
+        })
     }
 
     /// The key id (`kid`), if the JWK had one.
@@ -59,9 +144,20 @@ impl VerificationKey {
         self.algorithm
     }
 
-    /// The key for `jsonwebtoken::decode`, parsed when the set loaded.
+    /// The same key for `jsonwebtoken::decode`, built when the set loaded. Baton's own
+    /// verifier does not use it: it checks signatures with the key parsed by aws-lc.
     pub fn decoding_key(&self) -> &DecodingKey {
         &self.key
+    }
+
+    /// Whether `signature` (decoded from base64url) is this key's signature, under its own
+    /// algorithm, over exactly `message`. HMAC tags are compared in constant time.
+    pub(crate) fn verifies(&self, message: &[u8], signature: &[u8]) -> Result<bool, UnusableKey> {
+        match &self.check {
+            SignatureCheck::Public(key) => Ok(key.verify_sig(message, signature).is_ok()),
+            SignatureCheck::Hmac(key) => Ok(hmac::verify(key, message, signature).is_ok()),
+            SignatureCheck::Unusable => Err(UnusableKey),
+        }
     }
 
     pub(crate) fn material(&self) -> &[u8] {
@@ -363,12 +459,15 @@ pub(crate) fn parse_jwk(
     if !policy.allows(algorithm) {
         return Err(DropReason::AlgorithmNotAllowed { algorithm });
     }
-    let (key, material) = match key_type {
+    let (key, material, invalid) = match key_type {
         KeyType::Rsa => rsa_key(&raw, policy)?,
         KeyType::Ec => ec_key(&raw, algorithm)?,
         KeyType::Okp => ed_key(&raw)?,
     };
-    Ok(VerificationKey::new(raw.kid, algorithm, key, material))
+    // aws-lc parses the key here, once, and checks what the shape checks above left
+    // (odd modulus, exponent range, point on the curve).
+    VerificationKey::parse(raw.kid, algorithm, key, material)
+        .map_err(|_| DropReason::InvalidKeyMaterial { detail: invalid })
 }
 
 /// The algorithm of a JWK without `alg`. RSA keys get RS256, the one RSA algorithm every
@@ -409,7 +508,11 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[first..]
 }
 
-fn rsa_key(raw: &RawJwk, policy: &KeySetPolicy) -> Result<(DecodingKey, Vec<u8>), DropReason> {
+/// A key for `jsonwebtoken`, the material its signature check is built from, and what to
+/// say if that material is not a valid key.
+type KeyParts = (DecodingKey, Vec<u8>, &'static str);
+
+fn rsa_key(raw: &RawJwk, policy: &KeySetPolicy) -> Result<KeyParts, DropReason> {
     let n = decode_member(raw.n.as_ref(), "RSA key without n")?;
     let e = decode_member(raw.e.as_ref(), "RSA key without e")?;
     let n = strip_leading_zeros(&n);
@@ -435,21 +538,14 @@ fn rsa_key(raw: &RawJwk, policy: &KeySetPolicy) -> Result<(DecodingKey, Vec<u8>)
             detail: "RSA modulus longer than 8192 bits",
         });
     }
-    // aws-lc checks the rest (odd modulus, exponent range) when it parses the key.
-    let der = rsa_public_key_der(n, e);
-    ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &der).map_err(|_| {
-        DropReason::InvalidKeyMaterial {
-            detail: "not a valid RSA public key",
-        }
-    })?;
-    let mut material = Vec::with_capacity(n.len() + e.len() + 1);
-    material.extend_from_slice(n);
-    material.push(0);
-    material.extend_from_slice(e);
-    Ok((DecodingKey::from_rsa_raw_components(n, e), material))
+    Ok((
+        DecodingKey::from_rsa_raw_components(n, e),
+        rsa_public_key_der(n, e),
+        "not a valid RSA public key",
+    ))
 }
 
-/// DER of an RFC 8017 `RSAPublicKey` (SEQUENCE of two INTEGERs), for aws-lc to check.
+/// DER of an RFC 8017 `RSAPublicKey` (SEQUENCE of two INTEGERs), for aws-lc to parse.
 fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     fn push_length(out: &mut Vec<u8>, length: usize) {
         if length < 0x80 {
@@ -480,13 +576,13 @@ fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
     der
 }
 
-fn ec_key(raw: &RawJwk, algorithm: Algorithm) -> Result<(DecodingKey, Vec<u8>), DropReason> {
+fn ec_key(raw: &RawJwk, algorithm: Algorithm) -> Result<KeyParts, DropReason> {
     let crv = raw.crv.as_deref().ok_or_else(|| DropReason::Malformed {
         detail: "EC key without crv".to_owned(),
     })?;
-    let (expected_crv, coordinate_len, verification): (_, _, &'static _) = match algorithm {
-        Algorithm::ES256 => ("P-256", 32, &ECDSA_P256_SHA256_FIXED),
-        _ => ("P-384", 48, &ECDSA_P384_SHA384_FIXED),
+    let (expected_crv, coordinate_len) = match algorithm {
+        Algorithm::ES256 => ("P-256", 32),
+        _ => ("P-384", 48),
     };
     if crv != expected_crv {
         return Err(if crv == "P-256" || crv == "P-384" {
@@ -509,15 +605,16 @@ fn ec_key(raw: &RawJwk, algorithm: Algorithm) -> Result<(DecodingKey, Vec<u8>), 
     point.push(0x04);
     point.extend_from_slice(&x);
     point.extend_from_slice(&y);
-    ParsedPublicKey::new(verification, &point).map_err(|_| DropReason::InvalidKeyMaterial {
-        detail: "EC point is not on the curve",
-    })?;
     // `from_ec_der` keeps the bytes as given; jsonwebtoken's aws-lc verifier reads them as
     // the uncompressed point, exactly what `from_ec_components` builds.
-    Ok((DecodingKey::from_ec_der(&point), point))
+    Ok((
+        DecodingKey::from_ec_der(&point),
+        point,
+        "EC point is not on the curve",
+    ))
 }
 
-fn ed_key(raw: &RawJwk) -> Result<(DecodingKey, Vec<u8>), DropReason> {
+fn ed_key(raw: &RawJwk) -> Result<KeyParts, DropReason> {
     match raw.crv.as_deref() {
         Some("Ed25519") => {}
         Some(other) => return Err(DropReason::UnsupportedCurve { crv: echo(other) }),
@@ -533,10 +630,11 @@ fn ed_key(raw: &RawJwk) -> Result<(DecodingKey, Vec<u8>), DropReason> {
             detail: "Ed25519 public key is not 32 bytes",
         });
     }
-    ParsedPublicKey::new(&ED25519, &x).map_err(|_| DropReason::InvalidKeyMaterial {
-        detail: "not a valid Ed25519 public key",
-    })?;
-    Ok((DecodingKey::from_ed_der(&x), x))
+    Ok((
+        DecodingKey::from_ed_der(&x),
+        x,
+        "not a valid Ed25519 public key",
+    ))
 }
 
 #[cfg(test)]
@@ -565,6 +663,211 @@ mod tests {
         let shown = format!("{key:?}");
         assert!(shown.contains("k1"));
         assert!(!shown.contains("super-secret"));
+    }
+
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING,
+        ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+        RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512, RSA_PSS_SHA256, RSA_PSS_SHA384,
+        RSA_PSS_SHA512, RsaEncoding,
+    };
+    use serde_json::json;
+
+    const MESSAGE: &[u8] = b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9";
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    fn load(jwk: serde_json::Value) -> VerificationKey {
+        parse_jwk(&jwk, &KeySetPolicy::default()).unwrap()
+    }
+
+    /// `signature` with one bit flipped.
+    fn flipped(signature: &[u8]) -> Vec<u8> {
+        let mut bad = signature.to_vec();
+        bad[signature.len() / 2] ^= 0x01;
+        bad
+    }
+
+    #[test]
+    fn an_rsa_key_verifies_the_signatures_of_its_own_algorithm_only() {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let public = pair.public_key();
+        let (n, e) = (
+            b64(public.modulus().big_endian_without_leading_zero()),
+            b64(public.exponent().big_endian_without_leading_zero()),
+        );
+        let encodings: [(Algorithm, &'static dyn RsaEncoding); 6] = [
+            (Algorithm::RS256, &RSA_PKCS1_SHA256),
+            (Algorithm::RS384, &RSA_PKCS1_SHA384),
+            (Algorithm::RS512, &RSA_PKCS1_SHA512),
+            (Algorithm::PS256, &RSA_PSS_SHA256),
+            (Algorithm::PS384, &RSA_PSS_SHA384),
+            (Algorithm::PS512, &RSA_PSS_SHA512),
+        ];
+        let signatures: Vec<Vec<u8>> = encodings
+            .iter()
+            .map(|(_, encoding)| {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(*encoding, &SystemRandom::new(), MESSAGE, &mut signature)
+                    .unwrap();
+                signature
+            })
+            .collect();
+        for (algorithm, _) in encodings {
+            let name = format!("{algorithm:?}");
+            let key = load(json!({"kty": "RSA", "alg": name, "n": n, "e": e}));
+            assert_eq!(key.algorithm(), algorithm);
+            for ((signed_with, _), signature) in encodings.iter().zip(&signatures) {
+                // PKCS#1 v1.5 and PSS, or two hashes, never stand in for each other.
+                assert_eq!(
+                    key.verifies(MESSAGE, signature),
+                    Ok(*signed_with == algorithm),
+                    "{algorithm:?} key, {signed_with:?} signature"
+                );
+            }
+            let own = &signatures[encodings.iter().position(|(a, _)| *a == algorithm).unwrap()];
+            assert_eq!(key.verifies(MESSAGE, &flipped(own)), Ok(false));
+            assert_eq!(key.verifies(b"other message", own), Ok(false));
+            assert_eq!(key.verifies(MESSAGE, &own[1..]), Ok(false));
+            assert_eq!(key.verifies(MESSAGE, &[]), Ok(false));
+        }
+    }
+
+    #[test]
+    fn an_ec_key_verifies_fixed_size_signatures_of_its_curve_only() {
+        let rng = SystemRandom::new();
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref();
+        let key = load(json!({
+            "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..]),
+        }));
+        assert_eq!(key.algorithm(), Algorithm::ES256);
+        let fixed = pair.sign(&rng, MESSAGE).unwrap();
+        assert_eq!(fixed.as_ref().len(), 64);
+        assert_eq!(key.verifies(MESSAGE, fixed.as_ref()), Ok(true));
+        assert_eq!(key.verifies(MESSAGE, &flipped(fixed.as_ref())), Ok(false));
+        assert_eq!(key.verifies(b"other message", fixed.as_ref()), Ok(false));
+        // JWS carries r || s (RFC 7518 §3.4); the DER form of a valid signature is refused.
+        let pkcs8 = pair.to_pkcs8v1().unwrap();
+        let asn1 = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
+            .unwrap()
+            .sign(&rng, MESSAGE)
+            .unwrap();
+        assert_eq!(key.verifies(MESSAGE, asn1.as_ref()), Ok(false));
+
+        let pair = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
+        let point = pair.public_key().as_ref();
+        let key = load(json!({
+            "kty": "EC", "crv": "P-384", "x": b64(&point[1..49]), "y": b64(&point[49..]),
+        }));
+        assert_eq!(key.algorithm(), Algorithm::ES384);
+        let fixed = pair.sign(&rng, MESSAGE).unwrap();
+        assert_eq!(fixed.as_ref().len(), 96);
+        assert_eq!(key.verifies(MESSAGE, fixed.as_ref()), Ok(true));
+        assert_eq!(key.verifies(MESSAGE, &flipped(fixed.as_ref())), Ok(false));
+    }
+
+    #[test]
+    fn an_ed25519_key_verifies_its_signatures() {
+        let pair = Ed25519KeyPair::generate().unwrap();
+        let key = load(json!({
+            "kty": "OKP", "crv": "Ed25519", "x": b64(pair.public_key().as_ref()),
+        }));
+        assert_eq!(key.algorithm(), Algorithm::EdDSA);
+        let signature = pair.sign(MESSAGE);
+        assert_eq!(key.verifies(MESSAGE, signature.as_ref()), Ok(true));
+        assert_eq!(
+            key.verifies(MESSAGE, &flipped(signature.as_ref())),
+            Ok(false)
+        );
+        assert_eq!(
+            key.verifies(b"other message", signature.as_ref()),
+            Ok(false)
+        );
+        assert_eq!(key.verifies(MESSAGE, &signature.as_ref()[..63]), Ok(false));
+    }
+
+    #[test]
+    fn an_hmac_key_verifies_full_tags_of_its_own_hash_only() {
+        let secret = b"a configured secret of 32 bytes!".to_vec();
+        let algorithms = [
+            (Algorithm::HS256, hmac::HMAC_SHA256),
+            (Algorithm::HS384, hmac::HMAC_SHA384),
+            (Algorithm::HS512, hmac::HMAC_SHA512),
+        ];
+        let tags: Vec<hmac::Tag> = algorithms
+            .iter()
+            .map(|(_, h)| hmac::sign(&hmac::Key::new(*h, &secret), MESSAGE))
+            .collect();
+        for (algorithm, _) in algorithms {
+            let key = VerificationKey::new(
+                Some("hs".into()),
+                algorithm,
+                DecodingKey::from_secret(&secret),
+                secret.clone(),
+            );
+            for ((tagged_with, _), tag) in algorithms.iter().zip(&tags) {
+                assert_eq!(
+                    key.verifies(MESSAGE, tag.as_ref()),
+                    Ok(*tagged_with == algorithm),
+                    "{algorithm:?} key, {tagged_with:?} tag"
+                );
+            }
+            let own = tags[algorithms
+                .iter()
+                .position(|(a, _)| *a == algorithm)
+                .unwrap()]
+            .as_ref();
+            assert_eq!(key.verifies(MESSAGE, &own[..own.len() - 1]), Ok(false));
+            assert_eq!(key.verifies(MESSAGE, &flipped(own)), Ok(false));
+        }
+        let other = VerificationKey::new(
+            None,
+            Algorithm::HS256,
+            DecodingKey::from_secret(b"another secret"),
+            b"another secret".to_vec(),
+        );
+        assert_eq!(other.verifies(MESSAGE, tags[0].as_ref()), Ok(false));
+    }
+
+    #[test]
+    fn material_that_is_no_key_of_its_algorithm_verifies_nothing() {
+        let pair = Ed25519KeyPair::generate().unwrap();
+        let signature = pair.sign(MESSAGE);
+        // The Ed25519 bytes given as an EC or RSA key: unusable, never "valid".
+        for algorithm in [Algorithm::ES256, Algorithm::RS256] {
+            let key = VerificationKey::new(
+                None,
+                algorithm,
+                DecodingKey::from_ed_der(pair.public_key().as_ref()),
+                pair.public_key().as_ref().to_vec(),
+            );
+            assert_eq!(key.verifies(MESSAGE, signature.as_ref()), Err(UnusableKey));
+        }
+        // And a JWK whose material aws-lc refuses is dropped at load.
+        let even_modulus = b64(&[0xC4; 256]);
+        assert_eq!(
+            parse_jwk(
+                &json!({"kty": "RSA", "n": even_modulus, "e": "AQAB"}),
+                &KeySetPolicy::default()
+            )
+            .err(),
+            Some(DropReason::InvalidKeyMaterial {
+                detail: "not a valid RSA public key"
+            })
+        );
+        let off_curve =
+            json!({"kty": "EC", "crv": "P-256", "x": b64(&[1; 32]), "y": b64(&[2; 32])});
+        assert_eq!(
+            parse_jwk(&off_curve, &KeySetPolicy::default()).err(),
+            Some(DropReason::InvalidKeyMaterial {
+                detail: "EC point is not on the curve"
+            })
+        );
     }
 
     #[test]

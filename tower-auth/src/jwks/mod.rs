@@ -6,8 +6,9 @@
 //!   header). Its JWK is decoded and checked when the set loads, in
 //!   [`KeySet::from_jwks_json`]: base64url members, sizes, the RSA modulus length, and the
 //!   key itself parsed by aws-lc (an RSA key's structure, an EC point on its curve). A key
-//!   that fails is dropped then, never discovered bad at request time. What a signature
-//!   verification does with the loaded key is described on [`VerificationKey`].
+//!   that fails is dropped then, never discovered bad at request time. The parsed key is
+//!   kept and checks every signature; nothing about it is rebuilt per token. A
+//!   [`jsonwebtoken::DecodingKey`] of it is kept for callers of `jsonwebtoken`.
 //! - [`KeySet`]: an immutable set, from a JWKS document ([`KeySet::from_jwks_json`]) or
 //!   from configured HMAC secrets ([`KeySet::from_symmetric_keys`]). Lookup by `kid` is a
 //!   binary search over `&str`: no lock, no allocation.
@@ -111,8 +112,8 @@ mod source;
 
 pub use cache::{KeyCache, KeyCacheBuilder, KeySnapshot, RefreshOutcome, WarmOutcome};
 pub use error::{JwksConfigError, JwksError, KeyError};
-pub(crate) use key::algorithm_from_name;
 pub use key::{DropReason, DroppedKey, VerificationKey};
+pub(crate) use key::{MAX_SIGNATURE_BYTES, algorithm_from_name};
 pub use policy::{
     KeySetPolicy, KeySetPolicyBuilder, RefreshPolicy, RefreshPolicyBuilder, StartupPolicy,
     freshness_lifetime,

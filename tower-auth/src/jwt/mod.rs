@@ -28,9 +28,11 @@
 //! 7. **Key** by `kid` in that issuer's key set only (lock-free; an unknown `kid` may
 //!    cause one shared refetch per cooldown); the key's algorithm must equal the
 //!    header's.
-//! 8. **Signature** over the exact bytes received (`jsonwebtoken::crypto::verify` with
-//!    the key's algorithm and its `DecodingKey`, built when the set loaded; jsonwebtoken
-//!    makes its aws-lc public key from those bytes again at each verification).
+//! 8. **Signature** over the exact bytes received, decoded (strict unpadded base64url)
+//!    into a stack buffer and checked with the key aws-lc parsed once, when the set
+//!    loaded, for the key's own algorithm (RSA PKCS#1 v1.5 or PSS, fixed-size ECDSA,
+//!    Ed25519, or HMAC compared in constant time); nothing about the key is rebuilt per
+//!    token.
 //! 9. **Claims checks**, with time from the verifier's [`Clock`](principal::Clock): `exp`
 //!    required, `nbf`, `iat`, with the leeway; `aud` (unless explicitly turned off);
 //!    `typ` if required; required claims.

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use base64::DecodeSliceError;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
@@ -10,6 +11,7 @@ use principal::{ClaimError, JwtClaims};
 use serde::Deserialize;
 
 use crate::error::{AuthError, TokenPart};
+pub(crate) use crate::jwks::MAX_SIGNATURE_BYTES;
 use crate::jwks::algorithm_from_name;
 
 /// Largest decoded JOSE header accepted, in bytes. Real headers are under 200 bytes; an
@@ -82,6 +84,29 @@ pub(crate) fn signature_present(segments: &Segments<'_>) -> Result<(), AuthError
         ));
     }
     Ok(())
+}
+
+/// Decodes the signature segment into `buffer`: `Some(bytes)`, or `None` when it is valid
+/// base64url but longer than any key's signature (so no key can verify it). The segment
+/// must be unpadded base64url with no stray bits in its last character, as RFC 7515 §2
+/// requires; anything else is malformed.
+pub(crate) fn signature<'b>(
+    segment: &str,
+    buffer: &'b mut [u8; MAX_SIGNATURE_BYTES],
+) -> Result<Option<&'b [u8]>, AuthError> {
+    let not_base64 = || malformed(TokenPart::Signature, "not unpadded base64url");
+    match URL_SAFE_NO_PAD.decode_slice(segment, buffer) {
+        Ok(len) => Ok(buffer.get(..len)),
+        Err(DecodeSliceError::OutputSliceTooSmall) => {
+            // Only an oversized (hostile) signature gets here: it is refused either way,
+            // and decoding it in full keeps the reason the same as for any other length.
+            match URL_SAFE_NO_PAD.decode(segment) {
+                Ok(_) => Ok(None),
+                Err(_) => Err(not_base64()),
+            }
+        }
+        Err(DecodeSliceError::DecodeError(_)) => Err(not_base64()),
+    }
 }
 
 /// The header members Baton reads. Everything else (`jku`, `x5u`, `jwk`, `x5c`, `x5t`,
@@ -207,8 +232,8 @@ fn malformed(part: TokenPart, why: &'static str) -> AuthError {
 mod tests {
     use super::*;
 
-    fn b64(json: &str) -> String {
-        URL_SAFE_NO_PAD.encode(json)
+    fn b64(bytes: impl AsRef<[u8]>) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 
     fn part_of(error: AuthError) -> TokenPart {
@@ -264,7 +289,7 @@ mod tests {
         for alg in [
             "none", "None", "NONE", "nOnE", "rs256", "ES512", "", "HS256 ",
         ] {
-            let err = header(&b64(&format!(r#"{{"alg":"{alg}"}}"#))).unwrap_err();
+            let err = header(&b64(format!(r#"{{"alg":"{alg}"}}"#))).unwrap_err();
             assert!(
                 matches!(&err, AuthError::UnsupportedAlgorithm { alg: a } if a == alg),
                 "{alg}: {err:?}"
@@ -298,7 +323,7 @@ mod tests {
         }
         assert_eq!(part_of(header("e30=").unwrap_err()), TokenPart::Header); // padded
         assert_eq!(part_of(header("!!!").unwrap_err()), TokenPart::Header);
-        let huge = b64(&format!(
+        let huge = b64(format!(
             r#"{{"alg":"ES256","x":"{}"}}"#,
             "a".repeat(MAX_HEADER_BYTES)
         ));
@@ -323,6 +348,52 @@ mod tests {
             );
         }
         assert_eq!(part_of(claims("e30=").unwrap_err()), TokenPart::Claims);
+    }
+
+    #[test]
+    fn signature_decodes_into_the_buffer_up_to_the_longest_key() {
+        let mut buffer = [0u8; MAX_SIGNATURE_BYTES];
+        let longest: Vec<u8> = (0..MAX_SIGNATURE_BYTES).map(|i| i as u8).collect();
+        assert_eq!(
+            signature(&b64(&longest), &mut buffer).unwrap(),
+            Some(&longest[..])
+        );
+        assert_eq!(
+            signature(&b64([7u8; 64]), &mut buffer).unwrap(),
+            Some(&[7u8; 64][..])
+        );
+        // Longer than any key's signature: nothing can verify it, and it is not malformed.
+        let longer = vec![1u8; MAX_SIGNATURE_BYTES + 1];
+        assert_eq!(signature(&b64(&longer), &mut buffer).unwrap(), None);
+        assert_eq!(signature(&b64(vec![1u8; 4096]), &mut buffer).unwrap(), None);
+    }
+
+    #[test]
+    fn signature_must_be_canonical_unpadded_base64url_at_any_length() {
+        let mut buffer = [0u8; MAX_SIGNATURE_BYTES];
+        // 64 and 1031 bytes: both end in a character with unused low bits.
+        let short = b64([0xFFu8; 64]);
+        let long = b64(vec![0xFFu8; MAX_SIGNATURE_BYTES + 7]);
+        for segment in [&short, &long] {
+            let last = segment.len() - 1;
+            let mut impossible_length = segment.clone();
+            while impossible_length.len() % 4 != 1 {
+                impossible_length.push('A');
+            }
+            for bad in [
+                format!("{segment}="),
+                format!("{}+{}", &segment[..1], &segment[2..]),
+                format!("{}$", &segment[..last]),
+                format!("{}x", &segment[..last]),
+                impossible_length,
+            ] {
+                assert_eq!(
+                    part_of(signature(&bad, &mut buffer).unwrap_err()),
+                    TokenPart::Signature,
+                    "{bad}"
+                );
+            }
+        }
     }
 
     #[test]
