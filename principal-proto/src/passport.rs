@@ -9,7 +9,7 @@ use principal::{Audience, IdError, Principal, Timestamp};
 use prost::Message as _;
 
 use crate::convert::{
-    UUID_TEXT_LEN, from_offset, offset, principal_from_view, split_uuid, text_or_uuid,
+    UUID_TEXT_LEN, from_offset, offset, principal_from_view, text_or_uuid, text_or_uuid_form,
 };
 use crate::error::{ConfigError, PassportError};
 use crate::header::{decode_header_value, encode_header_value};
@@ -490,8 +490,7 @@ impl Passport {
         }
         let mut request_id_buffer = [0; UUID_TEXT_LEN];
         let request_id = text_or_uuid(
-            Some(wire.request_id).filter(|text| !text.is_empty()),
-            wire.request_id_uuid,
+            wire.request_id,
             "Passport.request_id",
             &mut request_id_buffer,
         )?
@@ -563,14 +562,16 @@ impl Passport {
 
 impl From<&Passport> for proto::Passport {
     fn from(passport: &Passport) -> Self {
-        let (request_id, request_id_uuid) = split_uuid(passport.request_id.as_str());
         proto::Passport {
             principal: Some(proto::Principal::from(&passport.principal)),
-            request_id,
+            request_id_form: Some(text_or_uuid_form(
+                passport.request_id.as_str(),
+                proto::passport::RequestIdForm::RequestId,
+                proto::passport::RequestIdForm::RequestIdUuid,
+            )),
             issued_at: passport.issued_at.as_unix_seconds(),
             lifetime: offset(passport.expires_at, passport.issued_at),
             audience: passport.audience.as_str().to_owned(),
-            request_id_uuid,
         }
     }
 }

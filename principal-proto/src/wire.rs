@@ -13,9 +13,10 @@
 //! - unknown fields are skipped (groups too), with prost's recursion limit;
 //! - repeated fields accumulate;
 //! - **exception**: a singular field (scalar, string, bytes or message) that
-//!   occurs more than once is refused, where protobuf would let the last
-//!   occurrence win (or merge messages). Encoders never write one twice; a
-//!   passport that does is not one this crate, or any canonical encoder, made.
+//!   occurs more than once is refused, and so is a oneof with more than one
+//!   member on the wire, where protobuf would let the last occurrence win (or
+//!   merge messages). Encoders never write one twice; a passport that does is
+//!   not one this crate, or any canonical encoder, made.
 //!
 //! Elements of repeated fields are checked when read (see [`Repeated`]): the
 //! same input is refused, possibly with another error first.
@@ -31,6 +32,9 @@ pub(crate) struct WireError(pub(crate) &'static str);
 
 /// The error for a singular field that occurs twice (the deliberate exception).
 pub(crate) const DUPLICATE_FIELD: WireError = WireError("a singular field occurs more than once");
+
+/// The error for a oneof with a second member (or the same one twice) on the wire.
+pub(crate) const ONEOF_CONFLICT: WireError = WireError("a oneof has more than one member set");
 
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
@@ -221,6 +225,25 @@ fn once(seen: &mut u32, tag: u32) -> Result<(), WireError> {
     Ok(())
 }
 
+/// Sets the one member of a oneof; refuses a second member, or the same one twice.
+fn one_of<T>(slot: &mut Option<T>, member: T) -> Result<(), WireError> {
+    if slot.is_some() {
+        return Err(ONEOF_CONFLICT);
+    }
+    *slot = Some(member);
+    Ok(())
+}
+
+/// A oneof of an id's text and its 16 uuid bytes (`token_id_form`,
+/// `session_id_form`, `request_id_form`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TextOrUuid<'a> {
+    /// The text member.
+    Text(&'a str),
+    /// The uuid member (16 bytes when valid; checked on conversion).
+    Uuid(&'a [u8]),
+}
+
 /// Runs `field` on every field of `message`; fields it does not take
 /// (returns `false`) are skipped as unknown.
 fn each_field<'a>(
@@ -384,11 +407,10 @@ pub(crate) fn signed_passport(bytes: &[u8]) -> Result<SignedPassportView<'_>, Wi
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct PassportView<'a> {
     pub(crate) principal: Option<PrincipalView<'a>>,
-    pub(crate) request_id: &'a str,
+    pub(crate) request_id: Option<TextOrUuid<'a>>,
     pub(crate) issued_at: i64,
     pub(crate) lifetime: i64,
     pub(crate) audience: &'a str,
-    pub(crate) request_id_uuid: &'a [u8],
 }
 
 pub(crate) fn passport(bytes: &[u8]) -> Result<PassportView<'_>, WireError> {
@@ -398,11 +420,17 @@ pub(crate) fn passport(bytes: &[u8]) -> Result<PassportView<'_>, WireError> {
     each_field(bytes, depth, |tag, wire_type, reader| {
         match tag {
             1 => view.principal = Some(principal(reader.message(wire_type, depth)?, depth - 1)?),
-            2 => view.request_id = reader.string(wire_type)?,
+            2 => {
+                let text = TextOrUuid::Text(reader.string(wire_type)?);
+                return one_of(&mut view.request_id, text).map(|()| true);
+            }
             3 => view.issued_at = reader.int64(wire_type)?,
             4 => view.lifetime = reader.int64(wire_type)?,
             5 => view.audience = reader.string(wire_type)?,
-            6 => view.request_id_uuid = reader.bytes(wire_type)?,
+            6 => {
+                let uuid = TextOrUuid::Uuid(reader.bytes(wire_type)?);
+                return one_of(&mut view.request_id, uuid).map(|()| true);
+            }
             _ => return Ok(false),
         }
         once(&mut seen, tag)?;
@@ -425,12 +453,10 @@ pub(crate) struct PrincipalView<'a> {
     pub(crate) issued_at_offset: Option<i64>,
     pub(crate) expires_at: i64,
     pub(crate) not_before_offset: Option<i64>,
-    pub(crate) token_id: Option<&'a str>,
-    pub(crate) token_id_uuid: &'a [u8],
+    pub(crate) token_id: Option<TextOrUuid<'a>>,
     attributes: Repeated<'a>,
     delegation: Repeated<'a>,
-    pub(crate) session_id: Option<&'a str>,
-    pub(crate) session_id_uuid: &'a [u8],
+    pub(crate) session_id: Option<TextOrUuid<'a>>,
     pub(crate) may_act_json: Option<&'a str>,
 }
 
@@ -496,10 +522,22 @@ pub(crate) fn principal(bytes: &[u8], depth: u32) -> Result<PrincipalView<'_>, W
             9 => view.issued_at_offset = Some(reader.sint64(wire_type)?),
             10 => view.expires_at = reader.int64(wire_type)?,
             11 => view.not_before_offset = Some(reader.sint64(wire_type)?),
-            12 => view.token_id = Some(reader.string(wire_type)?),
-            13 => view.token_id_uuid = reader.bytes(wire_type)?,
-            16 => view.session_id = Some(reader.string(wire_type)?),
-            17 => view.session_id_uuid = reader.bytes(wire_type)?,
+            12 => {
+                let text = TextOrUuid::Text(reader.string(wire_type)?);
+                return one_of(&mut view.token_id, text).map(|()| true);
+            }
+            13 => {
+                let uuid = TextOrUuid::Uuid(reader.bytes(wire_type)?);
+                return one_of(&mut view.token_id, uuid).map(|()| true);
+            }
+            16 => {
+                let text = TextOrUuid::Text(reader.string(wire_type)?);
+                return one_of(&mut view.session_id, text).map(|()| true);
+            }
+            17 => {
+                let uuid = TextOrUuid::Uuid(reader.bytes(wire_type)?);
+                return one_of(&mut view.session_id, uuid).map(|()| true);
+            }
             18 => view.may_act_json = Some(reader.string(wire_type)?),
             _ => return Ok(false),
         }
@@ -509,28 +547,33 @@ pub(crate) fn principal(bytes: &[u8], depth: u32) -> Result<PrincipalView<'_>, W
     Ok(view)
 }
 
-/// `baton.principal.v1.PrincipalId`, borrowed.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct IdView<'a> {
-    pub(crate) human: &'a [u8],
-    pub(crate) agent: &'a [u8],
-    pub(crate) service: &'a str,
+/// `baton.principal.v1.PrincipalId`, borrowed: the member of its `kind`
+/// oneof, if one is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdView<'a> {
+    /// No member of `kind` is set.
+    NoKind,
+    /// `human`: uuid bytes (16 when valid; checked on conversion).
+    Human(&'a [u8]),
+    /// `agent`: uuid bytes.
+    Agent(&'a [u8]),
+    /// `service`: the slug.
+    Service(&'a str),
 }
 
 fn id(bytes: &[u8], depth: u32) -> Result<IdView<'_>, WireError> {
-    let mut view = IdView::default();
-    let mut seen = 0;
+    let mut kind = None;
     each_field(bytes, depth, |tag, wire_type, reader| {
-        match tag {
-            1 => view.human = reader.bytes(wire_type)?,
-            2 => view.agent = reader.bytes(wire_type)?,
-            3 => view.service = reader.string(wire_type)?,
+        let member = match tag {
+            1 => IdView::Human(reader.bytes(wire_type)?),
+            2 => IdView::Agent(reader.bytes(wire_type)?),
+            3 => IdView::Service(reader.string(wire_type)?),
             _ => return Ok(false),
-        }
-        once(&mut seen, tag)?;
+        };
+        one_of(&mut kind, member)?;
         Ok(true)
     })?;
-    Ok(view)
+    Ok(kind.unwrap_or(IdView::NoKind))
 }
 
 /// `baton.principal.v1.AuthContext`, borrowed.
@@ -647,10 +690,14 @@ mod tests {
     }
 
     fn owned_id(view: &IdView<'_>) -> proto::PrincipalId {
+        use proto::principal_id::Kind;
         proto::PrincipalId {
-            human: view.human.to_vec(),
-            agent: view.agent.to_vec(),
-            service: view.service.to_owned(),
+            kind: match *view {
+                IdView::NoKind => None,
+                IdView::Human(uuid) => Some(Kind::Human(uuid.to_vec())),
+                IdView::Agent(uuid) => Some(Kind::Agent(uuid.to_vec())),
+                IdView::Service(slug) => Some(Kind::Service(slug.to_owned())),
+            },
         }
     }
 
@@ -675,8 +722,10 @@ mod tests {
             issued_at_offset: view.issued_at_offset,
             expires_at: view.expires_at,
             not_before_offset: view.not_before_offset,
-            token_id: view.token_id.map(str::to_owned),
-            token_id_uuid: view.token_id_uuid.to_vec(),
+            token_id_form: view.token_id.map(|form| match form {
+                TextOrUuid::Text(text) => proto::principal::TokenIdForm::TokenId(text.to_owned()),
+                TextOrUuid::Uuid(uuid) => proto::principal::TokenIdForm::TokenIdUuid(uuid.to_vec()),
+            }),
             attributes: view
                 .attributes()
                 .map(|a| {
@@ -704,8 +753,14 @@ mod tests {
                     })
                 })
                 .collect::<Result<_, WireError>>()?,
-            session_id: view.session_id.map(str::to_owned),
-            session_id_uuid: view.session_id_uuid.to_vec(),
+            session_id_form: view.session_id.map(|form| match form {
+                TextOrUuid::Text(text) => {
+                    proto::principal::SessionIdForm::SessionId(text.to_owned())
+                }
+                TextOrUuid::Uuid(uuid) => {
+                    proto::principal::SessionIdForm::SessionIdUuid(uuid.to_vec())
+                }
+            }),
             may_act_json: view.may_act_json.map(str::to_owned),
         })
     }
@@ -713,11 +768,17 @@ mod tests {
     fn owned_passport(view: &PassportView<'_>) -> Result<proto::Passport, WireError> {
         Ok(proto::Passport {
             principal: view.principal.as_ref().map(owned_principal).transpose()?,
-            request_id: view.request_id.to_owned(),
+            request_id_form: view.request_id.map(|form| match form {
+                TextOrUuid::Text(text) => {
+                    proto::passport::RequestIdForm::RequestId(text.to_owned())
+                }
+                TextOrUuid::Uuid(uuid) => {
+                    proto::passport::RequestIdForm::RequestIdUuid(uuid.to_vec())
+                }
+            }),
             issued_at: view.issued_at,
             lifetime: view.lifetime,
             audience: view.audience.to_owned(),
-            request_id_uuid: view.request_id_uuid.to_vec(),
         })
     }
 
@@ -728,7 +789,10 @@ mod tests {
         match (ours, theirs) {
             (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs, "{bytes:02x?}"),
             (Err(_), Err(_)) => {}
-            (Err(error), Ok(_)) => assert_eq!(error, DUPLICATE_FIELD, "{bytes:02x?}"),
+            (Err(error), Ok(_)) => assert!(
+                error == DUPLICATE_FIELD || error == ONEOF_CONFLICT,
+                "{error:?}: {bytes:02x?}"
+            ),
             (Ok(_), Err(error)) => panic!("accepted what prost refuses ({error}): {bytes:02x?}"),
         }
         let ours = signed_passport(bytes).map(|view| proto::SignedPassport {
@@ -741,7 +805,10 @@ mod tests {
         match (ours, theirs) {
             (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs, "{bytes:02x?}"),
             (Err(_), Err(_)) => {}
-            (Err(error), Ok(_)) => assert_eq!(error, DUPLICATE_FIELD, "{bytes:02x?}"),
+            (Err(error), Ok(_)) => assert!(
+                error == DUPLICATE_FIELD || error == ONEOF_CONFLICT,
+                "{error:?}: {bytes:02x?}"
+            ),
             (Ok(_), Err(error)) => panic!("accepted what prost refuses ({error}): {bytes:02x?}"),
         }
     }
@@ -781,6 +848,29 @@ mod tests {
     }
 
     #[test]
+    fn a_oneof_with_two_members_is_refused() {
+        // prost keeps the last member; this reader refuses, whichever the members.
+        for bytes in [
+            &[0x12, 0x01, b'a', 0x32, 0x00][..],
+            &[0x32, 0x00, 0x12, 0x01, b'a'],
+            &[0x12, 0x01, b'a', 0x12, 0x01, b'b'],
+        ] {
+            assert!(proto::Passport::decode(bytes).is_ok());
+            assert_eq!(passport(bytes).unwrap_err(), ONEOF_CONFLICT);
+        }
+        let two_kinds = [0x0a, 0x06, 0x0a, 0x04, 0x12, 0x00, 0x1a, 0x00];
+        assert!(proto::Passport::decode(&two_kinds[..]).is_ok());
+        assert_eq!(passport(&two_kinds).unwrap_err(), ONEOF_CONFLICT);
+        // One member, even empty, is a set member (not "no kind").
+        let empty_human = [0x0a, 0x04, 0x0a, 0x02, 0x0a, 0x00];
+        let view = passport(&empty_human).unwrap();
+        assert_eq!(view.principal.unwrap().id, Some(IdView::Human(&[])));
+        let no_kind = [0x0a, 0x02, 0x0a, 0x00];
+        let view = passport(&no_kind).unwrap();
+        assert_eq!(view.principal.unwrap().id, Some(IdView::NoKind));
+    }
+
+    #[test]
     fn edge_cases_agree_with_prost() {
         let cases: &[&[u8]] = &[
             &[],
@@ -808,6 +898,10 @@ mod tests {
             &[0x10, 0x01, 0x10, 0x02], // duplicated singular field
             &[0x0a, 0x02, 0x0a, 0x00], // principal with an empty id
             &[0x0a, 0x00, 0x0a, 0x00], // principal twice
+            &[0x12, 0x00, 0x32, 0x00], // request id as text and as uuid
+            &[0x32, 0x00, 0x32, 0x00], // request id uuid twice
+            &[0x0a, 0x06, 0x0a, 0x04, 0x0a, 0x00, 0x12, 0x00], // id both human and agent
+            &[0x0a, 0x04, 0x62, 0x00, 0x6a, 0x00], // token id as text and as uuid
         ];
         for case in cases {
             agree(case);
