@@ -356,7 +356,7 @@ fn uuid_text_is(prefix: &str, uuid: &Uuid, text: &str) -> bool {
 
 /// The 16 bytes of `text` if it is the canonical (lowercase, hyphenated)
 /// text of a uuid, so that decoding restores exactly the same text.
-fn canonical_uuid(text: &str) -> Option<Uuid> {
+pub(crate) fn canonical_uuid(text: &str) -> Option<Uuid> {
     if text.len() != 36 {
         return None;
     }
@@ -392,7 +392,7 @@ pub(crate) fn text_or_uuid<'a>(
 
 /// The member of a text-or-uuid oneof for `text`: its 16 bytes if it is the
 /// canonical text of a uuid, so that decoding restores exactly the same text.
-pub(crate) fn text_or_uuid_form<T>(
+fn text_or_uuid_form<T>(
     text: &str,
     text_member: fn(String) -> T,
     uuid_member: fn(Vec<u8>) -> T,

@@ -9,10 +9,11 @@ use principal::{Audience, IdError, Principal, Timestamp};
 use prost::Message as _;
 
 use crate::convert::{
-    UUID_TEXT_LEN, from_offset, offset, principal_from_view, text_or_uuid, text_or_uuid_form,
+    UUID_TEXT_LEN, canonical_uuid, from_offset, offset, principal_from_view, text_or_uuid,
 };
 use crate::error::{ConfigError, PassportError};
 use crate::header::{decode_header_value, encode_header_value};
+use crate::wire::TextOrUuid;
 use crate::{proto, wire};
 
 /// Default clock leeway for passport and Principal times, in seconds.
@@ -489,8 +490,20 @@ impl Passport {
             });
         }
         let mut request_id_buffer = [0; UUID_TEXT_LEN];
+        // Two plain fields, not a oneof (see passport.proto): empty means unset.
+        let request_id_form = match (wire.request_id, wire.request_id_uuid) {
+            ("", []) => None,
+            (text, []) => Some(TextOrUuid::Text(text)),
+            ("", uuid) => Some(TextOrUuid::Uuid(uuid)),
+            _ => {
+                return Err(PassportError::InvalidField {
+                    field: "Passport.request_id",
+                    reason: "is set both as text and as a uuid",
+                });
+            }
+        };
         let request_id = text_or_uuid(
-            wire.request_id,
+            request_id_form,
             "Passport.request_id",
             &mut request_id_buffer,
         )?
@@ -562,16 +575,18 @@ impl Passport {
 
 impl From<&Passport> for proto::Passport {
     fn from(passport: &Passport) -> Self {
+        let request_id = passport.request_id.as_str();
+        let (request_id, request_id_uuid) = match canonical_uuid(request_id) {
+            Some(uuid) => (String::new(), uuid.as_bytes().to_vec()),
+            None => (request_id.to_owned(), Vec::new()),
+        };
         proto::Passport {
             principal: Some(proto::Principal::from(&passport.principal)),
-            request_id_form: Some(text_or_uuid_form(
-                passport.request_id.as_str(),
-                proto::passport::RequestIdForm::RequestId,
-                proto::passport::RequestIdForm::RequestIdUuid,
-            )),
+            request_id,
             issued_at: passport.issued_at.as_unix_seconds(),
             lifetime: offset(passport.expires_at, passport.issued_at),
             audience: passport.audience.as_str().to_owned(),
+            request_id_uuid,
         }
     }
 }

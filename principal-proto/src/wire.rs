@@ -235,7 +235,7 @@ fn one_of<T>(slot: &mut Option<T>, member: T) -> Result<(), WireError> {
 }
 
 /// A oneof of an id's text and its 16 uuid bytes (`token_id_form`,
-/// `session_id_form`, `request_id_form`).
+/// `session_id_form`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TextOrUuid<'a> {
     /// The text member.
@@ -407,10 +407,11 @@ pub(crate) fn signed_passport(bytes: &[u8]) -> Result<SignedPassportView<'_>, Wi
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct PassportView<'a> {
     pub(crate) principal: Option<PrincipalView<'a>>,
-    pub(crate) request_id: Option<TextOrUuid<'a>>,
+    pub(crate) request_id: &'a str,
     pub(crate) issued_at: i64,
     pub(crate) lifetime: i64,
     pub(crate) audience: &'a str,
+    pub(crate) request_id_uuid: &'a [u8],
 }
 
 pub(crate) fn passport(bytes: &[u8]) -> Result<PassportView<'_>, WireError> {
@@ -420,17 +421,11 @@ pub(crate) fn passport(bytes: &[u8]) -> Result<PassportView<'_>, WireError> {
     each_field(bytes, depth, |tag, wire_type, reader| {
         match tag {
             1 => view.principal = Some(principal(reader.message(wire_type, depth)?, depth - 1)?),
-            2 => {
-                let text = TextOrUuid::Text(reader.string(wire_type)?);
-                return one_of(&mut view.request_id, text).map(|()| true);
-            }
+            2 => view.request_id = reader.string(wire_type)?,
             3 => view.issued_at = reader.int64(wire_type)?,
             4 => view.lifetime = reader.int64(wire_type)?,
             5 => view.audience = reader.string(wire_type)?,
-            6 => {
-                let uuid = TextOrUuid::Uuid(reader.bytes(wire_type)?);
-                return one_of(&mut view.request_id, uuid).map(|()| true);
-            }
+            6 => view.request_id_uuid = reader.bytes(wire_type)?,
             _ => return Ok(false),
         }
         once(&mut seen, tag)?;
@@ -768,17 +763,11 @@ mod tests {
     fn owned_passport(view: &PassportView<'_>) -> Result<proto::Passport, WireError> {
         Ok(proto::Passport {
             principal: view.principal.as_ref().map(owned_principal).transpose()?,
-            request_id_form: view.request_id.map(|form| match form {
-                TextOrUuid::Text(text) => {
-                    proto::passport::RequestIdForm::RequestId(text.to_owned())
-                }
-                TextOrUuid::Uuid(uuid) => {
-                    proto::passport::RequestIdForm::RequestIdUuid(uuid.to_vec())
-                }
-            }),
+            request_id: view.request_id.to_owned(),
             issued_at: view.issued_at,
             lifetime: view.lifetime,
             audience: view.audience.to_owned(),
+            request_id_uuid: view.request_id_uuid.to_vec(),
         })
     }
 
@@ -851,9 +840,9 @@ mod tests {
     fn a_oneof_with_two_members_is_refused() {
         // prost keeps the last member; this reader refuses, whichever the members.
         for bytes in [
-            &[0x12, 0x01, b'a', 0x32, 0x00][..],
-            &[0x32, 0x00, 0x12, 0x01, b'a'],
-            &[0x12, 0x01, b'a', 0x12, 0x01, b'b'],
+            &[0x0a, 0x06, 0x62, 0x01, b'a', 0x6a, 0x01, 0x00][..],
+            &[0x0a, 0x06, 0x6a, 0x01, 0x00, 0x62, 0x01, b'a'],
+            &[0x0a, 0x06, 0x62, 0x01, b'a', 0x62, 0x01, b'b'],
         ] {
             assert!(proto::Passport::decode(bytes).is_ok());
             assert_eq!(passport(bytes).unwrap_err(), ONEOF_CONFLICT);
@@ -899,7 +888,7 @@ mod tests {
             &[0x0a, 0x02, 0x0a, 0x00], // principal with an empty id
             &[0x0a, 0x00, 0x0a, 0x00], // principal twice
             &[0x12, 0x00, 0x32, 0x00], // request id as text and as uuid
-            &[0x32, 0x00, 0x32, 0x00], // request id uuid twice
+            &[0x0a, 0x04, 0x6a, 0x00, 0x6a, 0x00], // token id uuid twice
             &[0x0a, 0x06, 0x0a, 0x04, 0x0a, 0x00, 0x12, 0x00], // id both human and agent
             &[0x0a, 0x04, 0x62, 0x00, 0x6a, 0x00], // token id as text and as uuid
         ];

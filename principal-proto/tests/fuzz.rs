@@ -186,10 +186,11 @@ proptest! {
         };
         let wire = proto::Passport {
             principal: Some(principal.clone()),
-            request_id_form: Some(proto::passport::RequestIdForm::RequestId(pick(6))),
+            request_id: pick(6),
             issued_at: times[3],
             lifetime: times[4].wrapping_sub(NOW.as_unix_seconds()),
             audience: "orders".into(),
+            request_id_uuid: Vec::new(),
         };
         decodes_consistently(&wire.encode_to_vec());
         let _ = Principal::try_from(principal);

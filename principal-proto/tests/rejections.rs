@@ -332,15 +332,9 @@ fn with_extra_in_id(extra: &[u8]) -> Vec<u8> {
     passport
 }
 
-/// The reference passport with `extra` appended to its Principal (or, with
-/// `in_passport`, to the Passport itself).
-fn with_extra(extra: &[u8], in_passport: bool) -> Vec<u8> {
+/// The reference passport with `extra` appended to its Principal.
+fn with_extra(extra: &[u8]) -> Vec<u8> {
     let mut wire = wire();
-    if in_passport {
-        let mut passport = wire.encode_to_vec();
-        passport.extend_from_slice(extra);
-        return passport;
-    }
     let mut principal = wire.principal.take().unwrap().encode_to_vec();
     principal.extend_from_slice(extra);
     let mut passport = wire.encode_to_vec();
@@ -458,7 +452,6 @@ fn grant_repeating_an_effective_scope_is_refused() {
 
 #[test]
 fn id_both_as_text_and_uuid_is_refused() {
-    use proto::passport::RequestIdForm;
     use proto::principal::{SessionIdForm, TokenIdForm};
     let wire = wire();
     let principal = wire.principal.as_ref().unwrap();
@@ -467,18 +460,14 @@ fn id_both_as_text_and_uuid_is_refused() {
         principal.token_id_form,
         Some(TokenIdForm::TokenIdUuid(_))
     ));
-    assert!(matches!(
-        wire.request_id_form,
-        Some(RequestIdForm::RequestIdUuid(_))
-    ));
-    assert_oneof_conflict(&with_extra(&field(0x62, b"jti-1"), false));
-    assert_oneof_conflict(&with_extra(&field(0x12, b"req-1"), true));
+    assert_eq!(wire.request_id_uuid.len(), 16);
+    assert_oneof_conflict(&with_extra(&field(0x62, b"jti-1")));
     // The reference has no session id: text and uuid together, in either order.
     // Fields 16 and 17 have two-byte keys: 0x82 0x01 and 0x8a 0x01.
     let both = [&[0x82, 0x01, 5][..], b"sid-1", &[0x8a, 0x01, 16], &[1; 16]].concat();
-    assert_oneof_conflict(&with_extra(&both, false));
+    assert_oneof_conflict(&with_extra(&both));
     // A session id uuid alone decodes; one of 15 bytes does not.
-    assert!(Passport::decode(&with_extra(&both[8..], false), &options(), NOW).is_ok());
+    assert!(Passport::decode(&with_extra(&both[8..]), &options(), NOW).is_ok());
     let mut wire = self::wire();
     principal_mut(&mut wire).session_id_form = Some(SessionIdForm::SessionIdUuid(vec![1; 15]));
     assert!(matches!(
@@ -486,6 +475,17 @@ fn id_both_as_text_and_uuid_is_refused() {
         Err(PassportError::InvalidField {
             field: "Principal.session_id",
             reason: "uuid is not 16 bytes"
+        })
+    ));
+
+    // The request id is two plain fields (see passport.proto): both set is refused.
+    let mut wire = self::wire();
+    wire.request_id = "req-1".into();
+    assert!(matches!(
+        decode_wire(&wire),
+        Err(PassportError::InvalidField {
+            field: "Passport.request_id",
+            reason: "is set both as text and as a uuid"
         })
     ));
 }
@@ -515,7 +515,8 @@ fn may_act_that_is_not_a_json_object_is_refused() {
 fn invalid_request_id_is_refused() {
     for bad in ["", "has space", "tab\t", &"x".repeat(129)] {
         let mut wire = wire();
-        wire.request_id_form = Some(proto::passport::RequestIdForm::RequestId(bad.to_owned()));
+        wire.request_id_uuid.clear();
+        wire.request_id = bad.to_owned();
         let error = decode_wire(&wire).unwrap_err();
         assert!(
             matches!(error, PassportError::InvalidRequestId(_)),

@@ -169,6 +169,17 @@ pub struct Passport {
     /// On whose authority the request runs, and who is acting.
     #[prost(message, optional, tag = "1")]
     pub principal: ::core::option::Option<Principal>,
+    /// The request id (`x-request-id`) the passport was minted for, when it is
+    /// not a canonical uuid (lowercase, hyphenated). Exactly one of
+    /// `request_id` and `request_id_uuid` is non-empty.
+    ///
+    /// Not a oneof, though it could be one on the wire: prost writes a oneof at
+    /// its lowest field number, which would move field 6 before fields 3 to 5,
+    /// and Baton's encoder writes fields in field-number order, as other
+    /// implementations' deterministic serializers do, so that every encoder
+    /// gives a passport the same bytes (see `proto/testdata/`).
+    #[prost(string, tag = "2")]
+    pub request_id: ::prost::alloc::string::String,
     /// When the passport was minted, in seconds since the Unix epoch.
     #[prost(int64, tag = "3")]
     pub issued_at: i64,
@@ -179,24 +190,10 @@ pub struct Passport {
     /// The one service this passport is meant for.
     #[prost(string, tag = "5")]
     pub audience: ::prost::alloc::string::String,
-    /// The request id (`x-request-id`) the passport was minted for: exactly
-    /// one member is set.
-    #[prost(oneof = "passport::RequestIdForm", tags = "2, 6")]
-    pub request_id_form: ::core::option::Option<passport::RequestIdForm>,
-}
-/// Nested message and enum types in `Passport`.
-pub mod passport {
-    /// The request id (`x-request-id`) the passport was minted for: exactly
-    /// one member is set.
-    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
-    pub enum RequestIdForm {
-        /// The request id, when it is not a canonical uuid (lowercase, hyphenated).
-        #[prost(string, tag = "2")]
-        RequestId(::prost::alloc::string::String),
-        /// The request id as 16 uuid bytes, when it is a canonical uuid.
-        #[prost(bytes, tag = "6")]
-        RequestIdUuid(::prost::alloc::vec::Vec<u8>),
-    }
+    /// The request id as 16 uuid bytes, when it is a canonical uuid; then
+    /// `request_id` is empty.
+    #[prost(bytes = "vec", tag = "6")]
+    pub request_id_uuid: ::prost::alloc::vec::Vec<u8>,
 }
 /// An encoded `Passport` and its signature.
 ///
