@@ -142,11 +142,14 @@ pub(crate) fn principal_from_view(
     let auth = match &wire.auth {
         None => AuthContext::default(),
         Some(auth) => AuthContext {
-            amr: auth
-                .amr
-                .strings()
-                .map(|amr| amr.map(str::to_owned).map_err(malformed))
-                .collect::<Result<_, _>>()?,
+            amr: {
+                // Sized up front: collecting from the wire iterator would grow the list.
+                let mut amr = Vec::with_capacity(auth.amr.len());
+                for value in auth.amr.strings() {
+                    amr.push(value.map_err(malformed)?.to_owned());
+                }
+                amr
+            },
             acr: auth.acr.map(str::to_owned),
             auth_time: auth
                 .auth_time_offset
@@ -163,14 +166,10 @@ pub(crate) fn principal_from_view(
             },
         ));
     }
-    let delegation = wire
-        .delegation()
-        .map(|actor| {
-            actor
-                .map_err(malformed)
-                .and_then(|actor| actor_from_view(&actor, &scopes))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut delegation = Vec::with_capacity(wire.delegation_len());
+    for actor in wire.delegation() {
+        delegation.push(actor_from_view(&actor.map_err(malformed)?, &scopes)?);
+    }
     let mut token_id_buffer = [0; UUID_TEXT_LEN];
     let token_id = text_or_uuid(wire.token_id, "Principal.token_id", &mut token_id_buffer)?;
     let mut session_id_buffer = [0; UUID_TEXT_LEN];
@@ -458,7 +457,10 @@ fn actor_from_view(wire: &ActorView<'_>, effective: &ScopeSet) -> Result<Actor, 
     if let Some(client_id) = wire.client_id {
         actor = actor.with_client_id(client_id);
     }
-    if let Some(extra) = wire.grant {
+    if wire.grant.is_some_and(|extra| extra.len() == 0) {
+        // The usual grant: exactly the effective scopes, shared, not copied.
+        actor = actor.with_grant(effective.clone());
+    } else if let Some(extra) = wire.grant {
         const FIELD: &str = "ScopeGrant.extra_scopes";
         let extra = scopes_from_view(extra, FIELD)?;
         if extra.iter().any(|scope| effective.contains(scope.as_str())) {

@@ -502,13 +502,19 @@ impl Passport {
                 });
             }
         };
-        let request_id = text_or_uuid(
-            request_id_form,
-            "Passport.request_id",
-            &mut request_id_buffer,
-        )?
-        .unwrap_or_default();
-        let request_id = RequestId::new(request_id).map_err(PassportError::InvalidRequestId)?;
+        let request_id = match request_id_form {
+            // The text of a uuid is a valid request id by construction: no second check.
+            Some(uuid @ TextOrUuid::Uuid(_)) => RequestId(
+                text_or_uuid(Some(uuid), "Passport.request_id", &mut request_id_buffer)?
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            text => RequestId::new(match text {
+                Some(TextOrUuid::Text(text)) => text,
+                _ => "",
+            })
+            .map_err(PassportError::InvalidRequestId)?,
+        };
 
         let principal = wire.principal.as_ref().ok_or(PassportError::MissingField {
             field: "Passport.principal",

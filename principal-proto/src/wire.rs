@@ -557,6 +557,17 @@ pub(crate) enum IdView<'a> {
 }
 
 fn id(bytes: &[u8], depth: u32) -> Result<IdView<'_>, WireError> {
+    // Fast path for the usual ids: one uuid member. The general path reads the same.
+    match bytes {
+        [0x0a, 16, uuid @ ..] if uuid.len() == 16 => return Ok(IdView::Human(uuid)),
+        [0x12, 16, uuid @ ..] if uuid.len() == 16 => return Ok(IdView::Agent(uuid)),
+        _ => {}
+    }
+    id_fields(bytes, depth)
+}
+
+/// [`id`] without its fast path.
+fn id_fields(bytes: &[u8], depth: u32) -> Result<IdView<'_>, WireError> {
     let mut kind = None;
     each_field(bytes, depth, |tag, wire_type, reader| {
         let member = match tag {
@@ -605,13 +616,35 @@ fn auth(bytes: &[u8], depth: u32) -> Result<AuthView<'_>, WireError> {
 }
 
 /// `baton.principal.v1.Attribute`, borrowed.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AttributeView<'a> {
     pub(crate) key: &'a str,
     pub(crate) value: &'a str,
 }
 
 fn attribute(bytes: &[u8], depth: u32) -> Result<AttributeView<'_>, WireError> {
+    // Fast path for what encoders write: the key, then the value, each shorter
+    // than 128 bytes (one-byte lengths). The general path below reads the same.
+    if let [0x0a, key_len, rest @ ..] = bytes
+        && *key_len < 0x80
+        && let Some((key, rest)) = rest.split_at_checked(usize::from(*key_len))
+        && let [0x12, value_len, value @ ..] = rest
+        && usize::from(*value_len) == value.len()
+    {
+        // One UTF-8 check for both: the bytes between them are ASCII, so each is
+        // valid exactly when the whole is (and is then on character boundaries).
+        if let Ok(text) = std::str::from_utf8(bytes)
+            && let Some(key) = text.get(2..2 + key.len())
+            && let Some(value) = text.get(bytes.len() - value.len()..)
+        {
+            return Ok(AttributeView { key, value });
+        }
+    }
+    attribute_fields(bytes, depth)
+}
+
+/// [`attribute`] without its fast path: any field order, unknown fields, errors.
+fn attribute_fields(bytes: &[u8], depth: u32) -> Result<AttributeView<'_>, WireError> {
     let mut view = AttributeView::default();
     let mut seen = 0;
     each_field(bytes, depth, |tag, wire_type, reader| {
@@ -908,8 +941,82 @@ mod tests {
         }
     }
 
+    /// An attribute message: key field, value field, then `extra` bytes.
+    fn attribute_message(key: &[u8], value: &[u8], extra: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![0x0a];
+        prost::encoding::encode_varint(key.len() as u64, &mut bytes);
+        bytes.extend_from_slice(key);
+        bytes.push(0x12);
+        prost::encoding::encode_varint(value.len() as u64, &mut bytes);
+        bytes.extend_from_slice(value);
+        bytes.extend_from_slice(extra);
+        bytes
+    }
+
+    #[test]
+    fn fast_paths_read_what_the_general_paths_read() {
+        let long = [b'v'; 200];
+        let cases = [
+            attribute_message(b"plan", b"enterprise", &[]),
+            attribute_message(b"", b"", &[]),
+            attribute_message(b"k\xff", b"v", &[]), // key not UTF-8
+            attribute_message(b"k", b"\xe2\x82", &[]), // value cut inside a character
+            attribute_message(b"k", &long, &[]),    // two-byte length: general path
+            attribute_message(b"k", b"v", &[0x12, 0x00]), // value twice
+            attribute_message(b"k", b"v", &[0x18, 0x01]), // unknown field
+            vec![0x12, 0x01, b'v', 0x0a, 0x01, b'k'], // value first
+        ];
+        for bytes in &cases {
+            assert_eq!(
+                attribute(bytes, 10),
+                attribute_fields(bytes, 10),
+                "{bytes:02x?}"
+            );
+        }
+        assert_eq!(
+            attribute(&cases[0], 10),
+            Ok(AttributeView {
+                key: "plan",
+                value: "enterprise"
+            })
+        );
+        assert!(attribute(&cases[2], 10).is_err());
+        assert!(attribute(&cases[3], 10).is_err());
+        assert_eq!(attribute(&cases[5], 10), Err(DUPLICATE_FIELD));
+
+        let uuid = [7u8; 16];
+        let ids = [
+            [&[0x0a, 16][..], &uuid].concat(),
+            [&[0x12, 16][..], &uuid].concat(),
+            [&[0x0a, 15][..], &uuid[..15]].concat(),
+            [&[0x0a, 16][..], &uuid, &[0x12, 0x00]].concat(), // then a second kind
+            [&[0x1a, 16][..], &uuid].concat(),                // a service (not UTF-8 checked here)
+        ];
+        for bytes in &ids {
+            assert_eq!(id(bytes, 10), id_fields(bytes, 10), "{bytes:02x?}");
+        }
+        assert_eq!(id(&ids[0], 10), Ok(IdView::Human(&uuid)));
+        assert_eq!(id(&ids[1], 10), Ok(IdView::Agent(&uuid)));
+        assert_eq!(id(&ids[3], 10), Err(ONEOF_CONFLICT));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn attribute_fast_path_agrees(
+            key in prop::collection::vec(any::<u8>(), 0..140),
+            value in prop::collection::vec(any::<u8>(), 0..140),
+            extra in prop::collection::vec(any::<u8>(), 0..3),
+        ) {
+            let bytes = attribute_message(&key, &value, &extra);
+            prop_assert_eq!(attribute(&bytes, 10), attribute_fields(&bytes, 10));
+        }
+
+        #[test]
+        fn id_fast_path_agrees(bytes in prop::collection::vec(any::<u8>(), 0..24)) {
+            prop_assert_eq!(id(&bytes, 10), id_fields(&bytes, 10));
+        }
 
         #[test]
         fn arbitrary_bytes_agree_with_prost(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
