@@ -60,8 +60,41 @@ def equal(found, expected, what):
     raise CheckFailed(f"{what}: found {found!r}, expected {expected!r}")
 
 
-def message_classes(descriptor_set_bytes):
+def without_real_oneofs(file_set):
+    """The schema as it was before its oneofs: every member of a real oneof
+    (not a proto3 `optional`) becomes a plain field with the same number and type."""
+    old = descriptor_pb2.FileDescriptorSet()
+    old.CopyFrom(file_set)
+    for file_proto in old.file:
+        for message in file_proto.message_type:
+            real = {
+                index
+                for index, _ in enumerate(message.oneof_decl)
+                if not any(
+                    f.proto3_optional for f in message.field
+                    if f.HasField("oneof_index") and f.oneof_index == index
+                )
+            }
+            if not real:
+                continue
+            kept = [i for i in range(len(message.oneof_decl)) if i not in real]
+            renumber = {old_index: new_index for new_index, old_index in enumerate(kept)}
+            for field in message.field:
+                if field.HasField("oneof_index"):
+                    if field.oneof_index in real:
+                        field.ClearField("oneof_index")
+                    else:
+                        field.oneof_index = renumber[field.oneof_index]
+            decls = [message.oneof_decl[i] for i in kept]
+            del message.oneof_decl[:]
+            message.oneof_decl.extend(decls)
+    return old
+
+
+def message_classes(descriptor_set_bytes, before_oneofs=False):
     file_set = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set_bytes)
+    if before_oneofs:
+        file_set = without_real_oneofs(file_set)
     pool = descriptor_pool.DescriptorPool()
     for file_proto in file_set.file:
         # Options every generator needs are present in each file of the package.
@@ -71,9 +104,11 @@ def message_classes(descriptor_set_bytes):
         check(options.java_multiple_files, f"{file_proto.name}: java_multiple_files")
         check(options.csharp_namespace, f"{file_proto.name}: csharp_namespace")
         pool.Add(file_proto)
-    get = lambda name: message_factory.GetMessageClass(
-        pool.FindMessageTypeByName(f"{PACKAGE}.{name}")
-    )
+    if hasattr(message_factory, "GetMessageClass"):
+        message_class = message_factory.GetMessageClass
+    else:  # protobuf before 4.22
+        message_class = message_factory.MessageFactory(pool).GetPrototype
+    get = lambda name: message_class(pool.FindMessageTypeByName(f"{PACKAGE}.{name}"))
     enum = pool.FindEnumTypeByName(f"{PACKAGE}.SignatureAlgorithm")
     return get("Passport"), get("SignedPassport"), enum
 
@@ -275,6 +310,17 @@ def main(testdata):
     equal(binascii.unhexlify(read_text("passport.hex")), passport_bytes, "passport.hex")
     equal(header_bytes(read_text("passport.b64")), passport_bytes, "passport.b64")
     check_passport(Passport, passport_bytes, meta, principal_json)
+
+    # Wire compatibility of the oneofs: a reader of the schema before them
+    # (plain fields, same numbers and types) reads the same values from these
+    # bytes and writes exactly these bytes back.
+    OldPassport, _, _ = message_classes(read("descriptor_set.binpb"), before_oneofs=True)
+    old = OldPassport.FromString(passport_bytes)
+    check(not old.principal.id.DESCRIPTOR.oneofs, "the old schema's PrincipalId has no oneof")
+    equal(old.principal.id.human, Passport.FromString(passport_bytes).principal.id.human, "id")
+    equal(old.principal.token_id_uuid, uuid.UUID(principal_json["token_id"]).bytes, "token id")
+    equal(old.SerializeToString(deterministic=True), passport_bytes, "re-encoded by the old schema")
+    print("ok: the schema before its oneofs reads and writes the same bytes")
 
     hmac_json = keys["hmac_sha256"]
     hmac_secret = binascii.unhexlify(hmac_json["secret_hex"])
