@@ -1,13 +1,14 @@
 //! Verifying an HMAC-signed passport allocates nothing beyond decoding it: the
 //! `hmac::Key` is built once, when the key is made, and the tag is computed
 //! over the received bytes in place (no signature-input buffer, no copy of the
-//! passport, no boxed state).
+//! passport, no boxed state). A request id that is a uuid (the usual
+//! `x-request-id`) is decoded without allocating.
 #![allow(clippy::unwrap_used)]
 
 use std::alloc::System;
 
 use principal::Timestamp;
-use principal_proto::{KeyId, Passport, PassportKeyRing, PassportSigningKey, fixtures};
+use principal_proto::{KeyId, Passport, PassportKeyRing, PassportSigningKey, RequestId, fixtures};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 // The only test in this binary: no other test allocates while it counts.
@@ -46,6 +47,20 @@ fn hmac_verification_allocates_nothing_beyond_decoding() {
         "HMAC verification allocated {} times beyond decoding",
         verifying.saturating_sub(decoding)
     );
+
+    // The reference request id is a uuid; the same passport with a text
+    // request id allocates one more time (the text), the uuid not at all.
+    let text_id = Passport::new(
+        passport.principal().clone(),
+        RequestId::new("req-1").unwrap(),
+        passport.audience().clone(),
+        passport.issued_at(),
+        passport.expires_at(),
+    )
+    .unwrap()
+    .encode();
+    let (decoding_text_id, _) = allocations(|| Passport::decode(&text_id, &options, now).unwrap());
+    assert_eq!(decoding_text_id, decoding + 1);
 
     // A bad tag is refused before decoding: the only allocation is the key id
     // the error names.
