@@ -15,7 +15,7 @@ use prost::Message as _;
 
 use crate::error::PassportError;
 use crate::proto;
-use crate::wire::{self, ActorView, IdView, PrincipalView, Repeated, WireError};
+use crate::wire::{self, ActorView, IdView, PrincipalView, Repeated, TextOrUuid, WireError};
 
 impl From<&Principal> for proto::Principal {
     /// The wire form of a Principal. A subject equal to the id's text form
@@ -54,10 +54,20 @@ impl From<&Principal> for proto::Principal {
             issued_at_offset: principal.issued_at().map(|at| offset(at, expires_at)),
             expires_at: expires_at.as_unix_seconds(),
             not_before_offset: principal.not_before().map(|at| offset(at, expires_at)),
-            token_id: text_unless_uuid(principal.token_id()),
-            token_id_uuid: uuid_bytes(principal.token_id()),
-            session_id: text_unless_uuid(principal.session_id()),
-            session_id_uuid: uuid_bytes(principal.session_id()),
+            token_id_form: principal.token_id().map(|text| {
+                text_or_uuid_form(
+                    text,
+                    proto::principal::TokenIdForm::TokenId,
+                    proto::principal::TokenIdForm::TokenIdUuid,
+                )
+            }),
+            session_id_form: principal.session_id().map(|text| {
+                text_or_uuid_form(
+                    text,
+                    proto::principal::SessionIdForm::SessionId,
+                    proto::principal::SessionIdForm::SessionIdUuid,
+                )
+            }),
             attributes: principal
                 .attributes()
                 .iter()
@@ -94,7 +104,7 @@ impl TryFrom<proto::Principal> for Principal {
     ///
     /// // An id without a kind never becomes a Principal.
     /// let mut no_kind = wire;
-    /// no_kind.id = Some(proto::PrincipalId::default());
+    /// no_kind.id = Some(proto::PrincipalId { kind: None });
     /// assert!(matches!(Principal::try_from(no_kind), Err(PassportError::InvalidField { .. })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -132,11 +142,14 @@ pub(crate) fn principal_from_view(
     let auth = match &wire.auth {
         None => AuthContext::default(),
         Some(auth) => AuthContext {
-            amr: auth
-                .amr
-                .strings()
-                .map(|amr| amr.map(str::to_owned).map_err(malformed))
-                .collect::<Result<_, _>>()?,
+            amr: {
+                // Sized up front: collecting from the wire iterator would grow the list.
+                let mut amr = Vec::with_capacity(auth.amr.len());
+                for value in auth.amr.strings() {
+                    amr.push(value.map_err(malformed)?.to_owned());
+                }
+                amr
+            },
             acr: auth.acr.map(str::to_owned),
             auth_time: auth
                 .auth_time_offset
@@ -153,25 +166,15 @@ pub(crate) fn principal_from_view(
             },
         ));
     }
-    let delegation = wire
-        .delegation()
-        .map(|actor| {
-            actor
-                .map_err(malformed)
-                .and_then(|actor| actor_from_view(&actor, &scopes))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut delegation = Vec::with_capacity(wire.delegation_len());
+    for actor in wire.delegation() {
+        delegation.push(actor_from_view(&actor.map_err(malformed)?, &scopes)?);
+    }
     let mut token_id_buffer = [0; UUID_TEXT_LEN];
-    let token_id = text_or_uuid(
-        wire.token_id,
-        wire.token_id_uuid,
-        "Principal.token_id",
-        &mut token_id_buffer,
-    )?;
+    let token_id = text_or_uuid(wire.token_id, "Principal.token_id", &mut token_id_buffer)?;
     let mut session_id_buffer = [0; UUID_TEXT_LEN];
     let session_id = text_or_uuid(
         wire.session_id,
-        wire.session_id_uuid,
         "Principal.session_id",
         &mut session_id_buffer,
     )?;
@@ -352,7 +355,7 @@ fn uuid_text_is(prefix: &str, uuid: &Uuid, text: &str) -> bool {
 
 /// The 16 bytes of `text` if it is the canonical (lowercase, hyphenated)
 /// text of a uuid, so that decoding restores exactly the same text.
-fn canonical_uuid(text: &str) -> Option<Uuid> {
+pub(crate) fn canonical_uuid(text: &str) -> Option<Uuid> {
     if text.len() != 36 {
         return None;
     }
@@ -361,63 +364,52 @@ fn canonical_uuid(text: &str) -> Option<Uuid> {
     (uuid.hyphenated().encode_lower(&mut buffer) == text).then_some(uuid)
 }
 
-/// The text field of an id that may travel as a uuid: set unless it is one.
-fn text_unless_uuid(text: Option<&str>) -> Option<String> {
-    text.filter(|text| canonical_uuid(text).is_none())
-        .map(str::to_owned)
-}
-
-/// The uuid field of an id that may travel as a uuid: its bytes if it is one.
-fn uuid_bytes(text: Option<&str>) -> Vec<u8> {
-    text.and_then(canonical_uuid)
-        .map(|uuid| uuid.as_bytes().to_vec())
-        .unwrap_or_default()
-}
-
 /// The length of a uuid's hyphenated text.
 pub(crate) const UUID_TEXT_LEN: usize = 36;
 
-/// The id from its text or uuid field; at most one may be set. A uuid is written as text
-/// into `buffer`, so that the caller copies the text once, into what it keeps.
+/// The id from the member of its text-or-uuid oneof, if one is set (the wire
+/// reader has refused two). A uuid is written as text into `buffer`, so that the
+/// caller copies the text once, into what it keeps.
 pub(crate) fn text_or_uuid<'a>(
-    text: Option<&'a str>,
-    uuid: &[u8],
+    form: Option<TextOrUuid<'a>>,
     field: &'static str,
     buffer: &'a mut [u8; UUID_TEXT_LEN],
 ) -> Result<Option<&'a str>, PassportError> {
-    if uuid.is_empty() {
-        return Ok(text);
+    match form {
+        None => Ok(None),
+        Some(TextOrUuid::Text(text)) => Ok(Some(text)),
+        Some(TextOrUuid::Uuid(uuid)) => {
+            let uuid = Uuid::from_slice(uuid).map_err(|_| PassportError::InvalidField {
+                field,
+                reason: "uuid is not 16 bytes",
+            })?;
+            // Through a buffer: `to_string` would go through the formatting machinery.
+            Ok(Some(uuid.hyphenated().encode_lower(buffer)))
+        }
     }
-    if text.is_some() {
-        return Err(PassportError::InvalidField {
-            field,
-            reason: "is set both as text and as a uuid",
-        });
-    }
-    let uuid = Uuid::from_slice(uuid).map_err(|_| PassportError::InvalidField {
-        field,
-        reason: "uuid is not 16 bytes",
-    })?;
-    // Through a buffer: `to_string` would go through the formatting machinery.
-    Ok(Some(uuid.hyphenated().encode_lower(buffer)))
 }
 
-/// The `(text, uuid)` field pair of a required id that may travel as a uuid.
-pub(crate) fn split_uuid(text: &str) -> (String, Vec<u8>) {
+/// The member of a text-or-uuid oneof for `text`: its 16 bytes if it is the
+/// canonical text of a uuid, so that decoding restores exactly the same text.
+fn text_or_uuid_form<T>(
+    text: &str,
+    text_member: fn(String) -> T,
+    uuid_member: fn(Vec<u8>) -> T,
+) -> T {
     match canonical_uuid(text) {
-        Some(uuid) => (String::new(), uuid.as_bytes().to_vec()),
-        None => (text.to_owned(), Vec::new()),
+        Some(uuid) => uuid_member(uuid.as_bytes().to_vec()),
+        None => text_member(text.to_owned()),
     }
 }
 
 pub(crate) fn id_to_proto(id: &PrincipalId) -> proto::PrincipalId {
-    let mut wire = proto::PrincipalId::default();
-    match id {
-        PrincipalId::Human(human) => wire.human = human.as_uuid().as_bytes().to_vec(),
-        PrincipalId::Agent(agent) => wire.agent = agent.as_uuid().as_bytes().to_vec(),
-        PrincipalId::Service(service) => wire.service = service.slug().to_owned(),
-    }
-    wire
+    use proto::principal_id::Kind;
+    let kind = match id {
+        PrincipalId::Human(human) => Kind::Human(human.as_uuid().as_bytes().to_vec()),
+        PrincipalId::Agent(agent) => Kind::Agent(agent.as_uuid().as_bytes().to_vec()),
+        PrincipalId::Service(service) => Kind::Service(service.slug().to_owned()),
+    };
+    proto::PrincipalId { kind: Some(kind) }
 }
 
 fn id_from_view(
@@ -427,18 +419,13 @@ fn id_from_view(
     let id = id.ok_or(PassportError::MissingField { field })?;
     let bad = |reason| PassportError::InvalidField { field, reason };
     let uuid = |bytes| Uuid::from_slice(bytes).map_err(|_| bad("uuid is not 16 bytes"));
-    match (
-        id.human.is_empty(),
-        id.agent.is_empty(),
-        id.service.is_empty(),
-    ) {
-        (false, true, true) => Ok(PrincipalId::Human(HumanId::new(uuid(id.human)?))),
-        (true, false, true) => Ok(PrincipalId::Agent(AgentId::new(uuid(id.agent)?))),
-        (true, true, false) => ServiceId::new(id.service)
+    match *id {
+        IdView::Human(bytes) => Ok(PrincipalId::Human(HumanId::new(uuid(bytes)?))),
+        IdView::Agent(bytes) => Ok(PrincipalId::Agent(AgentId::new(uuid(bytes)?))),
+        IdView::Service(slug) => ServiceId::new(slug)
             .map(PrincipalId::Service)
             .map_err(invalid),
-        (true, true, true) => Err(bad("has no kind: none of human, agent, service is set")),
-        _ => Err(bad("has more than one kind set")),
+        IdView::NoKind => Err(bad("has no kind: none of human, agent, service is set")),
     }
 }
 
@@ -470,7 +457,10 @@ fn actor_from_view(wire: &ActorView<'_>, effective: &ScopeSet) -> Result<Actor, 
     if let Some(client_id) = wire.client_id {
         actor = actor.with_client_id(client_id);
     }
-    if let Some(extra) = wire.grant {
+    if wire.grant.is_some_and(|extra| extra.len() == 0) {
+        // The usual grant: exactly the effective scopes, shared, not copied.
+        actor = actor.with_grant(effective.clone());
+    } else if let Some(extra) = wire.grant {
         const FIELD: &str = "ScopeGrant.extra_scopes";
         let extra = scopes_from_view(extra, FIELD)?;
         if extra.iter().any(|scope| effective.contains(scope.as_str())) {

@@ -18,6 +18,12 @@
 //!   Verification is over the exact bytes received, binds algorithm and key id,
 //!   takes the algorithm from the key, and compares MACs in constant time.
 //!
+//! For implementations in other languages, the schema's comments state every
+//! rule an encoder must follow, and `proto/testdata/` holds test vectors (a
+//! Principal as JSON, its passport bytes, signed headers with test-only keys,
+//! the descriptor set), which `tests/vectors.rs` keeps current and
+//! `proto/testdata/check.py` checks with Python's protobuf.
+//!
 //! Every decoder returns a typed [`PassportError`] on bad input (malformed,
 //! oversized, truncated, tampered, expired, wrongly keyed) and never panics.
 //! Decoding borrows from the input (no intermediate prost structs): only what

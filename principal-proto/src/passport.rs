@@ -5,14 +5,13 @@ use std::fmt;
 use std::str::FromStr;
 
 use principal::limits::{DEFAULT_MAX_DELEGATION_DEPTH, HARD_MAX_DELEGATION_DEPTH};
-use principal::{Audience, IdError, Principal, Timestamp};
+use principal::{Audience, IdError, Principal, Timestamp, Uuid};
 use prost::Message as _;
 
-use crate::convert::{
-    UUID_TEXT_LEN, from_offset, offset, principal_from_view, split_uuid, text_or_uuid,
-};
+use crate::convert::{UUID_TEXT_LEN, canonical_uuid, from_offset, offset, principal_from_view};
 use crate::error::{ConfigError, PassportError};
 use crate::header::{decode_header_value, encode_header_value};
+use crate::wire::TextOrUuid;
 use crate::{proto, wire};
 
 /// Default clock leeway for passport and Principal times, in seconds.
@@ -46,8 +45,52 @@ pub const MIN_PASSPORT_BYTES: usize = 64;
 /// assert!(RequestId::new("with space").is_err());
 /// # Ok::<(), principal::IdError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RequestId(String);
+#[derive(Clone)]
+pub struct RequestId(RequestIdText);
+
+/// A request id's text: a canonical uuid's 36 characters inline (the usual
+/// `x-request-id`, decoded without allocating), anything else on the heap.
+#[derive(Clone)]
+enum RequestIdText {
+    Uuid([u8; UUID_TEXT_LEN]),
+    Other(String),
+}
+
+impl RequestId {
+    /// The request id of a uuid: its canonical text, valid by construction.
+    pub(crate) fn from_uuid(uuid: &Uuid) -> Self {
+        let mut text = [0; UUID_TEXT_LEN];
+        uuid.hyphenated().encode_lower(&mut text);
+        RequestId(RequestIdText::Uuid(text))
+    }
+}
+
+// By text, whatever the storage.
+impl PartialEq for RequestId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RequestId {}
+
+impl PartialOrd for RequestId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for RequestId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for RequestId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
 
 impl RequestId {
     /// The longest request id accepted, in bytes.
@@ -79,12 +122,19 @@ impl RequestId {
                 found: value[position..].chars().next().unwrap_or('\u{fffd}'),
             });
         }
-        Ok(RequestId(value))
+        Ok(match canonical_uuid(&value) {
+            Some(uuid) => RequestId::from_uuid(&uuid),
+            None => RequestId(RequestIdText::Other(value)),
+        })
     }
 
     /// The request id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Hyphenated hex digits: ASCII, so always UTF-8.
+            RequestIdText::Uuid(text) => std::str::from_utf8(text).unwrap_or_default(),
+            RequestIdText::Other(text) => text,
+        }
     }
 }
 
@@ -98,19 +148,19 @@ impl FromStr for RequestId {
 
 impl AsRef<str> for RequestId {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RequestId").field(&self.0).finish()
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
     }
 }
 
@@ -488,15 +538,34 @@ impl Passport {
                 found: wire.audience.to_owned(),
             });
         }
-        let mut request_id_buffer = [0; UUID_TEXT_LEN];
-        let request_id = text_or_uuid(
-            Some(wire.request_id).filter(|text| !text.is_empty()),
-            wire.request_id_uuid,
-            "Passport.request_id",
-            &mut request_id_buffer,
-        )?
-        .unwrap_or_default();
-        let request_id = RequestId::new(request_id).map_err(PassportError::InvalidRequestId)?;
+        // Two plain fields, not a oneof (see passport.proto): empty means unset.
+        let request_id_form = match (wire.request_id, wire.request_id_uuid) {
+            ("", []) => None,
+            (text, []) => Some(TextOrUuid::Text(text)),
+            ("", uuid) => Some(TextOrUuid::Uuid(uuid)),
+            _ => {
+                return Err(PassportError::InvalidField {
+                    field: "Passport.request_id",
+                    reason: "is set both as text and as a uuid",
+                });
+            }
+        };
+        let request_id = match request_id_form {
+            // The text of a uuid is a valid request id by construction: no second check.
+            Some(TextOrUuid::Uuid(bytes)) => {
+                RequestId::from_uuid(&Uuid::from_slice(bytes).map_err(|_| {
+                    PassportError::InvalidField {
+                        field: "Passport.request_id",
+                        reason: "uuid is not 16 bytes",
+                    }
+                })?)
+            }
+            text => RequestId::new(match text {
+                Some(TextOrUuid::Text(text)) => text,
+                _ => "",
+            })
+            .map_err(PassportError::InvalidRequestId)?,
+        };
 
         let principal = wire.principal.as_ref().ok_or(PassportError::MissingField {
             field: "Passport.principal",
@@ -563,7 +632,11 @@ impl Passport {
 
 impl From<&Passport> for proto::Passport {
     fn from(passport: &Passport) -> Self {
-        let (request_id, request_id_uuid) = split_uuid(passport.request_id.as_str());
+        let request_id = passport.request_id.as_str();
+        let (request_id, request_id_uuid) = match canonical_uuid(request_id) {
+            Some(uuid) => (String::new(), uuid.as_bytes().to_vec()),
+            None => (request_id.to_owned(), Vec::new()),
+        };
         proto::Passport {
             principal: Some(proto::Principal::from(&passport.principal)),
             request_id,
@@ -578,6 +651,29 @@ impl From<&Passport> for proto::Passport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_id_is_its_text_however_stored() {
+        use std::collections::HashSet;
+        let text = "0d9c7e3a-5b1f-4c2e-9a8d-7f6e5d4c3b2a";
+        let uuid = Uuid::try_parse(text).unwrap();
+        let parsed = RequestId::new(text).unwrap();
+        let from_uuid = RequestId::from_uuid(&uuid);
+        assert!(matches!(parsed.0, RequestIdText::Uuid(_)));
+        assert_eq!(parsed.as_str(), text);
+        assert_eq!(from_uuid.as_str(), text);
+        assert_eq!(parsed, from_uuid);
+        assert_eq!(format!("{from_uuid:?}"), format!("RequestId({text:?})"));
+        assert_eq!(from_uuid.to_string(), text);
+        // Not canonical (upper case): kept as text, and a different id.
+        let upper = RequestId::new(text.to_uppercase()).unwrap();
+        assert!(matches!(upper.0, RequestIdText::Other(_)));
+        assert_eq!(upper.as_str(), text.to_uppercase());
+        assert_ne!(upper, parsed);
+        assert!(upper < parsed);
+        let set: HashSet<_> = [parsed, from_uuid, upper].into_iter().collect();
+        assert_eq!(set.len(), 2);
+    }
 
     #[test]
     fn request_id_reports_the_refused_character() {

@@ -13,9 +13,10 @@
 //! - unknown fields are skipped (groups too), with prost's recursion limit;
 //! - repeated fields accumulate;
 //! - **exception**: a singular field (scalar, string, bytes or message) that
-//!   occurs more than once is refused, where protobuf would let the last
-//!   occurrence win (or merge messages). Encoders never write one twice; a
-//!   passport that does is not one this crate, or any canonical encoder, made.
+//!   occurs more than once is refused, and so is a oneof with more than one
+//!   member on the wire, where protobuf would let the last occurrence win (or
+//!   merge messages). Encoders never write one twice; a passport that does is
+//!   not one this crate, or any canonical encoder, made.
 //!
 //! Elements of repeated fields are checked when read (see [`Repeated`]): the
 //! same input is refused, possibly with another error first.
@@ -31,6 +32,9 @@ pub(crate) struct WireError(pub(crate) &'static str);
 
 /// The error for a singular field that occurs twice (the deliberate exception).
 pub(crate) const DUPLICATE_FIELD: WireError = WireError("a singular field occurs more than once");
+
+/// The error for a oneof with a second member (or the same one twice) on the wire.
+pub(crate) const ONEOF_CONFLICT: WireError = WireError("a oneof has more than one member set");
 
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
@@ -219,6 +223,25 @@ fn once(seen: &mut u32, tag: u32) -> Result<(), WireError> {
     }
     *seen |= bit;
     Ok(())
+}
+
+/// Sets the one member of a oneof; refuses a second member, or the same one twice.
+fn one_of<T>(slot: &mut Option<T>, member: T) -> Result<(), WireError> {
+    if slot.is_some() {
+        return Err(ONEOF_CONFLICT);
+    }
+    *slot = Some(member);
+    Ok(())
+}
+
+/// A oneof of an id's text and its 16 uuid bytes (`token_id_form`,
+/// `session_id_form`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TextOrUuid<'a> {
+    /// The text member.
+    Text(&'a str),
+    /// The uuid member (16 bytes when valid; checked on conversion).
+    Uuid(&'a [u8]),
 }
 
 /// Runs `field` on every field of `message`; fields it does not take
@@ -425,12 +448,10 @@ pub(crate) struct PrincipalView<'a> {
     pub(crate) issued_at_offset: Option<i64>,
     pub(crate) expires_at: i64,
     pub(crate) not_before_offset: Option<i64>,
-    pub(crate) token_id: Option<&'a str>,
-    pub(crate) token_id_uuid: &'a [u8],
+    pub(crate) token_id: Option<TextOrUuid<'a>>,
     attributes: Repeated<'a>,
     delegation: Repeated<'a>,
-    pub(crate) session_id: Option<&'a str>,
-    pub(crate) session_id_uuid: &'a [u8],
+    pub(crate) session_id: Option<TextOrUuid<'a>>,
     pub(crate) may_act_json: Option<&'a str>,
 }
 
@@ -496,10 +517,22 @@ pub(crate) fn principal(bytes: &[u8], depth: u32) -> Result<PrincipalView<'_>, W
             9 => view.issued_at_offset = Some(reader.sint64(wire_type)?),
             10 => view.expires_at = reader.int64(wire_type)?,
             11 => view.not_before_offset = Some(reader.sint64(wire_type)?),
-            12 => view.token_id = Some(reader.string(wire_type)?),
-            13 => view.token_id_uuid = reader.bytes(wire_type)?,
-            16 => view.session_id = Some(reader.string(wire_type)?),
-            17 => view.session_id_uuid = reader.bytes(wire_type)?,
+            12 => {
+                let text = TextOrUuid::Text(reader.string(wire_type)?);
+                return one_of(&mut view.token_id, text).map(|()| true);
+            }
+            13 => {
+                let uuid = TextOrUuid::Uuid(reader.bytes(wire_type)?);
+                return one_of(&mut view.token_id, uuid).map(|()| true);
+            }
+            16 => {
+                let text = TextOrUuid::Text(reader.string(wire_type)?);
+                return one_of(&mut view.session_id, text).map(|()| true);
+            }
+            17 => {
+                let uuid = TextOrUuid::Uuid(reader.bytes(wire_type)?);
+                return one_of(&mut view.session_id, uuid).map(|()| true);
+            }
             18 => view.may_act_json = Some(reader.string(wire_type)?),
             _ => return Ok(false),
         }
@@ -509,28 +542,44 @@ pub(crate) fn principal(bytes: &[u8], depth: u32) -> Result<PrincipalView<'_>, W
     Ok(view)
 }
 
-/// `baton.principal.v1.PrincipalId`, borrowed.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct IdView<'a> {
-    pub(crate) human: &'a [u8],
-    pub(crate) agent: &'a [u8],
-    pub(crate) service: &'a str,
+/// `baton.principal.v1.PrincipalId`, borrowed: the member of its `kind`
+/// oneof, if one is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdView<'a> {
+    /// No member of `kind` is set.
+    NoKind,
+    /// `human`: uuid bytes (16 when valid; checked on conversion).
+    Human(&'a [u8]),
+    /// `agent`: uuid bytes.
+    Agent(&'a [u8]),
+    /// `service`: the slug.
+    Service(&'a str),
 }
 
 fn id(bytes: &[u8], depth: u32) -> Result<IdView<'_>, WireError> {
-    let mut view = IdView::default();
-    let mut seen = 0;
+    // Fast path for the usual ids: one uuid member. The general path reads the same.
+    match bytes {
+        [0x0a, 16, uuid @ ..] if uuid.len() == 16 => return Ok(IdView::Human(uuid)),
+        [0x12, 16, uuid @ ..] if uuid.len() == 16 => return Ok(IdView::Agent(uuid)),
+        _ => {}
+    }
+    id_fields(bytes, depth)
+}
+
+/// [`id`] without its fast path.
+fn id_fields(bytes: &[u8], depth: u32) -> Result<IdView<'_>, WireError> {
+    let mut kind = None;
     each_field(bytes, depth, |tag, wire_type, reader| {
-        match tag {
-            1 => view.human = reader.bytes(wire_type)?,
-            2 => view.agent = reader.bytes(wire_type)?,
-            3 => view.service = reader.string(wire_type)?,
+        let member = match tag {
+            1 => IdView::Human(reader.bytes(wire_type)?),
+            2 => IdView::Agent(reader.bytes(wire_type)?),
+            3 => IdView::Service(reader.string(wire_type)?),
             _ => return Ok(false),
-        }
-        once(&mut seen, tag)?;
+        };
+        one_of(&mut kind, member)?;
         Ok(true)
     })?;
-    Ok(view)
+    Ok(kind.unwrap_or(IdView::NoKind))
 }
 
 /// `baton.principal.v1.AuthContext`, borrowed.
@@ -567,13 +616,35 @@ fn auth(bytes: &[u8], depth: u32) -> Result<AuthView<'_>, WireError> {
 }
 
 /// `baton.principal.v1.Attribute`, borrowed.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct AttributeView<'a> {
     pub(crate) key: &'a str,
     pub(crate) value: &'a str,
 }
 
 fn attribute(bytes: &[u8], depth: u32) -> Result<AttributeView<'_>, WireError> {
+    // Fast path for what encoders write: the key, then the value, each shorter
+    // than 128 bytes (one-byte lengths). The general path below reads the same.
+    if let [0x0a, key_len, rest @ ..] = bytes
+        && *key_len < 0x80
+        && let Some((key, rest)) = rest.split_at_checked(usize::from(*key_len))
+        && let [0x12, value_len, value @ ..] = rest
+        && usize::from(*value_len) == value.len()
+    {
+        // One UTF-8 check for both: the bytes between them are ASCII, so each is
+        // valid exactly when the whole is (and is then on character boundaries).
+        if let Ok(text) = std::str::from_utf8(bytes)
+            && let Some(key) = text.get(2..2 + key.len())
+            && let Some(value) = text.get(bytes.len() - value.len()..)
+        {
+            return Ok(AttributeView { key, value });
+        }
+    }
+    attribute_fields(bytes, depth)
+}
+
+/// [`attribute`] without its fast path: any field order, unknown fields, errors.
+fn attribute_fields(bytes: &[u8], depth: u32) -> Result<AttributeView<'_>, WireError> {
     let mut view = AttributeView::default();
     let mut seen = 0;
     each_field(bytes, depth, |tag, wire_type, reader| {
@@ -647,10 +718,14 @@ mod tests {
     }
 
     fn owned_id(view: &IdView<'_>) -> proto::PrincipalId {
+        use proto::principal_id::Kind;
         proto::PrincipalId {
-            human: view.human.to_vec(),
-            agent: view.agent.to_vec(),
-            service: view.service.to_owned(),
+            kind: match *view {
+                IdView::NoKind => None,
+                IdView::Human(uuid) => Some(Kind::Human(uuid.to_vec())),
+                IdView::Agent(uuid) => Some(Kind::Agent(uuid.to_vec())),
+                IdView::Service(slug) => Some(Kind::Service(slug.to_owned())),
+            },
         }
     }
 
@@ -675,8 +750,10 @@ mod tests {
             issued_at_offset: view.issued_at_offset,
             expires_at: view.expires_at,
             not_before_offset: view.not_before_offset,
-            token_id: view.token_id.map(str::to_owned),
-            token_id_uuid: view.token_id_uuid.to_vec(),
+            token_id_form: view.token_id.map(|form| match form {
+                TextOrUuid::Text(text) => proto::principal::TokenIdForm::TokenId(text.to_owned()),
+                TextOrUuid::Uuid(uuid) => proto::principal::TokenIdForm::TokenIdUuid(uuid.to_vec()),
+            }),
             attributes: view
                 .attributes()
                 .map(|a| {
@@ -704,8 +781,14 @@ mod tests {
                     })
                 })
                 .collect::<Result<_, WireError>>()?,
-            session_id: view.session_id.map(str::to_owned),
-            session_id_uuid: view.session_id_uuid.to_vec(),
+            session_id_form: view.session_id.map(|form| match form {
+                TextOrUuid::Text(text) => {
+                    proto::principal::SessionIdForm::SessionId(text.to_owned())
+                }
+                TextOrUuid::Uuid(uuid) => {
+                    proto::principal::SessionIdForm::SessionIdUuid(uuid.to_vec())
+                }
+            }),
             may_act_json: view.may_act_json.map(str::to_owned),
         })
     }
@@ -728,7 +811,10 @@ mod tests {
         match (ours, theirs) {
             (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs, "{bytes:02x?}"),
             (Err(_), Err(_)) => {}
-            (Err(error), Ok(_)) => assert_eq!(error, DUPLICATE_FIELD, "{bytes:02x?}"),
+            (Err(error), Ok(_)) => assert!(
+                error == DUPLICATE_FIELD || error == ONEOF_CONFLICT,
+                "{error:?}: {bytes:02x?}"
+            ),
             (Ok(_), Err(error)) => panic!("accepted what prost refuses ({error}): {bytes:02x?}"),
         }
         let ours = signed_passport(bytes).map(|view| proto::SignedPassport {
@@ -741,7 +827,10 @@ mod tests {
         match (ours, theirs) {
             (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs, "{bytes:02x?}"),
             (Err(_), Err(_)) => {}
-            (Err(error), Ok(_)) => assert_eq!(error, DUPLICATE_FIELD, "{bytes:02x?}"),
+            (Err(error), Ok(_)) => assert!(
+                error == DUPLICATE_FIELD || error == ONEOF_CONFLICT,
+                "{error:?}: {bytes:02x?}"
+            ),
             (Ok(_), Err(error)) => panic!("accepted what prost refuses ({error}): {bytes:02x?}"),
         }
     }
@@ -781,6 +870,29 @@ mod tests {
     }
 
     #[test]
+    fn a_oneof_with_two_members_is_refused() {
+        // prost keeps the last member; this reader refuses, whichever the members.
+        for bytes in [
+            &[0x0a, 0x06, 0x62, 0x01, b'a', 0x6a, 0x01, 0x00][..],
+            &[0x0a, 0x06, 0x6a, 0x01, 0x00, 0x62, 0x01, b'a'],
+            &[0x0a, 0x06, 0x62, 0x01, b'a', 0x62, 0x01, b'b'],
+        ] {
+            assert!(proto::Passport::decode(bytes).is_ok());
+            assert_eq!(passport(bytes).unwrap_err(), ONEOF_CONFLICT);
+        }
+        let two_kinds = [0x0a, 0x06, 0x0a, 0x04, 0x12, 0x00, 0x1a, 0x00];
+        assert!(proto::Passport::decode(&two_kinds[..]).is_ok());
+        assert_eq!(passport(&two_kinds).unwrap_err(), ONEOF_CONFLICT);
+        // One member, even empty, is a set member (not "no kind").
+        let empty_human = [0x0a, 0x04, 0x0a, 0x02, 0x0a, 0x00];
+        let view = passport(&empty_human).unwrap();
+        assert_eq!(view.principal.unwrap().id, Some(IdView::Human(&[])));
+        let no_kind = [0x0a, 0x02, 0x0a, 0x00];
+        let view = passport(&no_kind).unwrap();
+        assert_eq!(view.principal.unwrap().id, Some(IdView::NoKind));
+    }
+
+    #[test]
     fn edge_cases_agree_with_prost() {
         let cases: &[&[u8]] = &[
             &[],
@@ -808,6 +920,10 @@ mod tests {
             &[0x10, 0x01, 0x10, 0x02], // duplicated singular field
             &[0x0a, 0x02, 0x0a, 0x00], // principal with an empty id
             &[0x0a, 0x00, 0x0a, 0x00], // principal twice
+            &[0x12, 0x00, 0x32, 0x00], // request id as text and as uuid
+            &[0x0a, 0x04, 0x6a, 0x00, 0x6a, 0x00], // token id uuid twice
+            &[0x0a, 0x06, 0x0a, 0x04, 0x0a, 0x00, 0x12, 0x00], // id both human and agent
+            &[0x0a, 0x04, 0x62, 0x00, 0x6a, 0x00], // token id as text and as uuid
         ];
         for case in cases {
             agree(case);
@@ -825,8 +941,82 @@ mod tests {
         }
     }
 
+    /// An attribute message: key field, value field, then `extra` bytes.
+    fn attribute_message(key: &[u8], value: &[u8], extra: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![0x0a];
+        prost::encoding::encode_varint(key.len() as u64, &mut bytes);
+        bytes.extend_from_slice(key);
+        bytes.push(0x12);
+        prost::encoding::encode_varint(value.len() as u64, &mut bytes);
+        bytes.extend_from_slice(value);
+        bytes.extend_from_slice(extra);
+        bytes
+    }
+
+    #[test]
+    fn fast_paths_read_what_the_general_paths_read() {
+        let long = [b'v'; 200];
+        let cases = [
+            attribute_message(b"plan", b"enterprise", &[]),
+            attribute_message(b"", b"", &[]),
+            attribute_message(b"k\xff", b"v", &[]), // key not UTF-8
+            attribute_message(b"k", b"\xe2\x82", &[]), // value cut inside a character
+            attribute_message(b"k", &long, &[]),    // two-byte length: general path
+            attribute_message(b"k", b"v", &[0x12, 0x00]), // value twice
+            attribute_message(b"k", b"v", &[0x18, 0x01]), // unknown field
+            vec![0x12, 0x01, b'v', 0x0a, 0x01, b'k'], // value first
+        ];
+        for bytes in &cases {
+            assert_eq!(
+                attribute(bytes, 10),
+                attribute_fields(bytes, 10),
+                "{bytes:02x?}"
+            );
+        }
+        assert_eq!(
+            attribute(&cases[0], 10),
+            Ok(AttributeView {
+                key: "plan",
+                value: "enterprise"
+            })
+        );
+        assert!(attribute(&cases[2], 10).is_err());
+        assert!(attribute(&cases[3], 10).is_err());
+        assert_eq!(attribute(&cases[5], 10), Err(DUPLICATE_FIELD));
+
+        let uuid = [7u8; 16];
+        let ids = [
+            [&[0x0a, 16][..], &uuid].concat(),
+            [&[0x12, 16][..], &uuid].concat(),
+            [&[0x0a, 15][..], &uuid[..15]].concat(),
+            [&[0x0a, 16][..], &uuid, &[0x12, 0x00]].concat(), // then a second kind
+            [&[0x1a, 16][..], &uuid].concat(),                // a service (not UTF-8 checked here)
+        ];
+        for bytes in &ids {
+            assert_eq!(id(bytes, 10), id_fields(bytes, 10), "{bytes:02x?}");
+        }
+        assert_eq!(id(&ids[0], 10), Ok(IdView::Human(&uuid)));
+        assert_eq!(id(&ids[1], 10), Ok(IdView::Agent(&uuid)));
+        assert_eq!(id(&ids[3], 10), Err(ONEOF_CONFLICT));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn attribute_fast_path_agrees(
+            key in prop::collection::vec(any::<u8>(), 0..140),
+            value in prop::collection::vec(any::<u8>(), 0..140),
+            extra in prop::collection::vec(any::<u8>(), 0..3),
+        ) {
+            let bytes = attribute_message(&key, &value, &extra);
+            prop_assert_eq!(attribute(&bytes, 10), attribute_fields(&bytes, 10));
+        }
+
+        #[test]
+        fn id_fast_path_agrees(bytes in prop::collection::vec(any::<u8>(), 0..24)) {
+            prop_assert_eq!(id(&bytes, 10), id_fields(&bytes, 10));
+        }
 
         #[test]
         fn arbitrary_bytes_agree_with_prost(bytes in prop::collection::vec(any::<u8>(), 0..200)) {

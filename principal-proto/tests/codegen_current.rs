@@ -2,7 +2,11 @@
 //! compiles to, with no system `protoc`: `protox` parses the schema in pure
 //! Rust and `prost-build` generates from its descriptors.
 //!
-//! After changing `proto/`, regenerate with
+//! The descriptor set `proto/testdata/descriptor_set.binpb` (for generators
+//! and checkers in other languages, such as `proto/testdata/check.py`, which
+//! then need no `protoc` either) is also what `proto/` compiles to.
+//!
+//! After changing `proto/`, regenerate both with
 //! `BATON_REGENERATE=1 cargo test -p principal-proto --test codegen_current`.
 
 use std::fs;
@@ -28,6 +32,43 @@ fn proto_files(root: &Path) -> Vec<String> {
     walk(root, root, &mut found);
     found.sort();
     found
+}
+
+/// The checked-in descriptor set, relative to this crate.
+const DESCRIPTOR_SET: &str = "../proto/testdata/descriptor_set.binpb";
+
+/// The encoded `FileDescriptorSet` of `proto/`, with no source info (spans
+/// and comments), so that it changes only when the schema does.
+fn descriptor_set() -> Vec<u8> {
+    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let files = proto_files(&proto_root);
+    let mut compiler = protox::Compiler::new([&proto_root]).expect("proto/ is readable");
+    compiler
+        .include_imports(true)
+        .include_source_info(false)
+        .open_files(&files)
+        .expect("proto/ compiles");
+    compiler.encode_file_descriptor_set()
+}
+
+#[test]
+fn checked_in_descriptor_set_matches_schema() {
+    let generated = descriptor_set();
+    assert!(
+        generated.len() > 100,
+        "descriptor set is suspiciously small"
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DESCRIPTOR_SET);
+    if std::env::var("BATON_REGENERATE").as_deref() == Ok("1") {
+        fs::write(&path, &generated).expect("write descriptor set");
+        return;
+    }
+    let checked_in = fs::read(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "proto/testdata/descriptor_set.binpb is out of date with proto/; regenerate with \
+         `BATON_REGENERATE=1 cargo test -p principal-proto --test codegen_current`"
+    );
 }
 
 fn generate() -> String {

@@ -140,11 +140,14 @@ proptest! {
         actors in 0usize..6,
         may_act in prop::option::of("[{}\\[\\]:,\"a-z0-9 ]{0,12}"),
     ) {
-        let id = match kind {
-            0 => proto::PrincipalId { human: uuid, ..Default::default() },
-            1 => proto::PrincipalId { agent: uuid, ..Default::default() },
-            2 => proto::PrincipalId { service: slug, ..Default::default() },
-            _ => proto::PrincipalId { human: uuid, agent: Vec::new(), service: slug },
+        use proto::principal_id::Kind;
+        let id = proto::PrincipalId {
+            kind: match kind {
+                0 => Some(Kind::Human(uuid)),
+                1 => Some(Kind::Agent(uuid)),
+                2 => Some(Kind::Service(slug)),
+                _ => None,
+            },
         };
         let pick = |i: usize| strings.get(i).cloned().unwrap_or_default();
         let principal = proto::Principal {
@@ -164,8 +167,7 @@ proptest! {
             issued_at_offset: Some(times[1]),
             expires_at: times[2],
             not_before_offset: None,
-            token_id: strings.get(5).cloned(),
-            token_id_uuid: Vec::new(),
+            token_id_form: strings.get(5).cloned().map(proto::principal::TokenIdForm::TokenId),
             attributes: strings
                 .iter()
                 .map(|s| proto::Attribute { key: s.clone(), value: s.clone() })
@@ -179,8 +181,7 @@ proptest! {
                     grant: Some(proto::ScopeGrant { extra_scopes: strings.clone() }),
                 })
                 .collect(),
-            session_id: None,
-            session_id_uuid: Vec::new(),
+            session_id_form: None,
             may_act_json: may_act,
         };
         let wire = proto::Passport {

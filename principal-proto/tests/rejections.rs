@@ -301,19 +301,89 @@ fn missing_ids_are_refused() {
     ));
 }
 
+/// The uuid bytes of a human or agent id.
+fn uuid_mut(id: &mut proto::PrincipalId) -> &mut Vec<u8> {
+    use proto::principal_id::Kind;
+    match id.kind.as_mut().unwrap() {
+        Kind::Human(uuid) | Kind::Agent(uuid) => uuid,
+        Kind::Service(_) => panic!("not a uuid id"),
+    }
+}
+
+/// `key` (a one-byte key), the length and `payload`: one length-delimited field.
+fn field(key: u8, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![key];
+    prost::encoding::encode_varint(payload.len() as u64, &mut bytes);
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+/// The reference passport with `extra` appended to its Principal's id
+/// (a second member of the id's oneof, which the prost struct cannot hold).
+fn with_extra_in_id(extra: &[u8]) -> Vec<u8> {
+    let mut wire = wire();
+    let mut principal = wire.principal.take().unwrap();
+    let mut id = principal.id.take().unwrap().encode_to_vec();
+    id.extend_from_slice(extra);
+    let mut principal = principal.encode_to_vec();
+    principal.extend(field(0x0a, &id));
+    let mut passport = wire.encode_to_vec();
+    passport.extend(field(0x0a, &principal));
+    passport
+}
+
+/// The reference passport with `extra` appended to its Principal.
+fn with_extra(extra: &[u8]) -> Vec<u8> {
+    let mut wire = wire();
+    let mut principal = wire.principal.take().unwrap().encode_to_vec();
+    principal.extend_from_slice(extra);
+    let mut passport = wire.encode_to_vec();
+    passport.extend(field(0x0a, &principal));
+    passport
+}
+
+fn assert_oneof_conflict(bytes: &[u8]) {
+    // prost keeps the last member; Baton refuses.
+    assert!(proto::Passport::decode(bytes).is_ok());
+    let error = Passport::decode(bytes, &options(), NOW).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            PassportError::Malformed {
+                message: "Passport",
+                detail: "a oneof has more than one member set"
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.reason(), "malformed");
+}
+
+#[test]
+fn id_with_two_kinds_is_refused() {
+    // The reference subject is a human: add an agent, a service, a second human.
+    assert_oneof_conflict(&with_extra_in_id(&field(0x12, &[7; 16])));
+    assert_oneof_conflict(&with_extra_in_id(&field(0x1a, b"billing")));
+    assert_oneof_conflict(&with_extra_in_id(&field(0x0a, &[7; 16])));
+    // The untouched helper output decodes: the conflict is what is refused.
+    assert!(Passport::decode(&with_extra_in_id(&[]), &options(), NOW).is_ok());
+}
+
 #[test]
 fn malformed_ids_are_refused() {
+    use proto::principal_id::Kind;
     const NO_KIND: &str = "has no kind: none of human, agent, service is set";
-    const TWO_KINDS: &str = "has more than one kind set";
-    let cases: [(&str, Tamper<proto::PrincipalId>); 6] = [
+    let cases: [(&str, Tamper<proto::PrincipalId>); 5] = [
         (NO_KIND, |id| *id = proto::PrincipalId::default()),
-        (TWO_KINDS, |id| id.agent = id.human.clone()),
-        (TWO_KINDS, |id| id.service = "billing".into()),
-        ("uuid is not 16 bytes", |id| id.human.truncate(15)),
-        ("uuid is not 16 bytes", |id| id.human.push(0)),
+        ("uuid is not 16 bytes", |id| uuid_mut(id).truncate(15)),
+        ("uuid is not 16 bytes", |id| uuid_mut(id).push(0)),
         ("uuid is not 16 bytes", |id| {
-            id.agent = std::mem::take(&mut id.human);
-            id.agent.pop();
+            id.kind = Some(Kind::Human(Vec::new()))
+        }),
+        ("uuid is not 16 bytes", |id| {
+            let mut uuid = std::mem::take(uuid_mut(id));
+            uuid.pop();
+            id.kind = Some(Kind::Agent(uuid));
         }),
     ];
     for (expected, tamper) in cases {
@@ -329,8 +399,7 @@ fn malformed_ids_are_refused() {
     // A service id with an invalid slug is refused by the model's parser.
     let mut wire = wire();
     principal_mut(&mut wire).id = Some(proto::PrincipalId {
-        service: "Not A Slug".into(),
-        ..proto::PrincipalId::default()
+        kind: Some(Kind::Service("Not A Slug".into())),
     });
     assert!(matches!(
         decode_wire(&wire),
@@ -383,35 +452,40 @@ fn grant_repeating_an_effective_scope_is_refused() {
 
 #[test]
 fn id_both_as_text_and_uuid_is_refused() {
-    let mut wire = wire();
-    let principal = principal_mut(&mut wire);
-    assert_eq!(principal.token_id_uuid.len(), 16);
-    principal.token_id = Some("jti-1".into());
+    use proto::principal::{SessionIdForm, TokenIdForm};
+    let wire = wire();
+    let principal = wire.principal.as_ref().unwrap();
+    // The reference token id and request id travel as uuids; add the text member.
     assert!(matches!(
-        decode_wire(&wire),
-        Err(PassportError::InvalidField {
-            field: "Principal.token_id",
-            ..
-        })
+        principal.token_id_form,
+        Some(TokenIdForm::TokenIdUuid(_))
     ));
-
+    assert_eq!(wire.request_id_uuid.len(), 16);
+    assert_oneof_conflict(&with_extra(&field(0x62, b"jti-1")));
+    // The reference has no session id: text and uuid together, in either order.
+    // Fields 16 and 17 have two-byte keys: 0x82 0x01 and 0x8a 0x01.
+    let both = [&[0x82, 0x01, 5][..], b"sid-1", &[0x8a, 0x01, 16], &[1; 16]].concat();
+    assert_oneof_conflict(&with_extra(&both));
+    // A session id uuid alone decodes; one of 15 bytes does not.
+    assert!(Passport::decode(&with_extra(&both[8..]), &options(), NOW).is_ok());
     let mut wire = self::wire();
-    principal_mut(&mut wire).session_id_uuid = vec![1; 15];
+    principal_mut(&mut wire).session_id_form = Some(SessionIdForm::SessionIdUuid(vec![1; 15]));
     assert!(matches!(
         decode_wire(&wire),
         Err(PassportError::InvalidField {
             field: "Principal.session_id",
-            ..
+            reason: "uuid is not 16 bytes"
         })
     ));
 
+    // The request id is two plain fields (see passport.proto): both set is refused.
     let mut wire = self::wire();
     wire.request_id = "req-1".into();
     assert!(matches!(
         decode_wire(&wire),
         Err(PassportError::InvalidField {
             field: "Passport.request_id",
-            ..
+            reason: "is set both as text and as a uuid"
         })
     ));
 }
@@ -493,7 +567,7 @@ fn principal_breaking_a_model_invariant_is_refused() {
     principal.delegation = (1..=5u8)
         .map(|n| {
             let mut actor = actor.clone();
-            actor.id.as_mut().unwrap().agent[15] = n;
+            uuid_mut(actor.id.as_mut().unwrap())[15] = n;
             actor
         })
         .collect();
