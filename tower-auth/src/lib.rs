@@ -47,4 +47,4 @@ pub mod verified;
 pub mod verifier;
 pub use error::{AuthError, Challenge};
 pub use verified::{Pattern, VerifiedPrincipal};
-pub use verifier::{Verifier, VerifierChain, VerifyFuture};
+pub use verifier::{Verdict, Verifier, VerifierChain, VerifyFuture};

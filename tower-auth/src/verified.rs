@@ -203,7 +203,7 @@ pub(crate) mod testing {
             } else {
                 Err(AuthError::BadSignature)
             };
-            Box::pin(async move { outcome })
+            VerifyFuture::ready(outcome)
         }
 
         fn pattern(&self) -> Pattern {
@@ -216,8 +216,7 @@ pub(crate) mod testing {
 
     impl Verifier for FailsWith {
         fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
-            let error = (self.0)();
-            Box::pin(async move { Err(error) })
+            VerifyFuture::ready(Err((self.0)()))
         }
 
         fn pattern(&self) -> Pattern {

@@ -55,7 +55,7 @@
 //! # struct BadSignatures;
 //! # impl Verifier for BadSignatures {
 //! #     fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
-//! #         Box::pin(async { Err(AuthError::BadSignature) })
+//! #         VerifyFuture::ready(Err(AuthError::BadSignature))
 //! #     }
 //! #     fn pattern(&self) -> Pattern { Pattern::JwtPassthrough }
 //! # }
