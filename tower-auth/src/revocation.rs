@@ -199,8 +199,9 @@ impl DenylistEntries {
     /// Drops every entry whose expiry passed more than [`EXPIRY_GRACE_SECONDS`] before
     /// `now` (the tokens it revoked are refused as expired anyway); returns how many.
     pub fn remove_expired(&mut self, now: Timestamp) -> usize {
-        let keep =
-            |until: &Until| until.is_none_or(|until| until.add_seconds(EXPIRY_GRACE_SECONDS) > now);
+        let keep = |until: &Until| {
+            until.is_none_or(|until| until.add_seconds(EXPIRY_GRACE_SECONDS) >= now)
+        };
         let before = self.len();
         self.token_ids.retain(|_, until| keep(until));
         self.session_ids.retain(|_, until| keep(until));
@@ -314,8 +315,8 @@ struct Snapshot {
 /// });
 /// assert_eq!((version, denylist.len()), (2, 1));
 ///
-/// // Rejected as too early: within the grace after exp, the entry stays.
-/// assert_eq!(denylist.remove_expired(exp.add_seconds(60)), 0);
+/// // Too early: within the grace after exp (a verifier's largest leeway), it stays.
+/// assert_eq!(denylist.remove_expired(exp.add_seconds(300)), 0);
 /// assert_eq!(denylist.remove_expired(exp.add_seconds(301)), 1);
 /// assert!(denylist.is_empty());
 /// ```
