@@ -9,7 +9,7 @@
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
 //! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision |
 //! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
-//! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) swapped whole |
+//! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) updated in place, with expiring entries |
 //! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
 //! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain, the wrapper only verifiers can build, and the one error type with its HTTP mapping |
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |

@@ -822,7 +822,7 @@ mod tests {
             thread.join().unwrap();
         }
         assert!(cache.len() <= 64);
-        assert!(cache.len() > 0);
+        assert!(!cache.is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::bearer::{bearer_token, strip_headers};
 use super::future::ResponseFuture;
 use super::layer::Shared;
 use crate::error::AuthError;
+use crate::verified::VerifiedPrincipal;
 use crate::verifier::VerifyFuture;
 
 /// Middleware that authenticates requests; made by
@@ -64,6 +65,9 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // First, before anything reads a header: drop what outside callers must not set.
         strip_headers(request.headers_mut(), self.shared.strip());
+        // And a verdict an outer layer put in the extensions: what the inner service
+        // reads is this layer's verdict on this request's credentials, or nothing.
+        request.extensions_mut().remove::<VerifiedPrincipal>();
 
         // Ask the verifier with the token borrowed from the request: a verdict that is
         // already known (a token-cache hit) costs no copy and no box.

@@ -337,3 +337,34 @@ fn overlong_or_odd_request_ids_are_not_echoed() {
     headers.insert("x-request-id", "x".repeat(128).parse().unwrap());
     assert_eq!(super::audit::request_id(&headers).len(), 128);
 }
+
+#[tokio::test]
+async fn a_verified_principal_from_an_outer_layer_never_passes_the_layer() {
+    // An outer layer (or a middleware that kept one from another request) put a
+    // VerifiedPrincipal into the extensions of a request without credentials.
+    let smuggled = crate::verified::testing::verified(i64::MAX);
+    let mut request = Request::builder()
+        .uri("/orders")
+        .body(String::new())
+        .unwrap();
+    request.extensions_mut().insert(smuggled.clone());
+    let (response, seen) = call(
+        AuthenticateLayer::new(OneToken::new(GOOD)).optional(),
+        request,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = seen.unwrap();
+    assert!(seen.ran_marker);
+    assert!(
+        seen.principal.is_none(),
+        "an anonymous request carried a smuggled Principal through the layer"
+    );
+
+    // With a token, the inner service sees this layer's verdict on it.
+    let mut request = with_token(GOOD).body(String::new()).unwrap();
+    request.extensions_mut().insert(smuggled);
+    let (response, seen) = call(AuthenticateLayer::new(OneToken::new(GOOD)), request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(seen.unwrap().principal.is_some());
+}
