@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use principal::{Issuer, Principal, PrincipalId, Timestamp};
@@ -322,6 +323,11 @@ struct Snapshot {
 /// ```
 pub struct Denylist {
     current: RwLock<Snapshot>,
+    /// The snapshot's version, readable without the lock (the token cache reads it on
+    /// every hit). Stored under the write lock after each change, so it may lag the
+    /// list for an instant, never lead it: a verdict filed under it is at least as
+    /// recent as it says.
+    version: AtomicU64,
 }
 
 impl Default for Denylist {
@@ -343,6 +349,7 @@ impl Denylist {
                 version: 0,
                 entries,
             }),
+            version: AtomicU64::new(0),
         }
     }
 
@@ -358,6 +365,7 @@ impl Denylist {
         let mut snapshot = self.write();
         change(&mut snapshot.entries);
         snapshot.version = snapshot.version.saturating_add(1);
+        self.version.store(snapshot.version, Ordering::Release);
         snapshot.version
     }
 
@@ -369,6 +377,7 @@ impl Denylist {
         let removed = snapshot.entries.remove_expired(now);
         if removed > 0 {
             snapshot.version = snapshot.version.saturating_add(1);
+            self.version.store(snapshot.version, Ordering::Release);
         }
         removed
     }
@@ -427,7 +436,7 @@ impl RevocationCheck for Denylist {
     }
 
     fn version(&self) -> u64 {
-        self.read().version
+        self.version.load(Ordering::Acquire)
     }
 
     fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), Revoked>) {

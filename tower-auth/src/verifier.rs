@@ -298,3 +298,91 @@ impl fmt::Debug for VerifierChain {
             .finish()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::verified::testing::{FailsWith, OneToken};
+
+    const GOOD: &str = "good.token.here";
+
+    /// Answers like `inner`, but always through a pending future that yields once.
+    struct Waits(Arc<dyn Verifier>);
+
+    impl Verifier for Waits {
+        fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+            VerifyFuture::pending(async move {
+                tokio::task::yield_now().await;
+                self.0.verify(token).await
+            })
+        }
+
+        fn pattern(&self) -> Pattern {
+            self.0.pattern()
+        }
+    }
+
+    fn declines() -> Arc<dyn Verifier> {
+        Arc::new(FailsWith(|| AuthError::UnknownIssuer))
+    }
+
+    #[test]
+    fn a_chain_of_ready_verifiers_answers_ready() {
+        let chain = VerifierChain::new(declines()).then(OneToken::new(GOOD));
+        let verdict = chain.verify(GOOD).into_ready().expect("ready");
+        assert!(verdict.is_ok());
+        let verdict = chain.verify("bad").into_ready().expect("ready");
+        assert!(matches!(verdict, Err(AuthError::BadSignature)));
+        // Everyone declines: the last decline, ready.
+        let chain = VerifierChain::new(declines())
+            .then(Arc::new(FailsWith(|| AuthError::UnsupportedTokenFormat)));
+        let verdict = chain.verify(GOOD).into_ready().expect("ready");
+        assert!(matches!(verdict, Err(AuthError::UnsupportedTokenFormat)));
+    }
+
+    #[tokio::test]
+    async fn a_chain_goes_on_after_a_pending_verifier_by_the_same_rule() {
+        // A pending decline: the next verifier decides.
+        let chain = VerifierChain::new(Arc::new(Waits(declines()))).then(OneToken::new(GOOD));
+        let future = chain.verify(GOOD);
+        assert!(!future.is_ready());
+        assert!(future.await.is_ok());
+
+        // A pending refusal decides: the verifier after it is never asked.
+        let after = OneToken::new(GOOD);
+        let chain = VerifierChain::new(Arc::new(Waits(Arc::new(FailsWith(|| {
+            AuthError::BadSignature
+        })))))
+        .then(after.clone());
+        assert!(matches!(
+            chain.verify(GOOD).await,
+            Err(AuthError::BadSignature)
+        ));
+        assert_eq!(after.calls(), 0);
+
+        // Declines all the way, the last one pending: its decline is the verdict.
+        let chain =
+            VerifierChain::new(declines()).then(Arc::new(Waits(Arc::new(FailsWith(|| {
+                AuthError::UnsupportedTokenFormat
+            })))));
+        assert!(matches!(
+            chain.verify(GOOD).await,
+            Err(AuthError::UnsupportedTokenFormat)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_verify_future_resolves_once() {
+        let mut future = VerifyFuture::ready(Err(AuthError::BadSignature));
+        assert!(future.is_ready());
+        assert_eq!(format!("{future:?}"), "VerifyFuture(\"ready\")");
+        assert!((&mut future).await.is_err());
+        assert!(!future.is_ready());
+        assert_eq!(format!("{future:?}"), "VerifyFuture(\"done\")");
+        let pending = VerifyFuture::pending(async { Err(AuthError::BadSignature) });
+        assert_eq!(format!("{pending:?}"), "VerifyFuture(\"pending\")");
+    }
+}

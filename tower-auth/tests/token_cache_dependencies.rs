@@ -209,3 +209,55 @@ async fn a_revocation_change_rechecks_cached_verdicts_instead_of_flushing() {
     });
     verifier.verify_sync(&first).expect("accepted again");
 }
+
+#[tokio::test]
+async fn the_verifier_answers_ready_unless_it_must_fetch_a_key() {
+    use http::{Request, Response, StatusCode};
+    use tower::{ServiceExt, service_fn};
+    use tower_auth::authenticate::AuthenticateLayer;
+    use tower_layer::Layer;
+
+    let clock = test_clock();
+    let idp = start_idp_with_clock(&clock).await;
+    let verifier = Arc::new(verifier(&idp, &clock, Arc::new(Denylist::new())).await);
+    let known = idp
+        .issue(claims(&idp, "known"), Algorithm::ES256)
+        .expect("signed");
+    // A key in the current set: ready on the first verification, and on the cache hit.
+    assert!(verifier.verify(&known).is_ready());
+    assert!(verifier.verify(&known).is_ready());
+    assert!(verifier.verify(&known).await.is_ok());
+
+    // A key the IdP published after the set was fetched: the verifier must wait for a
+    // refetch, so it answers pending, and the verdict comes after the fetch.
+    idp.rotate(Algorithm::ES256).expect("new key");
+    let fresh = idp
+        .issue(claims(&idp, "fresh"), Algorithm::ES256)
+        .expect("signed");
+    let requests = idp.jwks_requests();
+    let pending = verifier.verify(&fresh);
+    assert!(!pending.is_ready());
+    assert!(pending.await.is_ok());
+    assert_eq!(idp.jwks_requests(), requests + 1);
+
+    // Through the layer, the pending path (owned token, boxed future) gives the same.
+    idp.rotate(Algorithm::ES256).expect("another key");
+    clock.advance(60); // past the refetch cooldown
+    let newest = idp
+        .issue(claims(&idp, "newest"), Algorithm::ES256)
+        .expect("signed");
+    assert!(!verifier.verify(&newest).is_ready());
+    let service = AuthenticateLayer::new(verifier.clone()).layer(service_fn(
+        |request: Request<()>| async move {
+            let verified = request.extensions().get::<tower_auth::VerifiedPrincipal>();
+            Ok::<_, std::convert::Infallible>(Response::new(verified.is_some()))
+        },
+    ));
+    let request = Request::builder()
+        .header("authorization", format!("Bearer {newest}"))
+        .body(())
+        .expect("request");
+    let response = service.oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(*response.body());
+}
