@@ -13,6 +13,12 @@
 //! [`VerifyFuture::into_ready`] first and awaits only what is really pending (the
 //! authenticate layer does, so a cache hit costs it no box and no token copy).
 //!
+//! The future does not depend on what the verifier reads: when `verify` takes the
+//! request's credentials (bearer token, passport header, internal-token header, transport
+//! peer) instead of a `&str`, it still borrows them for `'a` and answers the same
+//! `VerifyFuture<'a>`; the layer's pending path then owns a copy of those credentials
+//! where it owns a copy of the token today.
+//!
 //! # Who can implement it
 //!
 //! Anyone can implement `Verifier`, but only this crate can construct a
