@@ -9,7 +9,7 @@
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
 //! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision; [`StripHeadersLayer`](authenticate::StripHeadersLayer): the same header stripping for every route of a router, the unauthenticated ones and the fallback included |
 //! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
-//! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) swapped whole |
+//! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) updated in place, with expiring entries |
 //! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
 //! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain; the wrapper whose constructor only this crate's verifiers call (code holding one can still clone it: it shows that a verification happened, not for which request); the one error type with its HTTP mapping (`scope` on `insufficient_scope`, `Retry-After` on 503) |
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
@@ -47,4 +47,4 @@ pub mod verified;
 pub mod verifier;
 pub use error::{AuthError, Challenge};
 pub use verified::{Pattern, VerifiedPrincipal};
-pub use verifier::{Verifier, VerifierChain, VerifyFuture};
+pub use verifier::{Verdict, Verifier, VerifierChain, VerifyFuture};

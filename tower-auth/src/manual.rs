@@ -140,8 +140,10 @@
 //! [`AuthenticateLayer::strip_headers`]) before anything reads the request; the
 //! only way to keep one is the named [`AuthenticateLayer::insecure_keep_header`], for
 //! hops behind a trusted edge. Only this crate's verifiers can make a
-//! [`VerifiedPrincipal`] (its constructor is private), and only the layer puts one in the
-//! request. Two `Authorization` headers are refused even when equal
+//! [`VerifiedPrincipal`] from nothing (its constructor is private), and the layer removes
+//! any that reached it in the extensions before inserting its own verdict on the
+//! request's credentials; a copy is an ordinary value, though, so code running behind the
+//! layer is trusted not to move one between requests. Two `Authorization` headers are refused even when equal
 //! ([`AuthError::DuplicateAuthorizationHeaders`]), so no two parts of a stack can read
 //! different credentials; and in optional mode ([`AuthenticateLayer::optional`]) a bad
 //! token is refused, never downgraded to anonymous.
@@ -154,15 +156,22 @@
 //! - its key is SHA-256 over a fingerprint of the verifier's configuration and the token,
 //!   so a verdict under one configuration is never a hit for another; it stores digests,
 //!   never tokens;
-//! - each entry records the [`CacheEpoch`] (revocation-list version and key-set version)
-//!   read *before* its verification began; a lookup under another epoch misses, so a
-//!   [`Denylist::replace`] or a key-set change (a key removed, perhaps compromised) takes
-//!   effect on the next request, and a verdict reached while either changed is never
-//!   served;
+//! - each entry records what its verdict depended on: the issuer, the key that checked
+//!   the signature (and the key-set version it was current in) and the revocation-list
+//!   version, each read *before* the verification began, so a change during it is
+//!   re-checked later, never missed;
+//! - a hit requires the issuer's key set to be servable still: once the IdP has been
+//!   unreachable beyond the maximum staleness, a cached token is refused like a fresh
+//!   one (an entry lives at most until `min(exp, serve_until)`);
+//! - after a key-set change a hit checks that its own key is still there, unchanged (a
+//!   key removed, perhaps compromised, stops its tokens on the next request); after a
+//!   revocation change ([`Denylist::update`]) it checks the Principal against the
+//!   current list; neither flushes the other entries;
 //! - an entry serves only while `now < exp`, with no leeway: the cache never extends a
 //!   token's life;
-//! - only verified tokens get in, and it is bounded ([`TokenCacheConfig::max_entries`]),
-//!   so an attacker cannot grow it. [`TokenCacheConfig::disabled`] turns it off.
+//! - only verified tokens get in, and it is bounded in entries and estimated bytes
+//!   ([`TokenCacheConfig::max_entries`]), so an attacker cannot grow it.
+//!   [`TokenCacheConfig::disabled`] turns it off.
 //!
 //! ## JWKS fetch hardening
 //!
@@ -198,7 +207,7 @@
 //! ([`AUDIT_TARGET`]) carries ids, pattern, outcome and reason, and the error's message,
 //! which repeats at most short, bounded echoes of header values and `iss`. Types that hold
 //! key material print it redacted: [`SymmetricKey`] and [`VerificationKey`] show
-//! `[redacted]`, a [`CacheKey`] shows four bytes of its digest, and a URL's credentials
+//! `[redacted]`, a token-cache key shows four bytes of its digest, and a URL's credentials
 //! are removed before an error names it.
 //!
 //! # Why the defaults are so
@@ -224,7 +233,7 @@
 //! | JWKS body cap ([`RefreshPolicy::DEFAULT_MAX_BODY_BYTES`]) | 1 MiB | real key sets are a few KiB |
 //! | keys per set ([`KeySetPolicy::DEFAULT_MAX_KEYS`]) | 64 | IdPs publish a handful; a huge set is an attack or a mistake |
 //! | start-up ([`StartupPolicy`]) | fail if the keys cannot be loaded | a service that starts without keys refuses every token; going on is a choice ([`StartupPolicy::ContinueIfUnavailable`]) |
-//! | verified-token cache ([`DEFAULT_MAX_ENTRIES`]) | on, 10 000 entries | a token is typically presented many times in its life; the bound keeps memory small, and the epochs keep the cache as strict as a fresh check |
+//! | verified-token cache ([`DEFAULT_MAX_ENTRIES`]) | on, 10 000 entries | a token is typically presented many times in its life; the bounds (entries, and 32 MiB estimated) keep memory small, and the per-entry dependencies keep the cache as strict as a fresh check |
 //! | optional authentication | off | a request without credentials is refused unless a route opts in |
 //! | stripped headers | `x-principal-bin`, `x-baton-internal-token` | an outside caller must never choose its own Principal |
 //!
@@ -314,9 +323,7 @@
 //! [`AuthenticateLayer::optional`]: crate::authenticate::AuthenticateLayer::optional
 //! [`VerifiedPrincipal`]: crate::verified::VerifiedPrincipal
 //! [`TokenCache`]: crate::token_cache::TokenCache
-//! [`CacheEpoch`]: crate::token_cache::CacheEpoch
-//! [`CacheKey`]: crate::token_cache::CacheKey
 //! [`TokenCacheConfig::max_entries`]: crate::token_cache::TokenCacheConfig::max_entries
 //! [`TokenCacheConfig::disabled`]: crate::token_cache::TokenCacheConfig::disabled
 //! [`DEFAULT_MAX_ENTRIES`]: crate::token_cache::DEFAULT_MAX_ENTRIES
-//! [`Denylist::replace`]: crate::revocation::Denylist::replace
+//! [`Denylist::update`]: crate::revocation::Denylist::update

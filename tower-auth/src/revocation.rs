@@ -3,23 +3,36 @@
 //! A [`RevocationCheck`] runs after a token's signature and claims verified and before
 //! the Principal is handed out. Its [`version`](RevocationCheck::version) changes
 //! whenever its answers may change, which is how the
-//! [`TokenCache`](crate::token_cache::TokenCache) knows to drop what it cached: a cached
+//! [`TokenCache`](crate::token_cache::TokenCache) knows when to check again: a cached
 //! Principal was checked against the list of the version recorded with it, so while the
-//! version is unchanged the answer would be the same and a hit need not check again.
+//! version is unchanged the answer would be the same and a hit need not check again;
+//! once it changed, the hit checks the cached Principal against the current list (a
+//! look-up by its ids, no signature work) instead of dropping it.
 //!
 //! [`Denylist`] is the first implementation: sets of token ids (`jti`), session ids
-//! (`sid`), subjects (`iss` + `sub`) and Principal ids (the subject's or any actor's),
-//! replaced as a whole (so a revocation feed never leaves a half-applied list visible)
-//! and read without locks.
+//! (`sid`), subjects (`iss` + `sub`) and Principal ids (the subject's or any actor's).
+//! It is updated in place, one change or a batch at a time ([`Denylist::update`]; a
+//! batch is applied under one lock, so no reader sees it half-applied), or replaced
+//! whole. Entries for token ids and sessions may carry an expiry (the token's or the
+//! session's end), after which [`Denylist::remove_expired`] lets them go.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use arc_swap::ArcSwap;
-use principal::{Issuer, Principal, PrincipalId};
+use principal::{Issuer, Principal, PrincipalId, Timestamp};
 
 pub use crate::error::{Revoked, RevokedField};
+
+/// How long after its expiry an entry is kept by [`Denylist::remove_expired`], in
+/// seconds: the largest clock leeway a verifier accepts
+/// ([`MAX_LEEWAY`](crate::jwt::MAX_LEEWAY)), since a token stays acceptable that long
+/// past its `exp`.
+pub const EXPIRY_GRACE_SECONDS: i64 = 300;
+
+/// When an entry may go: `None` keeps it until it is removed.
+type Until = Option<Timestamp>;
 
 /// Decides whether a verified Principal has been revoked.
 ///
@@ -86,11 +99,13 @@ impl<R: RevocationCheck + ?Sized> RevocationCheck for Arc<R> {
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct DenylistEntries {
-    token_ids: HashSet<String>,
-    session_ids: HashSet<String>,
+    /// jti -> until when the entry is needed
+    token_ids: HashMap<String, Until>,
+    /// sid -> until when the entry is needed
+    session_ids: HashMap<String, Until>,
     /// issuer -> subjects of that issuer
-    subjects: HashMap<Issuer, HashSet<String>>,
-    principal_ids: HashSet<PrincipalId>,
+    subjects: HashMap<Issuer, HashMap<String, Until>>,
+    principal_ids: HashMap<PrincipalId, Until>,
 }
 
 impl DenylistEntries {
@@ -101,37 +116,109 @@ impl DenylistEntries {
 
     /// Also revoke every token with this `jti`.
     pub fn deny_token_id(mut self, jti: impl Into<String>) -> Self {
-        self.token_ids.insert(jti.into());
+        self.add_token_id(jti, None);
+        self
+    }
+
+    /// Also revoke every token with this `jti`; the entry may go once `expires_at` (the
+    /// token's `exp`) has passed by [`EXPIRY_GRACE_SECONDS`].
+    pub fn deny_token_id_until(mut self, jti: impl Into<String>, expires_at: Timestamp) -> Self {
+        self.add_token_id(jti, Some(expires_at));
         self
     }
 
     /// Also revoke every token of this session (`sid`).
     pub fn deny_session_id(mut self, sid: impl Into<String>) -> Self {
-        self.session_ids.insert(sid.into());
+        self.add_session_id(sid, None);
         self
     }
 
     /// Also revoke every token whose `sub` is `subject` at `issuer`.
     pub fn deny_subject(mut self, issuer: &Issuer, subject: impl Into<String>) -> Self {
-        self.subjects
-            .entry(issuer.clone())
-            .or_default()
-            .insert(subject.into());
+        self.add_subject(issuer, subject);
         self
     }
 
     /// Also revoke every token in which this party (`hm-…`, `am-…`, `svc-…`) appears,
     /// as the subject or as an actor, whatever the issuer.
     pub fn deny_principal_id(mut self, id: PrincipalId) -> Self {
-        self.principal_ids.insert(id);
+        self.add_principal_id(id);
         self
+    }
+
+    /// Revoke every token with this `jti`; with `until`, the entry may go once that
+    /// instant (the token's `exp`) has passed by [`EXPIRY_GRACE_SECONDS`].
+    pub fn add_token_id(&mut self, jti: impl Into<String>, until: Option<Timestamp>) {
+        self.token_ids.insert(jti.into(), until);
+    }
+
+    /// Stop revoking tokens by this `jti`; whether it was listed.
+    pub fn remove_token_id(&mut self, jti: &str) -> bool {
+        self.token_ids.remove(jti).is_some()
+    }
+
+    /// Revoke every token of this session (`sid`); with `until`, as for token ids.
+    pub fn add_session_id(&mut self, sid: impl Into<String>, until: Option<Timestamp>) {
+        self.session_ids.insert(sid.into(), until);
+    }
+
+    /// Stop revoking this session; whether it was listed.
+    pub fn remove_session_id(&mut self, sid: &str) -> bool {
+        self.session_ids.remove(sid).is_some()
+    }
+
+    /// Revoke every token whose `sub` is `subject` at `issuer`.
+    pub fn add_subject(&mut self, issuer: &Issuer, subject: impl Into<String>) {
+        self.subjects
+            .entry(issuer.clone())
+            .or_default()
+            .insert(subject.into(), None);
+    }
+
+    /// Stop revoking `subject` at `issuer`; whether it was listed.
+    pub fn remove_subject(&mut self, issuer: &Issuer, subject: &str) -> bool {
+        let Some(subjects) = self.subjects.get_mut(issuer) else {
+            return false;
+        };
+        let removed = subjects.remove(subject).is_some();
+        if subjects.is_empty() {
+            self.subjects.remove(issuer);
+        }
+        removed
+    }
+
+    /// Revoke every token in which this party appears.
+    pub fn add_principal_id(&mut self, id: PrincipalId) {
+        self.principal_ids.insert(id, None);
+    }
+
+    /// Stop revoking this party; whether it was listed.
+    pub fn remove_principal_id(&mut self, id: &PrincipalId) -> bool {
+        self.principal_ids.remove(id).is_some()
+    }
+
+    /// Drops every entry whose expiry passed more than [`EXPIRY_GRACE_SECONDS`] before
+    /// `now` (the tokens it revoked are refused as expired anyway); returns how many.
+    pub fn remove_expired(&mut self, now: Timestamp) -> usize {
+        let keep = |until: &Until| {
+            until.is_none_or(|until| until.add_seconds(EXPIRY_GRACE_SECONDS) >= now)
+        };
+        let before = self.len();
+        self.token_ids.retain(|_, until| keep(until));
+        self.session_ids.retain(|_, until| keep(until));
+        for subjects in self.subjects.values_mut() {
+            subjects.retain(|_, until| keep(until));
+        }
+        self.subjects.retain(|_, subjects| !subjects.is_empty());
+        self.principal_ids.retain(|_, until| keep(until));
+        before - self.len()
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.token_ids.len()
             + self.session_ids.len()
-            + self.subjects.values().map(HashSet::len).sum::<usize>()
+            + self.subjects.values().map(HashMap::len).sum::<usize>()
             + self.principal_ids.len()
     }
 
@@ -145,14 +232,14 @@ impl DenylistEntries {
         if !self.token_ids.is_empty()
             && principal
                 .token_id()
-                .is_some_and(|jti| self.token_ids.contains(jti))
+                .is_some_and(|jti| self.token_ids.contains_key(jti))
         {
             return Err(Revoked::new(RevokedField::TokenId));
         }
         if !self.session_ids.is_empty()
             && principal
                 .session_id()
-                .is_some_and(|sid| self.session_ids.contains(sid))
+                .is_some_and(|sid| self.session_ids.contains_key(sid))
         {
             return Err(Revoked::new(RevokedField::SessionId));
         }
@@ -160,18 +247,18 @@ impl DenylistEntries {
             && self
                 .subjects
                 .get(principal.issuer())
-                .is_some_and(|subjects| subjects.contains(principal.subject()))
+                .is_some_and(|subjects| subjects.contains_key(principal.subject()))
         {
             return Err(Revoked::new(RevokedField::Subject));
         }
         if !self.principal_ids.is_empty() {
-            if self.principal_ids.contains(principal.id()) {
+            if self.principal_ids.contains_key(principal.id()) {
                 return Err(Revoked::new(RevokedField::PrincipalId));
             }
             if principal
                 .delegation()
                 .iter()
-                .any(|actor| self.principal_ids.contains(actor.id()))
+                .any(|actor| self.principal_ids.contains_key(actor.id()))
             {
                 return Err(Revoked::new(RevokedField::Actor));
             }
@@ -188,7 +275,7 @@ impl fmt::Debug for DenylistEntries {
             .field("session_ids", &self.session_ids.len())
             .field(
                 "subjects",
-                &self.subjects.values().map(HashSet::len).sum::<usize>(),
+                &self.subjects.values().map(HashMap::len).sum::<usize>(),
             )
             .field("principal_ids", &self.principal_ids.len())
             .finish()
@@ -198,30 +285,49 @@ impl fmt::Debug for DenylistEntries {
 #[derive(Debug)]
 struct Snapshot {
     version: u64,
-    entries: Arc<DenylistEntries>,
+    entries: DenylistEntries,
 }
 
 /// An in-memory denylist of token ids, session ids, subjects and Principal ids.
 ///
-/// Readers load the current list without locks (`ArcSwap`); [`replace`](Self::replace)
-/// swaps in a whole new list and bumps the version, so a reader sees either the old list
-/// or the new one, never a mix. Share it as `Arc<Denylist>` between the verifiers and
-/// whatever feeds it.
+/// Updated in place: [`update`](Self::update) applies one change or a batch under the
+/// write lock and bumps the version once, so a reader sees the list before the batch or
+/// after it, never half of it, and a change costs what it changes, not a copy of the
+/// whole list. Checks take the read lock briefly (they run on token-cache misses and on
+/// the first hit of each cached token after a change). Share it as `Arc<Denylist>`
+/// between the verifiers and whatever feeds it.
 ///
 /// ```
+/// use principal::Timestamp;
 /// use tower_auth::revocation::{Denylist, DenylistEntries, RevocationCheck};
 ///
 /// let denylist = Denylist::new();
 /// assert_eq!(denylist.version(), 0);
-/// assert!(denylist.entries().is_empty());
+/// assert!(denylist.is_empty());
 ///
 /// let version = denylist.replace(DenylistEntries::new().deny_session_id("session-42"));
 /// assert_eq!(version, 1);
-/// assert_eq!(denylist.version(), 1);
-/// assert_eq!(denylist.entries().len(), 1);
+///
+/// // Incremental: add a revoked token (kept until its exp has passed) and lift a session.
+/// let exp = Timestamp::from_unix_seconds(1_700_000_300);
+/// let version = denylist.update(|entries| {
+///     entries.add_token_id("jti-7", Some(exp));
+///     assert!(entries.remove_session_id("session-42"));
+/// });
+/// assert_eq!((version, denylist.len()), (2, 1));
+///
+/// // Too early: within the grace after exp (a verifier's largest leeway), it stays.
+/// assert_eq!(denylist.remove_expired(exp.add_seconds(300)), 0);
+/// assert_eq!(denylist.remove_expired(exp.add_seconds(301)), 1);
+/// assert!(denylist.is_empty());
 /// ```
 pub struct Denylist {
-    current: ArcSwap<Snapshot>,
+    current: RwLock<Snapshot>,
+    /// The snapshot's version, readable without the lock (the token cache reads it on
+    /// every hit). Stored under the write lock after each change, so it may lag the
+    /// list for an instant, never lead it: a verdict filed under it is at least as
+    /// recent as it says.
+    version: AtomicU64,
 }
 
 impl Default for Denylist {
@@ -239,26 +345,70 @@ impl Denylist {
     /// A denylist holding `entries`, at version 0.
     pub fn with_entries(entries: DenylistEntries) -> Self {
         Denylist {
-            current: ArcSwap::from_pointee(Snapshot {
+            current: RwLock::new(Snapshot {
                 version: 0,
-                entries: Arc::new(entries),
+                entries,
             }),
+            version: AtomicU64::new(0),
         }
     }
 
     /// Replace the whole list; returns the new version (one more than the last).
     pub fn replace(&self, entries: DenylistEntries) -> u64 {
-        let entries = Arc::new(entries);
-        let previous = self.current.rcu(|current| Snapshot {
-            version: current.version.saturating_add(1),
-            entries: Arc::clone(&entries),
-        });
-        previous.version.saturating_add(1)
+        self.update(|current| *current = entries)
     }
 
-    /// The current list.
-    pub fn entries(&self) -> Arc<DenylistEntries> {
-        Arc::clone(&self.current.load().entries)
+    /// Change the list in place (`change` may add and remove any number of entries);
+    /// returns the new version (one more than the last). Readers wait while `change`
+    /// runs: keep it to the edits, no I/O.
+    pub fn update(&self, change: impl FnOnce(&mut DenylistEntries)) -> u64 {
+        let mut snapshot = self.write();
+        change(&mut snapshot.entries);
+        snapshot.version = snapshot.version.saturating_add(1);
+        self.version.store(snapshot.version, Ordering::Release);
+        snapshot.version
+    }
+
+    /// Drops entries whose expiry passed more than [`EXPIRY_GRACE_SECONDS`] before `now`
+    /// (see [`DenylistEntries::remove_expired`]); returns how many. The version moves
+    /// only if something was dropped.
+    pub fn remove_expired(&self, now: Timestamp) -> usize {
+        let mut snapshot = self.write();
+        let removed = snapshot.entries.remove_expired(now);
+        if removed > 0 {
+            snapshot.version = snapshot.version.saturating_add(1);
+            self.version.store(snapshot.version, Ordering::Release);
+        }
+        removed
+    }
+
+    /// A copy of the current list (costs as much as the list is long).
+    pub fn entries(&self) -> DenylistEntries {
+        self.read().entries.clone()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.read().entries.len()
+    }
+
+    /// Whether nothing is revoked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A poisoned lock only means a `change` panicked; the sets are still sets, so go on
+    /// (the version was not bumped for the panicked change, but the next one bumps it).
+    fn read(&self) -> RwLockReadGuard<'_, Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Snapshot> {
+        self.current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -282,22 +432,22 @@ impl RevocationCheck for Denylist {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn check(&self, principal: &Principal) -> Result<(), Revoked> {
-        self.current.load().entries.matches(principal)
+        self.read().entries.matches(principal)
     }
 
     fn version(&self) -> u64 {
-        self.current.load().version
+        self.version.load(Ordering::Acquire)
     }
 
     fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), Revoked>) {
-        let snapshot = self.current.load();
+        let snapshot = self.read();
         (snapshot.version, snapshot.entries.matches(principal))
     }
 }
 
 impl fmt::Debug for Denylist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let snapshot = self.current.load();
+        let snapshot = self.read();
         f.debug_struct("Denylist")
             .field("version", &snapshot.version)
             .field("entries", &snapshot.entries)

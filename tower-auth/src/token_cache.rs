@@ -6,50 +6,51 @@
 //!   of the verifier's issuer configuration given at construction, so a token verified
 //!   under one configuration (issuers, audiences, leeway...) is never a hit for another.
 //!   The cache holds digests, never tokens.
+//! - **Dependencies.** Each entry records what its verdict depended on besides the token:
+//!   the issuer, the key that checked the signature (with the issuer's key-set version
+//!   at which that key was current), and the revocation-list version it was checked
+//!   against. A hit re-checks only what changed since:
+//!   - the issuer's key set must still be *servable* (loaded and not past its maximum
+//!     staleness): once the IdP has been unreachable for longer than that, a cached
+//!     token is refused exactly like a fresh one, so an entry lives at most until
+//!     `min(exp, serve_until)`;
+//!   - if the key-set version moved, the entry's key must still be in the set, unchanged
+//!     (same `kid`, algorithm and material); a key published ahead of a rotation or
+//!     another key removed leaves the entry serving, its own key gone or replaced drops it;
+//!   - if the revocation version moved, the Principal is checked against the current list
+//!     (a look-up by `jti`, `sid`, subject and ids; no signature work) and the entry
+//!     records the new version, or the hit answers the revocation error.
+//!
+//!   So a hit is never more trusting than a fresh verification: with the same keys and
+//!   the same revocation list it would reach the same verdict.
 //! - **Expiry.** An entry serves only while `now < exp` of its Principal, with `now` from
 //!   the [`Clock`]. No leeway: at `exp` the entry is gone, even though a fresh
 //!   verification with clock leeway might still accept the token for a few seconds.
-//! - **Epoch.** Each entry records the [`CacheEpoch`] (revocation-list version and key-set
-//!   version) current when its verification began. A lookup presents the current epoch; an
-//!   entry of another epoch is a miss, and entries of an older epoch are purged. When a
-//!   newer epoch is first seen, the whole cache is dropped. So a cached token is never
-//!   more trusted than a fresh verification would trust it: under the same revocation
-//!   list and the same keys, the verdict would be the same.
-//! - **Revocation on a hit.** Not re-checked: the entry passed the revocation check of
-//!   the list of its recorded version, lists are immutable per version, and a hit
-//!   requires that version to still be current.
-//! - **Bound.** At most [`TokenCacheConfig::max_entries`] entries, split over up to 16
-//!   shards. Eviction, when a shard is full: first drop its expired and older-epoch
-//!   entries; if none, drop one arbitrary entry (the first in the shard's randomly
-//!   seeded hash order, so an effectively random one). Simple, bounded, and an attacker
-//!   cannot grow it: only verified tokens get in.
-//! - **Concurrency.** Each shard is a `std::sync::RwLock<HashMap>`; a hit takes one read
-//!   lock, never a write lock. Writes (insert, purge) lock one shard.
+//! - **Bound.** At most [`TokenCacheConfig::max_entries`] entries and about
+//!   [`TokenCacheConfig::max_bytes`] bytes (an entry's size is estimated as a fixed part
+//!   plus the token's length: the Principal's strings all come from the token's claims,
+//!   whose base64 form is longer than they are), split over up to 16 shards. Eviction is
+//!   first in, first out: each shard keeps its keys in insertion order and drops from the
+//!   front, so making room costs O(1) per entry dropped and never scans a shard under its
+//!   write lock. An attacker cannot grow the cache: only verified tokens get in.
+//! - **Concurrency.** Each shard is a `std::sync::RwLock`; a hit takes one read lock,
+//!   never a write lock (recording a newer version on an entry is an atomic store).
+//!   Writes (insert, purge of an expired or invalidated entry) lock one shard briefly.
 //!
-//! # Using it from a verifier
-//!
-//! Read the epoch once, before the lookup; use it for the lookup and, after a successful
-//! verification, for the insert:
-//!
-//! ```text
-//! let epoch = CacheEpoch::new(revocation.version(), keys.version());
-//! let key = cache.key(token);
-//! if let Some(hit) = cache.get_by_key(&key, epoch) { return Ok(hit) }
-//! let verified = verify_fully(token)?;  // keys and revocation read after the epoch
-//! cache.insert(key, verified.clone(), epoch);
-//! ```
-//!
-//! Reading the epoch first matters: if the list or keys change during verification, the
-//! entry is recorded under the older epoch and is never served.
+//! The cache is filled and read by [`JwtVerifier`](crate::jwt::JwtVerifier); its public
+//! surface is the configuration and what a verifier's
+//! [`token_cache`](crate::jwt::JwtVerifier::token_cache) shows (size, bounds, `clear`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::digest;
-use principal::{Clock, Timestamp};
+use principal::{Clock, Principal, Timestamp};
 
+use crate::error::AuthError;
+use crate::jwks::VerificationKey;
 use crate::verified::VerifiedPrincipal;
 
 /// Default bound on the number of cached tokens.
@@ -58,21 +59,38 @@ pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 /// Upper bound on [`TokenCacheConfig::max_entries`].
 pub const MAX_MAX_ENTRIES: usize = 10_000_000;
 
+/// Default bound on the cache's estimated size: 32 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
+
 const MAX_SHARDS: usize = 16;
 
 /// Domain separation for the scope digest (the cache key format's version).
 const SCOPE_DOMAIN: &[u8] = b"baton.tower-auth.token-cache.v1\0";
 
-/// Configuration of a [`TokenCache`]. Deserializable (`max_entries`; absent fields take
-/// their defaults).
+/// The fixed part of an entry's estimated size: the entry, its map slot and queue slot,
+/// the Principal and its `Arc`, and a margin for the Principal's containers. The token's
+/// length is added per entry.
+const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>()
+    + std::mem::size_of::<CacheKey>()
+    + std::mem::size_of::<(CacheKey, u64)>()
+    + std::mem::size_of::<Principal>()
+    + 256;
+
+/// Configuration of a token cache. Deserializable (`max_entries`, `max_bytes`; absent
+/// fields take their defaults).
 ///
 /// ```
 /// use tower_auth::token_cache::TokenCacheConfig;
 ///
 /// let config: TokenCacheConfig = serde_json::from_str(r#"{ "max_entries": 500 }"#).unwrap();
 /// assert_eq!(config.max_entries, 500);
+/// assert_eq!(config.max_bytes, 32 << 20);
 /// assert_eq!(TokenCacheConfig::default().max_entries, 10_000);
+/// assert_eq!(TokenCacheConfig::with_max_entries(10).with_max_bytes(4096).max_bytes, 4096);
 /// assert!(TokenCacheConfig::disabled().max_entries == 0);
+///
+/// // Rejected: an unknown field.
+/// assert!(serde_json::from_str::<TokenCacheConfig>(r#"{ "size": 500 }"#).is_err());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -81,58 +99,42 @@ pub struct TokenCacheConfig {
     /// The most tokens the cache holds; `0` disables caching. Capped at
     /// [`MAX_MAX_ENTRIES`].
     pub max_entries: usize,
+    /// The most bytes the cache holds, by its estimate of each entry's size; `0`
+    /// disables caching.
+    pub max_bytes: usize,
 }
 
 impl Default for TokenCacheConfig {
     fn default() -> Self {
         TokenCacheConfig {
             max_entries: DEFAULT_MAX_ENTRIES,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
     }
 }
 
 impl TokenCacheConfig {
     /// A configuration holding at most `max_entries` tokens (capped at
-    /// [`MAX_MAX_ENTRIES`]; `0` disables caching).
+    /// [`MAX_MAX_ENTRIES`]; `0` disables caching) and the default byte bound.
     pub fn with_max_entries(max_entries: usize) -> Self {
-        TokenCacheConfig { max_entries }
+        TokenCacheConfig {
+            max_entries,
+            ..Self::default()
+        }
+    }
+
+    /// This configuration, bounded to about `max_bytes` bytes.
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// No caching: every token is verified in full.
     pub fn disabled() -> Self {
-        TokenCacheConfig { max_entries: 0 }
-    }
-}
-
-/// The versions of everything a verification depended on besides the token: the
-/// revocation list ([`RevocationCheck::version`](crate::revocation::RevocationCheck::version))
-/// and the key set (the sum or combination of the issuers' key-cache versions). Both must
-/// be counters that only grow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CacheEpoch {
-    revocation: u64,
-    keys: u64,
-}
-
-impl CacheEpoch {
-    /// The epoch of revocation version `revocation` and key-set version `keys`.
-    pub fn new(revocation: u64, keys: u64) -> Self {
-        CacheEpoch { revocation, keys }
-    }
-
-    /// The revocation-list version.
-    pub fn revocation(self) -> u64 {
-        self.revocation
-    }
-
-    /// The key-set version.
-    pub fn keys(self) -> u64 {
-        self.keys
-    }
-
-    /// Whether either version of `self` is behind `other`'s.
-    fn is_behind(self, other: CacheEpoch) -> bool {
-        self.revocation < other.revocation || self.keys < other.keys
+        TokenCacheConfig {
+            max_entries: 0,
+            max_bytes: 0,
+        }
     }
 }
 
@@ -141,7 +143,7 @@ impl CacheEpoch {
 /// `Debug` shows a short prefix only: the digest is not the token, but there is no reason
 /// to print tokens' fingerprints in full either.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CacheKey([u8; 32]);
+pub(crate) struct CacheKey([u8; 32]);
 
 impl CacheKey {
     fn shard(&self, shards: usize) -> usize {
@@ -162,49 +164,149 @@ impl fmt::Debug for CacheKey {
     }
 }
 
-#[derive(Clone)]
+/// What a verdict depended on besides the token, recorded with it.
+pub(crate) struct Dependencies {
+    /// The verifier's index of the token's issuer.
+    pub(crate) issuer: usize,
+    /// The key that verified the signature.
+    pub(crate) key: Arc<VerificationKey>,
+    /// The issuer's key-set version read before the key was looked up (so the key is of
+    /// this version or a newer one).
+    pub(crate) key_version: u64,
+    /// The revocation-list version read before the verification began (so the check ran
+    /// against this version or a newer one).
+    pub(crate) revocation_version: u64,
+}
+
 struct Entry {
     verified: VerifiedPrincipal,
     expires_at: Timestamp,
-    epoch: CacheEpoch,
+    issuer: usize,
+    key: Arc<VerificationKey>,
+    /// Raised (never lowered) by hits that found the key unchanged in a newer set.
+    key_version: AtomicU64,
+    /// Raised (never lowered) by hits that re-checked against a newer list.
+    revocation_version: AtomicU64,
+    /// Which insert of this key made the entry: matches its place in the queue.
+    generation: u64,
+    bytes: usize,
 }
 
-type Shard = RwLock<HashMap<CacheKey, Entry>>;
+/// A found entry, as the verifier's re-check sees it (under the shard's read lock).
+pub(crate) struct CachedEntry<'a> {
+    entry: &'a Entry,
+}
 
-/// A bounded cache of verified tokens (see the [module docs](self) for the rules).
+impl CachedEntry<'_> {
+    /// The cached Principal.
+    pub(crate) fn principal(&self) -> &Principal {
+        self.entry.verified.principal()
+    }
+
+    /// The verifier's index of the entry's issuer.
+    pub(crate) fn issuer(&self) -> usize {
+        self.entry.issuer
+    }
+
+    /// The key that verified the entry's signature.
+    pub(crate) fn key(&self) -> &VerificationKey {
+        &self.entry.key
+    }
+
+    /// The key-set version at which the entry's key is known current.
+    pub(crate) fn key_version(&self) -> u64 {
+        self.entry.key_version.load(Ordering::Acquire)
+    }
+
+    /// The key was found unchanged in the set of `version`.
+    pub(crate) fn confirm_key_version(&self, version: u64) {
+        self.entry.key_version.fetch_max(version, Ordering::AcqRel);
+    }
+
+    /// The revocation-list version the entry was last checked against.
+    pub(crate) fn revocation_version(&self) -> u64 {
+        self.entry.revocation_version.load(Ordering::Acquire)
+    }
+
+    /// The entry passed the revocation check of `version`.
+    pub(crate) fn confirm_revocation_version(&self, version: u64) {
+        self.entry
+            .revocation_version
+            .fetch_max(version, Ordering::AcqRel);
+    }
+}
+
+/// The verifier's decision about a found, unexpired entry.
+pub(crate) enum Recheck {
+    /// Everything it depends on still holds: serve it.
+    Serve,
+    /// It cannot serve now but may again (the key set is not servable right now):
+    /// verify in full, keep the entry.
+    Miss,
+    /// It can never serve again (its key is gone or changed): verify in full, drop it.
+    Drop,
+    /// It is refused (revoked since): answer this error, keep the entry so a replayed
+    /// revoked token stays cheap to refuse.
+    Refuse(AuthError),
+}
+
+struct ShardState {
+    map: HashMap<CacheKey, Entry>,
+    /// Keys in insertion order, with the generation of the insert. A pair whose entry
+    /// was removed or replaced since is skipped when it reaches the front.
+    order: VecDeque<(CacheKey, u64)>,
+    bytes: usize,
+    next_generation: u64,
+}
+
+struct Shard {
+    state: RwLock<ShardState>,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+/// A bounded cache of verified tokens (see the [module docs](self) for the rules); a
+/// [`JwtVerifier`](crate::jwt::JwtVerifier) holds one.
 ///
 /// ```
-/// use std::sync::Arc;
-/// use principal::{TestClock, Timestamp};
-/// use tower_auth::token_cache::{CacheEpoch, TokenCache, TokenCacheConfig};
+/// use principal::{Audience, Issuer};
+/// use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+/// use tower_auth::token_cache::TokenCacheConfig;
 ///
-/// let clock = TestClock::new(Timestamp::from_unix_seconds(1_000));
-/// let cache = TokenCache::new(TokenCacheConfig::default(), b"issuer config", Arc::new(clock));
-/// let epoch = CacheEpoch::new(0, 1);
-///
-/// // Nothing verified yet: a miss, so the caller verifies in full.
-/// assert!(cache.get("eyJhbGciOi...", epoch).is_none());
-/// // After a successful verification the verifier inserts the VerifiedPrincipal
-/// // (only this crate's verifiers can make one), and the next lookup is a hit.
+/// let issuer = IssuerConfig::builder(Issuer::new("https://idp.example.com")?)
+///     .audience(Audience::new("api")?)
+///     .oidc_discovery()
+///     .build()?;
+/// let verifier = JwtVerifier::builder()
+///     .issuer(issuer.clone())
+///     .token_cache(TokenCacheConfig::with_max_entries(500).with_max_bytes(1 << 20))
+///     .build()?;
+/// let cache = verifier.token_cache();
+/// assert_eq!((cache.capacity(), cache.max_bytes()), (500, 1 << 20));
 /// assert!(cache.is_empty());
+///
+/// // Disabled: nothing is ever stored.
+/// let verifier = JwtVerifier::builder()
+///     .issuer(issuer)
+///     .token_cache(TokenCacheConfig::disabled())
+///     .build()?;
+/// assert_eq!(verifier.token_cache().capacity(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct TokenCache {
     shards: Box<[Shard]>,
-    per_shard: usize,
     scope: [u8; 32],
     clock: Arc<dyn Clock>,
-    /// The newest epoch seen (each component is a running maximum).
-    newest_revocation: AtomicU64,
-    newest_keys: AtomicU64,
-    /// Serialises whole-cache drops, so two threads seeing a new epoch drop once.
-    drop_all: Mutex<()>,
 }
 
 impl TokenCache {
     /// An empty cache. `issuer_fingerprint` identifies the verifier configuration the
-    /// cached verdicts belong to (issuers, audiences, algorithms, leeway...): give every
-    /// configuration its own fingerprint, for instance its canonical serialization.
-    pub fn new(config: TokenCacheConfig, issuer_fingerprint: &[u8], clock: Arc<dyn Clock>) -> Self {
+    /// cached verdicts belong to (issuers, audiences, algorithms, leeway...).
+    pub(crate) fn new(
+        config: TokenCacheConfig,
+        issuer_fingerprint: &[u8],
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self::with_shard_limit(config, issuer_fingerprint, clock, MAX_SHARDS)
     }
 
@@ -214,12 +316,27 @@ impl TokenCache {
         clock: Arc<dyn Clock>,
         max_shards: usize,
     ) -> Self {
-        let max_entries = config.max_entries.min(MAX_MAX_ENTRIES);
-        // Never more shards than entries, so the per-shard bound keeps the total bound.
+        let max_entries = if config.max_bytes == 0 {
+            0
+        } else {
+            config.max_entries.min(MAX_MAX_ENTRIES)
+        };
+        // Never more shards than entries; the remainder goes one each to the first
+        // shards, so the shards' bounds add up to exactly `max_entries`.
         let shard_count = max_entries.clamp(1, max_shards.max(1));
-        let per_shard = max_entries / shard_count;
+        let (per_shard, extra) = (max_entries / shard_count, max_entries % shard_count);
+        let bytes_per_shard = config.max_bytes / shard_count;
         let shards = (0..shard_count)
-            .map(|_| RwLock::new(HashMap::new()))
+            .map(|index| Shard {
+                state: RwLock::new(ShardState {
+                    map: HashMap::new(),
+                    order: VecDeque::new(),
+                    bytes: 0,
+                    next_generation: 0,
+                }),
+                max_entries: per_shard + usize::from(index < extra),
+                max_bytes: if max_entries == 0 { 0 } else { bytes_per_shard },
+            })
             .collect::<Vec<_>>()
             .into_boxed_slice();
 
@@ -231,22 +348,28 @@ impl TokenCache {
 
         TokenCache {
             shards,
-            per_shard,
             scope,
             clock,
-            newest_revocation: AtomicU64::new(0),
-            newest_keys: AtomicU64::new(0),
-            drop_all: Mutex::new(()),
         }
     }
 
     /// The most entries this cache holds (`0`: caching is off).
     pub fn capacity(&self) -> usize {
-        self.per_shard * self.shards.len()
+        self.shards.iter().map(|shard| shard.max_entries).sum()
+    }
+
+    /// The most bytes this cache holds, by its estimate of entries' sizes.
+    pub fn max_bytes(&self) -> usize {
+        self.shards.iter().map(|shard| shard.max_bytes).sum()
+    }
+
+    /// Whether caching is on.
+    pub(crate) fn is_enabled(&self) -> bool {
+        self.capacity() > 0
     }
 
     /// The cache key of `token` (one SHA-256 over about the token's length).
-    pub fn key(&self, token: &str) -> CacheKey {
+    pub(crate) fn key(&self, token: &str) -> CacheKey {
         let mut context = digest::Context::new(&digest::SHA256);
         context.update(&self.scope);
         context.update(token.as_bytes());
@@ -255,54 +378,57 @@ impl TokenCache {
         CacheKey(key)
     }
 
-    /// The hit path: hash `token` and look it up. A hit is a Principal verified under
-    /// `epoch` whose `exp` has not passed.
-    pub fn get(&self, token: &str, epoch: CacheEpoch) -> Option<VerifiedPrincipal> {
-        if self.per_shard == 0 {
+    /// The hit path: the entry for `key`, if present and unexpired, re-checked by
+    /// `recheck` under the shard's read lock. `Some` is a verdict (served or refused),
+    /// `None` a miss.
+    pub(crate) fn get(
+        &self,
+        key: &CacheKey,
+        recheck: impl FnOnce(&CachedEntry<'_>) -> Recheck,
+    ) -> Option<Result<VerifiedPrincipal, AuthError>> {
+        if !self.is_enabled() {
             return None;
         }
-        self.get_by_key(&self.key(token), epoch)
-    }
-
-    /// Look up a key computed with [`key`](Self::key).
-    pub fn get_by_key(&self, key: &CacheKey, epoch: CacheEpoch) -> Option<VerifiedPrincipal> {
-        if self.per_shard == 0 {
-            return None;
-        }
-        self.observe(epoch);
         let now = self.clock.now();
         let shard = &self.shards[key.shard(self.shards.len())];
-        let purge = {
-            let map = read(shard);
-            let entry = map.get(key)?;
-            if entry.epoch == epoch && now < entry.expires_at {
-                return Some(entry.verified.clone());
+        let stale_generation = {
+            let state = read(shard);
+            let entry = state.map.get(key)?;
+            if now < entry.expires_at {
+                match recheck(&CachedEntry { entry }) {
+                    Recheck::Serve => return Some(Ok(entry.verified.clone())),
+                    Recheck::Refuse(error) => return Some(Err(error)),
+                    Recheck::Miss => return None,
+                    Recheck::Drop => {}
+                }
             }
-            // Purge only what can never serve again: expired, or from an older epoch. An
-            // entry newer than this caller's epoch is left for up-to-date callers.
-            now >= entry.expires_at || entry.epoch.is_behind(epoch)
+            entry.generation
         };
-        if purge {
-            let mut map = write(shard);
-            if map
-                .get(key)
-                .is_some_and(|entry| now >= entry.expires_at || entry.epoch.is_behind(epoch))
-            {
-                map.remove(key);
-            }
+        // Expired or invalidated: it can never serve again. Remove that very entry (not a
+        // newer one another thread inserted meanwhile).
+        let mut state = write(shard);
+        if state
+            .map
+            .get(key)
+            .is_some_and(|entry| entry.generation == stale_generation)
+            && let Some(entry) = state.map.remove(key)
+        {
+            state.bytes = state.bytes.saturating_sub(entry.bytes);
         }
         None
     }
 
-    /// Remember a verification: `verified` was verified under `epoch` (read before the
-    /// verification began). Not stored if caching is off, if its `exp` has passed, or if a
-    /// newer epoch has been seen since.
-    pub fn insert(&self, key: CacheKey, verified: VerifiedPrincipal, epoch: CacheEpoch) {
-        if self.per_shard == 0 {
-            return;
-        }
-        self.observe(epoch);
-        if epoch.is_behind(self.newest()) {
+    /// Remember a verification of a token of `token_len` bytes: `verified`, depending on
+    /// `dependencies`. Not stored if caching is off, if its `exp` has passed or if it alone
+    /// exceeds a shard's byte bound.
+    pub(crate) fn insert(
+        &self,
+        key: CacheKey,
+        verified: VerifiedPrincipal,
+        dependencies: Dependencies,
+        token_len: usize,
+    ) {
+        if !self.is_enabled() {
             return;
         }
         let now = self.clock.now();
@@ -310,30 +436,61 @@ impl TokenCache {
         if now >= expires_at {
             return;
         }
+        let bytes = ENTRY_OVERHEAD.saturating_add(token_len);
         let shard = &self.shards[key.shard(self.shards.len())];
-        let mut map = write(shard);
-        if !map.contains_key(&key) && map.len() >= self.per_shard {
-            map.retain(|_, entry| now < entry.expires_at && !entry.epoch.is_behind(epoch));
-            if map.len() >= self.per_shard
-                && let Some(victim) = map.keys().next().copied()
+        if bytes > shard.max_bytes {
+            return;
+        }
+        let mut guard = write(shard);
+        let state = &mut *guard;
+        let generation = state.next_generation;
+        state.next_generation = generation.wrapping_add(1);
+        let entry = Entry {
+            verified,
+            expires_at,
+            issuer: dependencies.issuer,
+            key: dependencies.key,
+            key_version: AtomicU64::new(dependencies.key_version),
+            revocation_version: AtomicU64::new(dependencies.revocation_version),
+            generation,
+            bytes,
+        };
+        if let Some(replaced) = state.map.insert(key, entry) {
+            state.bytes = state.bytes.saturating_sub(replaced.bytes);
+        }
+        state.bytes = state.bytes.saturating_add(bytes);
+        state.order.push_back((key, generation));
+        // First in, first out. Each pop removes one queued pair, so the work is bounded
+        // by the inserts that queued them; the queue itself is bounded too, at twice the
+        // entries, so pairs of removed or replaced entries cannot pile up.
+        let max_queue = shard.max_entries.saturating_mul(2);
+        while state.map.len() > shard.max_entries
+            || state.bytes > shard.max_bytes
+            || state.order.len() > max_queue
+        {
+            let Some((oldest, oldest_generation)) = state.order.pop_front() else {
+                break;
+            };
+            if state
+                .map
+                .get(&oldest)
+                .is_some_and(|entry| entry.generation == oldest_generation)
+                && let Some(evicted) = state.map.remove(&oldest)
             {
-                map.remove(&victim);
+                state.bytes = state.bytes.saturating_sub(evicted.bytes);
             }
         }
-        map.insert(
-            key,
-            Entry {
-                verified,
-                expires_at,
-                epoch,
-            },
-        );
     }
 
     /// Number of entries (including ones that can no longer serve but were not purged
     /// yet).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| read(shard).len()).sum()
+        self.shards.iter().map(|shard| read(shard).map.len()).sum()
+    }
+
+    /// The estimated size of the entries, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.shards.iter().map(|shard| read(shard).bytes).sum()
     }
 
     /// Whether the cache holds no entry.
@@ -344,49 +501,27 @@ impl TokenCache {
     /// Drop every entry.
     pub fn clear(&self) {
         for shard in self.shards.iter() {
-            write(shard).clear();
+            let mut state = write(shard);
+            state.map.clear();
+            state.order.clear();
+            state.bytes = 0;
         }
-    }
-
-    fn newest(&self) -> CacheEpoch {
-        CacheEpoch {
-            revocation: self.newest_revocation.load(Ordering::Acquire),
-            keys: self.newest_keys.load(Ordering::Acquire),
-        }
-    }
-
-    /// Drop everything the first time an epoch newer than all seen before shows up: the
-    /// revocation list or the key set changed, so nothing cached before can serve again.
-    fn observe(&self, epoch: CacheEpoch) {
-        let newest = self.newest();
-        if epoch.revocation <= newest.revocation && epoch.keys <= newest.keys {
-            return;
-        }
-        let _serial = self
-            .drop_all
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let newest = self.newest();
-        if epoch.revocation <= newest.revocation && epoch.keys <= newest.keys {
-            return;
-        }
-        self.newest_revocation
-            .fetch_max(epoch.revocation, Ordering::AcqRel);
-        self.newest_keys.fetch_max(epoch.keys, Ordering::AcqRel);
-        self.clear();
     }
 }
 
-/// A poisoned shard only means a thread panicked while holding it; the map itself is
-/// always in a consistent state (every write is a single map operation), so keep using it.
-fn read(shard: &Shard) -> std::sync::RwLockReadGuard<'_, HashMap<CacheKey, Entry>> {
+/// A poisoned shard only means a thread panicked while holding it; every write leaves
+/// the map, the queue and the byte count consistent enough to go on (a pair left in the
+/// queue is skipped, the byte count saturates), so keep using it.
+fn read(shard: &Shard) -> std::sync::RwLockReadGuard<'_, ShardState> {
     shard
+        .state
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn write(shard: &Shard) -> std::sync::RwLockWriteGuard<'_, HashMap<CacheKey, Entry>> {
+fn write(shard: &Shard) -> std::sync::RwLockWriteGuard<'_, ShardState> {
     shard
+        .state
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -395,9 +530,10 @@ impl fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCache")
             .field("capacity", &self.capacity())
+            .field("max_bytes", &self.max_bytes())
             .field("shards", &self.shards.len())
             .field("len", &self.len())
-            .field("newest_epoch", &self.newest())
+            .field("bytes", &self.bytes())
             .finish()
     }
 }
@@ -407,6 +543,7 @@ impl fmt::Debug for TokenCache {
 mod tests {
     use super::*;
     use crate::verified::testing::{self, HUMAN};
+    use jsonwebtoken::{Algorithm, DecodingKey};
     use principal::TestClock;
 
     const TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
@@ -423,91 +560,115 @@ mod tests {
         )
     }
 
-    fn epoch(revocation: u64, keys: u64) -> CacheEpoch {
-        CacheEpoch::new(revocation, keys)
+    fn one_shard(config: TokenCacheConfig, clock: &TestClock) -> TokenCache {
+        TokenCache::with_shard_limit(config, b"one shard", Arc::new(clock.clone()), 1)
+    }
+
+    fn dependencies() -> Dependencies {
+        let key = VerificationKey::new(
+            Some("k1".to_owned()),
+            Algorithm::HS256,
+            DecodingKey::from_secret(b"secret"),
+            b"secret".to_vec(),
+        );
+        Dependencies {
+            issuer: 0,
+            key: Arc::new(key),
+            key_version: 1,
+            revocation_version: 0,
+        }
+    }
+
+    fn insert(cache: &TokenCache, token: &str, expires_at: i64) {
+        cache.insert(
+            cache.key(token),
+            testing::verified(expires_at),
+            dependencies(),
+            token.len(),
+        );
+    }
+
+    /// A lookup whose re-check always says "serve".
+    fn get(cache: &TokenCache, token: &str) -> Option<VerifiedPrincipal> {
+        cache
+            .get(&cache.key(token), |_| Recheck::Serve)
+            .map(|verdict| verdict.unwrap())
     }
 
     #[test]
     fn a_verified_token_is_a_hit_until_exp() {
         let clock = clock_at(1_000);
         let cache = cache(100, &clock);
-        let key = cache.key(TOKEN);
-        assert!(cache.get(TOKEN, epoch(0, 1)).is_none());
+        assert!(get(&cache, TOKEN).is_none());
 
-        cache.insert(key, testing::verified(2_000), epoch(0, 1));
-        let hit = cache.get(TOKEN, epoch(0, 1)).expect("hit");
+        insert(&cache, TOKEN, 2_000);
+        let hit = get(&cache, TOKEN).expect("hit");
         assert_eq!(hit.id().to_string(), HUMAN);
         assert_eq!(hit.pattern(), crate::Pattern::JwtPassthrough);
-        assert!(cache.get("another.token.here", epoch(0, 1)).is_none());
+        assert!(get(&cache, "another.token.here").is_none());
 
         clock.set(Timestamp::from_unix_seconds(1_999));
-        assert!(cache.get(TOKEN, epoch(0, 1)).is_some());
-        // At exp the entry is gone: a miss, and purged.
+        assert!(get(&cache, TOKEN).is_some());
+        // At exp the entry is gone: a miss, and purged (without asking the re-check).
         clock.set(Timestamp::from_unix_seconds(2_000));
-        assert!(cache.get(TOKEN, epoch(0, 1)).is_none());
-        assert_eq!(cache.len(), 0);
+        let asked = cache.get(&cache.key(TOKEN), |_| {
+            panic!("an expired entry is re-checked")
+        });
+        assert!(asked.is_none());
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
         // Even if time went back, it is not there any more.
         clock.set(Timestamp::from_unix_seconds(1_500));
-        assert!(cache.get(TOKEN, epoch(0, 1)).is_none());
+        assert!(get(&cache, TOKEN).is_none());
     }
 
     #[test]
     fn a_principal_already_expired_is_not_stored() {
         let clock = clock_at(5_000);
         let cache = cache(100, &clock);
-        cache.insert(cache.key(TOKEN), testing::verified(5_000), epoch(0, 0));
+        insert(&cache, TOKEN, 5_000);
         assert!(cache.is_empty());
-        assert!(cache.get(TOKEN, epoch(0, 0)).is_none());
+        assert!(get(&cache, TOKEN).is_none());
     }
 
     #[test]
-    fn a_revocation_change_drops_everything() {
+    fn the_recheck_decides_what_a_found_entry_does() {
         let clock = clock_at(1_000);
         let cache = cache(100, &clock);
-        cache.insert(cache.key(TOKEN), testing::verified(2_000), epoch(3, 1));
-        cache.insert(cache.key("other"), testing::verified(2_000), epoch(3, 1));
+        insert(&cache, TOKEN, 2_000);
+        insert(&cache, "other", 2_000);
+        let key = cache.key(TOKEN);
+
+        // The re-check sees what the entry recorded.
+        let seen = cache.get(&key, |entry| {
+            assert_eq!(entry.issuer(), 0);
+            assert_eq!(entry.key().kid(), Some("k1"));
+            assert_eq!((entry.key_version(), entry.revocation_version()), (1, 0));
+            assert_eq!(entry.principal().subject(), "alice");
+            // A hit that found things unchanged in newer versions records them.
+            entry.confirm_key_version(3);
+            entry.confirm_revocation_version(5);
+            // Never lowered.
+            entry.confirm_key_version(2);
+            Recheck::Serve
+        });
+        assert!(matches!(seen, Some(Ok(_))));
+        cache.get(&key, |entry| {
+            assert_eq!((entry.key_version(), entry.revocation_version()), (3, 5));
+            Recheck::Serve
+        });
+
+        // Miss: not served, kept.
+        assert!(cache.get(&key, |_| Recheck::Miss).is_none());
         assert_eq!(cache.len(), 2);
-
-        assert!(cache.get(TOKEN, epoch(4, 1)).is_none());
-        assert_eq!(
-            cache.len(),
-            0,
-            "the new revocation version dropped every entry"
-        );
-    }
-
-    #[test]
-    fn a_key_set_change_drops_everything() {
-        let clock = clock_at(1_000);
-        let cache = cache(100, &clock);
-        cache.insert(cache.key(TOKEN), testing::verified(2_000), epoch(0, 7));
-        cache.insert(cache.key("other"), testing::verified(2_000), epoch(0, 7));
-
-        assert!(cache.get("other", epoch(0, 8)).is_none());
-        assert_eq!(
-            cache.len(),
-            0,
-            "the new key-set version dropped every entry"
-        );
-        assert!(cache.get(TOKEN, epoch(0, 8)).is_none());
-    }
-
-    #[test]
-    fn an_entry_of_another_epoch_never_serves() {
-        let clock = clock_at(1_000);
-        let cache = cache(100, &clock);
-        // Recorded under an older epoch than one already seen: refused at insert.
-        assert!(cache.get("x", epoch(2, 2)).is_none());
-        cache.insert(cache.key(TOKEN), testing::verified(2_000), epoch(1, 2));
-        assert!(cache.is_empty());
-
-        // Recorded under the newest epoch; a caller still on an older epoch misses but
-        // does not purge it, and up-to-date callers still hit.
-        cache.insert(cache.key(TOKEN), testing::verified(2_000), epoch(2, 2));
-        assert!(cache.get(TOKEN, epoch(2, 1)).is_none());
-        assert!(cache.get(TOKEN, epoch(1, 2)).is_none());
+        // Refuse: the error is the verdict, the entry stays.
+        let refused = cache.get(&key, |_| Recheck::Refuse(AuthError::BadSignature));
+        assert!(matches!(refused, Some(Err(AuthError::BadSignature))));
+        assert_eq!(cache.len(), 2);
+        // Drop: not served, and only that entry goes.
+        assert!(cache.get(&key, |_| Recheck::Drop).is_none());
         assert_eq!(cache.len(), 1);
-        assert!(cache.get(TOKEN, epoch(2, 2)).is_some());
+        assert!(get(&cache, TOKEN).is_none());
+        assert!(get(&cache, "other").is_some());
     }
 
     #[test]
@@ -530,96 +691,114 @@ mod tests {
             a.key(TOKEN),
             a.key("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJm")
         );
+        assert!(format!("{:?}", a.key(TOKEN)).len() < 24);
 
-        a.insert(a.key(TOKEN), testing::verified(2_000), epoch(0, 0));
+        insert(&a, TOKEN, 2_000);
         // b's lookup of the same token uses another key: a miss.
-        assert!(b.get_by_key(&b.key(TOKEN), epoch(0, 0)).is_none());
-        assert!(a.get(TOKEN, epoch(0, 0)).is_some());
+        assert!(get(&b, TOKEN).is_none());
+        assert!(get(&a, TOKEN).is_some());
     }
 
     #[test]
-    fn the_bound_is_respected() {
-        for max in [1, 2, 3, 15, 16, 17, 100] {
+    fn the_entry_bound_is_exact_and_respected() {
+        for max in [1, 2, 3, 15, 16, 17, 100, 1_000] {
             let clock = clock_at(1_000);
             let cache = cache(max, &clock);
-            assert!(cache.capacity() <= max && cache.capacity() >= 1, "{max}");
+            // Exactly the configured bound: a cache of capacity 0 (or any less) fails here.
+            assert_eq!(cache.capacity(), max);
             for i in 0..(max * 5) {
-                cache.insert(
-                    cache.key(&format!("token-{i}")),
-                    testing::verified(2_000),
-                    epoch(0, 0),
-                );
+                insert(&cache, &format!("token-{i}"), 2_000);
                 assert!(cache.len() <= max, "max {max}: {} entries", cache.len());
             }
-            // The newest insert is always present.
-            assert!(
-                cache
-                    .get(&format!("token-{}", max * 5 - 1), epoch(0, 0))
-                    .is_some()
-            );
+            // The newest insert is always present, and the cache is not starved.
+            assert!(get(&cache, &format!("token-{}", max * 5 - 1)).is_some());
+            assert!(cache.len() >= max.div_ceil(2), "max {max}: {}", cache.len());
         }
     }
 
     #[test]
-    fn eviction_drops_expired_entries_first() {
+    fn the_byte_bound_is_respected() {
         let clock = clock_at(1_000);
-        let cache = TokenCache::with_shard_limit(
-            TokenCacheConfig::with_max_entries(3),
-            b"one shard",
-            Arc::new(clock.clone()),
-            1,
+        let token = "t".repeat(1_000);
+        let per_entry = ENTRY_OVERHEAD + token.len() + 6;
+        let cache = one_shard(
+            TokenCacheConfig::with_max_entries(1_000).with_max_bytes(per_entry * 3),
+            &clock,
         );
-        cache.insert(cache.key("short"), testing::verified(1_010), epoch(0, 0));
-        cache.insert(cache.key("long-1"), testing::verified(9_000), epoch(0, 0));
-        cache.insert(cache.key("long-2"), testing::verified(9_000), epoch(0, 0));
-        clock.advance(20);
-        cache.insert(cache.key("long-3"), testing::verified(9_000), epoch(0, 0));
-        assert_eq!(cache.len(), 3);
-        for token in ["long-1", "long-2", "long-3"] {
-            assert!(cache.get(token, epoch(0, 0)).is_some(), "{token}");
+        for i in 0..20 {
+            insert(&cache, &format!("{token}{i:06}"), 2_000);
+            assert!(cache.bytes() <= per_entry * 3, "{} bytes", cache.bytes());
         }
-
-        // Full of live entries: one arbitrary entry makes room.
-        cache.insert(cache.key("long-4"), testing::verified(9_000), epoch(0, 0));
         assert_eq!(cache.len(), 3);
-        assert!(cache.get("long-4", epoch(0, 0)).is_some());
+        assert_eq!(cache.bytes(), per_entry * 3);
+
+        // An entry bigger than the whole bound is not stored, and evicts nothing.
+        insert(&cache, &"x".repeat(per_entry * 3), 2_000);
+        assert_eq!(cache.len(), 3);
     }
 
     #[test]
-    fn reinserting_a_key_replaces_without_evicting() {
+    fn eviction_is_first_in_first_out() {
         let clock = clock_at(1_000);
-        let cache = TokenCache::with_shard_limit(
-            TokenCacheConfig::with_max_entries(2),
-            b"one shard",
-            Arc::new(clock.clone()),
-            1,
-        );
-        cache.insert(cache.key("a"), testing::verified(2_000), epoch(0, 0));
-        cache.insert(cache.key("b"), testing::verified(2_000), epoch(0, 0));
-        cache.insert(cache.key("a"), testing::verified(3_000), epoch(0, 0));
+        let cache = one_shard(TokenCacheConfig::with_max_entries(3), &clock);
+        for token in ["first", "second", "third", "fourth"] {
+            insert(&cache, token, 9_000);
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(get(&cache, "first").is_none());
+        for token in ["second", "third", "fourth"] {
+            assert!(get(&cache, token).is_some(), "{token}");
+        }
+    }
+
+    #[test]
+    fn reinserting_a_key_replaces_without_evicting_and_the_queue_stays_bounded() {
+        let clock = clock_at(1_000);
+        let cache = one_shard(TokenCacheConfig::with_max_entries(2), &clock);
+        insert(&cache, "a", 2_000);
+        insert(&cache, "b", 2_000);
+        insert(&cache, "a", 3_000);
         assert_eq!(cache.len(), 2);
-        assert!(cache.get("b", epoch(0, 0)).is_some());
+        assert!(get(&cache, "b").is_some());
         clock.set(Timestamp::from_unix_seconds(2_500));
-        assert!(cache.get("a", epoch(0, 0)).is_some());
+        assert!(get(&cache, "a").is_some());
+
+        // Replacing one key over and over leaves stale queue pairs; they are bounded.
+        for _ in 0..1_000 {
+            insert(&cache, "a", 3_000);
+        }
+        let state = read(&cache.shards[0]);
+        assert!(state.order.len() <= 4, "{} queued", state.order.len());
+        assert_eq!(state.map.len(), 1);
+        assert_eq!(
+            state.bytes,
+            state.map.values().map(|e| e.bytes).sum::<usize>()
+        );
     }
 
     #[test]
     fn disabled_caches_nothing() {
         let clock = clock_at(1_000);
-        let cache = TokenCache::new(TokenCacheConfig::disabled(), b"x", Arc::new(clock));
-        assert_eq!(cache.capacity(), 0);
-        cache.insert(cache.key(TOKEN), testing::verified(2_000), epoch(0, 0));
-        assert!(cache.get(TOKEN, epoch(0, 0)).is_none());
-        assert!(cache.is_empty());
+        for config in [
+            TokenCacheConfig::disabled(),
+            TokenCacheConfig::with_max_entries(10).with_max_bytes(0),
+        ] {
+            let cache = TokenCache::new(config, b"x", Arc::new(clock.clone()));
+            assert_eq!(cache.capacity(), 0);
+            insert(&cache, TOKEN, 2_000);
+            assert!(get(&cache, TOKEN).is_none());
+            assert!(cache.is_empty());
+        }
     }
 
     #[test]
     fn clear_empties_the_cache() {
         let clock = clock_at(1_000);
         let cache = cache(10, &clock);
-        cache.insert(cache.key(TOKEN), testing::verified(2_000), epoch(0, 0));
+        insert(&cache, TOKEN, 2_000);
         cache.clear();
-        assert!(cache.get(TOKEN, epoch(0, 0)).is_none());
+        assert!(get(&cache, TOKEN).is_none());
+        assert_eq!(cache.bytes(), 0);
     }
 
     #[test]
@@ -632,8 +811,8 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..500 {
                         let token = format!("token-{}", (i * 7 + t) % 100);
-                        if cache.get(&token, epoch(0, 0)).is_none() {
-                            cache.insert(cache.key(&token), testing::verified(2_000), epoch(0, 0));
+                        if get(&cache, &token).is_none() {
+                            insert(&cache, &token, 2_000);
                         }
                     }
                 })
@@ -643,15 +822,15 @@ mod tests {
             thread.join().unwrap();
         }
         assert!(cache.len() <= 64);
+        assert!(!cache.is_empty());
     }
 
     #[test]
     fn debug_shows_no_token_material() {
         let clock = clock_at(1_000);
         let cache = cache(10, &clock);
-        let key = cache.key(TOKEN);
-        cache.insert(key, testing::verified(2_000), epoch(0, 0));
-        let debug = format!("{cache:?} {key:?}");
+        insert(&cache, TOKEN, 2_000);
+        let debug = format!("{cache:?} {:?}", cache.key(TOKEN));
         assert!(!debug.contains(TOKEN));
         assert!(debug.contains("len: 1"));
     }
@@ -659,14 +838,17 @@ mod tests {
     #[test]
     fn config_defaults_and_deserialization() {
         assert_eq!(TokenCacheConfig::default().max_entries, DEFAULT_MAX_ENTRIES);
+        assert_eq!(TokenCacheConfig::default().max_bytes, DEFAULT_MAX_BYTES);
         let config: TokenCacheConfig = serde_json::from_str("{}").unwrap();
         assert_eq!(config, TokenCacheConfig::default());
+        let config: TokenCacheConfig = serde_json::from_str(r#"{"max_bytes": 4096}"#).unwrap();
+        assert_eq!(config.max_bytes, 4096);
         assert!(serde_json::from_str::<TokenCacheConfig>(r#"{"size": 3}"#).is_err());
         let huge = TokenCache::new(
             TokenCacheConfig::with_max_entries(usize::MAX),
             b"x",
             Arc::new(clock_at(0)),
         );
-        assert!(huge.capacity() <= MAX_MAX_ENTRIES);
+        assert_eq!(huge.capacity(), MAX_MAX_ENTRIES);
     }
 }

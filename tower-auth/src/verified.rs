@@ -1,10 +1,32 @@
 //! The proof that a verifier of this crate accepted a request's credentials.
 //!
 //! [`VerifiedPrincipal`] is the only thing the authenticate layer puts into request
-//! extensions and the only thing extractors read. Its constructor is `pub(crate)`: code
-//! outside tower-auth can hold, clone and read one, but cannot make one, so a Principal
-//! that some handler, middleware or spoofed header assembled can never pass for a
-//! verified one (DESIGN §2, the rustls "zero-sized proof" idea with a payload).
+//! extensions and the only thing extractors read.
+//!
+//! # What is guaranteed, and what is not
+//!
+//! - **Only this crate can make one from nothing.** The constructor is `pub(crate)`: a
+//!   Principal that a handler, a middleware or a spoofed header assembled cannot be
+//!   turned into a `VerifiedPrincipal` (DESIGN §2, the rustls "proof" idea with a
+//!   payload). Every value traces back to a successful verification by a verifier of
+//!   this crate.
+//! - **It is not bound to a request or a token.** It is `Clone` and records neither the
+//!   request nor the credential it came from. Any code that is given one (a middleware,
+//!   a handler, a custom [`Verifier`](crate::verifier::Verifier) wrapping ours) can keep
+//!   it and put it into another request's extensions, or return it from `verify` for
+//!   another token; `http::Extensions` can even be cloned whole. So the guarantee is
+//!   "some verifier of this crate accepted this Principal once, and it has not passed
+//!   its `exp`", not "this request's credentials are this Principal's". Code that runs
+//!   beside the layer is trusted code.
+//! - **What the authenticate layer checks, and where**
+//!   ([`AuthenticateService`](crate::authenticate::AuthenticateService)`::call`): it
+//!   first removes any `VerifiedPrincipal` already in the request's extensions (put
+//!   there by an outer layer), then verifies the request's own `Authorization` header
+//!   and inserts the verdict on it, or in optional mode lets an anonymous request on
+//!   without one. So behind the layer, and as long as nothing between it and the
+//!   handler inserts one, the `VerifiedPrincipal` a handler reads is the verdict on that
+//!   request's bearer token. Nothing re-checks that binding later: the extractors
+//!   ([`extract`](crate::extract), feature `axum`) read whatever the extensions hold.
 //!
 //! Other crates that verify (tonic-auth's gRPC layers, for instance) get their
 //! `VerifiedPrincipal` by calling a tower-auth [`Verifier`](crate::verifier::Verifier);
@@ -59,7 +81,9 @@ impl fmt::Display for Pattern {
 /// A Principal that a verifier of this crate accepted, with the pattern that accepted it.
 ///
 /// Cheap to clone (an `Arc`). Dereferences to the [`Principal`]. Only verifiers inside
-/// tower-auth construct it (see the [module docs](self)); handlers get it from the
+/// tower-auth construct one; once made it can be cloned and moved like any value, so it
+/// proves a past verification, not which request it belongs to (see the
+/// [module docs](self) for exactly what holds). Handlers get it from the
 /// [`AuthenticateLayer`](crate::authenticate::AuthenticateLayer) through request
 /// extensions or the axum extractor.
 ///
@@ -67,7 +91,9 @@ impl fmt::Display for Pattern {
 /// use tower_auth::VerifiedPrincipal;
 ///
 /// fn handler(request: &http::Request<()>) -> Option<String> {
-///     // The layer inserted it; nothing else can.
+///     // Behind the layer: its verdict on this request's bearer token (the layer removes
+///     // any that arrived from outer layers). Outside this crate, no code can make one,
+///     // though code given one could insert a copy.
 ///     let verified = request.extensions().get::<VerifiedPrincipal>()?;
 ///     Some(verified.id().to_string())
 /// }
@@ -203,7 +229,7 @@ pub(crate) mod testing {
             } else {
                 Err(AuthError::BadSignature)
             };
-            Box::pin(async move { outcome })
+            VerifyFuture::ready(outcome)
         }
 
         fn pattern(&self) -> Pattern {
@@ -216,8 +242,7 @@ pub(crate) mod testing {
 
     impl Verifier for FailsWith {
         fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
-            let error = (self.0)();
-            Box::pin(async move { Err(error) })
+            VerifyFuture::ready(Err((self.0)()))
         }
 
         fn pattern(&self) -> Pattern {

@@ -1,20 +1,34 @@
 //! The [`Verifier`] trait: a bearer token in, a [`VerifiedPrincipal`] or an [`AuthError`]
 //! out; and [`VerifierChain`], several verifiers tried in order.
 //!
-//! # Why a boxed future
+//! # Ready or pending
 //!
 //! Verification may wait (an unknown `kid` triggers a shared key refetch, introspection
-//! calls the issuer), so it is async. The trait returns `Pin<Box<dyn Future>>` rather
-//! than an `async fn` / RPITIT so that it stays object safe: layers and chains hold
-//! `Arc<dyn Verifier>` and mix verifiers of different types. The allocation costs tens of
-//! nanoseconds, small next to a signature check and within the budget of a cache hit.
+//! calls the issuer), so it is async; but most verdicts are known at once (a token-cache
+//! hit, a key already loaded). [`VerifyFuture`] is therefore a named future with two
+//! forms: [`VerifyFuture::ready`] carries a verdict already reached, without allocating,
+//! and [`VerifyFuture::pending`] boxes a future that must wait. The boxed form keeps the
+//! trait object safe: layers and chains hold `Arc<dyn Verifier>` and mix verifiers of
+//! different types. A caller that can act synchronously asks
+//! [`VerifyFuture::into_ready`] first and awaits only what is really pending (the
+//! authenticate layer does, so a cache hit costs it no box and no token copy).
+//!
+//! The future does not depend on what the verifier reads: when `verify` takes the
+//! request's credentials (bearer token, passport header, internal-token header, transport
+//! peer) instead of a `&str`, it still borrows them for `'a` and answers the same
+//! `VerifyFuture<'a>`; the layer's pending path then owns a copy of those credentials
+//! where it owns a copy of the token today.
 //!
 //! # Who can implement it
 //!
 //! Anyone can implement `Verifier`, but only this crate can construct a
-//! [`VerifiedPrincipal`], so an implementation outside tower-auth can only delegate to
-//! the verifiers in here (wrap one to add logging, routing, rate limits...). It cannot
-//! approve a token on its own: there is no fake success to return.
+//! [`VerifiedPrincipal`] from nothing. An implementation outside tower-auth cannot mint
+//! a success for a token of its own choosing; what it can do is return a
+//! `VerifiedPrincipal` it was given, by a verifier of this crate or by a request it saw
+//! earlier (the type is `Clone`, like any proof that can be passed around). So a
+//! `Verifier` is trusted code: install only verifiers you wrote or reviewed, typically
+//! wrappers around the ones in here (logging, routing, rate limits...). See
+//! [`crate::verified`] for what the wrapper does and does not guarantee.
 //!
 //! # The chain rule
 //!
@@ -31,13 +45,97 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use crate::error::AuthError;
 use crate::verified::{Pattern, VerifiedPrincipal};
 
-/// The future a [`Verifier`] returns.
-pub type VerifyFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<VerifiedPrincipal, AuthError>> + Send + 'a>>;
+/// What a verification concludes: the verified Principal, or why not.
+pub type Verdict = Result<VerifiedPrincipal, AuthError>;
+
+/// The future a [`Verifier`] returns: a verdict already known ([`ready`](Self::ready),
+/// no allocation) or one that must wait ([`pending`](Self::pending), boxed).
+///
+/// ```
+/// use tower_auth::{AuthError, VerifyFuture};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// // A verdict known at once can be taken without awaiting.
+/// let known = VerifyFuture::ready(Err(AuthError::BadSignature));
+/// assert!(matches!(known.into_ready(), Ok(Err(AuthError::BadSignature))));
+///
+/// // One that must wait is awaited like any future.
+/// let waiting = VerifyFuture::pending(async { Err(AuthError::UnknownIssuer) });
+/// let waiting = waiting.into_ready().unwrap_err();
+/// assert!(matches!(waiting.await, Err(AuthError::UnknownIssuer)));
+/// # });
+/// ```
+#[must_use = "a verification does nothing unless awaited or taken with `into_ready`"]
+pub struct VerifyFuture<'a> {
+    state: VerifyState<'a>,
+}
+
+enum VerifyState<'a> {
+    /// The verdict, until polled (then `None`).
+    Ready(Option<Verdict>),
+    Pending(Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>),
+}
+
+impl<'a> VerifyFuture<'a> {
+    /// A verdict already reached: resolves on the first poll, allocates nothing.
+    pub fn ready(verdict: Verdict) -> Self {
+        VerifyFuture {
+            state: VerifyState::Ready(Some(verdict)),
+        }
+    }
+
+    /// A verification that may wait: `future` is boxed (once).
+    pub fn pending(future: impl Future<Output = Verdict> + Send + 'a) -> Self {
+        VerifyFuture {
+            state: VerifyState::Pending(Box::pin(future)),
+        }
+    }
+
+    /// The verdict if it is already known, or `self` back to be awaited. A pending
+    /// verification is not polled, so a caller may drop it unstarted.
+    pub fn into_ready(self) -> Result<Verdict, Self> {
+        match self.state {
+            VerifyState::Ready(Some(verdict)) => Ok(verdict),
+            state => Err(VerifyFuture { state }),
+        }
+    }
+
+    /// Whether the verdict is already known (polling will not wait).
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, VerifyState::Ready(Some(_)))
+    }
+}
+
+impl Future for VerifyFuture<'_> {
+    type Output = Verdict;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Verdict> {
+        match &mut self.state {
+            VerifyState::Ready(verdict) => match verdict.take() {
+                Some(verdict) => Poll::Ready(verdict),
+                // Polled after completion: a caller bug; never resolve twice.
+                None => Poll::Pending,
+            },
+            VerifyState::Pending(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for VerifyFuture<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            VerifyState::Ready(Some(_)) => "ready",
+            VerifyState::Ready(None) => "done",
+            VerifyState::Pending(_) => "pending",
+        };
+        f.debug_tuple("VerifyFuture").field(&state).finish()
+    }
+}
 
 /// Turns a bearer token into a [`VerifiedPrincipal`], or refuses it.
 ///
@@ -49,7 +147,9 @@ pub type VerifyFuture<'a> =
 /// Verifiers of this crate: the JWT verifier (patterns 1 and 2); more to come. A
 /// [`VerifierChain`] is itself a verifier.
 pub trait Verifier: Send + Sync + 'static {
-    /// Verify `token` (the bearer credential, without the `Bearer ` prefix).
+    /// Verify `token` (the bearer credential, without the `Bearer ` prefix). Answer
+    /// [`VerifyFuture::ready`] when the verdict needs no waiting, so callers can skip a
+    /// box and an await.
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a>;
 
     /// The trust pattern this verifier implements. A [`VerifierChain`] reports its
@@ -93,7 +193,7 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
 /// struct NotMine;
 /// impl Verifier for NotMine {
 ///     fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
-///         Box::pin(async { Err(AuthError::UnknownIssuer) })
+///         VerifyFuture::ready(Err(AuthError::UnknownIssuer))
 ///     }
 ///     fn pattern(&self) -> Pattern {
 ///         Pattern::JwtPassthrough
@@ -104,7 +204,8 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
 /// struct Rejects;
 /// impl Verifier for Rejects {
 ///     fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
-///         Box::pin(async { Err(AuthError::BadSignature) })
+///         // A verifier that must wait (a network call) answers `pending`.
+///         VerifyFuture::pending(async { Err(AuthError::BadSignature) })
 ///     }
 ///     fn pattern(&self) -> Pattern {
 ///         Pattern::InternalJwt
@@ -153,17 +254,33 @@ impl VerifierChain {
 
 impl Verifier for VerifierChain {
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
-        Box::pin(async move {
-            // Only reachable with an empty chain, which the constructors prevent.
-            let mut last_decline = AuthError::UnsupportedTokenFormat;
-            for verifier in &self.verifiers {
-                match verifier.verify(token).await {
-                    Err(error) if error.is_decline() => last_decline = error,
-                    decided => return decided,
+        // Only reachable with an empty chain, which the constructors prevent.
+        let mut last_decline = AuthError::UnsupportedTokenFormat;
+        // Ask synchronously while verdicts are ready; box only from the first verifier
+        // that has to wait, and go on from there asynchronously, by the same rule.
+        for (index, verifier) in self.verifiers.iter().enumerate() {
+            match verifier.verify(token).into_ready() {
+                Ok(Err(error)) if error.is_decline() => last_decline = error,
+                Ok(decided) => return VerifyFuture::ready(decided),
+                Err(pending) => {
+                    let rest = &self.verifiers[index + 1..];
+                    return VerifyFuture::pending(async move {
+                        let mut last_decline = match pending.await {
+                            Err(error) if error.is_decline() => error,
+                            decided => return decided,
+                        };
+                        for verifier in rest {
+                            match verifier.verify(token).await {
+                                Err(error) if error.is_decline() => last_decline = error,
+                                decided => return decided,
+                            }
+                        }
+                        Err(last_decline)
+                    });
                 }
             }
-            Err(last_decline)
-        })
+        }
+        VerifyFuture::ready(Err(last_decline))
     }
 
     fn pattern(&self) -> Pattern {
@@ -185,5 +302,93 @@ impl fmt::Debug for VerifierChain {
                     .collect::<Vec<_>>(),
             )
             .finish()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::verified::testing::{FailsWith, OneToken};
+
+    const GOOD: &str = "good.token.here";
+
+    /// Answers like `inner`, but always through a pending future that yields once.
+    struct Waits(Arc<dyn Verifier>);
+
+    impl Verifier for Waits {
+        fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+            VerifyFuture::pending(async move {
+                tokio::task::yield_now().await;
+                self.0.verify(token).await
+            })
+        }
+
+        fn pattern(&self) -> Pattern {
+            self.0.pattern()
+        }
+    }
+
+    fn declines() -> Arc<dyn Verifier> {
+        Arc::new(FailsWith(|| AuthError::UnknownIssuer))
+    }
+
+    #[test]
+    fn a_chain_of_ready_verifiers_answers_ready() {
+        let chain = VerifierChain::new(declines()).then(OneToken::new(GOOD));
+        let verdict = chain.verify(GOOD).into_ready().expect("ready");
+        assert!(verdict.is_ok());
+        let verdict = chain.verify("bad").into_ready().expect("ready");
+        assert!(matches!(verdict, Err(AuthError::BadSignature)));
+        // Everyone declines: the last decline, ready.
+        let chain = VerifierChain::new(declines())
+            .then(Arc::new(FailsWith(|| AuthError::UnsupportedTokenFormat)));
+        let verdict = chain.verify(GOOD).into_ready().expect("ready");
+        assert!(matches!(verdict, Err(AuthError::UnsupportedTokenFormat)));
+    }
+
+    #[tokio::test]
+    async fn a_chain_goes_on_after_a_pending_verifier_by_the_same_rule() {
+        // A pending decline: the next verifier decides.
+        let chain = VerifierChain::new(Arc::new(Waits(declines()))).then(OneToken::new(GOOD));
+        let future = chain.verify(GOOD);
+        assert!(!future.is_ready());
+        assert!(future.await.is_ok());
+
+        // A pending refusal decides: the verifier after it is never asked.
+        let after = OneToken::new(GOOD);
+        let chain = VerifierChain::new(Arc::new(Waits(Arc::new(FailsWith(|| {
+            AuthError::BadSignature
+        })))))
+        .then(after.clone());
+        assert!(matches!(
+            chain.verify(GOOD).await,
+            Err(AuthError::BadSignature)
+        ));
+        assert_eq!(after.calls(), 0);
+
+        // Declines all the way, the last one pending: its decline is the verdict.
+        let chain =
+            VerifierChain::new(declines()).then(Arc::new(Waits(Arc::new(FailsWith(|| {
+                AuthError::UnsupportedTokenFormat
+            })))));
+        assert!(matches!(
+            chain.verify(GOOD).await,
+            Err(AuthError::UnsupportedTokenFormat)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_verify_future_resolves_once() {
+        let mut future = VerifyFuture::ready(Err(AuthError::BadSignature));
+        assert!(future.is_ready());
+        assert_eq!(format!("{future:?}"), "VerifyFuture(\"ready\")");
+        assert!((&mut future).await.is_err());
+        assert!(!future.is_ready());
+        assert_eq!(format!("{future:?}"), "VerifyFuture(\"done\")");
+        let pending = VerifyFuture::pending(async { Err(AuthError::BadSignature) });
+        assert_eq!(format!("{pending:?}"), "VerifyFuture(\"pending\")");
     }
 }

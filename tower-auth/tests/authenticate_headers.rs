@@ -29,7 +29,7 @@ impl Verifier for RefuseAll {
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         *self.last_token.lock().unwrap() = Some(token.to_owned());
-        Box::pin(async { Err(AuthError::BadSignature) })
+        VerifyFuture::ready(Err(AuthError::BadSignature))
     }
 
     fn pattern(&self) -> Pattern {

@@ -177,3 +177,108 @@ fn debug_shows_counts_not_contents() {
     assert!(debug.contains("token_ids: 1"), "{debug}");
     assert_eq!(denylist.entries().len(), 2);
 }
+
+#[test]
+fn updates_are_incremental_and_one_version_per_batch() {
+    let denylist = Denylist::with_entries(DenylistEntries::new().deny_session_id("sid-9"));
+    let version = denylist.update(|entries| {
+        entries.add_token_id("jti-1", None);
+        entries.add_subject(&issuer(), "bob");
+    });
+    assert_eq!(version, 1, "one batch, one version");
+    assert_eq!(revoked_field(&denylist), Some(RevokedField::TokenId));
+    // The earlier entry is still there: nothing was rebuilt from scratch.
+    assert_eq!(denylist.len(), 3);
+
+    let version = denylist.update(|entries| {
+        assert!(entries.remove_token_id("jti-1"));
+        assert!(!entries.remove_token_id("jti-1"));
+        assert!(entries.remove_subject(&issuer(), "bob"));
+        assert!(!entries.remove_subject(&issuer(), "bob"));
+    });
+    assert_eq!(version, 2);
+    assert_eq!(revoked_field(&denylist), None);
+    assert_eq!(denylist.len(), 1);
+
+    denylist.update(|entries| entries.add_principal_id(AGENT.parse().unwrap()));
+    assert_eq!(revoked_field(&denylist), Some(RevokedField::Actor));
+    denylist.update(|entries| {
+        assert!(entries.remove_principal_id(&AGENT.parse().unwrap()));
+        assert!(entries.remove_session_id("sid-9"));
+    });
+    assert!(denylist.is_empty());
+    assert_eq!(denylist.version(), 4);
+}
+
+#[test]
+fn expired_entries_go_only_after_the_grace_and_revoke_until_then() {
+    let exp = Timestamp::from_unix_seconds(1_700_000_300);
+    let denylist = Denylist::with_entries(
+        DenylistEntries::new()
+            .deny_token_id_until("jti-1", exp)
+            .deny_token_id("forever"),
+    );
+    denylist.update(|entries| entries.add_session_id("sid-1", Some(exp.add_seconds(1_000))));
+    let version = denylist.version();
+
+    // Past exp but within the grace (a verifier's largest leeway): kept, still revoking.
+    assert_eq!(denylist.remove_expired(exp), 0);
+    assert_eq!(
+        denylist.remove_expired(exp.add_seconds(tower_auth::revocation::EXPIRY_GRACE_SECONDS)),
+        0
+    );
+    assert_eq!(
+        denylist.version(),
+        version,
+        "nothing removed, no new version"
+    );
+    assert_eq!(revoked_field(&denylist), Some(RevokedField::TokenId));
+
+    // Past the grace: the token entry goes, the session (later expiry) and the entry
+    // without expiry stay, and the version moves.
+    assert_eq!(denylist.remove_expired(exp.add_seconds(301)), 1);
+    assert_eq!(denylist.version(), version + 1);
+    assert_eq!(denylist.len(), 2);
+    assert_eq!(revoked_field(&denylist), Some(RevokedField::SessionId));
+    assert_eq!(
+        denylist.remove_expired(Timestamp::from_unix_seconds(i64::MAX)),
+        1
+    );
+    assert_eq!(denylist.len(), 1, "an entry without expiry never expires");
+}
+
+#[test]
+fn the_expiry_grace_covers_the_largest_leeway() {
+    assert_eq!(
+        tower_auth::revocation::EXPIRY_GRACE_SECONDS as u64,
+        tower_auth::jwt::MAX_LEEWAY.as_secs()
+    );
+}
+
+#[test]
+fn a_reader_never_sees_half_a_batch() {
+    let denylist = Arc::new(Denylist::new());
+    let writer = {
+        let denylist = Arc::clone(&denylist);
+        std::thread::spawn(move || {
+            for _ in 0..500 {
+                // Two changes that together leave the principal revoked by exactly one
+                // field, swapped each batch.
+                denylist.update(|entries| {
+                    if entries.remove_token_id("jti-1") {
+                        entries.add_session_id("sid-1", None);
+                    } else {
+                        entries.remove_session_id("sid-1");
+                        entries.add_token_id("jti-1", None);
+                    }
+                });
+            }
+        })
+    };
+    denylist.update(|entries| entries.add_token_id("jti-1", None));
+    for _ in 0..2_000 {
+        let (_, outcome) = denylist.check_versioned(&principal());
+        assert!(outcome.is_err(), "a half-applied batch was visible");
+    }
+    writer.join().unwrap();
+}

@@ -9,14 +9,15 @@ use tower_service::Service;
 
 use super::audit;
 use super::layer::Shared;
-use crate::verifier::VerifyFuture;
+use crate::verifier::{Verdict, VerifyFuture};
 
 pin_project! {
     /// Response future of [`AuthenticateService`](super::AuthenticateService).
     ///
-    /// Either refuses at once (a malformed or missing header), waits for the verifier and
-    /// then calls the inner service, or calls the inner service directly (an anonymous
-    /// request in optional mode).
+    /// Either refuses at once (a malformed or missing header, or a verdict known at
+    /// once), calls the inner service directly (a verdict known at once, or an anonymous
+    /// request in optional mode), or waits for the verifier and then calls the inner
+    /// service. Only the waiting form holds a boxed future.
     pub struct ResponseFuture<S, ReqBody>
     where
         S: Service<Request<ReqBody>>,
@@ -69,6 +70,22 @@ where
         }
     }
 
+    /// The verdict is known: insert the Principal and call `inner`, or refuse.
+    pub(super) fn concluded<ResBody>(
+        verdict: Verdict,
+        request: Request<ReqBody>,
+        inner: &mut S,
+        shared: &Shared,
+    ) -> Self
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+        ResBody: Default,
+    {
+        ResponseFuture {
+            state: conclude(verdict, request, inner, shared),
+        }
+    }
+
     pub(super) fn calling(future: S::Future) -> Self {
         ResponseFuture {
             state: State::Calling { future },
@@ -108,34 +125,49 @@ where
                     inner,
                     shared,
                 } => {
-                    let outcome = match verify.as_mut().poll(cx) {
+                    let verdict = match Pin::new(verify).poll(cx) {
                         Poll::Pending => return Poll::Pending,
-                        Poll::Ready(outcome) => outcome,
+                        Poll::Ready(verdict) => verdict,
                     };
-                    let Some(mut request) = request.take() else {
+                    let Some(request) = request.take() else {
                         // Only after completion, as above.
                         return Poll::Pending;
                     };
-                    match outcome {
-                        Ok(verified) => {
-                            audit::accepted(request.headers(), &verified);
-                            let extensions = request.extensions_mut();
-                            extensions.insert(verified);
-                            extensions.insert(shared.ran_marker());
-                            State::Calling {
-                                future: inner.call(request),
-                            }
-                        }
-                        Err(error) => {
-                            audit::rejected(request.headers(), shared.pattern(), &error);
-                            State::Refused {
-                                response: Some(shared.challenge().response(&error)),
-                            }
-                        }
-                    }
+                    conclude(verdict, request, inner, shared)
                 }
             };
             self.as_mut().project().state.set(next);
+        }
+    }
+}
+
+/// After the verdict: the Principal goes into the extensions and `inner` is called, or
+/// the challenge answers. One audit event either way.
+fn conclude<S, ReqBody, ResBody>(
+    verdict: Verdict,
+    mut request: Request<ReqBody>,
+    inner: &mut S,
+    shared: &Shared,
+) -> State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    match verdict {
+        Ok(verified) => {
+            audit::accepted(request.headers(), &verified);
+            let extensions = request.extensions_mut();
+            extensions.insert(verified);
+            extensions.insert(shared.ran_marker());
+            State::Calling {
+                future: inner.call(request),
+            }
+        }
+        Err(error) => {
+            audit::rejected(request.headers(), shared.pattern(), &error);
+            State::Refused {
+                response: Some(shared.challenge().response(&error)),
+            }
         }
     }
 }

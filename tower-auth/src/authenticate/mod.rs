@@ -15,8 +15,13 @@
 //! 3. **Verifies** it with the layer's [`Verifier`](crate::verifier::Verifier) (a
 //!    [`VerifierChain`](crate::verifier::VerifierChain) for several patterns).
 //! 4. **Inserts the [`VerifiedPrincipal`]** into the request extensions and calls the
-//!    inner service. Nothing else in Baton inserts one, and only this crate's verifiers
-//!    can make one.
+//!    inner service. Any `VerifiedPrincipal` already in the extensions when the request
+//!    reached the layer is removed first (in every mode, anonymous passes included), so
+//!    the one the inner service sees is this layer's verdict on this request's bearer
+//!    token. Only this crate's verifiers can make one from nothing; but it is an
+//!    ordinary `Clone` value, and code that runs between this layer and the handler could
+//!    still insert a copy it kept from another request: nothing downstream re-checks the
+//!    binding (see [`crate::verified`] for what is and is not guaranteed).
 //!
 //! Each decision emits exactly one `tracing` event on target [`AUDIT_TARGET`] with the
 //! request id, principal id, kind, delegation chain, pattern, outcome and reason.
@@ -58,7 +63,7 @@
 //! # struct BadSignatures;
 //! # impl Verifier for BadSignatures {
 //! #     fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
-//! #         Box::pin(async { Err(AuthError::BadSignature) })
+//! #         VerifyFuture::ready(Err(AuthError::BadSignature))
 //! #     }
 //! #     fn pattern(&self) -> Pattern { Pattern::JwtPassthrough }
 //! # }

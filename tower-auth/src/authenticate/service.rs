@@ -11,6 +11,8 @@ use super::future::ResponseFuture;
 use super::layer::Shared;
 use super::strip::strip_headers;
 use crate::error::AuthError;
+use crate::verified::VerifiedPrincipal;
+use crate::verifier::VerifyFuture;
 
 /// Middleware that authenticates requests; made by
 /// [`AuthenticateLayer`](super::AuthenticateLayer).
@@ -64,9 +66,20 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // First, before anything reads a header: drop what outside callers must not set.
         strip_headers(request.headers_mut(), self.shared.strip());
+        // And a verdict an outer layer put in the extensions: what the inner service
+        // reads is this layer's verdict on this request's credentials, or nothing.
+        request.extensions_mut().remove::<VerifiedPrincipal>();
 
-        let token = match decide(request.headers(), &self.shared) {
-            Step::Verify(token) => token.to_owned(),
+        // Ask the verifier with the token borrowed from the request: a verdict that is
+        // already known (a token-cache hit) costs no copy and no box.
+        let owned_token = match decide(request.headers(), &self.shared) {
+            Step::Verify(token) => match self.shared.verifier().verify(token).into_ready() {
+                Ok(verdict) => Ok(verdict),
+                // It has to wait, and its future borrows the request's header: drop it
+                // unstarted and verify again with an owned copy, so the response future
+                // is 'static. Only this slow path (a key refetch...) copies and boxes.
+                Err(_unstarted) => Err(token.to_owned()),
+            },
             Step::Anonymous(reason) => {
                 audit::anonymous(request.headers(), self.shared.pattern(), &reason);
                 request.extensions_mut().insert(self.shared.ran_marker());
@@ -77,11 +90,16 @@ where
                 return ResponseFuture::refused(self.shared.challenge().response(&error));
             }
         };
+        let token = match owned_token {
+            // The service that poll_ready readied takes the request now.
+            Ok(verdict) => {
+                return ResponseFuture::concluded(verdict, request, &mut self.inner, &self.shared);
+            }
+            Err(token) => token,
+        };
 
-        // The verifier's future borrows the verifier and the token; box an owning
-        // future around it so the response future is 'static.
         let verifier = Arc::clone(self.shared.verifier());
-        let verify = Box::pin(async move { verifier.verify(&token).await });
+        let verify = VerifyFuture::pending(async move { verifier.verify(&token).await });
 
         // The service that poll_ready readied goes with the request; a fresh clone stays
         // for the next call (the usual tower pattern for calling after an await).

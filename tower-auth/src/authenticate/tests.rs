@@ -314,7 +314,7 @@ async fn a_verifier_that_waits_is_awaited_before_the_inner_service() {
     struct Slow(Arc<OneToken>);
     impl Verifier for Slow {
         fn verify<'a>(&'a self, token: &'a str) -> crate::VerifyFuture<'a> {
-            Box::pin(async move {
+            crate::VerifyFuture::pending(async move {
                 tokio::task::yield_now().await;
                 tokio::task::yield_now().await;
                 self.0.verify(token).await
@@ -342,4 +342,35 @@ fn overlong_or_odd_request_ids_are_not_echoed() {
     assert_eq!(super::audit::request_id(&headers), "-");
     headers.insert("x-request-id", "x".repeat(128).parse().unwrap());
     assert_eq!(super::audit::request_id(&headers).len(), 128);
+}
+
+#[tokio::test]
+async fn a_verified_principal_from_an_outer_layer_never_passes_the_layer() {
+    // An outer layer (or a middleware that kept one from another request) put a
+    // VerifiedPrincipal into the extensions of a request without credentials.
+    let smuggled = crate::verified::testing::verified(i64::MAX);
+    let mut request = Request::builder()
+        .uri("/orders")
+        .body(String::new())
+        .unwrap();
+    request.extensions_mut().insert(smuggled.clone());
+    let (response, seen) = call(
+        AuthenticateLayer::new(OneToken::new(GOOD)).optional(),
+        request,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = seen.unwrap();
+    assert!(seen.ran_marker);
+    assert!(
+        seen.principal.is_none(),
+        "an anonymous request carried a smuggled Principal through the layer"
+    );
+
+    // With a token, the inner service sees this layer's verdict on it.
+    let mut request = with_token(GOOD).body(String::new()).unwrap();
+    request.extensions_mut().insert(smuggled);
+    let (response, seen) = call(AuthenticateLayer::new(OneToken::new(GOOD)), request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(seen.unwrap().principal.is_some());
 }

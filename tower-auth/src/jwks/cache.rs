@@ -413,7 +413,7 @@ impl KeyCache {
     /// Starts `refresh_if_due` on the current tokio runtime unless one started this way is
     /// still running. The schedule it obeys (expiry, then `failure_retry` after a failure)
     /// bounds how often the IdP is asked.
-    fn revalidate_in_background(&self) {
+    pub(crate) fn revalidate_in_background(&self) {
         let inner = &self.inner;
         if inner.origin.is_none() {
             return;

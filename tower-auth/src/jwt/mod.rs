@@ -12,8 +12,10 @@
 //! 1. **Size**: a token longer than the largest `max_token_bytes` is refused before
 //!    anything reads it.
 //! 2. **Verified-token cache** (on by default): SHA-256 of the verifier's configuration
-//!    and the token; a hit is a Principal verified under the current key sets and
-//!    revocation list whose `exp` has not passed (see [`TokenCache`](crate::token_cache::TokenCache)).
+//!    and the token; a hit is a Principal whose `exp` has not passed, whose issuer's key
+//!    set may still serve, whose key is still in it unchanged, and which the current
+//!    revocation list does not revoke (re-checked only for what changed since it was
+//!    cached; see [`TokenCache`](crate::token_cache::TokenCache)).
 //! 3. **Shape**: exactly three non-empty segments (a token without any `.` is an opaque
 //!    token: a *decline*, so a [`VerifierChain`](crate::verifier::VerifierChain) asks
 //!    the next verifier).

@@ -14,9 +14,11 @@ use crate::jwks::{
     JwksConfigError, JwksError, KeyCache, KeyError, RefresherHandle, StartupPolicy, VerificationKey,
 };
 use crate::revocation::{Denylist, RevocationCheck};
-use crate::token_cache::{CacheEpoch, CacheKey, TokenCache, TokenCacheConfig};
+use crate::token_cache::{
+    CacheKey, CachedEntry, Dependencies, Recheck, TokenCache, TokenCacheConfig,
+};
 use crate::verified::{Pattern, VerifiedPrincipal};
-use crate::verifier::{Verifier, VerifyFuture};
+use crate::verifier::{Verdict, Verifier, VerifyFuture};
 
 /// One configured issuer and its keys.
 struct IssuerEntry {
@@ -131,7 +133,24 @@ struct Prepared<'a> {
 /// Where a verified token goes in the cache, decided before verification began.
 struct CacheSlot {
     key: CacheKey,
-    epoch: CacheEpoch,
+    /// The revocation version read before verification began: the check in `finish`
+    /// ran against this version or a newer one.
+    revocation_version: u64,
+}
+
+/// Why a verification without waiting did not conclude.
+enum NotNow<'a> {
+    /// The verdict: refused.
+    Refused(AuthError),
+    /// The issuer's current key set cannot answer (unknown `kid`, not loaded, stale): a
+    /// caller that may wait lets the key cache fetch.
+    Key(KeyError, &'a IssuerEntry),
+}
+
+impl From<AuthError> for NotNow<'_> {
+    fn from(error: AuthError) -> Self {
+        NotNow::Refused(error)
+    }
 }
 
 impl JwtVerifier {
@@ -199,6 +218,9 @@ impl JwtVerifier {
             Err(slot) => slot,
         };
         let prepared = self.prepare(token)?;
+        let issuer = self.issuer_index(prepared.entry);
+        // Before the lookup, so the key found is of this version or a newer one.
+        let key_version = prepared.entry.keys.version();
         let key = prepared
             .entry
             .keys
@@ -206,7 +228,7 @@ impl JwtVerifier {
             .await
             .map_err(|error| key_error(error, prepared.entry))?;
         let verified = self.finish(prepared, &key)?;
-        self.remember(slot, &verified);
+        self.remember(slot, issuer, key, key_version, &verified, token.len());
         Ok(verified)
     }
 
@@ -246,24 +268,37 @@ impl JwtVerifier {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_sync(&self, token: &str) -> Result<VerifiedPrincipal, AuthError> {
+        self.verify_now(token).map_err(|not_now| match not_now {
+            NotNow::Refused(error) => error,
+            NotNow::Key(error, entry) => key_error(error, entry),
+        })
+    }
+
+    /// [`verify_sync`](Self::verify_sync), telling a key the current set cannot give
+    /// apart from a refusal.
+    fn verify_now<'a>(&'a self, token: &'a str) -> Result<VerifiedPrincipal, NotNow<'a>> {
         let slot = match self.cached(token)? {
             Ok(hit) => return Ok(hit),
             Err(slot) => slot,
         };
         let prepared = self.prepare(token)?;
+        let issuer = self.issuer_index(prepared.entry);
+        // Read before the lookup: a set installed in between files the verdict under the
+        // older version, so a later hit re-checks its key (never the other way round).
+        let keys_version = prepared.entry.keys.version();
         // Never fetches; an expired set starts a background refresh (stale-while-revalidate).
-        let key = prepared
-            .entry
-            .keys
-            .key_now(prepared.header.kid.as_deref())
-            .map_err(|error| key_error(error, prepared.entry))?;
+        let key = match prepared.entry.keys.key_now(prepared.header.kid.as_deref()) {
+            Ok(key) => key,
+            Err(error) => return Err(NotNow::Key(error, prepared.entry)),
+        };
         let verified = self.finish(prepared, &key)?;
-        self.remember(slot, &verified);
+        self.remember(slot, issuer, key, keys_version, &verified, token.len());
         Ok(verified)
     }
 
     /// Step 1: the size bound, then the verified-token cache. `Ok(Ok(hit))` is a cached
-    /// verdict; `Ok(Err(slot))` a miss (`slot` is `None` with the cache off).
+    /// verdict; `Ok(Err(slot))` a miss (`slot` is `None` with the cache off); `Err` a
+    /// refusal (too large, or a cached token revoked since).
     fn cached(
         &self,
         token: &str,
@@ -274,30 +309,92 @@ impl JwtVerifier {
                 max: self.max_token_bytes,
             });
         }
-        if self.cache.capacity() == 0 {
+        if !self.cache.is_enabled() {
             return Ok(Err(None));
         }
-        // The epoch is read before anything else, so a verdict reached with keys or a
-        // revocation list that changed meanwhile is filed under the old epoch, never served.
-        let epoch = CacheEpoch::new(self.revocation.version(), self.key_versions());
+        // Read before anything else, so a verdict reached while the list changed is
+        // recorded against the older version and re-checked on its next hit.
+        let revocation_version = self.revocation.version();
         let key = self.cache.key(token);
-        Ok(match self.cache.get_by_key(&key, epoch) {
-            Some(hit) => Ok(hit),
-            None => Err(Some(CacheSlot { key, epoch })),
-        })
-    }
-
-    fn remember(&self, slot: Option<CacheSlot>, verified: &VerifiedPrincipal) {
-        if let Some(slot) = slot {
-            self.cache.insert(slot.key, verified.clone(), slot.epoch);
+        match self.cache.get(&key, |entry| self.recheck(entry)) {
+            Some(verdict) => verdict.map(Ok),
+            None => Ok(Err(Some(CacheSlot {
+                key,
+                revocation_version,
+            }))),
         }
     }
 
-    /// The sum of the issuers' key-set versions: grows whenever any issuer's keys change.
-    fn key_versions(&self) -> u64 {
+    /// Re-checks what a cached verdict depends on and that changed since it was
+    /// recorded (see [`token_cache`](crate::token_cache) for the rules).
+    fn recheck(&self, entry: &CachedEntry<'_>) -> Recheck {
+        let Some(issuer) = self.issuers.get(entry.issuer()) else {
+            return Recheck::Drop;
+        };
+        let snapshot = issuer.keys.snapshot();
+        // The trust in the key ends when its set may no longer serve: a fresh
+        // verification would answer "keys unavailable", so must the cache.
+        let now = self.clock.now();
+        if !snapshot.is_servable(now) {
+            return Recheck::Miss;
+        }
+        // A hit revalidates like a lookup does: with every request served from this
+        // cache, a key the IdP removed still stops verifying within the refresh period.
+        if snapshot.refresh_due(now) {
+            issuer.keys.revalidate_in_background();
+        }
+        let key_version = snapshot.version();
+        if key_version != entry.key_version() {
+            let cached = entry.key();
+            let current = match cached.kid() {
+                Some(kid) => snapshot.get(kid),
+                None => snapshot.key_set().sole_key(),
+            };
+            match current {
+                Some(current) if same_key(current, cached) => {
+                    entry.confirm_key_version(key_version);
+                }
+                // Gone, replaced, or (no kid) no longer the only key.
+                _ => return Recheck::Drop,
+            }
+        }
+        if self.revocation.version() != entry.revocation_version() {
+            let (version, outcome) = self.revocation.check_versioned(entry.principal());
+            if let Err(revoked) = outcome {
+                return Recheck::Refuse(revoked.into());
+            }
+            entry.confirm_revocation_version(version);
+        }
+        Recheck::Serve
+    }
+
+    fn remember(
+        &self,
+        slot: Option<CacheSlot>,
+        issuer: usize,
+        key: Arc<VerificationKey>,
+        key_version: u64,
+        verified: &VerifiedPrincipal,
+        token_len: usize,
+    ) {
+        if let Some(slot) = slot {
+            let dependencies = Dependencies {
+                issuer,
+                key,
+                key_version,
+                revocation_version: slot.revocation_version,
+            };
+            self.cache
+                .insert(slot.key, verified.clone(), dependencies, token_len);
+        }
+    }
+
+    /// The index of `entry` in `issuers` (what cache entries record).
+    fn issuer_index(&self, entry: &IssuerEntry) -> usize {
         self.issuers
             .iter()
-            .fold(0u64, |sum, entry| sum.saturating_add(entry.keys.version()))
+            .position(|candidate| std::ptr::eq(candidate, entry))
+            .unwrap_or(usize::MAX)
     }
 
     /// Steps 2-6, no key needed: shape, header, claims decoded once, issuer by `iss`,
@@ -522,9 +619,23 @@ fn key_error(error: KeyError, entry: &IssuerEntry) -> AuthError {
     }
 }
 
+/// Whether two keys are the same key: the same object, or the same `kid`, algorithm and
+/// material (a refetched set parses its keys anew).
+fn same_key(a: &VerificationKey, b: &VerificationKey) -> bool {
+    std::ptr::eq(a, b)
+        || (a.kid() == b.kid() && a.algorithm() == b.algorithm() && a.material() == b.material())
+}
+
 impl Verifier for JwtVerifier {
+    /// Ready whenever the verdict needs no key fetch (a cache hit, or a key in the
+    /// current set); pending, boxed, only when the key cache has to fetch.
     fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
-        Box::pin(self.verify_token(token))
+        let verdict: Verdict = match self.verify_now(token) {
+            Ok(verified) => Ok(verified),
+            Err(NotNow::Refused(error)) => Err(error),
+            Err(NotNow::Key(..)) => return VerifyFuture::pending(self.verify_token(token)),
+        };
+        VerifyFuture::ready(verdict)
     }
 
     fn pattern(&self) -> Pattern {
@@ -547,8 +658,9 @@ impl JwtVerifierBuilder {
     }
 
     /// The revocation check consulted on every verification that misses the token
-    /// cache (default: nothing is revoked). A cached verdict is dropped as soon as the
-    /// check's version changes.
+    /// cache (default: nothing is revoked). When the check's version changes, a cached
+    /// verdict is checked again on its next hit (by the Principal's ids, no signature
+    /// work) and refused if revoked.
     pub fn revocation(mut self, check: Arc<dyn RevocationCheck>) -> Self {
         self.revocation = Some(check);
         self
