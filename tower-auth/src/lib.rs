@@ -43,6 +43,7 @@ pub mod jwt;
 pub mod manual;
 pub mod revocation;
 pub mod token_cache;
+pub mod trace;
 pub mod verified;
 pub mod verifier;
 pub use error::{AuthError, Challenge};
