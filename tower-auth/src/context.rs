@@ -71,11 +71,11 @@ tokio::task_local! {
 /// assert_eq!(format!("{token:?}"), "BearerToken(<redacted>)");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct BearerToken(Box<str>);
+pub struct BearerToken(Arc<str>);
 
 impl BearerToken {
     /// Wrap a bearer token (without the `Bearer ` prefix).
-    pub fn new(token: impl Into<Box<str>>) -> Self {
+    pub fn new(token: impl Into<Arc<str>>) -> Self {
         BearerToken(token.into())
     }
 
@@ -95,8 +95,13 @@ impl fmt::Debug for BearerToken {
 /// (absent for an anonymous request on an optional route), the request id, the trace
 /// context and, only where configured for passthrough, the original bearer token.
 ///
-/// Cheap to clone (one `Arc`). Making one grants nothing: its Principal can only be a
-/// [`VerifiedPrincipal`], which only this crate's verifiers make.
+/// Cheap to clone: what lives on the heap (the Principal, `tracestate`, the token) is
+/// shared behind `Arc`s, and the rest (request id, `traceparent`) is a short inline copy.
+/// It is not one `Arc` around everything on purpose: that would cost the authenticate
+/// layer an allocation on every request, the token-cache hit path included.
+///
+/// Making one grants nothing: its Principal can only be a [`VerifiedPrincipal`], which
+/// only this crate's verifiers make.
 ///
 /// ```
 /// use tower_auth::context::{BearerToken, RequestContext};
@@ -112,11 +117,6 @@ impl fmt::Debug for BearerToken {
 /// ```
 #[derive(Clone)]
 pub struct RequestContext {
-    inner: Arc<Inner>,
-}
-
-#[derive(Clone)]
-struct Inner {
     principal: Option<VerifiedPrincipal>,
     request_id: RequestId,
     trace: TraceContext,
@@ -131,40 +131,38 @@ impl RequestContext {
         trace: TraceContext,
     ) -> Self {
         RequestContext {
-            inner: Arc::new(Inner {
-                principal,
-                request_id,
-                trace,
-                bearer_token: None,
-            }),
+            principal,
+            request_id,
+            trace,
+            bearer_token: None,
         }
     }
 
     /// Keep the request's original bearer token, for routes that forward it (JWT
     /// passthrough). Only the authenticate layer configured to keep it should call this.
     pub fn with_bearer_token(mut self, token: BearerToken) -> Self {
-        Arc::make_mut(&mut self.inner).bearer_token = Some(token);
+        self.bearer_token = Some(token);
         self
     }
 
     /// The verified Principal; `None` for an anonymous request.
     pub fn principal(&self) -> Option<&VerifiedPrincipal> {
-        self.inner.principal.as_ref()
+        self.principal.as_ref()
     }
 
     /// The request id (`x-request-id`, received or generated).
     pub fn request_id(&self) -> &RequestId {
-        &self.inner.request_id
+        &self.request_id
     }
 
     /// The trace context (`traceparent`, `tracestate`, received or generated).
     pub fn trace(&self) -> &TraceContext {
-        &self.inner.trace
+        &self.trace
     }
 
     /// The original bearer token, when the route keeps it for passthrough.
     pub fn bearer_token(&self) -> Option<&BearerToken> {
-        self.inner.bearer_token.as_ref()
+        self.bearer_token.as_ref()
     }
 
     /// Run `future` with this as the current context: while it is polled, [`current`]
@@ -197,10 +195,10 @@ impl RequestContext {
 impl fmt::Debug for RequestContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestContext")
-            .field("principal", &self.inner.principal)
-            .field("request_id", &self.inner.request_id)
-            .field("trace", &self.inner.trace)
-            .field("bearer_token", &self.inner.bearer_token)
+            .field("principal", &self.principal)
+            .field("request_id", &self.request_id)
+            .field("trace", &self.trace)
+            .field("bearer_token", &self.bearer_token)
             .finish()
     }
 }
@@ -253,7 +251,8 @@ impl<F> fmt::Debug for Scoped<F> {
     }
 }
 
-/// The current request context, cloned (one `Arc` increment); `None` outside a scope.
+/// The current request context, cloned (see [`RequestContext`] for the cost; to read
+/// a field, [`with_current`] does not clone); `None` outside a scope.
 ///
 /// ```
 /// use tower_auth::context::{self, RequestContext};
@@ -538,12 +537,12 @@ mod tests {
     #[tokio::test]
     async fn with_current_does_not_clone_the_context() {
         let ctx = context("req-borrow");
-        let probe = ctx.clone();
+        let probe = Arc::clone(ctx.principal().unwrap().principal_arc());
         let counts = ctx
             .scope(async move {
-                let before = Arc::strong_count(&probe.inner);
-                let during = with_current(|_| Arc::strong_count(&probe.inner));
-                let cloned = current().map(|_| Arc::strong_count(&probe.inner));
+                let before = Arc::strong_count(&probe);
+                let during = with_current(|_| Arc::strong_count(&probe));
+                let cloned = current().map(|_| Arc::strong_count(&probe));
                 (before, during, cloned)
             })
             .await;
@@ -566,7 +565,7 @@ mod tests {
         assert!(!debug.contains("eyJ.secret.sig"), "{debug}");
         assert!(debug.contains("BearerToken(<redacted>)"));
         assert_eq!(ctx.bearer_token().unwrap().expose(), "eyJ.secret.sig");
-        // A clone made before keeping the token does not get it.
+        // A copy made before keeping the token does not get it.
         let before = context("req-token");
         let shared = before.clone();
         let kept = before.with_bearer_token(BearerToken::new("t"));

@@ -39,6 +39,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -366,7 +367,8 @@ impl TraceStateError {
 ///
 /// Only its size is checked: at most [`MAX_TRACESTATE_LEN`] bytes and
 /// [`MAX_TRACESTATE_MEMBERS`] non-empty comma-separated members, printable ASCII and tab.
-/// Its entries belong to tracing vendors, so nothing here reads them.
+/// Its entries belong to tracing vendors, so nothing here reads them. Cheap to clone
+/// (shared).
 ///
 /// ```
 /// use tower_auth::trace::{TraceState, TraceStateError};
@@ -379,7 +381,7 @@ impl TraceStateError {
 /// # Ok::<(), TraceStateError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct TraceState(Box<str>);
+pub struct TraceState(Arc<str>);
 
 impl TraceState {
     /// Validate a `tracestate` value (one header, or several joined with `,`).
@@ -640,14 +642,31 @@ pub(crate) fn check_request_id(id: &str) -> Result<(), RequestIdError> {
 /// assert_eq!(RequestId::parse(&"x".repeat(129)), Err(RequestIdError::TooLong { len: 129 }));
 /// # Ok::<(), RequestIdError>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RequestId(Box<str>);
+///
+/// Held inline (no allocation), so a request context can carry one without a box.
+#[derive(Clone)]
+pub struct RequestId {
+    len: u8,
+    bytes: [u8; MAX_REQUEST_ID_LEN],
+}
 
 impl RequestId {
     /// Validate a request id.
     pub fn parse(id: &str) -> Result<Self, RequestIdError> {
         check_request_id(id)?;
-        Ok(RequestId(id.into()))
+        Ok(RequestId::inline(id.as_bytes()))
+    }
+
+    /// Store checked bytes (visible ASCII, at most [`MAX_REQUEST_ID_LEN`]).
+    fn inline(id: &[u8]) -> Self {
+        let mut bytes = [0u8; MAX_REQUEST_ID_LEN];
+        let len = id.len().min(MAX_REQUEST_ID_LEN);
+        bytes[..len].copy_from_slice(&id[..len]);
+        RequestId {
+            // At most 128: fits.
+            len: u8::try_from(len).unwrap_or(u8::MAX),
+            bytes,
+        }
     }
 
     /// A fresh request id: a random UUID (version 4), lowercase, hyphenated.
@@ -673,8 +692,7 @@ impl RequestId {
         encode_hex(&bytes[6..8], &mut out[14..18]);
         encode_hex(&bytes[8..10], &mut out[19..23]);
         encode_hex(&bytes[10..], &mut out[24..]);
-        let id = std::str::from_utf8(&out).map_err(|_| RandomError)?;
-        Ok(RequestId(id.into()))
+        Ok(RequestId::inline(&out))
     }
 
     /// The request's `x-request-id` (its first value, as the audit event reads it) when
@@ -686,12 +704,13 @@ impl RequestId {
 
     /// The id.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only visible ASCII is ever stored, so this never falls back.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("-")
     }
 
     /// Write it as `x-request-id` into outgoing `headers`, replacing any already there.
     pub fn inject(&self, headers: &mut HeaderMap) {
-        match HeaderValue::from_str(&self.0) {
+        match HeaderValue::from_str(self.as_str()) {
             Ok(value) => {
                 headers.insert(REQUEST_ID_HEADER, value);
             }
@@ -711,15 +730,29 @@ impl FromStr for RequestId {
     }
 }
 
+impl PartialEq for RequestId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RequestId {}
+
+impl std::hash::Hash for RequestId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RequestId").field(&&*self.0).finish()
+        f.debug_tuple("RequestId").field(&self.as_str()).finish()
     }
 }
 
