@@ -23,7 +23,8 @@ async fn a_burst_of_concurrent_calls_for_one_pair_mints_once() {
     let start = Arc::new(tokio::sync::Barrier::new(256));
     let tasks: Vec<_> = (0..256)
         .map(|_| {
-            let (cache, alice, start) = (Arc::clone(&cache), Arc::clone(&alice), Arc::clone(&start));
+            let (cache, alice, start) =
+                (Arc::clone(&cache), Arc::clone(&alice), Arc::clone(&start));
             tokio::spawn(async move {
                 start.wait().await;
                 cache.token(&alice, &orders()).await.unwrap()
@@ -38,7 +39,10 @@ async fn a_burst_of_concurrent_calls_for_one_pair_mints_once() {
     assert!(tokens.iter().all(|t| t.as_str() == tokens[0].as_str()));
     // And the one token is what the receiving verifier accepts.
     let verifier = edge.verifier().await;
-    assert_same_party(&alice, &verifier.verify_token(tokens[0].as_str()).await.unwrap());
+    assert_same_party(
+        &alice,
+        &verifier.verify_token(tokens[0].as_str()).await.unwrap(),
+    );
 }
 
 #[tokio::test]
@@ -50,7 +54,10 @@ async fn a_cached_token_is_renewed_shortly_before_it_expires() {
         .unwrap();
     let alice = alice();
     let first = cache.token(&alice, &orders()).await.unwrap();
-    assert_eq!(first.expires_at(), Timestamp::from_unix_seconds(START + 300));
+    assert_eq!(
+        first.expires_at(),
+        Timestamp::from_unix_seconds(START + 300)
+    );
 
     // Until 60 s before its expiry, the same token.
     edge.clock.set(Timestamp::from_unix_seconds(START + 239));
@@ -62,7 +69,10 @@ async fn a_cached_token_is_renewed_shortly_before_it_expires() {
     edge.clock.set(Timestamp::from_unix_seconds(START + 240));
     let renewed = cache.token(&alice, &orders()).await.unwrap();
     assert_ne!(renewed.as_str(), first.as_str());
-    assert_eq!(renewed.expires_at(), Timestamp::from_unix_seconds(START + 540));
+    assert_eq!(
+        renewed.expires_at(),
+        Timestamp::from_unix_seconds(START + 540)
+    );
     assert_eq!(
         cache.token(&alice, &orders()).await.unwrap().as_str(),
         renewed.as_str()
@@ -97,14 +107,28 @@ async fn the_key_is_the_whole_principal_and_the_audience() {
     assert_ne!(billing.as_str(), token.as_str());
     // A narrowed token is cached apart from the full one.
     let read = ScopeSet::parse("orders:read").unwrap();
-    let narrowed = cache.token_narrowed(&alice, &orders(), &read).await.unwrap();
+    let narrowed = cache
+        .token_narrowed(&alice, &orders(), &read)
+        .await
+        .unwrap();
     assert_ne!(narrowed.as_str(), token.as_str());
     assert_eq!(
-        cache.token_narrowed(&alice, &orders(), &read).await.unwrap().as_str(),
+        cache
+            .token_narrowed(&alice, &orders(), &read)
+            .await
+            .unwrap()
+            .as_str(),
         narrowed.as_str()
     );
     // An equal Principal (a separate value) gets the cached token.
-    assert_eq!(cache.token(&mint_fixture::alice(), &orders()).await.unwrap().as_str(), token.as_str());
+    assert_eq!(
+        cache
+            .token(&mint_fixture::alice(), &orders())
+            .await
+            .unwrap()
+            .as_str(),
+        token.as_str()
+    );
     assert_eq!(edge.issuer.tokens_minted(), 1 + variants.len() as u64 + 2);
 }
 
@@ -116,10 +140,16 @@ async fn the_cache_never_serves_past_the_principals_expiry_nor_widens() {
     // 90 s left, 60 s margin: served from the cache for the first 30 s.
     let token = cache.token(&soon, &orders()).await.unwrap();
     assert_eq!(token.expires_at(), Timestamp::from_unix_seconds(START + 90));
-    assert_eq!(cache.token(&soon, &orders()).await.unwrap().as_str(), token.as_str());
+    assert_eq!(
+        cache.token(&soon, &orders()).await.unwrap().as_str(),
+        token.as_str()
+    );
     // Inside the margin, minted anew each time (and not cached), then refused once expired.
     edge.clock.set(Timestamp::from_unix_seconds(START + 60));
-    assert_ne!(cache.token(&soon, &orders()).await.unwrap().as_str(), token.as_str());
+    assert_ne!(
+        cache.token(&soon, &orders()).await.unwrap().as_str(),
+        token.as_str()
+    );
     edge.clock.set(Timestamp::from_unix_seconds(START + 90));
     assert_eq!(
         cache.token(&soon, &orders()).await.unwrap_err().reason(),
@@ -127,7 +157,11 @@ async fn the_cache_never_serves_past_the_principals_expiry_nor_widens() {
     );
     let wider = ScopeSet::parse("admin").unwrap();
     assert_eq!(
-        cache.token_narrowed(&alice(), &orders(), &wider).await.unwrap_err().reason(),
+        cache
+            .token_narrowed(&alice(), &orders(), &wider)
+            .await
+            .unwrap_err()
+            .reason(),
         "scope_widening"
     );
 }

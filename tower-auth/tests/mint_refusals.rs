@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use mint_fixture::*;
 use principal::{Audience, Issuer, ScopeSet, Timestamp};
-use tower_auth::mint::{InternalIssuer, InternalIssuerBuilder, MintError, SigningAlgorithm, SigningKey};
+use tower_auth::mint::{
+    InternalIssuer, InternalIssuerBuilder, MintError, SigningAlgorithm, SigningKey,
+};
 
 fn orders() -> Audience {
     Audience::new(ORDERS).unwrap()
@@ -20,7 +22,11 @@ async fn widening_scopes_is_refused_and_signs_nothing() {
     let edge = start_edge(SigningAlgorithm::Es256).await;
     let alice = alice();
     // `profile` is alice's own scope but not granted to her agent: not effective.
-    for wider in ["profile", "orders:read admin", "orders:read orders:write profile"] {
+    for wider in [
+        "profile",
+        "orders:read admin",
+        "orders:read orders:write profile",
+    ] {
         let err = edge
             .issuer
             .mint_narrowed(&alice, &orders(), &ScopeSet::parse(wider).unwrap())
@@ -49,7 +55,11 @@ async fn a_chain_deeper_than_the_limit_is_refused_at_minting() {
         "one actor is within a limit of 1"
     );
     assert_eq!(
-        strict.issuer.mint(&deep_principal(2), &orders()).unwrap_err().reason(),
+        strict
+            .issuer
+            .mint(&deep_principal(2), &orders())
+            .unwrap_err()
+            .reason(),
         "delegation_too_deep"
     );
 }
@@ -89,11 +99,26 @@ fn settings_are_bounded() {
         .map(drop)
         .map_err(|e: tower_auth::mint::MintConfigError| e.reason())
     };
-    assert_eq!(build(|b| b.lifetime(Duration::from_secs(901))), Err("lifetime_out_of_range"));
-    assert_eq!(build(|b| b.lifetime(Duration::ZERO)), Err("lifetime_out_of_range"));
-    assert_eq!(build(|b| b.leeway(Duration::from_secs(301))), Err("leeway_too_large"));
-    assert_eq!(build(|b| b.max_delegation_depth(9)), Err("depth_above_hard_cap"));
-    assert_eq!(build(|b| b.jwks_max_age(Duration::from_secs(3601))), Err("max_age_too_large"));
+    assert_eq!(
+        build(|b| b.lifetime(Duration::from_secs(901))),
+        Err("lifetime_out_of_range")
+    );
+    assert_eq!(
+        build(|b| b.lifetime(Duration::ZERO)),
+        Err("lifetime_out_of_range")
+    );
+    assert_eq!(
+        build(|b| b.leeway(Duration::from_secs(301))),
+        Err("leeway_too_large")
+    );
+    assert_eq!(
+        build(|b| b.max_delegation_depth(9)),
+        Err("depth_above_hard_cap")
+    );
+    assert_eq!(
+        build(|b| b.jwks_max_age(Duration::from_secs(3601))),
+        Err("max_age_too_large")
+    );
     assert_eq!(build(|b| b.lifetime(Duration::from_secs(900))), Ok(()));
 }
 

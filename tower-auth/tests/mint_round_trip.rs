@@ -108,7 +108,9 @@ async fn a_typ_other_than_at_jwt_is_refused() {
     let kid = edge.issuer.current_kid();
     let claims = edge.claims_for(&alice(), ORDERS);
     // Control: the same hand-signed claims with `at+jwt` pass, so only `typ` decides.
-    let good = edge.key.sign(&edge.key.header(&kid, Some("at+jwt")), &claims);
+    let good = edge
+        .key
+        .sign(&edge.key.header(&kid, Some("at+jwt")), &claims);
     assert!(verifier.verify_token(&good).await.is_ok());
     for typ in [Some("JWT"), Some("id_token+jwt"), None] {
         let token = edge.key.sign(&edge.key.header(&kid, typ), &claims);
@@ -139,7 +141,9 @@ async fn a_chain_deeper_than_the_limit_is_refused_at_verification() {
     ));
     // Control: at the limit it passes.
     let at_limit = edge.claims_for(&deep_principal(4), ORDERS);
-    let token = edge.key.sign(&edge.key.header(&kid, Some("at+jwt")), &at_limit);
+    let token = edge
+        .key
+        .sign(&edge.key.header(&kid, Some("at+jwt")), &at_limit);
     assert!(verifier.verify_token(&token).await.is_ok());
 }
 

@@ -17,8 +17,7 @@ use serde_json::Value;
 use tower_auth::jwks::StartupPolicy;
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::mint::{
-    DISCOVERY_PATH, InternalIssuer, InternalIssuerBuilder, JWKS_PATH, SigningAlgorithm,
-    SigningKey,
+    DISCOVERY_PATH, InternalIssuer, InternalIssuerBuilder, JWKS_PATH, SigningAlgorithm, SigningKey,
 };
 use tower_auth::{AuthError, Pattern, VerifiedPrincipal};
 
@@ -197,7 +196,8 @@ pub fn alice_with(
         .issued_at(Timestamp::from_unix_seconds(START - 60))
         .expires_at(Timestamp::from_unix_seconds(START + 3600))
         .actor(
-            Actor::new(agent).with_grant(ScopeSet::parse("orders:read orders:write").expect("grant")),
+            Actor::new(agent)
+                .with_grant(ScopeSet::parse("orders:read orders:write").expect("grant")),
         );
     customise(builder).build().expect("alice builds")
 }
@@ -207,7 +207,13 @@ pub fn alice_with(
 pub fn deep_principal(depth: usize) -> Principal {
     let idp = Issuer::new(IDP).expect("issuer");
     let actors = (0..depth)
-        .map(|i| Actor::new(format!("am-0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a{i:02x}").parse().expect("agent id")))
+        .map(|i| {
+            Actor::new(
+                format!("am-0b7e2a50-3c1d-4f6e-8a9b-1c2d3e4f5a{i:02x}")
+                    .parse()
+                    .expect("agent id"),
+            )
+        })
         .collect();
     Principal::builder(HumanId::derive(&idp, "alice").into(), idp, "alice")
         .expires_at(Timestamp::from_unix_seconds(START + 3600))
