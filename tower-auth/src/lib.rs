@@ -16,6 +16,7 @@
 //! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
 //! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain; the wrapper whose constructor only this crate's verifiers call (code holding one can still clone it: it shows that a verification happened, not for which request); the one error type with its HTTP mapping (`scope` on `insufficient_scope`, `Retry-After` on 503) |
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
+//! | [`mint`] | internal JWT minting (pattern 2): [`InternalIssuer`](mint::InternalIssuer) signs ES256/EdDSA `at+jwt` tokens from a Principal, with key rotation; [`JwksService`](mint::JwksService) serves its JWKS and discovery document; [`MintCache`](mint::MintCache) mints once per (Principal, audience) per token lifetime |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
 //! Still to come: internal token minting (pattern 2), introspection (pattern 3),
@@ -46,6 +47,7 @@ pub mod extract;
 pub mod jwks;
 pub mod jwt;
 pub mod manual;
+pub mod mint;
 pub mod peer;
 pub mod revocation;
 pub mod token_cache;
