@@ -121,6 +121,7 @@ pub struct RequestContext {
     request_id: RequestId,
     trace: TraceContext,
     bearer_token: Option<BearerToken>,
+    received_passport: Option<Arc<str>>,
 }
 
 impl RequestContext {
@@ -135,7 +136,21 @@ impl RequestContext {
             request_id,
             trace,
             bearer_token: None,
+            received_passport: None,
         }
+    }
+
+    /// Keep the `x-principal-bin` value this request was authenticated with, for routes
+    /// that forward it unchanged inside a trust domain. Only the authenticate layer
+    /// should call this, after the passport verified.
+    pub fn with_received_passport(mut self, header_value: impl Into<Arc<str>>) -> Self {
+        self.received_passport = Some(header_value.into());
+        self
+    }
+
+    /// The passport this request was authenticated with, as received (header form).
+    pub fn received_passport(&self) -> Option<&str> {
+        self.received_passport.as_deref()
     }
 
     /// Keep the request's original bearer token, for routes that forward it (JWT

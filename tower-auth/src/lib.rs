@@ -49,6 +49,7 @@ pub mod jwt;
 pub mod manual;
 pub mod mint;
 pub mod peer;
+pub mod propagate;
 pub mod revocation;
 pub mod token_cache;
 pub mod trace;

@@ -1,0 +1,523 @@
+//! The propagate layer: attach the current request's identity to outgoing HTTP calls, as
+//! each destination requires, and to nothing else.
+//!
+//! [`PropagateLayer`] wraps an HTTP client service (hyper-util's legacy client is the
+//! reference; any `Service<http::Request<B>>` works). For every outgoing request it:
+//!
+//! 1. **removes identity headers set by the caller's own code**: `authorization`,
+//!    `x-principal-bin` and `x-baton-internal-token` ([`IDENTITY_HEADERS`]). A handler
+//!    that copies its incoming headers onto an outgoing call, or sets a token meant for
+//!    another destination, never leaks it through this client. (Call third-party APIs
+//!    that need credentials of their own with another client.)
+//! 2. **chooses the route by the destination's authority** (`host:port` of the request
+//!    URI, the port defaulted from the scheme) from an explicit allowlist. A destination
+//!    not on the list, or a URI without an authority, gets no identity at all.
+//! 3. **attaches the current Principal** (from [`crate::context`], set by the
+//!    authenticate layer that serves the request) as the route says ([`Route`]): a
+//!    passport, signed or unsigned, forwarded unchanged or made for the destination's
+//!    audience; a minted internal JWT for the destination's audience (cached per
+//!    Principal and audience, see [`crate::mint::MintCache`]); the original bearer token
+//!    (passthrough); or nothing.
+//! 4. **passes `x-request-id` and `traceparent`/`tracestate` on** from the current request
+//!    context, untouched; outside a request (a background job), it keeps valid ones the
+//!    caller set and creates what is missing (W3C Trace Context).
+//!
+//! Without a current Principal (no context, or an anonymous request) a route sends no
+//! identity and says so in a `debug` event on target [`PROPAGATE_TARGET`]; a route made
+//! with [`Route::require_principal`] refuses the call instead
+//! ([`PropagateError::NoPrincipal`]).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::convert::Infallible;
+//! use http::{Request, Response};
+//! use principal::Audience;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_auth::propagate::{PropagateLayer, Route};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let layer = PropagateLayer::new()
+//!     .route("orders.internal:8080", Route::unsigned_passport(Audience::new("orders")?))?;
+//! let client = ServiceBuilder::new().layer(layer).service(service_fn(
+//!     |request: Request<String>| async move {
+//!         // What the destination receives.
+//!         let identity = request.headers().contains_key("x-principal-bin")
+//!             || request.headers().contains_key("authorization");
+//!         Ok::<_, Infallible>(Response::new(identity))
+//!     },
+//! ));
+//!
+//! // A header set by the caller's own code for a destination off the list is removed.
+//! let request = Request::builder()
+//!     .uri("http://evil.example/steal")
+//!     .header("authorization", "Bearer copied-from-the-incoming-request")
+//!     .body(String::new())?;
+//! assert!(!client.clone().oneshot(request).await?.into_body());
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! # }).unwrap();
+//! ```
+
+mod service;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use http::HeaderName;
+use http::header::AUTHORIZATION;
+use http::uri::{Authority, Scheme, Uri};
+use principal::{Audience, Clock, SystemClock};
+use principal_proto::{PassportError, PassportKeyRing};
+
+pub use self::service::{BoxError, PropagateService, ResponseFuture};
+use crate::authenticate::{INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER};
+use crate::mint::{MintCache, MintError};
+
+/// The `tracing` target of the layer's events.
+pub const PROPAGATE_TARGET: &str = "baton::propagate";
+
+/// The headers that carry identity between hops: removed from every outgoing request,
+/// then set only by the destination's route.
+pub const IDENTITY_HEADERS: [HeaderName; 3] =
+    [AUTHORIZATION, PRINCIPAL_HEADER, INTERNAL_TOKEN_HEADER];
+
+/// Default lifetime of a passport made for one call, in seconds (request-scoped).
+pub const DEFAULT_PASSPORT_LIFETIME_SECS: u32 = 60;
+
+/// Longest passport lifetime a route accepts, in seconds.
+pub const MAX_PASSPORT_LIFETIME_SECS: u32 = 300;
+
+/// A passport signing key ring that can be rotated while routes use it
+/// (`ring.store(Arc::new(rotated))`).
+pub type SharedKeyRing = Arc<ArcSwap<PassportKeyRing>>;
+
+/// How a route attaches identity.
+#[derive(Clone)]
+pub(crate) enum Attach {
+    Nothing,
+    Passthrough,
+    Passport {
+        audience: Audience,
+        signing: PassportSigning,
+        lifetime_secs: u32,
+    },
+    MintedJwt {
+        cache: Arc<MintCache>,
+        audience: Audience,
+        header: MintedHeader,
+    },
+}
+
+#[derive(Clone)]
+pub(crate) enum PassportSigning {
+    /// Signed for this call with the ring's current key.
+    Sign(SharedKeyRing),
+    /// Forwarded as received when this request came with a passport (its audience is the
+    /// trust domain); signed with the ring when it did not (at the edge).
+    Forward(SharedKeyRing),
+    /// Unsigned: only toward peers that accept unsigned passports from this service's
+    /// mTLS identity.
+    Unsigned,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MintedHeader {
+    Authorization,
+    InternalToken,
+}
+
+/// What one destination receives: the identity to attach and whether a call without a
+/// current Principal is refused.
+///
+/// ```
+/// use principal::Audience;
+/// use tower_auth::propagate::Route;
+///
+/// let route = Route::unsigned_passport(Audience::new("orders")?).require_principal();
+/// assert_eq!(route.kind(), "unsigned_passport");
+/// assert!(route.requires_principal());
+/// assert!(Route::unsigned_passport(Audience::new("orders")?).passport_lifetime(0).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct Route {
+    pub(crate) attach: Attach,
+    pub(crate) require_principal: bool,
+}
+
+impl Route {
+    fn with(attach: Attach) -> Self {
+        Route {
+            attach,
+            require_principal: false,
+        }
+    }
+
+    /// Attach nothing (the destination is on the list for its trace headers only).
+    pub fn nothing() -> Self {
+        Route::with(Attach::Nothing)
+    }
+
+    /// Forward the request's original bearer token (pattern 1, JWT passthrough). The
+    /// authenticate layer keeps the token only when configured to
+    /// ([`AuthenticateLayer::keep_bearer_token`](crate::authenticate::AuthenticateLayer::keep_bearer_token)).
+    pub fn passthrough() -> Self {
+        Route::with(Attach::Passthrough)
+    }
+
+    /// A passport for `audience` (one service), signed for each call with the ring's
+    /// current key (pattern 4, re-signed per hop). Prefer an Ed25519 ring: with HMAC,
+    /// every service that holds the secret can mint any passport.
+    pub fn signed_passport(ring: SharedKeyRing, audience: Audience) -> Self {
+        Route::with(Attach::Passport {
+            audience,
+            signing: PassportSigning::Sign(ring),
+            lifetime_secs: DEFAULT_PASSPORT_LIFETIME_SECS,
+        })
+    }
+
+    /// The passport of a trust domain (`domain` is its audience): forwarded unchanged
+    /// when this request was authenticated with one, made and signed with `ring` when it
+    /// was not (at the edge). No per-service keys: every service of the domain verifies
+    /// the edge's signature.
+    pub fn forward_passport(ring: SharedKeyRing, domain: Audience) -> Self {
+        Route::with(Attach::Passport {
+            audience: domain,
+            signing: PassportSigning::Forward(ring),
+            lifetime_secs: DEFAULT_PASSPORT_LIFETIME_SECS,
+        })
+    }
+
+    /// An unsigned passport for `audience`: only toward a destination that authenticates
+    /// this service's mTLS identity and has it on its allowlist (it refuses unsigned
+    /// passports otherwise).
+    pub fn unsigned_passport(audience: Audience) -> Self {
+        Route::with(Attach::Passport {
+            audience,
+            signing: PassportSigning::Unsigned,
+            lifetime_secs: DEFAULT_PASSPORT_LIFETIME_SECS,
+        })
+    }
+
+    /// An internal JWT minted for `audience` (pattern 2), in `authorization: Bearer`;
+    /// cached per Principal and audience by `cache`.
+    pub fn minted_jwt(cache: Arc<MintCache>, audience: Audience) -> Self {
+        Route::with(Attach::MintedJwt {
+            cache,
+            audience,
+            header: MintedHeader::Authorization,
+        })
+    }
+
+    /// For a minted-JWT route: send the token in `x-baton-internal-token` instead of
+    /// `authorization` (the receiving JWT verifier then reads that header). Other routes
+    /// are unchanged.
+    pub fn in_internal_token_header(mut self) -> Self {
+        if let Attach::MintedJwt { header, .. } = &mut self.attach {
+            *header = MintedHeader::InternalToken;
+        }
+        self
+    }
+
+    /// Refuse the call ([`PropagateError::NoPrincipal`]) when there is no current
+    /// Principal, instead of sending it without identity.
+    pub fn require_principal(mut self) -> Self {
+        self.require_principal = true;
+        self
+    }
+
+    /// For a passport route: the lifetime of the passports it makes, in seconds (1 to
+    /// [`MAX_PASSPORT_LIFETIME_SECS`]); never later than the Principal's own expiry.
+    pub fn passport_lifetime(mut self, seconds: u32) -> Result<Self, PropagateConfigError> {
+        if seconds == 0 || seconds > MAX_PASSPORT_LIFETIME_SECS {
+            return Err(PropagateConfigError::PassportLifetime { seconds });
+        }
+        if let Attach::Passport { lifetime_secs, .. } = &mut self.attach {
+            *lifetime_secs = seconds;
+        }
+        Ok(self)
+    }
+
+    /// Whether a call without a current Principal is refused.
+    pub fn requires_principal(&self) -> bool {
+        self.require_principal
+    }
+
+    /// A stable snake_case name of what the route attaches, for logs.
+    pub fn kind(&self) -> &'static str {
+        match &self.attach {
+            Attach::Nothing => "nothing",
+            Attach::Passthrough => "passthrough",
+            Attach::Passport { signing, .. } => match signing {
+                PassportSigning::Sign(_) => "signed_passport",
+                PassportSigning::Forward(_) => "forward_passport",
+                PassportSigning::Unsigned => "unsigned_passport",
+            },
+            Attach::MintedJwt { .. } => "minted_jwt",
+        }
+    }
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Route");
+        debug.field("kind", &self.kind());
+        match &self.attach {
+            Attach::Passport {
+                audience,
+                lifetime_secs,
+                ..
+            } => {
+                debug.field("audience", audience);
+                debug.field("lifetime_secs", lifetime_secs);
+            }
+            Attach::MintedJwt {
+                audience, header, ..
+            } => {
+                debug.field("audience", audience);
+                debug.field("header", header);
+            }
+            Attach::Nothing | Attach::Passthrough => {}
+        }
+        debug
+            .field("require_principal", &self.require_principal)
+            .finish()
+    }
+}
+
+/// A [`PropagateLayer`] or [`Route`] setting was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PropagateConfigError {
+    /// The destination is not a `host` or `host:port` authority (no user info).
+    #[error("destination {destination:?} is not a host[:port] authority")]
+    InvalidDestination {
+        /// What was given.
+        destination: String,
+    },
+    /// The same destination was routed twice.
+    #[error("destination {destination} is routed twice")]
+    DuplicateDestination {
+        /// The destination.
+        destination: String,
+    },
+    /// A passport lifetime of zero or above [`MAX_PASSPORT_LIFETIME_SECS`].
+    #[error("passport lifetime {seconds} s is not between 1 and {MAX_PASSPORT_LIFETIME_SECS}")]
+    PassportLifetime {
+        /// The value asked for.
+        seconds: u32,
+    },
+}
+
+impl PropagateConfigError {
+    /// A stable snake_case label for logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PropagateConfigError::InvalidDestination { .. } => "invalid_destination",
+            PropagateConfigError::DuplicateDestination { .. } => "duplicate_destination",
+            PropagateConfigError::PassportLifetime { .. } => "passport_lifetime_out_of_range",
+        }
+    }
+}
+
+/// Why an outgoing call was not made. The layer's error type is `BoxError`; these are
+/// its own refusals (the inner client's errors pass through as they are).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PropagateError {
+    /// The route requires a current Principal and there is none.
+    #[error("no current Principal for {destination}, and its route requires one")]
+    NoPrincipal {
+        /// The destination authority.
+        destination: String,
+    },
+    /// The route forwards the original bearer token and the request context holds none.
+    #[error("no original bearer token to pass through to {destination}")]
+    NoBearerToken {
+        /// The destination authority.
+        destination: String,
+    },
+    /// The passport could not be made (a Principal too large, a signing failure...).
+    #[error("passport for {destination}: {source}")]
+    Passport {
+        /// The destination authority.
+        destination: String,
+        /// Why.
+        #[source]
+        source: PassportError,
+    },
+    /// The internal JWT could not be minted (an expired Principal, a chain too deep...).
+    #[error("internal token for {destination}: {source}")]
+    Mint {
+        /// The destination authority.
+        destination: String,
+        /// Why.
+        #[source]
+        source: MintError,
+    },
+    /// The request id cannot go into a passport (it breaks the passport's rules).
+    #[error("request id unusable in a passport for {destination}")]
+    RequestId {
+        /// The destination authority.
+        destination: String,
+    },
+    /// A header value could not be built (never expected: tokens are visible ASCII).
+    #[error("header for {destination}: invalid value")]
+    InvalidHeader {
+        /// The destination authority.
+        destination: String,
+    },
+}
+
+impl PropagateError {
+    /// A stable snake_case label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PropagateError::NoPrincipal { .. } => "no_principal",
+            PropagateError::NoBearerToken { .. } => "no_bearer_token",
+            PropagateError::Passport { .. } => "passport",
+            PropagateError::Mint { .. } => "mint",
+            PropagateError::RequestId { .. } => "request_id",
+            PropagateError::InvalidHeader { .. } => "invalid_header",
+        }
+    }
+}
+
+/// The routes by destination, shared by every service a layer makes.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) routes: HashMap<Authority, Route>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Attaches the current request's identity to outgoing HTTP requests, per destination.
+/// See the [module docs](self).
+///
+/// A layer without routes attaches identity nowhere (it still removes identity headers
+/// set by the caller and passes trace headers on).
+#[derive(Clone)]
+#[must_use]
+pub struct PropagateLayer {
+    shared: Arc<Shared>,
+}
+
+impl Default for PropagateLayer {
+    fn default() -> Self {
+        PropagateLayer::new()
+    }
+}
+
+impl PropagateLayer {
+    /// A layer with no routes, on the system clock.
+    pub fn new() -> Self {
+        PropagateLayer {
+            shared: Arc::new(Shared {
+                routes: HashMap::new(),
+                clock: Arc::new(SystemClock),
+            }),
+        }
+    }
+
+    fn shared_mut(&mut self) -> &mut Shared {
+        Arc::make_mut(&mut self.shared)
+    }
+
+    /// Send `route`'s identity to `destination` (`host` or `host:port`; without a port,
+    /// the route covers both the `http` default 80 and the `https` default 443). Host
+    /// names compare case-insensitively.
+    pub fn route(mut self, destination: &str, route: Route) -> Result<Self, PropagateConfigError> {
+        let invalid = || PropagateConfigError::InvalidDestination {
+            destination: destination.to_owned(),
+        };
+        let authority: Authority = destination.parse().map_err(|_| invalid())?;
+        if destination.contains('@')
+            || authority.host().is_empty()
+            // Something after the host that is not a valid port (`host:99999`).
+            || (authority.as_str() != authority.host() && authority.port_u16().is_none())
+        {
+            return Err(invalid());
+        }
+        let keys: Vec<Authority> = match authority.port_u16() {
+            Some(port) => vec![normalize(authority.host(), port).ok_or_else(invalid)?],
+            None => vec![
+                normalize(authority.host(), 80).ok_or_else(invalid)?,
+                normalize(authority.host(), 443).ok_or_else(invalid)?,
+            ],
+        };
+        let routes = &mut self.shared_mut().routes;
+        for key in &keys {
+            if routes.contains_key(key) {
+                return Err(PropagateConfigError::DuplicateDestination {
+                    destination: key.to_string(),
+                });
+            }
+        }
+        for key in keys {
+            routes.insert(key, route.clone());
+        }
+        Ok(self)
+    }
+
+    /// The source of "now" for the passports the routes make (default the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.shared_mut().clock = clock;
+        self
+    }
+
+    /// The route for a request URI, if its destination is on the list.
+    pub fn route_for(&self, uri: &Uri) -> Option<&Route> {
+        route_for(&self.shared, uri)
+    }
+}
+
+/// `host:port`, host lowercased.
+fn normalize(host: &str, port: u16) -> Option<Authority> {
+    format!("{}:{port}", host.to_ascii_lowercase()).parse().ok()
+}
+
+pub(crate) fn route_for<'a>(shared: &'a Shared, uri: &Uri) -> Option<&'a Route> {
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        // User info in a request URI: never a routed destination.
+        return None;
+    }
+    if authority.as_str() != authority.host() && authority.port_u16().is_none() {
+        // A port that is not one: never defaulted from the scheme.
+        return None;
+    }
+    let port = authority.port_u16().or_else(|| match uri.scheme() {
+        Some(scheme) if *scheme == Scheme::HTTPS => Some(443),
+        Some(scheme) if *scheme == Scheme::HTTP => Some(80),
+        _ => None,
+    })?;
+    // Authority compares hosts case-insensitively; a lookup only allocates when the URI
+    // has no explicit port or an upper-case host.
+    if authority.port_u16().is_some()
+        && let Some(route) = shared.routes.get(authority)
+    {
+        return Some(route);
+    }
+    shared.routes.get(&normalize(authority.host(), port)?)
+}
+
+impl<S> tower_layer::Layer<S> for PropagateLayer {
+    type Service = PropagateService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PropagateService::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+impl fmt::Debug for PropagateLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PropagateLayer")
+            .field("routes", &self.shared.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,0 +1,409 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderValue, Request};
+use pin_project_lite::pin_project;
+use principal_proto::Passport;
+use tower_service::Service;
+
+use super::{
+    Attach, IDENTITY_HEADERS, MintedHeader, PROPAGATE_TARGET, PassportSigning, PropagateError,
+    Route, Shared, route_for,
+};
+use crate::authenticate::{INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER};
+use crate::context::{self, RequestContext};
+use crate::mint::{MintError, MintedToken};
+use crate::trace::{RequestId, TraceContext};
+
+/// The error type of [`PropagateService`]: the inner client's error or a
+/// [`PropagateError`], boxed (the tower convention for layers with errors of their own).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+type MintFuture = Pin<Box<dyn Future<Output = Result<MintedToken, MintError>> + Send>>;
+
+/// The client middleware made by [`PropagateLayer`](super::PropagateLayer).
+#[derive(Clone)]
+pub struct PropagateService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> PropagateService<S> {
+    pub(super) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        PropagateService { inner, shared }
+    }
+}
+
+/// What the synchronous part concluded for one request.
+enum Plan {
+    /// Headers are set: call.
+    Call,
+    /// A token must be minted first (a cold mint cache).
+    Mint(MintFuture, MintedHeader),
+    /// Refuse the call.
+    Refuse(PropagateError),
+}
+
+impl<S, B> Service<Request<B>> for PropagateService<S>
+where
+    S: Service<Request<B>> + Clone,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let (mut parts, body) = request.into_parts();
+        let plan = prepare(&self.shared, &mut parts);
+        let request = Request::from_parts(parts, body);
+        match plan {
+            Plan::Call => ResponseFuture::calling(self.inner.call(request)),
+            Plan::Refuse(error) => ResponseFuture::failed(error),
+            Plan::Mint(mint, header) => {
+                // The service that poll_ready readied goes with the request.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::minting(mint, header, request, inner)
+            }
+        }
+    }
+}
+
+/// Everything up to the call: strip, route, trace headers, identity.
+fn prepare(shared: &Shared, parts: &mut http::request::Parts) -> Plan {
+    let headers = &mut parts.headers;
+    for name in &IDENTITY_HEADERS {
+        headers.remove(name);
+    }
+    let route = route_for(shared, &parts.uri);
+    let destination = || {
+        parts
+            .uri
+            .authority()
+            .map_or_else(|| "-".to_owned(), |authority| authority.as_str().to_owned())
+    };
+    let in_request = context::with_current(|ctx| {
+        ctx.request_id().inject(headers);
+        ctx.trace().inject(headers);
+        match route {
+            Some(route) => attach(shared, route, ctx, headers, destination),
+            None => Plan::Call,
+        }
+    });
+    match in_request {
+        Some(plan) => plan,
+        None => {
+            create_trace_headers(headers);
+            match route {
+                Some(route) => without_principal(route, destination),
+                None => Plan::Call,
+            }
+        }
+    }
+}
+
+/// Outside a request: keep valid trace headers the caller set, create what is missing.
+fn create_trace_headers(headers: &mut HeaderMap) {
+    if RequestId::from_headers(headers).is_none() {
+        match RequestId::generate() {
+            Ok(id) => id.inject(headers),
+            Err(error) => {
+                headers.remove(crate::credentials::REQUEST_ID_HEADER);
+                tracing::debug!(target: PROPAGATE_TARGET, reason = error.reason(), "no request id");
+            }
+        }
+    }
+    match TraceContext::from_headers(headers) {
+        Ok(trace) => trace.inject(headers),
+        Err(error) => {
+            tracing::debug!(target: PROPAGATE_TARGET, reason = error.reason(), "no trace context");
+        }
+    }
+}
+
+/// A routed destination and no current Principal: nothing, or a refusal.
+fn without_principal(route: &Route, destination: impl FnOnce() -> String) -> Plan {
+    if matches!(route.attach, Attach::Nothing) {
+        return Plan::Call;
+    }
+    let destination = destination();
+    if route.require_principal {
+        return Plan::Refuse(PropagateError::NoPrincipal { destination });
+    }
+    tracing::debug!(
+        target: PROPAGATE_TARGET,
+        destination,
+        route = route.kind(),
+        "no current Principal: the call carries no identity"
+    );
+    Plan::Call
+}
+
+/// Attach the route's identity for the current request.
+fn attach(
+    shared: &Shared,
+    route: &Route,
+    ctx: &RequestContext,
+    headers: &mut HeaderMap,
+    destination: impl FnOnce() -> String,
+) -> Plan {
+    let Some(verified) = ctx.principal() else {
+        return without_principal(route, destination);
+    };
+    match &route.attach {
+        Attach::Nothing => Plan::Call,
+        Attach::Passthrough => match ctx.bearer_token() {
+            Some(token) => set(
+                headers,
+                AUTHORIZATION,
+                &format!("Bearer {}", token.expose()),
+                destination,
+            ),
+            None => Plan::Refuse(PropagateError::NoBearerToken {
+                destination: destination(),
+            }),
+        },
+        Attach::Passport {
+            audience,
+            signing,
+            lifetime_secs,
+        } => {
+            if let (PassportSigning::Forward(_), Some(received)) =
+                (signing, ctx.received_passport())
+            {
+                // Inside the trust domain: the exact bytes the edge signed.
+                return set(headers, PRINCIPAL_HEADER, received, destination);
+            }
+            let now = shared.clock.now();
+            let principal = verified.principal();
+            let expires_at = now
+                .add_seconds(i64::from(*lifetime_secs))
+                .min(principal.expires_at());
+            let Ok(request_id) = principal_proto::RequestId::new(ctx.request_id().as_str()) else {
+                return Plan::Refuse(PropagateError::RequestId {
+                    destination: destination(),
+                });
+            };
+            let header = Passport::new(
+                principal.clone(),
+                request_id,
+                audience.clone(),
+                now,
+                expires_at,
+            )
+            .and_then(|passport| match signing {
+                PassportSigning::Sign(ring) | PassportSigning::Forward(ring) => {
+                    ring.load().sign_header(&passport)
+                }
+                PassportSigning::Unsigned => Ok(passport.encode_header()),
+            });
+            match header {
+                Ok(header) => set(headers, PRINCIPAL_HEADER, &header, destination),
+                Err(source) => Plan::Refuse(PropagateError::Passport {
+                    destination: destination(),
+                    source,
+                }),
+            }
+        }
+        Attach::MintedJwt {
+            cache,
+            audience,
+            header,
+        } => {
+            let cache = Arc::clone(cache);
+            let principal = Arc::clone(verified.principal_arc());
+            let audience = audience.clone();
+            let mint: MintFuture =
+                Box::pin(async move { cache.token(&principal, &audience).await });
+            Plan::Mint(mint, *header)
+        }
+    }
+}
+
+fn set(
+    headers: &mut HeaderMap,
+    name: http::HeaderName,
+    value: &str,
+    destination: impl FnOnce() -> String,
+) -> Plan {
+    match HeaderValue::from_str(value) {
+        Ok(mut value) => {
+            value.set_sensitive(true);
+            headers.insert(name, value);
+            Plan::Call
+        }
+        Err(_) => Plan::Refuse(PropagateError::InvalidHeader {
+            destination: destination(),
+        }),
+    }
+}
+
+fn set_minted(headers: &mut HeaderMap, header: MintedHeader, token: &MintedToken) -> bool {
+    let (name, value) = match header {
+        MintedHeader::Authorization => (AUTHORIZATION, format!("Bearer {}", token.as_str())),
+        MintedHeader::InternalToken => (INTERNAL_TOKEN_HEADER, token.as_str().to_owned()),
+    };
+    match HeaderValue::from_str(&value) {
+        Ok(mut value) => {
+            value.set_sensitive(true);
+            headers.insert(name, value);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+pin_project! {
+    /// Response future of [`PropagateService`]: calls at once, waits for a mint first
+    /// (a cold mint cache, the only boxed form), or refuses.
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Calling {
+            #[pin]
+            future: S::Future,
+        },
+        Minting {
+            mint: MintFuture,
+            header: MintedHeader,
+            request: Option<Request<B>>,
+            inner: S,
+        },
+        Failed {
+            error: Option<PropagateError>,
+        },
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn calling(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Calling { future },
+        }
+    }
+
+    fn failed(error: PropagateError) -> Self {
+        tracing::debug!(target: PROPAGATE_TARGET, reason = error.reason(), %error, "outgoing call refused");
+        ResponseFuture {
+            state: State::Failed { error: Some(error) },
+        }
+    }
+
+    fn minting(mint: MintFuture, header: MintedHeader, request: Request<B>, inner: S) -> Self {
+        ResponseFuture {
+            state: State::Minting {
+                mint,
+                header,
+                request: Some(request),
+                inner,
+            },
+        }
+    }
+}
+
+impl<S, B> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<S::Response, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Calling { future } => {
+                    return future.poll(cx).map_err(Into::into);
+                }
+                StateProj::Failed { error } => {
+                    return match error.take() {
+                        Some(error) => Poll::Ready(Err(error.into())),
+                        // Polled after completion: a caller bug; never resolve twice.
+                        None => Poll::Pending,
+                    };
+                }
+                StateProj::Minting {
+                    mint,
+                    header,
+                    request,
+                    inner,
+                } => {
+                    let minted = match mint.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(minted) => minted,
+                    };
+                    let Some(mut request) = request.take() else {
+                        return Poll::Pending;
+                    };
+                    let destination = request
+                        .uri()
+                        .authority()
+                        .map_or_else(|| "-".to_owned(), |a| a.as_str().to_owned());
+                    match minted {
+                        Ok(token) => {
+                            if set_minted(request.headers_mut(), *header, &token) {
+                                State::Calling {
+                                    future: inner.call(request),
+                                }
+                            } else {
+                                State::Failed {
+                                    error: Some(PropagateError::InvalidHeader { destination }),
+                                }
+                            }
+                        }
+                        Err(source) => {
+                            let error = PropagateError::Mint {
+                                destination,
+                                source,
+                            };
+                            tracing::debug!(target: PROPAGATE_TARGET, reason = error.reason(), %error, "outgoing call refused");
+                            State::Failed { error: Some(error) }
+                        }
+                    }
+                }
+            };
+            self.as_mut().project().state.set(next);
+        }
+    }
+}
+
+impl<S, B> fmt::Debug for ResponseFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for PropagateService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PropagateService")
+            .field("inner", &self.inner)
+            .field("routes", &self.shared.routes)
+            .finish()
+    }
+}

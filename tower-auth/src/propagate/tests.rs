@@ -1,0 +1,412 @@
+//! Propagate layer tests that need a verified Principal in the request context.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use http::{HeaderMap, Request, Response};
+use principal::{Audience, Issuer, TestClock, Timestamp};
+use principal_proto::{DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey};
+use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+use super::*;
+use crate::context::{BearerToken, RequestContext};
+use crate::mint::{InternalIssuer, SigningAlgorithm, SigningKey};
+use crate::trace::{RequestId, TraceContext};
+use crate::verified::testing::{HUMAN, verified};
+
+const NOW: i64 = 1_700_000_000;
+const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+fn clock() -> Arc<TestClock> {
+    Arc::new(TestClock::new(Timestamp::from_unix_seconds(NOW)))
+}
+
+fn ring() -> SharedKeyRing {
+    let key = PassportSigningKey::ed25519_generate(KeyId::new("edge-1").unwrap()).unwrap();
+    Arc::new(ArcSwap::from_pointee(PassportKeyRing::new(key)))
+}
+
+fn context(principal: bool) -> RequestContext {
+    let trace = TraceContext::from_headers(&{
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", TRACEPARENT.parse().unwrap());
+        headers
+    })
+    .unwrap();
+    RequestContext::new(
+        principal.then(|| verified(NOW + 3600)),
+        RequestId::parse("req-42").unwrap(),
+        trace,
+    )
+}
+
+/// Sends `request` through the layer (inside `ctx` when given) to a client that records
+/// the headers it would put on the wire.
+async fn send(
+    layer: PropagateLayer,
+    ctx: Option<RequestContext>,
+    request: Request<String>,
+) -> Result<HeaderMap, BoxError> {
+    let seen = Arc::new(Mutex::new(HeaderMap::new()));
+    let record = Arc::clone(&seen);
+    let client =
+        ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(move |request: Request<String>| {
+                let record = Arc::clone(&record);
+                async move {
+                    *record.lock().unwrap() = request.headers().clone();
+                    Ok::<_, Infallible>(Response::new(String::new()))
+                }
+            }));
+    let call = client.oneshot(request);
+    match ctx {
+        Some(ctx) => ctx.scope(call).await?,
+        None => call.await?,
+    };
+    let headers = seen.lock().unwrap().clone();
+    Ok(headers)
+}
+
+fn to(uri: &str) -> Request<String> {
+    Request::builder()
+        .uri(uri)
+        // Set by the caller's own code: must never go out as is.
+        .header("authorization", "Bearer copied-from-elsewhere")
+        .header("x-principal-bin", "c3Bvb2ZlZA")
+        .header("x-baton-internal-token", "copied")
+        .header("x-request-id", "caller-chosen")
+        .body(String::new())
+        .unwrap()
+}
+
+fn domain() -> Audience {
+    Audience::new("orders").unwrap()
+}
+
+fn decode_options() -> DecodeOptions {
+    DecodeOptions::new(domain())
+}
+
+#[tokio::test]
+async fn a_destination_off_the_list_gets_no_identity_but_the_trace() {
+    let layer = PropagateLayer::new()
+        .route(
+            "orders.internal:8080",
+            Route::signed_passport(ring(), domain()),
+        )
+        .unwrap();
+    for uri in [
+        "http://evil.example/x",
+        "http://orders.internal:8081/x",
+        "http://orders.internal/x",
+        "https://user@orders.internal:8080/x",
+        "/relative/only",
+    ] {
+        let headers = send(layer.clone(), Some(context(true)), to(uri))
+            .await
+            .unwrap();
+        for name in &IDENTITY_HEADERS {
+            assert!(headers.get(name).is_none(), "{uri}: {name}");
+        }
+        // The request's own id and trace, not the ones the caller's code set.
+        assert_eq!(headers["x-request-id"], "req-42", "{uri}");
+        assert_eq!(headers["traceparent"], TRACEPARENT, "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn a_signed_passport_names_the_destination_and_the_request() {
+    let ring = ring();
+    let clock = clock();
+    let layer = PropagateLayer::new()
+        .route(
+            "Orders.Internal:8080",
+            Route::signed_passport(Arc::clone(&ring), domain()),
+        )
+        .unwrap()
+        .clock(clock.clone());
+    // Host names compare case-insensitively.
+    let headers = send(
+        layer,
+        Some(context(true)),
+        to("http://orders.INTERNAL:8080/o"),
+    )
+    .await
+    .unwrap();
+    let header = headers["x-principal-bin"].to_str().unwrap();
+    assert!(headers["x-principal-bin"].is_sensitive());
+    assert!(headers.get("authorization").is_none());
+    let now = Timestamp::from_unix_seconds(NOW);
+    let passport = ring
+        .load()
+        .verifier()
+        .verify_header(header, &decode_options(), now)
+        .unwrap();
+    assert_eq!(passport.request_id().as_str(), "req-42");
+    assert_eq!(passport.request_id().as_str(), headers["x-request-id"]);
+    assert_eq!(passport.principal().id().to_string(), HUMAN);
+    assert_eq!(passport.audience(), &domain());
+    assert_eq!(
+        passport.expires_at(),
+        now.add_seconds(i64::from(DEFAULT_PASSPORT_LIFETIME_SECS))
+    );
+    // Another audience refuses it.
+    let billing = DecodeOptions::new(Audience::new("billing").unwrap());
+    assert!(
+        ring.load()
+            .verifier()
+            .verify_header(header, &billing, now)
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_passport_never_outlives_its_principal_and_an_expired_one_is_not_sent() {
+    let clock = clock();
+    let layer = PropagateLayer::new()
+        .route(
+            "orders.internal:80",
+            Route::signed_passport(ring(), domain())
+                .passport_lifetime(300)
+                .unwrap(),
+        )
+        .unwrap()
+        .clock(clock.clone());
+    let short = RequestContext::new(
+        Some(verified(NOW + 10)),
+        RequestId::parse("req-1").unwrap(),
+        TraceContext::generate().unwrap(),
+    );
+    // Default port of http: the route covers it.
+    let headers = send(
+        layer.clone(),
+        Some(short.clone()),
+        to("http://orders.internal/o"),
+    )
+    .await
+    .unwrap();
+    assert!(headers.contains_key("x-principal-bin"));
+
+    clock.advance(11);
+    let error = send(layer, Some(short), to("http://orders.internal/o"))
+        .await
+        .unwrap_err();
+    let error = error.downcast::<PropagateError>().unwrap();
+    assert_eq!(error.reason(), "passport");
+}
+
+#[tokio::test]
+async fn forward_passes_the_received_passport_unchanged_and_signs_at_the_edge() {
+    let ring = ring();
+    let layer = PropagateLayer::new()
+        .route(
+            "orders.internal:8080",
+            Route::forward_passport(Arc::clone(&ring), domain()),
+        )
+        .unwrap()
+        .clock(clock());
+    // A hop inside the domain: the exact bytes it received.
+    let received = context(true).with_received_passport("AAAA-exact-bytes");
+    let headers = send(
+        layer.clone(),
+        Some(received),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(headers["x-principal-bin"], "AAAA-exact-bytes");
+
+    // At the edge there is none: one is made for the domain and signed.
+    let headers = send(
+        layer,
+        Some(context(true)),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap();
+    let header = headers["x-principal-bin"].to_str().unwrap();
+    let now = Timestamp::from_unix_seconds(NOW);
+    assert!(
+        ring.load()
+            .verifier()
+            .verify_header(header, &decode_options(), now)
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn without_a_principal_nothing_is_sent_or_the_call_is_refused() {
+    let route = Route::signed_passport(ring(), domain());
+    let layer = PropagateLayer::new()
+        .route("orders.internal:8080", route.clone())
+        .unwrap()
+        .route("strict.internal:8080", route.require_principal())
+        .unwrap();
+    for ctx in [None, Some(context(false))] {
+        let headers = send(
+            layer.clone(),
+            ctx.clone(),
+            to("http://orders.internal:8080/"),
+        )
+        .await
+        .unwrap();
+        for name in &IDENTITY_HEADERS {
+            assert!(headers.get(name).is_none());
+        }
+        let error = send(layer.clone(), ctx, to("http://strict.internal:8080/"))
+            .await
+            .unwrap_err()
+            .downcast::<PropagateError>()
+            .unwrap();
+        assert!(matches!(*error, PropagateError::NoPrincipal { .. }));
+    }
+}
+
+#[tokio::test]
+async fn outside_a_request_trace_headers_are_kept_when_valid_and_created_when_not() {
+    let layer = PropagateLayer::new();
+    let mut request = to("http://any.example/");
+    request
+        .headers_mut()
+        .insert("traceparent", TRACEPARENT.parse().unwrap());
+    let headers = send(layer.clone(), None, request).await.unwrap();
+    assert_eq!(headers["x-request-id"], "caller-chosen");
+    assert_eq!(headers["traceparent"], TRACEPARENT);
+
+    let mut request = to("http://any.example/");
+    request
+        .headers_mut()
+        .insert("x-request-id", "two words".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("traceparent", "00-garbage".parse().unwrap());
+    let headers = send(layer, None, request).await.unwrap();
+    let id = headers["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "a fresh UUID: {id}");
+    let traceparent = headers["traceparent"].to_str().unwrap();
+    assert!(crate::trace::TraceParent::parse(traceparent).is_ok());
+    assert_ne!(traceparent, "00-garbage");
+}
+
+#[tokio::test]
+async fn passthrough_sends_the_kept_token_and_refuses_without_one() {
+    let layer = PropagateLayer::new()
+        .route("orders.internal:8080", Route::passthrough())
+        .unwrap();
+    let with_token = context(true).with_bearer_token(BearerToken::new("original.jwt.sig"));
+    let headers = send(
+        layer.clone(),
+        Some(with_token),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(headers["authorization"], "Bearer original.jwt.sig");
+    assert!(headers.get("x-principal-bin").is_none());
+
+    let error = send(
+        layer,
+        Some(context(true)),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap_err()
+    .downcast::<PropagateError>()
+    .unwrap();
+    assert_eq!(error.reason(), "no_bearer_token");
+}
+
+#[tokio::test]
+async fn a_minted_route_mints_once_per_principal_and_audience() {
+    let issuer = InternalIssuer::builder(
+        Issuer::new("https://edge.internal").unwrap(),
+        SigningKey::generate(SigningAlgorithm::EdDsa).unwrap(),
+    )
+    .clock(clock())
+    .build()
+    .unwrap();
+    let cache = Arc::new(crate::mint::MintCache::builder(issuer).build().unwrap());
+    let layer = PropagateLayer::new()
+        .route(
+            "orders.internal:8080",
+            Route::minted_jwt(Arc::clone(&cache), domain()),
+        )
+        .unwrap()
+        .route(
+            "audit.internal:8080",
+            Route::minted_jwt(Arc::clone(&cache), Audience::new("audit").unwrap())
+                .in_internal_token_header(),
+        )
+        .unwrap();
+    let first = send(
+        layer.clone(),
+        Some(context(true)),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap();
+    let second = send(
+        layer.clone(),
+        Some(context(true)),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap();
+    let token = first["authorization"].to_str().unwrap();
+    assert!(token.starts_with("Bearer ey"));
+    assert_eq!(first["authorization"], second["authorization"]);
+    assert_eq!(cache.issuer().tokens_minted(), 1);
+
+    // Another audience: another token, in the header the route names.
+    let audit = send(
+        layer,
+        Some(context(true)),
+        to("http://audit.internal:8080/"),
+    )
+    .await
+    .unwrap();
+    assert!(audit.get("authorization").is_none());
+    assert_ne!(audit["x-baton-internal-token"], &token["Bearer ".len()..]);
+    assert_eq!(cache.issuer().tokens_minted(), 2);
+}
+
+#[test]
+fn bad_destinations_and_duplicates_are_refused() {
+    for bad in ["", "user@host:80", "http://host/path", "host:99999"] {
+        let error = PropagateLayer::new()
+            .route(bad, Route::nothing())
+            .expect_err(bad);
+        assert_eq!(error.reason(), "invalid_destination", "{bad:?}");
+    }
+    let error = PropagateLayer::new()
+        .route("a.internal", Route::nothing())
+        .unwrap()
+        .route("A.internal:443", Route::nothing())
+        .unwrap_err();
+    assert_eq!(error.reason(), "duplicate_destination");
+    let layer = PropagateLayer::new()
+        .route("a.internal", Route::nothing())
+        .unwrap();
+    assert!(
+        layer
+            .route_for(&"https://a.internal/x".parse().unwrap())
+            .is_some()
+    );
+    assert!(
+        layer
+            .route_for(&"http://a.internal:8080/x".parse().unwrap())
+            .is_none()
+    );
+    assert!(
+        layer
+            .route_for(&"http://a.internal:99999/x".parse().unwrap())
+            .is_none()
+    );
+    assert!(
+        layer
+            .route_for(&"ftp://a.internal/x".parse().unwrap())
+            .is_none()
+    );
+}
