@@ -2,8 +2,12 @@
 //!
 //! Fields: `request_id` (the `x-request-id` header, or `-`), `principal_id`, `kind`,
 //! `delegation` (actor ids, oldest first, comma-separated; empty if none), `pattern`,
-//! `outcome` (`accepted`, `anonymous`, `rejected`) and `reason` (`verified` or an
-//! [`AuthError::reason`]); rejections add `error`, the precise message (never the token).
+//! `caller` (the service that called this hop and how that is known, e.g.
+//! `svc-edge-… (passport)` or `spiffe://prod/edge (workload)`; `-` when the credentials
+//! name none, as at an edge), `outcome` (`accepted`, `anonymous`, `rejected`) and `reason`
+//! (`verified` or an [`AuthError::reason`]); rejections add `error`, the precise message
+//! (never the token). Events of consecutive hops share the `request_id`, and each names
+//! the hop before it in `caller`: together they lead from the last hop back to the human.
 
 use std::fmt;
 
@@ -41,6 +45,18 @@ impl fmt::Display for Delegation<'_> {
     }
 }
 
+/// The calling service, or `-`.
+struct Caller<'a>(Option<&'a crate::verified::Caller>);
+
+impl fmt::Display for Caller<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(caller) => fmt::Display::fmt(caller, f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 pub(super) fn accepted(headers: &HeaderMap, verified: &VerifiedPrincipal) {
     let principal = verified.principal();
     tracing::info!(
@@ -50,6 +66,7 @@ pub(super) fn accepted(headers: &HeaderMap, verified: &VerifiedPrincipal) {
         kind = %principal.kind(),
         delegation = %Delegation(principal),
         pattern = verified.pattern().as_str(),
+        caller = %Caller(verified.caller()),
         outcome = "accepted",
         reason = "verified",
         "request authenticated"
@@ -64,6 +81,7 @@ pub(super) fn anonymous(headers: &HeaderMap, pattern: Pattern, reason: &AuthErro
         kind = "-",
         delegation = "",
         pattern = pattern.as_str(),
+        caller = "-",
         outcome = "anonymous",
         reason = reason.reason(),
         "request passed without credentials (optional authentication)"
@@ -82,6 +100,7 @@ macro_rules! refused {
             kind = "-",
             delegation = "",
             pattern = $pattern.as_str(),
+            caller = "-",
             outcome = "rejected",
             reason = $error.reason(),
             error = %$error,

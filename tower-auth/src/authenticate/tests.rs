@@ -464,3 +464,35 @@ async fn a_peer_alone_that_no_verifier_accepts_is_no_credentials() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(seen.is_none());
 }
+
+#[tokio::test]
+async fn the_audit_event_names_the_calling_service_and_how_it_is_known() {
+    struct FromEdge;
+    impl Verifier for FromEdge {
+        fn verify(&self, _: &crate::Credentials<'_>) -> crate::VerifyFuture {
+            let caller = crate::Caller::new(
+                crate::CallerIdentity::Service("svc-edge".parse().unwrap()),
+                Pattern::Passport,
+            );
+            crate::VerifyFuture::ready(Ok(
+                crate::verified::testing::verified(i64::MAX).with_caller(caller)
+            ))
+        }
+        fn pattern(&self) -> Pattern {
+            Pattern::Passport
+        }
+    }
+    let capture = Capture::default();
+    let _guard = tracing::subscriber::set_default(capture.clone());
+    let (response, seen) = call(
+        AuthenticateLayer::internal(Arc::new(FromEdge)),
+        with_passport("anything"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let caller = seen.unwrap().principal.unwrap().caller().cloned().unwrap();
+    assert_eq!(caller.pattern(), Pattern::Passport);
+    let (_, fields) = capture.single();
+    assert_eq!(fields["caller"], "svc-edge (passport)");
+    assert_eq!(fields["delegation"], AGENT);
+}
