@@ -335,8 +335,9 @@ pub fn current_principal() -> Option<VerifiedPrincipal> {
 /// Call `f` with the current request context, without cloning it; `None` (and `f` not
 /// called) outside a scope.
 ///
-/// `f` must not poll a [`Scoped`] future (by blocking on one, say): the context is
-/// borrowed while `f` runs, and tokio panics if a scope is entered then.
+/// `f` must not enter another scope: not poll a [`Scoped`] future (by blocking on one,
+/// say), nor call a service behind the authenticate layer. The context is borrowed while
+/// `f` runs, and tokio panics if a scope is entered then. Read what you need and return.
 ///
 /// ```
 /// use tower_auth::context::{self, RequestContext};
