@@ -37,7 +37,9 @@
 //!    so [`context::current`](crate::context::current) answers it there, and only there.
 //!    Any `RequestContext` already in the extensions is removed first, as the
 //!    `VerifiedPrincipal` is. With [`AuthenticateLayer::keep_bearer_token`] (passthrough
-//!    routes only) the context also keeps the verified bearer token.
+//!    routes only) the context also keeps the verified bearer token. Should the system
+//!    random number generator fail when an id must be made, the request is refused
+//!    with 500 rather than served without one.
 //!
 //! Each decision emits exactly one `tracing` event on target [`AUDIT_TARGET`] with the
 //! request id, principal id, kind, delegation chain, pattern, outcome and reason.
