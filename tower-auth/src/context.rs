@@ -48,6 +48,7 @@ use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 use tokio::task::futures::TaskLocalFuture;
 
+use crate::authenticate::AuthenticateRan;
 use crate::trace::{RequestId, TraceContext};
 use crate::verified::VerifiedPrincipal;
 
@@ -121,7 +122,12 @@ pub struct RequestContext {
     request_id: RequestId,
     trace: TraceContext,
     bearer_token: Option<BearerToken>,
-    received_passport: Option<Arc<str>>,
+    /// Set only by the authenticate layer (the type is private to this crate): tells the
+    /// extractor that the layer ran, and with which challenge to answer. Riding here
+    /// rather than as an extension of its own saves an allocation per request.
+    layer_ran: Option<AuthenticateRan>,
+    /// The passport the request was authenticated with, for forwarding unchanged.
+    received_passport: Option<http::HeaderValue>,
 }
 
 impl RequestContext {
@@ -136,21 +142,43 @@ impl RequestContext {
             request_id,
             trace,
             bearer_token: None,
+            layer_ran: None,
             received_passport: None,
         }
     }
 
-    /// Keep the `x-principal-bin` value this request was authenticated with, for routes
-    /// that forward it unchanged inside a trust domain. Only the authenticate layer
-    /// should call this, after the passport verified.
-    pub fn with_received_passport(mut self, header_value: impl Into<Arc<str>>) -> Self {
-        self.received_passport = Some(header_value.into());
+    /// The authenticate layer's context for a request it let through.
+    pub(crate) fn from_layer(
+        request_id: RequestId,
+        trace: TraceContext,
+        layer_ran: AuthenticateRan,
+    ) -> Self {
+        RequestContext {
+            layer_ran: Some(layer_ran),
+            ..RequestContext::new(None, request_id, trace)
+        }
+    }
+
+    /// The same context with the Principal its request was verified as.
+    pub(crate) fn verified_as(mut self, principal: VerifiedPrincipal) -> Self {
+        self.principal = Some(principal);
         self
     }
 
-    /// The passport this request was authenticated with, as received (header form).
-    pub fn received_passport(&self) -> Option<&str> {
-        self.received_passport.as_deref()
+    /// The authenticate layer's marker, if the layer made this context.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn layer_ran(&self) -> Option<&AuthenticateRan> {
+        self.layer_ran.as_ref()
+    }
+
+    /// Call `service` with this as the current context, both during `call` itself (work
+    /// a service does before returning its future) and while its future is polled.
+    pub(crate) fn call_scoped<S, R>(self, service: &mut S, request: R) -> Scoped<S::Future>
+    where
+        S: tower_service::Service<R>,
+    {
+        let future = CURRENT.sync_scope(Some(self.clone()), || service.call(request));
+        self.scope(future)
     }
 
     /// Keep the request's original bearer token, for routes that forward it (JWT
@@ -178,6 +206,19 @@ impl RequestContext {
     /// The original bearer token, when the route keeps it for passthrough.
     pub fn bearer_token(&self) -> Option<&BearerToken> {
         self.bearer_token.as_ref()
+    }
+
+    /// Keep the `x-principal-bin` value this request was authenticated with, for routes
+    /// that forward it unchanged inside a trust domain. Only the authenticate layer
+    /// should call this, after the passport verified.
+    pub fn with_received_passport(mut self, header_value: http::HeaderValue) -> Self {
+        self.received_passport = Some(header_value);
+        self
+    }
+
+    /// The passport this request was authenticated with, as received (header form).
+    pub fn received_passport(&self) -> Option<&http::HeaderValue> {
+        self.received_passport.as_ref()
     }
 
     /// Run `future` with this as the current context: while it is polled, [`current`]
@@ -310,8 +351,9 @@ pub fn current_principal() -> Option<VerifiedPrincipal> {
 /// Call `f` with the current request context, without cloning it; `None` (and `f` not
 /// called) outside a scope.
 ///
-/// `f` must not poll a [`Scoped`] future (by blocking on one, say): the context is
-/// borrowed while `f` runs, and tokio panics if a scope is entered then.
+/// `f` must not enter another scope: not poll a [`Scoped`] future (by blocking on one,
+/// say), nor call a service behind the authenticate layer. The context is borrowed while
+/// `f` runs, and tokio panics if a scope is entered then. Read what you need and return.
 ///
 /// ```
 /// use tower_auth::context::{self, RequestContext};

@@ -12,7 +12,8 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
-use super::{AUDIT_TARGET, AuthenticateLayer, AuthenticateRan, PRINCIPAL_HEADER};
+use super::{AUDIT_TARGET, AuthenticateLayer, PRINCIPAL_HEADER};
+use crate::context::RequestContext;
 use crate::error::{AuthError, AuthRejection, Challenge};
 use crate::verified::testing::{AGENT, FailsWith, HUMAN, OneToken};
 use crate::verified::{Pattern, VerifiedPrincipal};
@@ -24,10 +25,31 @@ const GOOD: &str = "good.token.sig";
 type Captured = (Level, HashMap<String, String>);
 
 /// Captures the audit events of the current thread.
+///
+/// One global subscriber routes each event to the capture installed on the thread that
+/// emits it. (Per-thread `set_default` subscribers race with each other over `tracing`'s
+/// global callsite interest and max-level caches when tests run in parallel, and an event
+/// was occasionally dropped; a global subscriber is registered once and never goes away.)
 #[derive(Clone, Default)]
 struct Capture {
     events: Arc<Mutex<Vec<Captured>>>,
 }
+
+thread_local! {
+    static INSTALLED: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Uninstalls the thread's capture when dropped.
+struct Installed;
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        INSTALLED.with(|installed| installed.borrow_mut().take());
+    }
+}
+
+/// The global subscriber: forwards audit events to the thread's capture, if any.
+struct Router;
 
 struct Fields<'a>(&'a mut HashMap<String, String>);
 
@@ -41,7 +63,7 @@ impl Visit for Fields<'_> {
     }
 }
 
-impl Subscriber for Capture {
+impl Subscriber for Router {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
@@ -51,17 +73,39 @@ impl Subscriber for Capture {
     fn record(&self, _: &Id, _: &Record<'_>) {}
     fn record_follows_from(&self, _: &Id, _: &Id) {}
     fn event(&self, event: &Event<'_>) {
-        if event.metadata().target() == AUDIT_TARGET {
-            let mut fields = HashMap::new();
-            event.record(&mut Fields(&mut fields));
-            self.events
-                .lock()
-                .unwrap()
-                .push((*event.metadata().level(), fields));
+        if event.metadata().target() != AUDIT_TARGET {
+            return;
         }
+        let Some(capture) = INSTALLED.with(|installed| installed.borrow().clone()) else {
+            return;
+        };
+        let mut fields = HashMap::new();
+        event.record(&mut Fields(&mut fields));
+        capture
+            .events
+            .lock()
+            .unwrap()
+            .push((*event.metadata().level(), fields));
     }
     fn enter(&self, _: &Id) {}
     fn exit(&self, _: &Id) {}
+}
+
+impl Capture {
+    /// Capture the audit events this thread emits until the guard drops.
+    fn install(&self) -> Installed {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            // Another global subscriber would be a test-setup bug: fail loudly.
+            tracing::subscriber::set_global_default(Router).unwrap();
+        });
+        // Recompute the callsite interest and max-level caches now that the global
+        // subscriber is certainly registered: a callsite first hit on another thread
+        // while it was being installed may have cached "never".
+        tracing::callsite::rebuild_interest_cache();
+        INSTALLED.with(|installed| *installed.borrow_mut() = Some(self.clone()));
+        Installed
+    }
 }
 
 impl Capture {
@@ -97,7 +141,11 @@ async fn call(
                         principal: request.extensions().get::<VerifiedPrincipal>().cloned(),
                         principal_header: request.headers().contains_key(PRINCIPAL_HEADER),
                         internal_header: request.headers().contains_key("x-baton-internal-token"),
-                        ran_marker: request.extensions().get::<AuthenticateRan>().is_some(),
+                        ran_marker: request
+                            .extensions()
+                            .get::<RequestContext>()
+                            .and_then(RequestContext::layer_ran)
+                            .is_some(),
                     });
                     Ok::<_, Infallible>(Response::new("inner".to_owned()))
                 }
@@ -117,7 +165,7 @@ fn with_token(token: &str) -> http::request::Builder {
 #[tokio::test]
 async fn a_verified_token_reaches_the_inner_service_as_a_verified_principal() {
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let _guard = capture.install();
     let verifier = OneToken::new(GOOD);
     let layer = AuthenticateLayer::new(verifier.clone());
 
@@ -166,7 +214,7 @@ async fn spoofed_headers_are_stripped_even_when_the_token_is_good() {
 #[tokio::test]
 async fn a_refused_token_never_reaches_the_inner_service() {
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let _guard = capture.install();
     let verifier = OneToken::new(GOOD);
 
     let (response, seen) = call(
@@ -212,7 +260,7 @@ async fn optional_mode_still_verifies_presented_tokens() {
 #[tokio::test]
 async fn anonymous_requests_in_optional_mode_are_marked_and_audited() {
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let _guard = capture.install();
     let verifier = OneToken::new(GOOD);
     let request = Request::builder()
         .header("authorization", "Basic dXNlcjpwYXNz")
@@ -250,7 +298,7 @@ async fn server_side_failures_answer_503_and_500_without_challenge() {
     ];
     for (make, status, level) in cases {
         let capture = Capture::default();
-        let _guard = tracing::subscriber::set_default(capture.clone());
+        let _guard = capture.install();
         let verifier: Arc<dyn Verifier> = Arc::new(FailsWith(make));
         let (response, seen) = call(
             AuthenticateLayer::new(verifier),
@@ -483,7 +531,7 @@ async fn the_audit_event_names_the_calling_service_and_how_it_is_known() {
         }
     }
     let capture = Capture::default();
-    let _guard = tracing::subscriber::set_default(capture.clone());
+    let _guard = capture.install();
     let (response, seen) = call(
         AuthenticateLayer::internal(Arc::new(FromEdge)),
         with_passport("anything"),

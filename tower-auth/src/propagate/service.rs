@@ -181,7 +181,10 @@ fn attach(
                 (signing, ctx.received_passport())
             {
                 // Inside the trust domain: the exact bytes the edge signed.
-                return set(headers, PRINCIPAL_HEADER, received, destination);
+                let mut value = received.clone();
+                value.set_sensitive(true);
+                headers.insert(PRINCIPAL_HEADER, value);
+                return Plan::Call;
             }
             let now = shared.clock.now();
             let principal = verified.principal();

@@ -208,7 +208,8 @@ async fn forward_passes_the_received_passport_unchanged_and_signs_at_the_edge() 
         .unwrap()
         .clock(clock());
     // A hop inside the domain: the exact bytes it received.
-    let received = context(true).with_received_passport("AAAA-exact-bytes");
+    let received =
+        context(true).with_received_passport(http::HeaderValue::from_static("AAAA-exact-bytes"));
     let headers = send(
         layer.clone(),
         Some(received),
