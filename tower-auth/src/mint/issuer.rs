@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::key::SigningKey;
 use super::{JWKS_PATH, MintConfigError, MintError, MintedToken, SigningAlgorithm};
+use crate::jwks::JwksSource;
 use crate::jwt::{DEFAULT_LEEWAY, MAX_LEEWAY};
 
 /// Lifetime of a minted token when none is configured.
@@ -516,6 +517,9 @@ impl InternalIssuerBuilder {
     /// let key = || SigningKey::generate(SigningAlgorithm::EdDsa);
     /// assert!(InternalIssuer::builder(issuer.clone(), key()?).lifetime(Duration::from_secs(600)).build().is_ok());
     ///
+    /// // Rejected: a plain-http issuer off loopback (verifiers would not discover it).
+    /// let err = InternalIssuer::builder(principal::Issuer::new("http://edge.internal")?, key()?).build();
+    /// assert_eq!(err.unwrap_err().reason(), "issuer_not_discoverable");
     /// // Rejected: an hour is not "minutes".
     /// let err = InternalIssuer::builder(issuer, key()?)
     ///     .lifetime(Duration::from_secs(3600))
@@ -525,6 +529,10 @@ impl InternalIssuerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<InternalIssuer, MintConfigError> {
+        // The receiving verifiers find the keys by discovery on this URL: refuse here what
+        // they would refuse there.
+        JwksSource::oidc_discovery(self.issuer.as_str())
+            .map_err(|source| MintConfigError::IssuerNotDiscoverable { source })?;
         if self.lifetime < Duration::from_secs(1) || self.lifetime > MAX_TOKEN_LIFETIME {
             return Err(MintConfigError::LifetimeOutOfRange {
                 requested_seconds: self.lifetime.as_secs(),

@@ -226,6 +226,14 @@ pub enum MintConfigError {
     /// The current key cannot be retired: rotate to a new key first.
     #[error("the current signing key cannot be retired; rotate first")]
     RetireCurrentKey,
+    /// The issuer is not a URL the verifiers' OpenID Connect discovery accepts (`https`,
+    /// or `http` on loopback; no credentials, query or fragment).
+    #[error("issuer is not discoverable: {source}")]
+    IssuerNotDiscoverable {
+        /// What the discovery rules said.
+        #[source]
+        source: crate::jwks::JwksConfigError,
+    },
     /// The token lifetime is not between 1 s and [`MAX_TOKEN_LIFETIME`].
     #[error("token lifetime of {requested_seconds}s is not between 1s and {max_seconds}s")]
     LifetimeOutOfRange {
@@ -289,6 +297,7 @@ impl MintConfigError {
             MintConfigError::DuplicateKeyId { .. } => "duplicate_kid",
             MintConfigError::UnknownKeyId { .. } => "unknown_kid",
             MintConfigError::RetireCurrentKey => "retire_current_key",
+            MintConfigError::IssuerNotDiscoverable { .. } => "issuer_not_discoverable",
             MintConfigError::LifetimeOutOfRange { .. } => "lifetime_out_of_range",
             MintConfigError::LeewayTooLarge { .. } => "leeway_too_large",
             MintConfigError::DepthAboveHardCap { .. } => "depth_above_hard_cap",
