@@ -17,6 +17,8 @@ use super::{JWKS_PATH, MintConfigError, MintError, MintedToken, SigningAlgorithm
 use crate::jwks::JwksSource;
 use crate::jwt::{DEFAULT_LEEWAY, MAX_LEEWAY};
 
+/// The `tracing` target of minting events.
+pub const MINT_TARGET: &str = "tower_auth::mint";
 /// Lifetime of a minted token when none is configured.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// The longest lifetime an issuer may be configured with: internal tokens live minutes.
@@ -236,6 +238,31 @@ impl InternalIssuer {
     }
 
     pub(super) fn mint_scoped(
+        &self,
+        principal: &Principal,
+        audience: &Audience,
+        scopes: Option<&ScopeSet>,
+    ) -> Result<MintedToken, MintError> {
+        let minted = self.sign_for(principal, audience, scopes);
+        if let Err(error) = &minted {
+            // A refusal is a decision worth an event (DESIGN §6): a widening or a chain
+            // past the limit is a caller trying for more than the Principal holds.
+            tracing::warn!(
+                target: MINT_TARGET,
+                issuer = %self.inner.issuer.as_str(),
+                principal = %principal.id(),
+                kind = %principal.kind().as_str(),
+                depth = principal.delegation().len(),
+                audience = %audience.as_str(),
+                outcome = "refused",
+                reason = error.reason(),
+                "internal token not minted: {error}"
+            );
+        }
+        minted
+    }
+
+    fn sign_for(
         &self,
         principal: &Principal,
         audience: &Audience,

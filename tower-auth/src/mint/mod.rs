@@ -30,7 +30,9 @@
 //! | a delegation chain longer than the issuer's maximum (default 4) | the chain is bounded at every hop |
 //! | a scope set wider than the Principal's | minting only narrows |
 //!
-//! and `exp` never exceeds the Principal's `expires_at`.
+//! and `exp` never exceeds the Principal's `expires_at`. Each refusal emits one
+//! `tracing` warning on target [`MINT_TARGET`] with the issuer, principal id, kind, chain
+//! depth, audience, outcome and reason; tokens are never logged.
 //!
 //! # The receiving hop
 //!
@@ -72,7 +74,7 @@ use principal::{Audience, Timestamp};
 pub use cache::{DEFAULT_MAX_ENTRIES, DEFAULT_RENEW_BEFORE, MintCache, MintCacheBuilder};
 pub use issuer::{
     DEFAULT_JWKS_MAX_AGE, DEFAULT_TOKEN_LIFETIME, InternalIssuer, InternalIssuerBuilder,
-    MAX_JWKS_MAX_AGE, MAX_TOKEN_LIFETIME,
+    MAX_JWKS_MAX_AGE, MAX_TOKEN_LIFETIME, MINT_TARGET,
 };
 pub use key::{MAX_KID_BYTES, SigningAlgorithm, SigningKey};
 pub use service::JwksService;
