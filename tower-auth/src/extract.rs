@@ -68,7 +68,7 @@ use http::StatusCode;
 use http::request::Parts;
 use principal::Principal;
 
-use crate::authenticate::AuthenticateRan;
+use crate::context::RequestContext;
 use crate::error::{AuthError, HttpChallenge};
 use crate::verified::VerifiedPrincipal;
 
@@ -168,12 +168,20 @@ impl IntoResponse for AuthenticatedRejection {
     }
 }
 
+/// The authenticate layer's marker, in the request context it left in the extensions.
+fn layer_ran(parts: &Parts) -> Option<&crate::authenticate::AuthenticateRan> {
+    parts
+        .extensions
+        .get::<RequestContext>()
+        .and_then(RequestContext::layer_ran)
+}
+
 /// What the layer left in the extensions: a Principal, an anonymous pass, or nothing.
 fn extract(parts: &Parts) -> Result<Option<Authenticated>, AuthenticatedRejection> {
     if let Some(verified) = parts.extensions.get::<VerifiedPrincipal>() {
         return Ok(Some(Authenticated(verified.clone())));
     }
-    match parts.extensions.get::<AuthenticateRan>() {
+    match layer_ran(parts) {
         Some(_) => Ok(None),
         None => {
             tracing::error!(
@@ -197,9 +205,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
         match extract(parts)? {
             Some(authenticated) => Ok(authenticated),
             None => {
-                let challenge = parts
-                    .extensions
-                    .get::<AuthenticateRan>()
+                let challenge = layer_ran(parts)
                     .map(|ran| Arc::clone(&ran.challenge))
                     .unwrap_or_default();
                 Err(AuthenticatedRejection::Unauthenticated { challenge })

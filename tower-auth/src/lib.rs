@@ -10,6 +10,8 @@
 //! | [`credentials`], [`peer`] | what a request presents to the verifiers (bearer token, `x-principal-bin`, `x-baton-internal-token`, the mTLS peer), and the peer's SPIFFE identity with the allowlist shared by HTTP and gRPC |
 //! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision; [`StripHeadersLayer`](authenticate::StripHeadersLayer): the same header stripping for every route of a router, the unauthenticated ones and the fallback included |
 //! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
+//! | [`context`] | the current request's [`RequestContext`](context::RequestContext) (verified Principal, request id, trace context) in a task-local scoped around the future that serves it; [`context::spawn`] carries it into spawned tasks |
+//! | [`trace`] | W3C `traceparent`/`tracestate` and `x-request-id`: validated, passed on untouched, generated when absent or invalid |
 //! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) updated in place, with expiring entries |
 //! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
 //! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain; the wrapper whose constructor only this crate's verifiers call (code holding one can still clone it: it shows that a verification happened, not for which request); the one error type with its HTTP mapping (`scope` on `insufficient_scope`, `Retry-After` on 503) |
@@ -36,6 +38,7 @@
 
 // Module declarations: one line each, kept in this block; add yours with a one-line edit.
 pub mod authenticate;
+pub mod context;
 pub mod credentials;
 pub mod dev_idp;
 pub mod error;
@@ -48,6 +51,7 @@ pub mod mint;
 pub mod peer;
 pub mod revocation;
 pub mod token_cache;
+pub mod trace;
 pub mod verified;
 pub mod verifier;
 pub use credentials::Credentials;

@@ -208,7 +208,23 @@
 //! which repeats at most short, bounded echoes of header values and `iss`. Types that hold
 //! key material print it redacted: [`SymmetricKey`] and [`VerificationKey`] show
 //! `[redacted]`, a token-cache key shows four bytes of its digest, and a URL's credentials
-//! are removed before an error names it.
+//! are removed before an error names it. A bearer token kept for passthrough
+//! ([`BearerToken`](crate::context::BearerToken)) prints as `BearerToken(<redacted>)`.
+//!
+//! ## A Principal leaking from one request into another
+//!
+//! A server task serves many requests one after another (HTTP/1.1 keep-alive), and one
+//! task may poll several requests' futures (HTTP/2, `join!`). The current request's
+//! context is therefore never stored in a thread-local or a global: it rides with the
+//! future that serves the request ([`RequestContext::scope`](crate::context::RequestContext::scope),
+//! a tokio task-local set only while that future is polled, as `tracing` does with
+//! spans). Between two polls, and for the next request, there is none: outside a scope
+//! [`context::current_principal`](crate::context::current_principal) is `None`, never a
+//! default Principal. A spawned task starts without one unless the helper
+//! ([`context::spawn`](crate::context::spawn)) carries it explicitly, and a future
+//! carried from where there was none runs with none wherever it is polled. The layer
+//! removes any `RequestContext` already in the extensions, as it removes a
+//! `VerifiedPrincipal`.
 //!
 //! # Why the defaults are so
 //!

@@ -20,8 +20,9 @@
 //!   beside the layer is trusted code.
 //! - **What the authenticate layer checks, and where**
 //!   ([`AuthenticateService`](crate::authenticate::AuthenticateService)`::call`): it
-//!   first removes any `VerifiedPrincipal` already in the request's extensions (put
-//!   there by an outer layer), then verifies the request's own `Authorization` header
+//!   first removes any `VerifiedPrincipal` (and any
+//!   [`RequestContext`](crate::context::RequestContext)) already in the request's
+//!   extensions (put there by an outer layer), then verifies the request's own `Authorization` header
 //!   and inserts the verdict on it, or in optional mode lets an anonymous request on
 //!   without one. So behind the layer, and as long as nothing between it and the
 //!   handler inserts one, the `VerifiedPrincipal` a handler reads is the verdict on that

@@ -12,21 +12,17 @@ use tracing::Level;
 
 use super::AUDIT_TARGET;
 use crate::error::{AuthError, Challenge};
+use crate::trace::{REQUEST_ID_HEADER, check_request_id};
 use crate::verified::{Pattern, VerifiedPrincipal};
 
-/// Longest `x-request-id` echoed into the audit event; a longer or non-visible-ASCII one
-/// is logged as `-` rather than let a caller write arbitrary text into logs.
-const MAX_REQUEST_ID_LEN: usize = 128;
-
+/// The `x-request-id` echoed into the audit event; one that breaks the request id rule
+/// ([`check_request_id`]) is logged as `-` rather than let a caller write arbitrary text
+/// into logs.
 pub(super) fn request_id(headers: &HeaderMap) -> &str {
     headers
-        .get("x-request-id")
+        .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
-        .filter(|id| {
-            !id.is_empty()
-                && id.len() <= MAX_REQUEST_ID_LEN
-                && id.bytes().all(|b| b.is_ascii_graphic())
-        })
+        .filter(|id| check_request_id(id).is_ok())
         .unwrap_or("-")
 }
 

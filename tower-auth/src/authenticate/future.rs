@@ -8,9 +8,12 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::audit;
+use super::bearer::bearer_token;
 use super::layer::Shared;
 use super::strip::strip_headers;
+use crate::context::{BearerToken, RequestContext, Scoped};
 use crate::error::AuthError;
+use crate::verified::{Pattern, VerifiedPrincipal};
 use crate::verifier::{Verdict, VerifyFuture};
 
 pin_project! {
@@ -39,13 +42,14 @@ pin_project! {
             verify: VerifyFuture,
             absence: Option<AuthError>,
             request: Option<Request<ReqBody>>,
+            context: Option<RequestContext>,
             // The clone of the inner service that `poll_ready` made ready.
             inner: S,
             shared: Arc<Shared>,
         },
         Calling {
             #[pin]
-            future: S::Future,
+            future: Scoped<S::Future>,
         },
         Refused {
             response: Option<S::Response>,
@@ -61,6 +65,7 @@ where
         verify: VerifyFuture,
         absence: Option<AuthError>,
         request: Request<ReqBody>,
+        context: RequestContext,
         inner: S,
         shared: Arc<Shared>,
     ) -> Self {
@@ -69,6 +74,7 @@ where
                 verify,
                 absence,
                 request: Some(request),
+                context: Some(context),
                 inner,
                 shared,
             },
@@ -80,6 +86,7 @@ where
         verdict: Verdict,
         absence: Option<AuthError>,
         request: Request<ReqBody>,
+        context: RequestContext,
         inner: &mut S,
         shared: &Shared,
     ) -> Self
@@ -88,11 +95,11 @@ where
         ResBody: Default,
     {
         ResponseFuture {
-            state: conclude(verdict, absence, request, inner, shared),
+            state: conclude(verdict, absence, request, context, inner, shared),
         }
     }
 
-    pub(super) fn calling(future: S::Future) -> Self {
+    pub(super) fn calling(future: Scoped<S::Future>) -> Self {
         ResponseFuture {
             state: State::Calling { future },
         }
@@ -129,6 +136,7 @@ where
                     verify,
                     absence,
                     request,
+                    context,
                     inner,
                     shared,
                 } => {
@@ -136,11 +144,11 @@ where
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(verdict) => verdict,
                     };
-                    let Some(request) = request.take() else {
+                    let (Some(request), Some(context)) = (request.take(), context.take()) else {
                         // Only after completion, as above.
                         return Poll::Pending;
                     };
-                    conclude(verdict, absence.take(), request, inner, shared)
+                    conclude(verdict, absence.take(), request, context, inner, shared)
                 }
             };
             self.as_mut().project().state.set(next);
@@ -148,8 +156,9 @@ where
     }
 }
 
-/// After the verdict: the Principal goes into the extensions and `inner` is called, or
-/// the challenge answers. One audit event either way.
+/// After the verdict: the Principal and the request context go into the extensions and
+/// `inner` is called scoped with the context, or the challenge answers. One audit event
+/// either way.
 ///
 /// `absence` is set when the request presented nothing but a transport peer: if every
 /// verifier declined, that is "no credentials" (anonymous in optional mode), not a bad
@@ -158,6 +167,7 @@ fn conclude<S, ReqBody, ResBody>(
     verdict: Verdict,
     absence: Option<AuthError>,
     mut request: Request<ReqBody>,
+    context: RequestContext,
     inner: &mut S,
     shared: &Shared,
 ) -> State<S, ReqBody>
@@ -171,19 +181,21 @@ where
             // What the verifiers read is now in the Principal: the handler, and anything
             // it forwards, never sees the raw internal headers.
             strip_headers(request.headers_mut(), shared.read_then_removed());
+            let context = keep_bearer_token(context, &verified, &request, shared)
+                .verified_as(verified.clone());
             let extensions = request.extensions_mut();
             extensions.insert(verified);
-            extensions.insert(shared.ran_marker());
+            extensions.insert(context.clone());
             return State::Calling {
-                future: inner.call(request),
+                future: context.call_scoped(inner, request),
             };
         }
         (Err(error), Some(absence)) if error.is_decline() => {
             if shared.optional() {
                 audit::anonymous(request.headers(), shared.pattern(), &absence);
-                request.extensions_mut().insert(shared.ran_marker());
+                request.extensions_mut().insert(context.clone());
                 return State::Calling {
-                    future: inner.call(request),
+                    future: context.call_scoped(inner, request),
                 };
             }
             absence
@@ -193,5 +205,24 @@ where
     audit::rejected(request.headers(), shared.pattern(), &error);
     State::Refused {
         response: Some(shared.challenge().response(&error)),
+    }
+}
+
+/// With [`AuthenticateLayer::keep_bearer_token`](super::AuthenticateLayer::keep_bearer_token),
+/// the bearer token goes into the context, but only when it is what the Principal was
+/// verified from (JWT passthrough): a bearer token presented beside a passport or an
+/// internal token that a verifier accepted is not forwarded as if it had been checked.
+fn keep_bearer_token<ReqBody>(
+    context: RequestContext,
+    verified: &VerifiedPrincipal,
+    request: &Request<ReqBody>,
+    shared: &Shared,
+) -> RequestContext {
+    if !shared.keep_bearer_token() || verified.pattern() != Pattern::JwtPassthrough {
+        return context;
+    }
+    match bearer_token(request.headers(), shared.max_token_bytes()) {
+        Ok(token) => context.with_bearer_token(BearerToken::new(token)),
+        Err(_) => context,
     }
 }

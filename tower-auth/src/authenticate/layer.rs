@@ -17,6 +17,7 @@ use crate::verifier::Verifier;
 pub(crate) struct Shared {
     verifier: Arc<dyn Verifier>,
     optional: bool,
+    keep_bearer_token: bool,
     max_token_bytes: usize,
     strip: Vec<HeaderName>,
     /// Read by the verifiers, then removed before the inner service runs (internal role).
@@ -34,6 +35,10 @@ impl Shared {
 
     pub(super) fn optional(&self) -> bool {
         self.optional
+    }
+
+    pub(super) fn keep_bearer_token(&self) -> bool {
+        self.keep_bearer_token
     }
 
     pub(super) fn max_token_bytes(&self) -> usize {
@@ -92,6 +97,7 @@ impl AuthenticateLayer {
             shared: Arc::new(Shared {
                 verifier,
                 optional: false,
+                keep_bearer_token: false,
                 max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
                 strip: SPOOFABLE_HEADERS.to_vec(),
                 read_then_removed: &[],
@@ -145,6 +151,65 @@ impl AuthenticateLayer {
     /// never downgrades to anonymous access.
     pub fn optional(mut self) -> Self {
         self.shared_mut().optional = true;
+        self
+    }
+
+    /// Keep the verified bearer token in the request's
+    /// [`RequestContext`](crate::context::RequestContext), for a route whose outgoing
+    /// calls forward it (JWT passthrough, pattern 1). Off by default: a token is kept only
+    /// where a route needs it, costs a copy per request, and is never logged
+    /// ([`BearerToken`](crate::context::BearerToken)'s `Debug` hides it).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use http::{Request, Response};
+    /// use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    /// use principal::{Audience, Issuer};
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    /// use tower_auth::authenticate::AuthenticateLayer;
+    /// use tower_auth::context::{self, BearerToken};
+    /// use tower_auth::jwks::SymmetricKey;
+    /// use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let verifier = JwtVerifier::builder()
+    ///     .issuer(
+    ///         IssuerConfig::builder(Issuer::new("https://idp.example.com")?)
+    ///             .audience(Audience::new("api")?)
+    ///             .hmac_secrets([SymmetricKey::new(Some("k1"), Algorithm::HS256, vec![7; 32])?])
+    ///             .build()?,
+    ///     )
+    ///     .build()?;
+    /// let service = ServiceBuilder::new()
+    ///     .layer(AuthenticateLayer::new(Arc::new(verifier)).optional().keep_bearer_token())
+    ///     .service(service_fn(|_: Request<()>| async {
+    ///         // What an outgoing passthrough call would forward.
+    ///         let kept = context::with_current(|ctx| {
+    ///             ctx.bearer_token().map(|token| token.expose().to_owned())
+    ///         });
+    ///         Ok::<_, std::convert::Infallible>(Response::new(kept.flatten()))
+    ///     }));
+    ///
+    /// // A verified token is kept.
+    /// let mut header = Header::new(Algorithm::HS256);
+    /// header.kid = Some("k1".into());
+    /// let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 300;
+    /// let claims = serde_json::json!({
+    ///     "iss": "https://idp.example.com", "sub": "alice", "aud": "api", "exp": exp,
+    /// });
+    /// let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&[7; 32]))?;
+    /// let request = Request::builder().header("authorization", format!("Bearer {token}")).body(())?;
+    /// let response = service.clone().oneshot(request).await?;
+    /// assert_eq!(response.into_body(), Some(token));
+    ///
+    /// // An anonymous request keeps none.
+    /// let response = service.oneshot(Request::new(())).await?;
+    /// assert_eq!(response.into_body(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn keep_bearer_token(mut self) -> Self {
+        self.shared_mut().keep_bearer_token = true;
         self
     }
 
@@ -246,6 +311,7 @@ impl fmt::Debug for Shared {
         f.debug_struct("AuthenticateConfig")
             .field("pattern", &self.verifier.pattern())
             .field("optional", &self.optional)
+            .field("keep_bearer_token", &self.keep_bearer_token)
             .field("max_token_bytes", &self.max_token_bytes)
             .field("strip", &self.strip)
             .field("read_then_removed", &self.read_then_removed)

@@ -29,6 +29,17 @@
 //!    ordinary `Clone` value, and code that runs between this layer and the handler could
 //!    still insert a copy it kept from another request: nothing downstream re-checks the
 //!    binding (see [`crate::verified`] for what is and is not guaranteed).
+//! 5. **Makes the request's context current** for everything the inner service runs: a
+//!    [`RequestContext`] with the Principal (none for an anonymous pass), the request id
+//!    (`x-request-id` when valid, else generated) and the trace context (`traceparent`
+//!    and `tracestate` when valid, passed on untouched, else a new trace) goes into the
+//!    request extensions, and the inner service's `call` and future run scoped with it,
+//!    so [`context::current`](crate::context::current) answers it there, and only there.
+//!    Any `RequestContext` already in the extensions is removed first, as the
+//!    `VerifiedPrincipal` is. With [`AuthenticateLayer::keep_bearer_token`] (passthrough
+//!    routes only) the context also keeps the verified bearer token. Should the system
+//!    random number generator fail when an id must be made, the request is refused
+//!    with 500 rather than served without one.
 //!
 //! Each decision emits exactly one `tracing` event on target [`AUDIT_TARGET`] with the
 //! request id, principal id, kind, delegation chain, pattern, outcome and reason.
@@ -123,9 +134,13 @@
 //!   only there, use [`AuthenticateLayer::internal`].
 //!
 //! [`VerifiedPrincipal`]: crate::verified::VerifiedPrincipal
+//! [`RequestContext`]: crate::context::RequestContext
 
 mod audit;
 mod bearer;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod context_tests;
 mod future;
 mod layer;
 mod service;
@@ -180,9 +195,10 @@ impl ConfigError {
     }
 }
 
-/// Left in the extensions of every request the layer let through, with or without a
-/// Principal, so the extractor can tell "anonymous on an optional route" from "no layer
-/// ran". Private: nothing outside this crate can forge it.
+/// Left, inside the [`RequestContext`](crate::context::RequestContext) in the extensions,
+/// on every request the layer let through, with or without a Principal, so the extractor
+/// can tell "anonymous on an optional route" from "no layer ran". Private: nothing
+/// outside this crate can forge it.
 #[derive(Clone)]
 pub(crate) struct AuthenticateRan {
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]

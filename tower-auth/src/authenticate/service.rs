@@ -2,15 +2,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 use tower_service::Service;
 
 use super::audit;
 use super::future::ResponseFuture;
 use super::layer::Shared;
 use super::strip::strip_headers;
+use crate::context::RequestContext;
 use crate::credentials::Credentials;
 use crate::error::AuthError;
+use crate::trace::{RequestId, TraceContext};
 use crate::verified::VerifiedPrincipal;
 use crate::verifier::{Verdict, VerifyFuture};
 
@@ -91,29 +93,51 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // First, before anything reads a header: drop what outside callers must not set.
         strip_headers(request.headers_mut(), self.shared.strip());
-        // And a verdict an outer layer put in the extensions: what the inner service
-        // reads is this layer's verdict on this request's credentials, or nothing.
-        request.extensions_mut().remove::<VerifiedPrincipal>();
+        // And a verdict or context an outer layer put in the extensions: what the inner
+        // service reads is this layer's verdict on this request's credentials, or nothing.
+        let extensions = request.extensions_mut();
+        extensions.remove::<VerifiedPrincipal>();
+        extensions.remove::<RequestContext>();
+
+        let context = match request_context(request.headers(), &self.shared) {
+            Ok(context) => context,
+            Err(error) => {
+                audit::rejected(request.headers(), self.shared.pattern(), &error);
+                return ResponseFuture::refused(self.shared.challenge().response(&error));
+            }
+        };
 
         // Ask the verifiers with the credentials borrowed from the request: a verdict that
         // is already known (a token-cache hit) costs no copy and no box.
         match decide((request.headers(), request.extensions()), &self.shared) {
             // The service that poll_ready readied takes the request now.
-            Step::Concluded(verdict, absence) => {
-                ResponseFuture::concluded(verdict, absence, request, &mut self.inner, &self.shared)
-            }
+            Step::Concluded(verdict, absence) => ResponseFuture::concluded(
+                verdict,
+                absence,
+                request,
+                context,
+                &mut self.inner,
+                &self.shared,
+            ),
             Step::Pending(verify, absence) => {
                 // The service that poll_ready readied goes with the request; a fresh clone
                 // stays for the next call (the usual tower pattern for calling after an
                 // await). The verifier's future is the only box.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::verifying(verify, absence, request, inner, Arc::clone(&self.shared))
+                ResponseFuture::verifying(
+                    verify,
+                    absence,
+                    request,
+                    context,
+                    inner,
+                    Arc::clone(&self.shared),
+                )
             }
             Step::Anonymous(reason) => {
                 audit::anonymous(request.headers(), self.shared.pattern(), &reason);
-                request.extensions_mut().insert(self.shared.ran_marker());
-                ResponseFuture::calling(self.inner.call(request))
+                request.extensions_mut().insert(context.clone());
+                ResponseFuture::calling(context.call_scoped(&mut self.inner, request))
             }
             Step::Refuse(error) => {
                 audit::rejected(request.headers(), self.shared.pattern(), &error);
@@ -121,6 +145,25 @@ where
             }
         }
     }
+}
+
+/// The request's context before verification: its request id and trace context, read
+/// from the headers when valid and made here otherwise. Fails only if the system random
+/// number generator does.
+fn request_context(headers: &HeaderMap, shared: &Shared) -> Result<RequestContext, AuthError> {
+    let unavailable = |_| AuthError::Internal {
+        why: "the system random number generator failed",
+    };
+    let request_id = match RequestId::from_headers(headers) {
+        Some(request_id) => request_id,
+        None => RequestId::generate().map_err(unavailable)?,
+    };
+    let trace = TraceContext::from_headers(headers).map_err(unavailable)?;
+    Ok(RequestContext::from_layer(
+        request_id,
+        trace,
+        shared.ran_marker(),
+    ))
 }
 
 impl<S: fmt::Debug> fmt::Debug for AuthenticateService<S> {

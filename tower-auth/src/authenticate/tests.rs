@@ -12,7 +12,8 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
 
-use super::{AUDIT_TARGET, AuthenticateLayer, AuthenticateRan, PRINCIPAL_HEADER};
+use super::{AUDIT_TARGET, AuthenticateLayer, PRINCIPAL_HEADER};
+use crate::context::RequestContext;
 use crate::error::{AuthError, AuthRejection, Challenge};
 use crate::verified::testing::{AGENT, FailsWith, HUMAN, OneToken};
 use crate::verified::{Pattern, VerifiedPrincipal};
@@ -97,7 +98,11 @@ async fn call(
                         principal: request.extensions().get::<VerifiedPrincipal>().cloned(),
                         principal_header: request.headers().contains_key(PRINCIPAL_HEADER),
                         internal_header: request.headers().contains_key("x-baton-internal-token"),
-                        ran_marker: request.extensions().get::<AuthenticateRan>().is_some(),
+                        ran_marker: request
+                            .extensions()
+                            .get::<RequestContext>()
+                            .and_then(RequestContext::layer_ran)
+                            .is_some(),
                     });
                     Ok::<_, Infallible>(Response::new("inner".to_owned()))
                 }
