@@ -120,6 +120,40 @@ fn settings_are_bounded() {
         Err("max_age_too_large")
     );
     assert_eq!(build(|b| b.lifetime(Duration::from_secs(900))), Ok(()));
+
+    // Issuers the verifiers' discovery would refuse are refused here.
+    for bad in [
+        "http://edge.internal",
+        "edge",
+        "https://user:pw@edge.internal",
+        "https://edge.internal?x=1",
+    ] {
+        let result = InternalIssuer::builder(
+            Issuer::new(bad).unwrap(),
+            SigningKey::generate(SigningAlgorithm::Es256).unwrap(),
+        )
+        .build();
+        assert_eq!(
+            result.unwrap_err().reason(),
+            "issuer_not_discoverable",
+            "{bad}"
+        );
+    }
+    for good in [
+        "https://edge.internal/mint",
+        "http://127.0.0.1:8080",
+        "http://localhost",
+    ] {
+        assert!(
+            InternalIssuer::builder(
+                Issuer::new(good).unwrap(),
+                SigningKey::generate(SigningAlgorithm::EdDsa).unwrap(),
+            )
+            .build()
+            .is_ok(),
+            "{good}"
+        );
+    }
 }
 
 #[test]

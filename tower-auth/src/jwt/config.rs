@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
-use principal::{Audience, ClaimMapping, Clock, Issuer, Scope, ScopeSet};
+use principal::{Audience, ClaimMapping, Clock, Issuer, Scope, ScopeSet, ServiceId};
 
 use crate::jwks::{
     JwksConfigError, JwksSource, KeyCache, KeySet, KeySetPolicy, RefreshPolicy, SymmetricKey,
@@ -159,6 +159,14 @@ pub enum ConfigError {
         #[source]
         source: JwksConfigError,
     },
+    /// [`IssuerConfigBuilder::minted_by`] names a minting service for an issuer of a
+    /// verifier whose pattern is not [`Pattern::InternalJwt`](crate::verified::Pattern::InternalJwt):
+    /// an external identity provider's tokens would be reported as a service's call.
+    #[error("issuer {issuer}: minted_by is only for a verifier of pattern internal_jwt")]
+    MintedByOutsideInternalJwt {
+        /// The issuer.
+        issuer: String,
+    },
     /// The verifier's trust pattern is not one a JWT verifier implements.
     #[error("pattern: {pattern} is not verified by JWTs")]
     UnsupportedPattern {
@@ -203,6 +211,7 @@ impl ConfigError {
             ConfigError::InvalidTyp { .. } => "invalid_typ",
             ConfigError::InvalidRequiredClaim { .. } => "invalid_required_claim",
             ConfigError::Keys { source, .. } => source.reason(),
+            ConfigError::MintedByOutsideInternalJwt { .. } => "minted_by_outside_internal_jwt",
             ConfigError::UnsupportedPattern { .. } => "unsupported_pattern",
             ConfigError::InvalidSetting { .. } => "invalid_setting",
         }
@@ -339,6 +348,7 @@ pub struct IssuerConfig {
     pub(crate) required_scopes: ScopeSet,
     pub(crate) max_token_bytes: usize,
     pub(crate) mapping: ClaimMapping,
+    pub(crate) minted_by: Option<ServiceId>,
 }
 
 /// Builds an [`IssuerConfig`]; see there for the defaults.
@@ -357,6 +367,7 @@ pub struct IssuerConfigBuilder {
     required_scopes: ScopeSet,
     max_token_bytes: usize,
     mapping: ClaimMapping,
+    minted_by: Option<ServiceId>,
 }
 
 impl IssuerConfig {
@@ -375,6 +386,7 @@ impl IssuerConfig {
             required_scopes: ScopeSet::new(),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             mapping: ClaimMapping::generic(),
+            minted_by: None,
         }
     }
 
@@ -433,13 +445,18 @@ impl IssuerConfig {
         &self.mapping
     }
 
+    /// The service that mints this issuer's tokens, reported as each hop's caller.
+    pub fn minted_by(&self) -> Option<&ServiceId> {
+        self.minted_by.as_ref()
+    }
+
     /// The settings a cached verdict depends on, as text, for the token cache's scope
     /// (no key material: the cache tracks keys through their versions).
     pub(crate) fn write_fingerprint(&self, out: &mut String) {
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "issuer={:?};aud={:?};skip_aud={};alg={:?};leeway={};typ={:?};claims={:?};scopes={:?};max={};mapping={:?}",
+            "issuer={:?};aud={:?};skip_aud={};alg={:?};leeway={};typ={:?};claims={:?};scopes={:?};max={};mapping={:?};minted_by={:?}",
             self.issuer.as_str(),
             self.audiences
                 .iter()
@@ -453,6 +470,7 @@ impl IssuerConfig {
             self.required_scopes.to_space_separated(),
             self.max_token_bytes,
             self.mapping,
+            self.minted_by.as_ref().map(ServiceId::as_str),
         );
     }
 }
@@ -584,6 +602,38 @@ impl IssuerConfigBuilder {
         self
     }
 
+    /// The service that mints this issuer's tokens (an
+    /// [`InternalIssuer`](crate::mint::InternalIssuer), DESIGN §4 pattern 2): each
+    /// [`VerifiedPrincipal`](crate::VerifiedPrincipal) of this issuer then reports it as
+    /// the hop's [`caller`](crate::VerifiedPrincipal::caller), with
+    /// [`Pattern::InternalJwt`](crate::Pattern::InternalJwt). Only for a verifier built with
+    /// that pattern ([`ConfigError::MintedByOutsideInternalJwt`] otherwise).
+    ///
+    /// ```
+    /// use principal::{Audience, ClaimMapping, Issuer, ServiceId};
+    /// use tower_auth::Pattern;
+    /// use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+    ///
+    /// let config = IssuerConfig::builder(Issuer::new("https://edge.internal")?)
+    ///     .audience(Audience::new("orders-api")?)
+    ///     .oidc_discovery()
+    ///     .require_typ("at+jwt")
+    ///     .claim_mapping(ClaimMapping::baton())
+    ///     .minted_by(ServiceId::new("edge")?)
+    ///     .build()?;
+    /// assert_eq!(config.minted_by().map(ServiceId::as_str), Some("svc-edge"));
+    /// assert!(JwtVerifier::builder().issuer(config.clone()).pattern(Pattern::InternalJwt).build().is_ok());
+    ///
+    /// // Rejected: a passthrough verifier would report an IdP's tokens as a service's call.
+    /// let err = JwtVerifier::builder().issuer(config).build().unwrap_err();
+    /// assert_eq!(err.reason(), "minted_by_outside_internal_jwt");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn minted_by(mut self, service: ServiceId) -> Self {
+        self.minted_by = Some(service);
+        self
+    }
+
     /// Checks every rule and builds the configuration.
     pub fn build(self) -> Result<IssuerConfig, ConfigError> {
         let issuer_text = || self.issuer.as_str().to_owned();
@@ -638,6 +688,7 @@ impl IssuerConfigBuilder {
             required_scopes: self.required_scopes,
             max_token_bytes: self.max_token_bytes,
             mapping: self.mapping,
+            minted_by: self.minted_by,
         })
     }
 
@@ -798,6 +849,7 @@ impl fmt::Debug for IssuerConfig {
             .field("required_scopes", &self.required_scopes)
             .field("max_token_bytes", &self.max_token_bytes)
             .field("mapping", &self.mapping)
+            .field("minted_by", &self.minted_by)
             .finish()
     }
 }

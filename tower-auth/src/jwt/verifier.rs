@@ -18,7 +18,7 @@ use crate::revocation::{Denylist, RevocationCheck};
 use crate::token_cache::{
     CacheKey, CachedEntry, Dependencies, Recheck, TokenCache, TokenCacheConfig,
 };
-use crate::verified::{Pattern, VerifiedPrincipal};
+use crate::verified::{Caller, CallerIdentity, Pattern, VerifiedPrincipal};
 use crate::verifier::{Verdict, Verifier, VerifyFuture};
 
 /// One configured issuer and its keys.
@@ -530,10 +530,16 @@ impl JwtVerifier {
                 required: missing.as_str().to_owned(),
             });
         }
-        Ok(VerifiedPrincipal::new(
-            Arc::new(principal),
-            self.engine.pattern,
-        ))
+        let verified = VerifiedPrincipal::new(Arc::new(principal), self.engine.pattern);
+        Ok(match &config.minted_by {
+            // The issuer is this service's internal minter: the token's signature is the
+            // minting service's, so it is this hop's caller.
+            Some(service) => verified.with_caller(Caller::new(
+                CallerIdentity::Service(service.clone()),
+                Pattern::InternalJwt,
+            )),
+            None => verified,
+        })
     }
 
     /// Fetches every issuer's key set now (static sets answer at once). With
@@ -753,6 +759,13 @@ impl JwtVerifierBuilder {
         if !matches!(self.pattern, Pattern::JwtPassthrough | Pattern::InternalJwt) {
             return Err(ConfigError::UnsupportedPattern {
                 pattern: self.pattern,
+            });
+        }
+        if self.pattern != Pattern::InternalJwt
+            && let Some(config) = self.issuers.iter().find(|c| c.minted_by.is_some())
+        {
+            return Err(ConfigError::MintedByOutsideInternalJwt {
+                issuer: config.issuer.as_str().to_owned(),
             });
         }
         let mut issuers = Vec::with_capacity(self.issuers.len());

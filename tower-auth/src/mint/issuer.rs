@@ -14,8 +14,11 @@ use serde_json::{Value, json};
 
 use super::key::SigningKey;
 use super::{JWKS_PATH, MintConfigError, MintError, MintedToken, SigningAlgorithm};
+use crate::jwks::JwksSource;
 use crate::jwt::{DEFAULT_LEEWAY, MAX_LEEWAY};
 
+/// The `tracing` target of minting events.
+pub const MINT_TARGET: &str = "tower_auth::mint";
 /// Lifetime of a minted token when none is configured.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// The longest lifetime an issuer may be configured with: internal tokens live minutes.
@@ -235,6 +238,31 @@ impl InternalIssuer {
     }
 
     pub(super) fn mint_scoped(
+        &self,
+        principal: &Principal,
+        audience: &Audience,
+        scopes: Option<&ScopeSet>,
+    ) -> Result<MintedToken, MintError> {
+        let minted = self.sign_for(principal, audience, scopes);
+        if let Err(error) = &minted {
+            // A refusal is a decision worth an event (DESIGN §6): a widening or a chain
+            // past the limit is a caller trying for more than the Principal holds.
+            tracing::warn!(
+                target: MINT_TARGET,
+                issuer = %self.inner.issuer.as_str(),
+                principal = %principal.id(),
+                kind = %principal.kind().as_str(),
+                depth = principal.delegation().len(),
+                audience = %audience.as_str(),
+                outcome = "refused",
+                reason = error.reason(),
+                "internal token not minted: {error}"
+            );
+        }
+        minted
+    }
+
+    fn sign_for(
         &self,
         principal: &Principal,
         audience: &Audience,
@@ -516,6 +544,9 @@ impl InternalIssuerBuilder {
     /// let key = || SigningKey::generate(SigningAlgorithm::EdDsa);
     /// assert!(InternalIssuer::builder(issuer.clone(), key()?).lifetime(Duration::from_secs(600)).build().is_ok());
     ///
+    /// // Rejected: a plain-http issuer off loopback (verifiers would not discover it).
+    /// let err = InternalIssuer::builder(principal::Issuer::new("http://edge.internal")?, key()?).build();
+    /// assert_eq!(err.unwrap_err().reason(), "issuer_not_discoverable");
     /// // Rejected: an hour is not "minutes".
     /// let err = InternalIssuer::builder(issuer, key()?)
     ///     .lifetime(Duration::from_secs(3600))
@@ -525,6 +556,10 @@ impl InternalIssuerBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<InternalIssuer, MintConfigError> {
+        // The receiving verifiers find the keys by discovery on this URL: refuse here what
+        // they would refuse there.
+        JwksSource::oidc_discovery(self.issuer.as_str())
+            .map_err(|source| MintConfigError::IssuerNotDiscoverable { source })?;
         if self.lifetime < Duration::from_secs(1) || self.lifetime > MAX_TOKEN_LIFETIME {
             return Err(MintConfigError::LifetimeOutOfRange {
                 requested_seconds: self.lifetime.as_secs(),

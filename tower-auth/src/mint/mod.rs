@@ -30,7 +30,9 @@
 //! | a delegation chain longer than the issuer's maximum (default 4) | the chain is bounded at every hop |
 //! | a scope set wider than the Principal's | minting only narrows |
 //!
-//! and `exp` never exceeds the Principal's `expires_at`.
+//! and `exp` never exceeds the Principal's `expires_at`. Each refusal emits one
+//! `tracing` warning on target [`MINT_TARGET`] with the issuer, principal id, kind, chain
+//! depth, audience, outcome and reason; tokens are never logged.
 //!
 //! # The receiving hop
 //!
@@ -72,7 +74,7 @@ use principal::{Audience, Timestamp};
 pub use cache::{DEFAULT_MAX_ENTRIES, DEFAULT_RENEW_BEFORE, MintCache, MintCacheBuilder};
 pub use issuer::{
     DEFAULT_JWKS_MAX_AGE, DEFAULT_TOKEN_LIFETIME, InternalIssuer, InternalIssuerBuilder,
-    MAX_JWKS_MAX_AGE, MAX_TOKEN_LIFETIME,
+    MAX_JWKS_MAX_AGE, MAX_TOKEN_LIFETIME, MINT_TARGET,
 };
 pub use key::{MAX_KID_BYTES, SigningAlgorithm, SigningKey};
 pub use service::JwksService;
@@ -226,6 +228,14 @@ pub enum MintConfigError {
     /// The current key cannot be retired: rotate to a new key first.
     #[error("the current signing key cannot be retired; rotate first")]
     RetireCurrentKey,
+    /// The issuer is not a URL the verifiers' OpenID Connect discovery accepts (`https`,
+    /// or `http` on loopback; no credentials, query or fragment).
+    #[error("issuer is not discoverable: {source}")]
+    IssuerNotDiscoverable {
+        /// What the discovery rules said.
+        #[source]
+        source: crate::jwks::JwksConfigError,
+    },
     /// The token lifetime is not between 1 s and [`MAX_TOKEN_LIFETIME`].
     #[error("token lifetime of {requested_seconds}s is not between 1s and {max_seconds}s")]
     LifetimeOutOfRange {
@@ -289,6 +299,7 @@ impl MintConfigError {
             MintConfigError::DuplicateKeyId { .. } => "duplicate_kid",
             MintConfigError::UnknownKeyId { .. } => "unknown_kid",
             MintConfigError::RetireCurrentKey => "retire_current_key",
+            MintConfigError::IssuerNotDiscoverable { .. } => "issuer_not_discoverable",
             MintConfigError::LifetimeOutOfRange { .. } => "lifetime_out_of_range",
             MintConfigError::LeewayTooLarge { .. } => "leeway_too_large",
             MintConfigError::DepthAboveHardCap { .. } => "depth_above_hard_cap",

@@ -15,7 +15,7 @@ use principal::{
 };
 use serde_json::Value;
 use tower_auth::jwks::StartupPolicy;
-use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+use tower_auth::jwt::{IssuerConfig, IssuerConfigBuilder, JwtVerifier};
 use tower_auth::mint::{
     DISCOVERY_PATH, InternalIssuer, InternalIssuerBuilder, JWKS_PATH, SigningAlgorithm, SigningKey,
 };
@@ -132,14 +132,21 @@ impl Edge {
     /// The receiving service's verifier, as the module docs configure it: discovery
     /// against this edge, `at+jwt` required, the baton mapping, pattern InternalJwt.
     pub async fn verifier(&self) -> JwtVerifier {
-        let config = IssuerConfig::builder(self.issuer.issuer().clone())
+        self.verifier_with(|config| config).await
+    }
+
+    /// [`verifier`](Self::verifier), its issuer configuration changed by `configure`.
+    pub async fn verifier_with(
+        &self,
+        configure: impl FnOnce(IssuerConfigBuilder) -> IssuerConfigBuilder,
+    ) -> JwtVerifier {
+        let base = IssuerConfig::builder(self.issuer.issuer().clone())
             .audience(Audience::new(ORDERS).expect("audience"))
             .oidc_discovery()
             .algorithms([Algorithm::ES256, Algorithm::EdDSA])
             .require_typ("at+jwt")
-            .claim_mapping(ClaimMapping::baton())
-            .build()
-            .expect("issuer config");
+            .claim_mapping(ClaimMapping::baton());
+        let config = configure(base).build().expect("issuer config");
         let verifier = JwtVerifier::builder()
             .issuer(config)
             .clock(Arc::new(self.clock.clone()))
