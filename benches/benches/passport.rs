@@ -19,7 +19,8 @@ use principal::{
 use principal_proto::proto::principal::{SessionIdForm, TokenIdForm};
 use principal_proto::proto::principal_id::Kind;
 use principal_proto::{
-    DecodeOptions, KeyId, Passport, PassportKeyRing, PassportSigningKey, RequestId, fixtures, proto,
+    DecodeOptions, KeyId, Passport, PassportKeyRing, PassportSigningKey, RequestId, TrustedPeer,
+    fixtures, proto,
 };
 use prost::Message as _;
 
@@ -230,10 +231,12 @@ fn passport(c: &mut Criterion) {
     assert_eq!(&request_id, passport.request_id());
     assert!(decode_with_prost(&encoded[1..], &options, now).is_err());
 
+    // The mTLS peer a service found on its allowlist (what unsigned decoding needs).
+    let peer = TrustedPeer::allowlisted("spiffe://baton.test/gateway").unwrap();
     let mut group = c.benchmark_group("passport");
     group.bench_function("encode", |b| b.iter(|| black_box(&passport).encode()));
     group.bench_function("decode_unsigned", |b| {
-        b.iter(|| Passport::decode(black_box(&encoded), &options, now).unwrap())
+        b.iter(|| Passport::decode_unsigned(black_box(&encoded), &options, now, peer).unwrap())
     });
     group.bench_function("decode_unsigned_prost", |b| {
         b.iter(|| decode_with_prost(black_box(&encoded), &options, now).unwrap())

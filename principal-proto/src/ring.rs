@@ -8,6 +8,20 @@
 //!    and keeps verifying with the old one, so passports already in flight pass;
 //! 3. once those have expired (a passport lives minutes at most), every side
 //!    [`retires`](PassportKeyRing::retire) the old key.
+//!
+//! # HMAC shared by all hops: what a compromised hop can do
+//!
+//! A ring may hold HMAC-SHA256 keys. An HMAC secret both signs and verifies, so
+//! when one secret is shared by every hop, **a single compromised hop can mint a
+//! passport for any Principal and any audience, and nobody can detect it**: the
+//! forgery is bit-for-bit what an honest signer would produce, under the same key
+//! id. Rotation does not help while the attacker holds the current secret.
+//!
+//! With Ed25519 each hop signs with its own private key and verifiers hold only
+//! public keys, so a compromised hop can sign only as itself, and a verifier that
+//! does not list that hop's key id refuses what it signs. Re-signing per hop
+//! ([`Passport::reissue_for`]) is built for this. **Prefer Ed25519 across hops**;
+//! HMAC only where signer and verifier are one trust boundary.
 
 use principal::Timestamp;
 use prost::Message as _;
@@ -132,7 +146,7 @@ impl PassportVerifier {
     ///
     /// Checks, in order: size, envelope shape, key id, algorithm (from the
     /// key), signature over the exact passport bytes received, then everything
-    /// [`Passport::decode`] checks (lifetime, expiry, audience, the Principal).
+    /// [`Passport::decode_unsigned`] checks (lifetime, expiry, audience, the Principal).
     ///
     /// ```
     /// use principal_proto::{KeyId, PassportKeyRing, PassportSigningKey, PassportVerifier};
@@ -157,7 +171,7 @@ impl PassportVerifier {
     /// [`PassportError::Oversized`], [`PassportError::Malformed`],
     /// [`PassportError::InvalidField`] (key id), [`PassportError::UnknownKeyId`],
     /// [`PassportError::UnsupportedAlgorithm`], [`PassportError::AlgorithmMismatch`],
-    /// [`PassportError::BadSignature`], then any error of [`Passport::decode`].
+    /// [`PassportError::BadSignature`], then any error of [`Passport::decode_unsigned`].
     pub fn verify(
         &self,
         signed: &[u8],
@@ -182,7 +196,7 @@ impl PassportVerifier {
                 key_id: key.key_id().clone(),
             });
         }
-        Passport::decode(envelope.passport, options, now)
+        Passport::decode_authenticated(envelope.passport, options, now)
     }
 
     /// [`verify`](Self::verify) the header form: base64 of a `SignedPassport`,
