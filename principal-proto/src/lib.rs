@@ -103,4 +103,4 @@ pub use passport::{
     DecodeOptions, MAX_LEEWAY_SECONDS, MAX_LIFETIME_SECONDS, MAX_PASSPORT_BYTES, MAX_PEER_ID_LEN,
     MIN_PASSPORT_BYTES, Passport, RequestId, TrustedPeer,
 };
-pub use ring::{PassportKeyRing, PassportVerifier, SIGNED_ENVELOPE_OVERHEAD};
+pub use ring::{PassportForm, PassportKeyRing, PassportVerifier, SIGNED_ENVELOPE_OVERHEAD};

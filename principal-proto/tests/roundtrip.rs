@@ -6,7 +6,7 @@ mod common;
 
 use common::{NOW, any_times, peer, principal, request_id, valid_times};
 use principal::{Audience, Principal};
-use principal_proto::{Passport, PassportError, PassportVerifier, header, proto};
+use principal_proto::{Passport, PassportError, PassportForm, PassportVerifier, header, proto};
 use proptest::prelude::*;
 use prost::Message as _;
 
@@ -55,10 +55,17 @@ proptest! {
         let padded = format!("{unpadded}{}", "=".repeat(padding));
         prop_assert_eq!(Passport::decode_unsigned_header(&padded, &options, NOW, peer()).unwrap(), passport.clone());
 
+        // Every valid passport reads as unsigned, every envelope as signed.
+        prop_assert_eq!(PassportForm::of(&bytes), PassportForm::Unsigned);
+
         // Signed, both algorithms.
         for ring in [common::hmac_ring("h1", 1), common::ed25519_ring("e1")] {
             let signed = ring.sign(&passport).unwrap();
+            prop_assert_eq!(PassportForm::of(&signed), PassportForm::Signed);
+            prop_assert!(signed.len() <= PassportForm::max_len(&options));
             prop_assert_eq!(&ring.verify(&signed, &options, NOW).unwrap(), &passport);
+            let (_, key) = ring.verifier().verify_with_key(&signed, &options, NOW).unwrap();
+            prop_assert_eq!(key.key_id(), ring.current_key_id());
             let signed_header = ring.sign_header(&passport).unwrap();
             prop_assert_eq!(ring.verifier().verify_header(&signed_header, &options, NOW).unwrap(), passport.clone());
         }
