@@ -42,7 +42,7 @@ use tower_auth::jwks::{KeySet, KeySetPolicy};
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::revocation::Denylist;
 use tower_auth::token_cache::TokenCacheConfig;
-use tower_auth::{VerifiedPrincipal, Verifier};
+use tower_auth::{Credentials, VerifiedPrincipal, Verifier};
 
 /// The audience of the reference principal.
 const AUDIENCE: &str = "https://api.example.com";
@@ -131,7 +131,7 @@ fn jwt(c: &mut Criterion) {
         validation.leeway = 30;
         // Both must accept, with the same claims, before either is timed.
         let decoded = jsonwebtoken::decode::<JwtClaims>(token, &key, &validation).unwrap();
-        let verified = ready(uncached.verify(token)).unwrap();
+        let verified = ready(uncached.verify(&Credentials::bearer(token))).unwrap();
         assert_eq!(decoded.claims.sub.as_deref(), Some(verified.subject()));
         if algorithm == Algorithm::ES256 {
             println!("token: {} bytes (ES256)", token.len());
@@ -143,7 +143,7 @@ fn jwt(c: &mut Criterion) {
             })
         });
         group.bench_function(format!("{name}/verifier"), |b| {
-            b.iter(|| ready(uncached.verify(black_box(token))).unwrap())
+            b.iter(|| ready(uncached.verify(black_box(&Credentials::bearer(token)))).unwrap())
         });
     }
     group.finish();
@@ -160,10 +160,10 @@ fn jwt(c: &mut Criterion) {
 
     let cached = Arc::new(verifier(&idp, TokenCacheConfig::default()));
     let token = idp.issue(claims.clone(), Algorithm::ES256).unwrap();
-    ready(cached.verify(&token)).unwrap();
+    ready(cached.verify(&Credentials::bearer(&token))).unwrap();
     assert_eq!(cached.token_cache().len(), 1);
     group.bench_function("cache_hit", |b| {
-        b.iter(|| ready(cached.verify(black_box(&token))).unwrap())
+        b.iter(|| ready(cached.verify(black_box(&Credentials::bearer(&token)))).unwrap())
     });
 
     let denylist = Arc::new(Denylist::new());
@@ -178,11 +178,11 @@ fn jwt(c: &mut Criterion) {
         .revocation(denylist.clone())
         .build()
         .unwrap();
-    ready(rechecked.verify(&token)).unwrap();
+    ready(rechecked.verify(&Credentials::bearer(&token))).unwrap();
     group.bench_function("cache_hit_after_revocation_change", |b| {
         b.iter(|| {
             denylist.update(|entries| entries.add_token_id("another-token", None));
-            ready(rechecked.verify(black_box(&token))).unwrap()
+            ready(rechecked.verify(black_box(&Credentials::bearer(&token)))).unwrap()
         })
     });
     assert_eq!(rechecked.token_cache().len(), 1);

@@ -166,6 +166,15 @@ pub enum AuthError {
         /// How many were sent.
         count: usize,
     },
+    /// A credential header other than `Authorization` (`x-principal-bin`,
+    /// `x-baton-internal-token`) is sent twice, is not visible ASCII, or is too large.
+    #[error("{header}: {problem}")]
+    MalformedCredentialHeader {
+        /// The header's name.
+        header: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// The bearer token is longer than the configured maximum.
     #[error("token: {len} bytes, more than the limit of {max}")]
     TokenTooLarge {
@@ -319,6 +328,7 @@ impl AuthError {
             AuthError::UnsupportedScheme => "unsupported_scheme",
             AuthError::MalformedAuthorizationHeader { .. } => "malformed_authorization_header",
             AuthError::DuplicateAuthorizationHeaders { .. } => "duplicate_authorization_headers",
+            AuthError::MalformedCredentialHeader { .. } => "malformed_credential_header",
             AuthError::TokenTooLarge { .. } => "token_too_large",
             AuthError::UnsupportedTokenFormat => "unsupported_token_format",
             AuthError::UnknownIssuer => "unknown_issuer",
@@ -362,7 +372,8 @@ impl AuthError {
         match self {
             AuthError::MissingToken | AuthError::UnsupportedScheme => Challenge::NoCredentials,
             AuthError::MalformedAuthorizationHeader { .. }
-            | AuthError::DuplicateAuthorizationHeaders { .. } => Challenge::InvalidRequest,
+            | AuthError::DuplicateAuthorizationHeaders { .. }
+            | AuthError::MalformedCredentialHeader { .. } => Challenge::InvalidRequest,
             AuthError::TokenTooLarge { .. }
             | AuthError::UnsupportedTokenFormat
             | AuthError::UnknownIssuer
@@ -790,6 +801,10 @@ mod tests {
                 issuer: "https://idp".into(),
             },
             AuthError::Internal { why: "test" },
+            AuthError::MalformedCredentialHeader {
+                header: "x-principal-bin",
+                problem: "sent twice",
+            },
         ]
     }
 

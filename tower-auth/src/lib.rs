@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | [`jwt`] | [`JwtVerifier`](jwt::JwtVerifier): external JWTs against each issuer's keys (pattern 1), with the checks and their order documented there |
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
+//! | [`credentials`], [`peer`] | what a request presents to the verifiers (bearer token, `x-principal-bin`, `x-baton-internal-token`, the mTLS peer), and the peer's SPIFFE identity with the allowlist shared by HTTP and gRPC |
 //! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision; [`StripHeadersLayer`](authenticate::StripHeadersLayer): the same header stripping for every route of a router, the unauthenticated ones and the fallback included |
 //! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
 //! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) updated in place, with expiring entries |
@@ -34,6 +35,7 @@
 
 // Module declarations: one line each, kept in this block; add yours with a one-line edit.
 pub mod authenticate;
+pub mod credentials;
 pub mod dev_idp;
 pub mod error;
 #[cfg(feature = "axum")]
@@ -41,10 +43,12 @@ pub mod extract;
 pub mod jwks;
 pub mod jwt;
 pub mod manual;
+pub mod peer;
 pub mod revocation;
 pub mod token_cache;
 pub mod verified;
 pub mod verifier;
+pub use credentials::Credentials;
 pub use error::{AuthError, Challenge};
-pub use verified::{Pattern, VerifiedPrincipal};
+pub use verified::{Caller, CallerIdentity, Pattern, VerifiedPrincipal};
 pub use verifier::{Verdict, Verifier, VerifierChain, VerifyFuture};

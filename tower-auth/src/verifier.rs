@@ -1,5 +1,5 @@
-//! The [`Verifier`] trait: a bearer token in, a [`VerifiedPrincipal`] or an [`AuthError`]
-//! out; and [`VerifierChain`], several verifiers tried in order.
+//! The [`Verifier`] trait: a request's [`Credentials`] in, a [`VerifiedPrincipal`] or an
+//! [`AuthError`] out; and [`VerifierChain`], several verifiers tried in order.
 //!
 //! # Ready or pending
 //!
@@ -11,13 +11,11 @@
 //! trait object safe: layers and chains hold `Arc<dyn Verifier>` and mix verifiers of
 //! different types. A caller that can act synchronously asks
 //! [`VerifyFuture::into_ready`] first and awaits only what is really pending (the
-//! authenticate layer does, so a cache hit costs it no box and no token copy).
+//! authenticate layer does, so a cache hit costs it no box and no copy).
 //!
-//! The future does not depend on what the verifier reads: when `verify` takes the
-//! request's credentials (bearer token, passport header, internal-token header, transport
-//! peer) instead of a `&str`, it still borrows them for `'a` and answers the same
-//! `VerifyFuture<'a>`; the layer's pending path then owns a copy of those credentials
-//! where it owns a copy of the token today.
+//! The pending future owns what it needs (`'static`): the verifier copies the part of the
+//! [`Credentials`] it still has to read, only on that slow path. So a caller keeps the
+//! future as it is, one box per waiting verification, never a second one around it.
 //!
 //! # Who can implement it
 //!
@@ -47,6 +45,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::credentials::Credentials;
 use crate::error::AuthError;
 use crate::verified::{Pattern, VerifiedPrincipal};
 
@@ -71,17 +70,17 @@ pub type Verdict = Result<VerifiedPrincipal, AuthError>;
 /// # });
 /// ```
 #[must_use = "a verification does nothing unless awaited or taken with `into_ready`"]
-pub struct VerifyFuture<'a> {
-    state: VerifyState<'a>,
+pub struct VerifyFuture {
+    state: VerifyState,
 }
 
-enum VerifyState<'a> {
+enum VerifyState {
     /// The verdict, until polled (then `None`).
     Ready(Option<Verdict>),
-    Pending(Pin<Box<dyn Future<Output = Verdict> + Send + 'a>>),
+    Pending(Pin<Box<dyn Future<Output = Verdict> + Send + 'static>>),
 }
 
-impl<'a> VerifyFuture<'a> {
+impl VerifyFuture {
     /// A verdict already reached: resolves on the first poll, allocates nothing.
     pub fn ready(verdict: Verdict) -> Self {
         VerifyFuture {
@@ -89,8 +88,8 @@ impl<'a> VerifyFuture<'a> {
         }
     }
 
-    /// A verification that may wait: `future` is boxed (once).
-    pub fn pending(future: impl Future<Output = Verdict> + Send + 'a) -> Self {
+    /// A verification that may wait: `future` is boxed (once). It owns what it reads.
+    pub fn pending(future: impl Future<Output = Verdict> + Send + 'static) -> Self {
         VerifyFuture {
             state: VerifyState::Pending(Box::pin(future)),
         }
@@ -111,7 +110,7 @@ impl<'a> VerifyFuture<'a> {
     }
 }
 
-impl Future for VerifyFuture<'_> {
+impl Future for VerifyFuture {
     type Output = Verdict;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Verdict> {
@@ -126,7 +125,7 @@ impl Future for VerifyFuture<'_> {
     }
 }
 
-impl fmt::Debug for VerifyFuture<'_> {
+impl fmt::Debug for VerifyFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
             VerifyState::Ready(Some(_)) => "ready",
@@ -137,20 +136,22 @@ impl fmt::Debug for VerifyFuture<'_> {
     }
 }
 
-/// Turns a bearer token into a [`VerifiedPrincipal`], or refuses it.
+/// Turns a request's [`Credentials`] into a [`VerifiedPrincipal`], or refuses them.
 ///
 /// Implementations must fail closed: every path that does not positively establish the
-/// token's validity returns an error. A verifier returns a *decline*
-/// ([`AuthError::is_decline`]) only for tokens that are not its business, never for a
-/// token it recognises and finds bad; see the [module docs](self) for the chain rule.
+/// credentials' validity returns an error. A verifier returns a *decline*
+/// ([`AuthError::is_decline`]) only for credentials that are not its business (nothing of
+/// its kind was presented, another token format, an issuer it does not serve), never for
+/// a credential it recognises and finds bad; see the [module docs](self) for the chain
+/// rule.
 ///
-/// Verifiers of this crate: the JWT verifier (patterns 1 and 2); more to come. A
-/// [`VerifierChain`] is itself a verifier.
+/// Verifiers of this crate: the JWT verifier (patterns 1 and 2) and the passport verifier
+/// (pattern 4). A [`VerifierChain`] is itself a verifier.
 pub trait Verifier: Send + Sync + 'static {
-    /// Verify `token` (the bearer credential, without the `Bearer ` prefix). Answer
-    /// [`VerifyFuture::ready`] when the verdict needs no waiting, so callers can skip a
-    /// box and an await.
-    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a>;
+    /// Verify `credentials`. Answer [`VerifyFuture::ready`] when the verdict needs no
+    /// waiting, so callers can skip a box and an await; a pending future copies what it
+    /// still needs from `credentials`.
+    fn verify(&self, credentials: &Credentials<'_>) -> VerifyFuture;
 
     /// The trust pattern this verifier implements. A [`VerifierChain`] reports its
     /// first verifier's pattern; the [`VerifiedPrincipal`] it returns carries the pattern
@@ -159,8 +160,8 @@ pub trait Verifier: Send + Sync + 'static {
 }
 
 impl<V: Verifier + ?Sized> Verifier for Arc<V> {
-    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
-        (**self).verify(token)
+    fn verify(&self, credentials: &Credentials<'_>) -> VerifyFuture {
+        (**self).verify(credentials)
     }
 
     fn pattern(&self) -> Pattern {
@@ -169,8 +170,8 @@ impl<V: Verifier + ?Sized> Verifier for Arc<V> {
 }
 
 impl<V: Verifier + ?Sized> Verifier for Box<V> {
-    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
-        (**self).verify(token)
+    fn verify(&self, credentials: &Credentials<'_>) -> VerifyFuture {
+        (**self).verify(credentials)
     }
 
     fn pattern(&self) -> Pattern {
@@ -186,13 +187,14 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
 ///
 /// ```
 /// use std::sync::Arc;
+/// use tower_auth::credentials::Credentials;
 /// use tower_auth::{AuthError, Pattern, Verifier, VerifierChain, VerifyFuture};
 ///
 /// /// A verifier that declines everything (for instance one whose issuer is not this
 /// /// token's): it can only ever say "not mine".
 /// struct NotMine;
 /// impl Verifier for NotMine {
-///     fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
+///     fn verify(&self, _credentials: &Credentials<'_>) -> VerifyFuture {
 ///         VerifyFuture::ready(Err(AuthError::UnknownIssuer))
 ///     }
 ///     fn pattern(&self) -> Pattern {
@@ -203,7 +205,7 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
 /// /// A verifier that recognises every token and finds it bad.
 /// struct Rejects;
 /// impl Verifier for Rejects {
-///     fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
+///     fn verify(&self, _credentials: &Credentials<'_>) -> VerifyFuture {
 ///         // A verifier that must wait (a network call) answers `pending`.
 ///         VerifyFuture::pending(async { Err(AuthError::BadSignature) })
 ///     }
@@ -215,11 +217,11 @@ impl<V: Verifier + ?Sized> Verifier for Box<V> {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// // Nobody claims the token: the last decline.
 /// let chain = VerifierChain::new(Arc::new(NotMine)).then(Arc::new(NotMine));
-/// assert!(matches!(chain.verify("t").await, Err(AuthError::UnknownIssuer)));
+/// assert!(matches!(chain.verify(&Credentials::bearer("t")).await, Err(AuthError::UnknownIssuer)));
 ///
 /// // The second verifier claims it and rejects it: the chain stops there, fail closed.
 /// let chain = VerifierChain::new(Arc::new(NotMine)).then(Arc::new(Rejects));
-/// assert!(matches!(chain.verify("t").await, Err(AuthError::BadSignature)));
+/// assert!(matches!(chain.verify(&Credentials::bearer("t")).await, Err(AuthError::BadSignature)));
 /// # });
 /// ```
 #[derive(Clone)]
@@ -253,24 +255,30 @@ impl VerifierChain {
 }
 
 impl Verifier for VerifierChain {
-    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+    fn verify(&self, credentials: &Credentials<'_>) -> VerifyFuture {
         // Only reachable with an empty chain, which the constructors prevent.
         let mut last_decline = AuthError::UnsupportedTokenFormat;
-        // Ask synchronously while verdicts are ready; box only from the first verifier
-        // that has to wait, and go on from there asynchronously, by the same rule.
+        // Ask synchronously while verdicts are ready; from the first verifier that has to
+        // wait, go on asynchronously by the same rule.
         for (index, verifier) in self.verifiers.iter().enumerate() {
-            match verifier.verify(token).into_ready() {
+            match verifier.verify(credentials).into_ready() {
                 Ok(Err(error)) if error.is_decline() => last_decline = error,
                 Ok(decided) => return VerifyFuture::ready(decided),
                 Err(pending) => {
                     let rest = &self.verifiers[index + 1..];
+                    if rest.is_empty() {
+                        // The last verifier's verdict is the chain's: no second box.
+                        return pending;
+                    }
+                    let rest = rest.to_vec();
+                    let credentials = credentials.to_owned_credentials();
                     return VerifyFuture::pending(async move {
                         let mut last_decline = match pending.await {
                             Err(error) if error.is_decline() => error,
                             decided => return decided,
                         };
                         for verifier in rest {
-                            match verifier.verify(token).await {
+                            match verifier.verify(&credentials.credentials()).await {
                                 Err(error) if error.is_decline() => last_decline = error,
                                 decided => return decided,
                             }
@@ -319,10 +327,12 @@ mod tests {
     struct Waits(Arc<dyn Verifier>);
 
     impl Verifier for Waits {
-        fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        fn verify(&self, credentials: &Credentials<'_>) -> VerifyFuture {
+            let inner = Arc::clone(&self.0);
+            let credentials = credentials.to_owned_credentials();
             VerifyFuture::pending(async move {
                 tokio::task::yield_now().await;
-                self.0.verify(token).await
+                inner.verify(&credentials.credentials()).await
             })
         }
 
@@ -338,14 +348,23 @@ mod tests {
     #[test]
     fn a_chain_of_ready_verifiers_answers_ready() {
         let chain = VerifierChain::new(declines()).then(OneToken::new(GOOD));
-        let verdict = chain.verify(GOOD).into_ready().expect("ready");
+        let verdict = chain
+            .verify(&Credentials::bearer(GOOD))
+            .into_ready()
+            .expect("ready");
         assert!(verdict.is_ok());
-        let verdict = chain.verify("bad").into_ready().expect("ready");
+        let verdict = chain
+            .verify(&Credentials::bearer("bad"))
+            .into_ready()
+            .expect("ready");
         assert!(matches!(verdict, Err(AuthError::BadSignature)));
         // Everyone declines: the last decline, ready.
         let chain = VerifierChain::new(declines())
             .then(Arc::new(FailsWith(|| AuthError::UnsupportedTokenFormat)));
-        let verdict = chain.verify(GOOD).into_ready().expect("ready");
+        let verdict = chain
+            .verify(&Credentials::bearer(GOOD))
+            .into_ready()
+            .expect("ready");
         assert!(matches!(verdict, Err(AuthError::UnsupportedTokenFormat)));
     }
 
@@ -353,7 +372,7 @@ mod tests {
     async fn a_chain_goes_on_after_a_pending_verifier_by_the_same_rule() {
         // A pending decline: the next verifier decides.
         let chain = VerifierChain::new(Arc::new(Waits(declines()))).then(OneToken::new(GOOD));
-        let future = chain.verify(GOOD);
+        let future = chain.verify(&Credentials::bearer(GOOD));
         assert!(!future.is_ready());
         assert!(future.await.is_ok());
 
@@ -364,7 +383,7 @@ mod tests {
         })))))
         .then(after.clone());
         assert!(matches!(
-            chain.verify(GOOD).await,
+            chain.verify(&Credentials::bearer(GOOD)).await,
             Err(AuthError::BadSignature)
         ));
         assert_eq!(after.calls(), 0);
@@ -375,7 +394,7 @@ mod tests {
                 AuthError::UnsupportedTokenFormat
             })))));
         assert!(matches!(
-            chain.verify(GOOD).await,
+            chain.verify(&Credentials::bearer(GOOD)).await,
             Err(AuthError::UnsupportedTokenFormat)
         ));
     }
@@ -390,5 +409,19 @@ mod tests {
         assert_eq!(format!("{future:?}"), "VerifyFuture(\"done\")");
         let pending = VerifyFuture::pending(async { Err(AuthError::BadSignature) });
         assert_eq!(format!("{pending:?}"), "VerifyFuture(\"pending\")");
+    }
+
+    #[tokio::test]
+    async fn a_pending_last_verifier_is_returned_as_it_is() {
+        // Its verdict is the chain's whatever it is, so the chain adds no future around it.
+        let chain = VerifierChain::new(declines()).then(Arc::new(Waits(OneToken::new(GOOD))));
+        let future = chain.verify(&Credentials::bearer(GOOD));
+        assert!(!future.is_ready());
+        assert!(future.await.is_ok());
+        let chain = VerifierChain::new(declines()).then(Arc::new(Waits(declines())));
+        assert!(matches!(
+            chain.verify(&Credentials::bearer(GOOD)).await,
+            Err(AuthError::UnknownIssuer)
+        ));
     }
 }

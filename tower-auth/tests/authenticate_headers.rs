@@ -16,7 +16,7 @@ use tower_auth::authenticate::{
     MAX_MAX_TOKEN_BYTES, PRINCIPAL_HEADER,
 };
 use tower_auth::error::{AuthRejection, Challenge, RealmError};
-use tower_auth::{AuthError, Pattern, VerifiedPrincipal, Verifier, VerifyFuture};
+use tower_auth::{AuthError, Credentials, Pattern, VerifiedPrincipal, Verifier, VerifyFuture};
 
 /// Refuses every token with a bad signature; remembers what it was asked.
 #[derive(Default)]
@@ -26,8 +26,11 @@ struct RefuseAll {
 }
 
 impl Verifier for RefuseAll {
-    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+    fn verify(&self, credentials: &Credentials<'_>) -> VerifyFuture {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        let Some(token) = credentials.bearer_token() else {
+            return VerifyFuture::ready(Err(AuthError::UnsupportedTokenFormat));
+        };
         *self.last_token.lock().unwrap() = Some(token.to_owned());
         VerifyFuture::ready(Err(AuthError::BadSignature))
     }
@@ -273,15 +276,36 @@ async fn insecure_keep_header_is_the_only_way_to_let_one_through() {
         .optional()
         .insecure_keep_header(&PRINCIPAL_HEADER);
     assert_eq!(layer.stripped_headers(), &[INTERNAL_TOKEN_HEADER]);
+    // The internal-token header is still stripped: with nothing else left, the request is
+    // anonymous and its handler never sees it.
     let request = Request::builder()
-        .header(PRINCIPAL_HEADER, "cGFzc3BvcnQ")
         .header(INTERNAL_TOKEN_HEADER, "eyJ0.eyJ1.c2ln")
         .body(String::new())
         .unwrap();
-    let (_, seen) = send(layer, request).await;
+    let (response, seen) = send(layer, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
     let seen = seen.unwrap();
-    assert_eq!(seen.headers[PRINCIPAL_HEADER], "cGFzc3BvcnQ");
     assert!(seen.headers.get(INTERNAL_TOKEN_HEADER).is_none());
+    assert!(!seen.principal);
+}
+
+#[tokio::test]
+async fn a_kept_credential_header_goes_to_the_verifiers_and_is_never_anonymous() {
+    // Kept, the passport header is a credential: the verifiers see it, and one that no
+    // verifier accepts is refused even on an optional route (never a downgrade to
+    // anonymous).
+    let verifier = Arc::new(RefuseAll::default());
+    let layer = AuthenticateLayer::new(verifier.clone())
+        .optional()
+        .insecure_keep_header(&PRINCIPAL_HEADER);
+    let request = Request::builder()
+        .header(PRINCIPAL_HEADER, "cGFzc3BvcnQ")
+        .body(String::new())
+        .unwrap();
+    let (response, seen) = send(layer, request).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(seen.is_none());
+    assert_eq!(verifier.calls.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use proptest::prelude::*;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 use tower_auth::authenticate::{AuthenticateLayer, parse_authorization};
-use tower_auth::{AuthError, Pattern, Verifier, VerifyFuture};
+use tower_auth::{AuthError, Credentials, Pattern, Verifier, VerifyFuture};
 
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
@@ -84,7 +84,7 @@ proptest! {
 struct RefuseAll(AtomicUsize);
 
 impl Verifier for RefuseAll {
-    fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
+    fn verify(&self, _credentials: &Credentials<'_>) -> VerifyFuture {
         self.0.fetch_add(1, Ordering::SeqCst);
         VerifyFuture::ready(Err(AuthError::BadSignature))
     }

@@ -20,7 +20,7 @@ use tower::{Layer, Service, service_fn};
 use tower_auth::authenticate::AuthenticateLayer;
 use tower_auth::jwks::SymmetricKey;
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
-use tower_auth::{VerifiedPrincipal, Verifier};
+use tower_auth::{Credentials, VerifiedPrincipal, Verifier};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -77,12 +77,12 @@ fn a_cache_hit_allocates_only_the_request_extensions() {
     let verifier = Arc::new(verifier());
     let token = token();
     // The first verification fills the cache.
-    ready(verifier.verify(&token)).unwrap();
+    ready(verifier.verify(&Credentials::bearer(&token))).unwrap();
     assert_eq!(verifier.token_cache().len(), 1);
 
     // The verifier alone: a hit is a known verdict, answered without any allocation.
     let region = Region::new(GLOBAL);
-    let verified = ready(verifier.verify(&token)).unwrap();
+    let verified = ready(verifier.verify(&Credentials::bearer(&token))).unwrap();
     let verifier_allocations = region.change().allocations;
     assert_eq!(verified.subject(), "alice");
 

@@ -19,7 +19,7 @@ use tower_auth::error::Challenge;
 use tower_auth::jwks::StartupPolicy;
 use tower_auth::jwt::{IssuerConfig, IssuerConfigBuilder, JwtVerifier, JwtVerifierBuilder};
 use tower_auth::token_cache::TokenCacheConfig;
-use tower_auth::{AuthError, Pattern, VerifiedPrincipal, Verifier, VerifierChain};
+use tower_auth::{AuthError, Credentials, Pattern, VerifiedPrincipal, Verifier, VerifierChain};
 use tower_layer::Layer;
 
 fn config(idp: &DevIdp) -> IssuerConfigBuilder {
@@ -392,7 +392,7 @@ async fn a_chain_asks_the_verifier_of_the_tokens_issuer_and_stops_at_a_rejection
         .issue(claims(&internal), Algorithm::ES256)
         .expect("signed");
     let verified = chain
-        .verify(&token)
+        .verify(&Credentials::bearer(&token))
         .await
         .expect("the second verifier accepts");
     assert_eq!(verified.pattern(), Pattern::InternalJwt);
@@ -400,7 +400,11 @@ async fn a_chain_asks_the_verifier_of_the_tokens_issuer_and_stops_at_a_rejection
         .issue(claims(&external), Algorithm::ES256)
         .expect("signed");
     assert_eq!(
-        chain.verify(&token).await.expect("accepted").pattern(),
+        chain
+            .verify(&Credentials::bearer(&token))
+            .await
+            .expect("accepted")
+            .pattern(),
         Pattern::JwtPassthrough
     );
 
@@ -409,7 +413,7 @@ async fn a_chain_asks_the_verifier_of_the_tokens_issuer_and_stops_at_a_rejection
         .issue(claims(&external), Algorithm::ES256)
         .expect("signed");
     assert!(matches!(
-        chain.verify(&forged).await,
+        chain.verify(&Credentials::bearer(&forged)).await,
         Err(AuthError::BadSignature)
     ));
     // Nobody's issuer: the last decline.
@@ -417,7 +421,7 @@ async fn a_chain_asks_the_verifier_of_the_tokens_issuer_and_stops_at_a_rejection
     stranger["iss"] = json!("https://stranger.example");
     let token = external.issue(stranger, Algorithm::ES256).expect("signed");
     assert!(matches!(
-        chain.verify(&token).await,
+        chain.verify(&Credentials::bearer(&token)).await,
         Err(AuthError::UnknownIssuer)
     ));
 }

@@ -17,7 +17,7 @@ use tower_auth::dev_idp::{DevIdp, Override};
 use tower_auth::jwks::StartupPolicy;
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::revocation::{Denylist, RevocationCheck};
-use tower_auth::{AuthError, Verifier};
+use tower_auth::{AuthError, Credentials, Verifier};
 
 /// Valid for three hours: longer than the key set's staleness bound (300 s fresh + 1 h).
 fn claims(idp: &DevIdp, jti: &str) -> Value {
@@ -84,7 +84,10 @@ async fn a_cached_verdict_ends_with_the_trust_in_its_key_set() {
         };
         assert!(unavailable(verifier.verify_token(token).await), "async");
         assert!(unavailable(verifier.verify_sync(token)), "sync");
-        assert!(unavailable(verifier.verify(token).await), "as a Verifier");
+        assert!(
+            unavailable(verifier.verify(&Credentials::bearer(token)).await),
+            "as a Verifier"
+        );
     }
     // The entry is kept (the trust may come back), but it does not serve.
     assert_eq!(verifier.token_cache().len(), 1);
@@ -195,7 +198,7 @@ async fn a_revocation_change_rechecks_cached_verdicts_instead_of_flushing() {
     for outcome in [
         verifier.verify_sync(&first),
         verifier.verify_token(&first).await,
-        verifier.verify(&first).await,
+        verifier.verify(&Credentials::bearer(&first)).await,
     ] {
         let error = outcome.expect_err("revoked");
         assert_eq!(error.reason(), "revoked_token_id");
@@ -224,9 +227,9 @@ async fn the_verifier_answers_ready_unless_it_must_fetch_a_key() {
         .issue(claims(&idp, "known"), Algorithm::ES256)
         .expect("signed");
     // A key in the current set: ready on the first verification, and on the cache hit.
-    assert!(verifier.verify(&known).is_ready());
-    assert!(verifier.verify(&known).is_ready());
-    assert!(verifier.verify(&known).await.is_ok());
+    assert!(verifier.verify(&Credentials::bearer(&known)).is_ready());
+    assert!(verifier.verify(&Credentials::bearer(&known)).is_ready());
+    assert!(verifier.verify(&Credentials::bearer(&known)).await.is_ok());
 
     // A key the IdP published after the set was fetched: the verifier must wait for a
     // refetch, so it answers pending, and the verdict comes after the fetch.
@@ -235,7 +238,7 @@ async fn the_verifier_answers_ready_unless_it_must_fetch_a_key() {
         .issue(claims(&idp, "fresh"), Algorithm::ES256)
         .expect("signed");
     let requests = idp.jwks_requests();
-    let pending = verifier.verify(&fresh);
+    let pending = verifier.verify(&Credentials::bearer(&fresh));
     assert!(!pending.is_ready());
     assert!(pending.await.is_ok());
     assert_eq!(idp.jwks_requests(), requests + 1);
@@ -246,7 +249,7 @@ async fn the_verifier_answers_ready_unless_it_must_fetch_a_key() {
     let newest = idp
         .issue(claims(&idp, "newest"), Algorithm::ES256)
         .expect("signed");
-    assert!(!verifier.verify(&newest).is_ready());
+    assert!(!verifier.verify(&Credentials::bearer(&newest)).is_ready());
     let service = AuthenticateLayer::new(verifier.clone()).layer(service_fn(
         |request: Request<()>| async move {
             let verified = request.extensions().get::<tower_auth::VerifiedPrincipal>();

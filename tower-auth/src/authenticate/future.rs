@@ -9,6 +9,8 @@ use tower_service::Service;
 
 use super::audit;
 use super::layer::Shared;
+use super::strip::strip_headers;
+use crate::error::AuthError;
 use crate::verifier::{Verdict, VerifyFuture};
 
 pin_project! {
@@ -34,7 +36,8 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Verifying {
-            verify: VerifyFuture<'static>,
+            verify: VerifyFuture,
+            absence: Option<AuthError>,
             request: Option<Request<ReqBody>>,
             // The clone of the inner service that `poll_ready` made ready.
             inner: S,
@@ -55,7 +58,8 @@ where
     S: Service<Request<ReqBody>>,
 {
     pub(super) fn verifying(
-        verify: VerifyFuture<'static>,
+        verify: VerifyFuture,
+        absence: Option<AuthError>,
         request: Request<ReqBody>,
         inner: S,
         shared: Arc<Shared>,
@@ -63,6 +67,7 @@ where
         ResponseFuture {
             state: State::Verifying {
                 verify,
+                absence,
                 request: Some(request),
                 inner,
                 shared,
@@ -73,6 +78,7 @@ where
     /// The verdict is known: insert the Principal and call `inner`, or refuse.
     pub(super) fn concluded<ResBody>(
         verdict: Verdict,
+        absence: Option<AuthError>,
         request: Request<ReqBody>,
         inner: &mut S,
         shared: &Shared,
@@ -82,7 +88,7 @@ where
         ResBody: Default,
     {
         ResponseFuture {
-            state: conclude(verdict, request, inner, shared),
+            state: conclude(verdict, absence, request, inner, shared),
         }
     }
 
@@ -121,6 +127,7 @@ where
                 }
                 StateProj::Verifying {
                     verify,
+                    absence,
                     request,
                     inner,
                     shared,
@@ -133,7 +140,7 @@ where
                         // Only after completion, as above.
                         return Poll::Pending;
                     };
-                    conclude(verdict, request, inner, shared)
+                    conclude(verdict, absence.take(), request, inner, shared)
                 }
             };
             self.as_mut().project().state.set(next);
@@ -143,8 +150,13 @@ where
 
 /// After the verdict: the Principal goes into the extensions and `inner` is called, or
 /// the challenge answers. One audit event either way.
+///
+/// `absence` is set when the request presented nothing but a transport peer: if every
+/// verifier declined, that is "no credentials" (anonymous in optional mode), not a bad
+/// token.
 fn conclude<S, ReqBody, ResBody>(
     verdict: Verdict,
+    absence: Option<AuthError>,
     mut request: Request<ReqBody>,
     inner: &mut S,
     shared: &Shared,
@@ -153,21 +165,33 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
-    match verdict {
-        Ok(verified) => {
+    let error = match (verdict, absence) {
+        (Ok(verified), _) => {
             audit::accepted(request.headers(), &verified);
+            // What the verifiers read is now in the Principal: the handler, and anything
+            // it forwards, never sees the raw internal headers.
+            strip_headers(request.headers_mut(), shared.read_then_removed());
             let extensions = request.extensions_mut();
             extensions.insert(verified);
             extensions.insert(shared.ran_marker());
-            State::Calling {
+            return State::Calling {
                 future: inner.call(request),
-            }
+            };
         }
-        Err(error) => {
-            audit::rejected(request.headers(), shared.pattern(), &error);
-            State::Refused {
-                response: Some(shared.challenge().response(&error)),
+        (Err(error), Some(absence)) if error.is_decline() => {
+            if shared.optional() {
+                audit::anonymous(request.headers(), shared.pattern(), &absence);
+                request.extensions_mut().insert(shared.ran_marker());
+                return State::Calling {
+                    future: inner.call(request),
+                };
             }
+            absence
         }
+        (Err(error), _) => error,
+    };
+    audit::rejected(request.headers(), shared.pattern(), &error);
+    State::Refused {
+        response: Some(shared.challenge().response(&error)),
     }
 }

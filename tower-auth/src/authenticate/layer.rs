@@ -6,7 +6,7 @@ use tower_layer::Layer;
 
 use super::bearer::DEFAULT_MAX_TOKEN_BYTES;
 use super::service::AuthenticateService;
-use super::strip::{SPOOFABLE_HEADERS, StripHeadersLayer};
+use super::strip::{INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER, SPOOFABLE_HEADERS, StripHeadersLayer};
 use super::{AuthenticateRan, ConfigError, MAX_MAX_TOKEN_BYTES};
 use crate::error::HttpChallenge;
 use crate::verified::Pattern;
@@ -19,8 +19,13 @@ pub(crate) struct Shared {
     optional: bool,
     max_token_bytes: usize,
     strip: Vec<HeaderName>,
+    /// Read by the verifiers, then removed before the inner service runs (internal role).
+    read_then_removed: &'static [HeaderName],
     challenge: Arc<HttpChallenge>,
 }
+
+/// The headers an internal service reads through its verifiers.
+static INTERNAL_CREDENTIAL_HEADERS: [HeaderName; 2] = [PRINCIPAL_HEADER, INTERNAL_TOKEN_HEADER];
 
 impl Shared {
     pub(super) fn verifier(&self) -> &Arc<dyn Verifier> {
@@ -37,6 +42,10 @@ impl Shared {
 
     pub(super) fn strip(&self) -> &[HeaderName] {
         &self.strip
+    }
+
+    pub(super) fn read_then_removed(&self) -> &[HeaderName] {
+        self.read_then_removed
     }
 
     pub(super) fn challenge(&self) -> &HttpChallenge {
@@ -58,8 +67,17 @@ impl Shared {
 ///
 /// See the [module docs](super) for the steps, the responses and an example.
 ///
+/// Two roles:
+/// - **edge** ([`new`](Self::new)): every `x-principal-bin` and `x-baton-internal-token`
+///   is stripped before anything reads the request, so only the bearer token (and an mTLS
+///   peer) reaches the verifiers;
+/// - **internal** ([`internal`](Self::internal)), on a service behind an edge: those
+///   headers reach the verifiers (a passport verifier, a JWT verifier reading the
+///   internal-token header) and nothing else: they are removed from the request before
+///   the inner service runs, whatever the verdict.
+///
 /// Defaults: authentication required; tokens up to [`DEFAULT_MAX_TOKEN_BYTES`] bytes;
-/// `x-principal-bin` and `x-baton-internal-token` stripped from every request; no realm.
+/// no realm.
 #[derive(Clone)]
 #[must_use]
 pub struct AuthenticateLayer {
@@ -67,7 +85,8 @@ pub struct AuthenticateLayer {
 }
 
 impl AuthenticateLayer {
-    /// A layer that requires a bearer token verified by `verifier`.
+    /// An edge layer: strips the internal headers from every request, then requires
+    /// credentials that `verifier` accepts.
     pub fn new(verifier: Arc<dyn Verifier>) -> Self {
         AuthenticateLayer {
             shared: Arc::new(Shared {
@@ -75,9 +94,44 @@ impl AuthenticateLayer {
                 optional: false,
                 max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
                 strip: SPOOFABLE_HEADERS.to_vec(),
+                read_then_removed: &[],
                 challenge: Arc::new(HttpChallenge::new()),
             }),
         }
+    }
+
+    /// A layer for a service behind an edge: `verifier` (typically a passport verifier or
+    /// a JWT verifier for an internal issuer, in a chain) reads `x-principal-bin` and
+    /// `x-baton-internal-token`, which are then removed before the inner service runs.
+    /// Never use it on a service that outside callers can reach directly: a caller who
+    /// can reach it can present those headers (signatures still protect signed passports
+    /// and internal JWTs; unsigned passports need an allowlisted mTLS peer).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_auth::authenticate::{AuthenticateLayer, PRINCIPAL_HEADER};
+    /// # use tower_auth::{AuthError, Credentials, Pattern, Verifier, VerifyFuture};
+    /// # struct Passports;
+    /// # impl Verifier for Passports {
+    /// #     fn verify(&self, _: &Credentials<'_>) -> VerifyFuture {
+    /// #         VerifyFuture::ready(Err(AuthError::UnsupportedTokenFormat))
+    /// #     }
+    /// #     fn pattern(&self) -> Pattern { Pattern::Passport }
+    /// # }
+    ///
+    /// let internal = AuthenticateLayer::internal(Arc::new(Passports));
+    /// assert!(!internal.stripped_headers().contains(&PRINCIPAL_HEADER));
+    /// let edge = AuthenticateLayer::new(Arc::new(Passports));
+    /// assert!(edge.stripped_headers().contains(&PRINCIPAL_HEADER));
+    /// ```
+    pub fn internal(verifier: Arc<dyn Verifier>) -> Self {
+        let mut layer = AuthenticateLayer::new(verifier);
+        let shared = layer.shared_mut();
+        shared
+            .strip
+            .retain(|name| !INTERNAL_CREDENTIAL_HEADERS.contains(name));
+        shared.read_then_removed = &INTERNAL_CREDENTIAL_HEADERS;
+        layer
     }
 
     fn shared_mut(&mut self) -> &mut Shared {
@@ -118,9 +172,10 @@ impl AuthenticateLayer {
         self
     }
 
-    /// Stop stripping `name`. This is how a hop *behind* a trusted edge lets a later
-    /// layer read `x-principal-bin`; at an edge it lets outside callers spoof headers
-    /// that other components may trust. Never use it on a service reachable from outside.
+    /// Stop stripping `name`, and let the inner service see it. Services behind an edge
+    /// read `x-principal-bin` through [`internal`](Self::internal), not this; at an edge
+    /// it lets outside callers spoof headers that other components may trust. Never use
+    /// it on a service reachable from outside.
     pub fn insecure_keep_header(mut self, name: &HeaderName) -> Self {
         self.shared_mut().strip.retain(|stripped| stripped != name);
         self
@@ -193,6 +248,7 @@ impl fmt::Debug for Shared {
             .field("optional", &self.optional)
             .field("max_token_bytes", &self.max_token_bytes)
             .field("strip", &self.strip)
+            .field("read_then_removed", &self.read_then_removed)
             .field("challenge", &self.challenge)
             .finish()
     }

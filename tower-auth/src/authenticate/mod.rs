@@ -1,24 +1,31 @@
-//! The authenticate layer: verify the bearer token of every request before the inner
+//! The authenticate layer: verify the credentials of every request before the inner
 //! service runs, and hand the inner service a [`VerifiedPrincipal`].
 //!
 //! # What it does, in order
 //!
-//! 1. **Strips spoofable headers**: every `x-principal-bin` ([`PRINCIPAL_HEADER`]) and
-//!    `x-baton-internal-token` ([`INTERNAL_TOKEN_HEADER`]) value, plus any header added
-//!    with [`AuthenticateLayer::strip_headers`], is removed before anything reads the
+//! 1. **Strips spoofable headers**: at an edge ([`AuthenticateLayer::new`]), every
+//!    `x-principal-bin` ([`PRINCIPAL_HEADER`]) and `x-baton-internal-token`
+//!    ([`INTERNAL_TOKEN_HEADER`]) value, plus any header added with
+//!    [`AuthenticateLayer::strip_headers`], is removed before anything reads the
 //!    request, so a header sent by an outside caller never becomes a Principal. This
 //!    covers the routes the layer is attached to; [`StripHeadersLayer`] (from
-//!    [`AuthenticateLayer::strip_layer`], same list) covers every route of a router.
-//! 2. **Extracts the bearer token** ([`bearer_token`]): exactly one `Authorization`
-//!    header, `Bearer <b64token>` (scheme case-insensitive, RFC 6750 §2.1); two headers
-//!    are refused even when equal; another scheme counts as no bearer credentials.
-//! 3. **Verifies** it with the layer's [`Verifier`](crate::verifier::Verifier) (a
-//!    [`VerifierChain`](crate::verifier::VerifierChain) for several patterns).
+//!    [`AuthenticateLayer::strip_layer`], same list) covers every route of a router. On
+//!    a service behind the edge ([`AuthenticateLayer::internal`]) those two headers are
+//!    kept for the verifiers, and removed once they have answered.
+//! 2. **Reads the [`Credentials`](crate::credentials::Credentials)**: the bearer token
+//!    ([`bearer_token`]: exactly one `Authorization` header, `Bearer <b64token>`, scheme
+//!    case-insensitive, RFC 6750 §2.1; two headers are refused even when equal; another
+//!    scheme counts as no bearer credentials), the passport and internal-token headers
+//!    that are left (at most one of each), `x-request-id`, and the transport peer a TLS
+//!    acceptor put in the extensions.
+//! 3. **Verifies** them with the layer's [`Verifier`](crate::verifier::Verifier) (a
+//!    [`VerifierChain`](crate::verifier::VerifierChain) for several patterns). A verdict
+//!    known at once costs no allocation; one that must wait is the verifier's one box.
 //! 4. **Inserts the [`VerifiedPrincipal`]** into the request extensions and calls the
 //!    inner service. Any `VerifiedPrincipal` already in the extensions when the request
 //!    reached the layer is removed first (in every mode, anonymous passes included), so
-//!    the one the inner service sees is this layer's verdict on this request's bearer
-//!    token. Only this crate's verifiers can make one from nothing; but it is an
+//!    the one the inner service sees is this layer's verdict on this request's
+//!    credentials. Only this crate's verifiers can make one from nothing; but it is an
 //!    ordinary `Clone` value, and code that runs between this layer and the handler could
 //!    still insert a copy it kept from another request: nothing downstream re-checks the
 //!    binding (see [`crate::verified`] for what is and is not guaranteed).
@@ -46,9 +53,11 @@
 //!
 //! # Optional authentication
 //!
-//! [`AuthenticateLayer::optional`] lets requests *without bearer credentials* through,
-//! anonymous. A request that presents a bearer token is verified as always, and a bad
-//! token is refused: sending a broken token never downgrades to anonymous access.
+//! [`AuthenticateLayer::optional`] lets requests *without credentials* through, anonymous
+//! (a transport peer that no verifier accepts counts as none). A request that presents a
+//! bearer token, or a passport or internal token where they are read, is verified as
+//! always, and a bad one is refused: sending a broken credential never downgrades to
+//! anonymous access.
 //!
 //! # Example
 //!
@@ -62,7 +71,7 @@
 //! # /// Stands in for a JWT verifier that finds every token's signature wrong.
 //! # struct BadSignatures;
 //! # impl Verifier for BadSignatures {
-//! #     fn verify<'a>(&'a self, _token: &'a str) -> VerifyFuture<'a> {
+//! #     fn verify(&self, _credentials: &tower_auth::Credentials<'_>) -> VerifyFuture {
 //! #         VerifyFuture::ready(Err(AuthError::BadSignature))
 //! #     }
 //! #     fn pattern(&self) -> Pattern { Pattern::JwtPassthrough }
@@ -110,8 +119,8 @@
 //!   the fallback, alone. At an edge, apply [`AuthenticateLayer::strip_layer`] to the whole
 //!   router with `Router::layer` so no handler (nor anything it forwards to) receives a
 //!   spoofed `x-principal-bin` ([`strip`] has an example).
-//! - Hops behind a trusted edge that accept passports need `x-principal-bin`: there, and
-//!   only there, use [`AuthenticateLayer::insecure_keep_header`].
+//! - Hops behind a trusted edge that accept passports read `x-principal-bin`: there, and
+//!   only there, use [`AuthenticateLayer::internal`].
 //!
 //! [`VerifiedPrincipal`]: crate::verified::VerifiedPrincipal
 

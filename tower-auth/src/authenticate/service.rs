@@ -6,13 +6,13 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::audit;
-use super::bearer::bearer_token;
 use super::future::ResponseFuture;
 use super::layer::Shared;
 use super::strip::strip_headers;
+use crate::credentials::Credentials;
 use crate::error::AuthError;
 use crate::verified::VerifiedPrincipal;
-use crate::verifier::VerifyFuture;
+use crate::verifier::{Verdict, VerifyFuture};
 
 /// Middleware that authenticates requests; made by
 /// [`AuthenticateLayer`](super::AuthenticateLayer).
@@ -32,21 +32,46 @@ impl<S> AuthenticateService<S> {
 }
 
 /// What the synchronous part of the decision concluded.
-pub(super) enum Step<'a> {
-    /// Verify this token.
-    Verify(&'a str),
-    /// Pass on without a Principal (optional mode, no bearer credentials).
+pub(super) enum Step {
+    /// The verifier's verdict is known.
+    Concluded(Verdict, Option<AuthError>),
+    /// The verifier has to wait.
+    Pending(VerifyFuture, Option<AuthError>),
+    /// Pass on without a Principal (optional mode, no credentials).
     Anonymous(AuthError),
     /// Refuse with this error.
     Refuse(AuthError),
 }
 
-/// The decision up to verification, a plain function of the headers (house rule 1).
-pub(super) fn decide<'a>(headers: &'a http::HeaderMap, shared: &Shared) -> Step<'a> {
-    match bearer_token(headers, shared.max_token_bytes()) {
-        Ok(token) => Step::Verify(token),
-        Err(error) if shared.optional() && error.is_no_credentials() => Step::Anonymous(error),
-        Err(error) => Step::Refuse(error),
+/// The decision up to the verifier's answer, a plain function of the request's headers
+/// and extensions (house rule 1). The `Option<AuthError>` beside a verdict is the
+/// "no credentials" error to use if every verifier declines a request that presented
+/// nothing but a transport peer.
+pub(super) fn decide(
+    request_parts: (&http::HeaderMap, &http::Extensions),
+    shared: &Shared,
+) -> Step {
+    let (headers, extensions) = request_parts;
+    let credentials = match Credentials::from_request(headers, extensions, shared.max_token_bytes())
+    {
+        Ok(credentials) => credentials,
+        Err(error) => return Step::Refuse(error),
+    };
+    if credentials.is_empty() {
+        let absence = credentials.absence();
+        return if shared.optional() {
+            Step::Anonymous(absence)
+        } else {
+            Step::Refuse(absence)
+        };
+    }
+    let only_peer = credentials.bearer_token().is_none()
+        && credentials.passport().is_none()
+        && credentials.internal_token().is_none();
+    let absence = only_peer.then(|| credentials.absence());
+    match shared.verifier().verify(&credentials).into_ready() {
+        Ok(verdict) => Step::Concluded(verdict, absence),
+        Err(pending) => Step::Pending(pending, absence),
     }
 }
 
@@ -70,42 +95,31 @@ where
         // reads is this layer's verdict on this request's credentials, or nothing.
         request.extensions_mut().remove::<VerifiedPrincipal>();
 
-        // Ask the verifier with the token borrowed from the request: a verdict that is
-        // already known (a token-cache hit) costs no copy and no box.
-        let owned_token = match decide(request.headers(), &self.shared) {
-            Step::Verify(token) => match self.shared.verifier().verify(token).into_ready() {
-                Ok(verdict) => Ok(verdict),
-                // It has to wait, and its future borrows the request's header: drop it
-                // unstarted and verify again with an owned copy, so the response future
-                // is 'static. Only this slow path (a key refetch...) copies and boxes.
-                Err(_unstarted) => Err(token.to_owned()),
-            },
+        // Ask the verifiers with the credentials borrowed from the request: a verdict that
+        // is already known (a token-cache hit) costs no copy and no box.
+        match decide((request.headers(), request.extensions()), &self.shared) {
+            // The service that poll_ready readied takes the request now.
+            Step::Concluded(verdict, absence) => {
+                ResponseFuture::concluded(verdict, absence, request, &mut self.inner, &self.shared)
+            }
+            Step::Pending(verify, absence) => {
+                // The service that poll_ready readied goes with the request; a fresh clone
+                // stays for the next call (the usual tower pattern for calling after an
+                // await). The verifier's future is the only box.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::verifying(verify, absence, request, inner, Arc::clone(&self.shared))
+            }
             Step::Anonymous(reason) => {
                 audit::anonymous(request.headers(), self.shared.pattern(), &reason);
                 request.extensions_mut().insert(self.shared.ran_marker());
-                return ResponseFuture::calling(self.inner.call(request));
+                ResponseFuture::calling(self.inner.call(request))
             }
             Step::Refuse(error) => {
                 audit::rejected(request.headers(), self.shared.pattern(), &error);
-                return ResponseFuture::refused(self.shared.challenge().response(&error));
+                ResponseFuture::refused(self.shared.challenge().response(&error))
             }
-        };
-        let token = match owned_token {
-            // The service that poll_ready readied takes the request now.
-            Ok(verdict) => {
-                return ResponseFuture::concluded(verdict, request, &mut self.inner, &self.shared);
-            }
-            Err(token) => token,
-        };
-
-        let verifier = Arc::clone(self.shared.verifier());
-        let verify = VerifyFuture::pending(async move { verifier.verify(&token).await });
-
-        // The service that poll_ready readied goes with the request; a fresh clone stays
-        // for the next call (the usual tower pattern for calling after an await).
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::verifying(verify, request, inner, Arc::clone(&self.shared))
+        }
     }
 }
 

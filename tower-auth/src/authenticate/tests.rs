@@ -313,11 +313,13 @@ async fn a_chain_verifies_through_the_layer() {
 async fn a_verifier_that_waits_is_awaited_before_the_inner_service() {
     struct Slow(Arc<OneToken>);
     impl Verifier for Slow {
-        fn verify<'a>(&'a self, token: &'a str) -> crate::VerifyFuture<'a> {
+        fn verify(&self, credentials: &crate::Credentials<'_>) -> crate::VerifyFuture {
+            let inner = Arc::clone(&self.0);
+            let credentials = credentials.to_owned_credentials();
             crate::VerifyFuture::pending(async move {
                 tokio::task::yield_now().await;
                 tokio::task::yield_now().await;
-                self.0.verify(token).await
+                inner.verify(&credentials.credentials()).await
             })
         }
         fn pattern(&self) -> Pattern {
@@ -373,4 +375,92 @@ async fn a_verified_principal_from_an_outer_layer_never_passes_the_layer() {
     let (response, seen) = call(AuthenticateLayer::new(OneToken::new(GOOD)), request).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(seen.unwrap().principal.is_some());
+}
+
+/// Accepts exactly the passport header `good-passport`; declines without one.
+struct ReadsPassport;
+
+impl Verifier for ReadsPassport {
+    fn verify(&self, credentials: &crate::Credentials<'_>) -> crate::VerifyFuture {
+        let verdict = match credentials.passport() {
+            None => Err(AuthError::UnsupportedTokenFormat),
+            Some("good-passport") => Ok(crate::verified::testing::verified(i64::MAX)),
+            Some(_) => Err(AuthError::BadSignature),
+        };
+        crate::VerifyFuture::ready(verdict)
+    }
+
+    fn pattern(&self) -> Pattern {
+        Pattern::Passport
+    }
+}
+
+fn with_passport(passport: &str) -> Request<String> {
+    Request::builder()
+        .uri("/orders")
+        .header(PRINCIPAL_HEADER, passport)
+        .header("x-baton-internal-token", "internal")
+        .body(String::new())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_internal_service_reads_the_passport_through_its_verifiers_only() {
+    let layer = AuthenticateLayer::internal(Arc::new(ReadsPassport));
+    let (response, seen) = call(layer.clone(), with_passport("good-passport")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = seen.expect("inner service ran");
+    assert!(seen.principal.is_some());
+    // Read, then removed: the handler (and what it forwards) never sees the raw headers.
+    assert!(!seen.principal_header);
+    assert!(!seen.internal_header);
+
+    let (response, seen) = call(layer, with_passport("forged")).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(seen.is_none());
+}
+
+#[tokio::test]
+async fn an_edge_never_lets_a_passport_from_outside_reach_its_verifiers() {
+    // The same verifier at an edge: the header is stripped first, so even a passport the
+    // verifier would accept is no credential at all.
+    let layer = AuthenticateLayer::new(Arc::new(ReadsPassport));
+    let (response, seen) = call(layer.clone(), with_passport("good-passport")).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert!(seen.is_none());
+
+    let (response, seen) = call(layer.optional(), with_passport("good-passport")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = seen.expect("anonymous");
+    assert!(seen.principal.is_none());
+    assert!(!seen.principal_header);
+}
+
+#[tokio::test]
+async fn a_peer_alone_that_no_verifier_accepts_is_no_credentials() {
+    let peer = crate::peer::PeerIdentity::new("spiffe://a.example/edge".parse().unwrap());
+    let request = || {
+        let mut request = Request::builder()
+            .uri("/orders")
+            .body(String::new())
+            .unwrap();
+        request.extensions_mut().insert(peer.clone());
+        request
+    };
+    // Every verifier declines: "no credentials" (401 `Bearer`, or anonymous when
+    // optional), not a bad token.
+    let layer = AuthenticateLayer::new(Arc::new(ReadsPassport));
+    let (response, _) = call(layer.clone(), request()).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let (response, seen) = call(layer.optional(), request()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(seen.unwrap().principal.is_none());
+
+    // A verifier that refuses the peer decides: refused, optional or not.
+    let layer = AuthenticateLayer::new(Arc::new(FailsWith(|| AuthError::BadSignature))).optional();
+    let (response, seen) = call(layer, request()).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(seen.is_none());
 }

@@ -9,6 +9,7 @@ use principal::{Clock, Issuer, JwtClaims, SystemClock};
 use super::checks;
 use super::config::{ConfigError, IssuerConfig};
 use super::token::{self, Header, Segments};
+use crate::credentials::Credentials;
 use crate::error::AuthError;
 use crate::jwks::{
     JwksConfigError, JwksError, KeyCache, KeyError, RefresherHandle, StartupPolicy, VerificationKey,
@@ -75,13 +76,21 @@ struct IssuerEntry {
 /// assert!(matches!(verifier.verify_sync(&token), Err(AuthError::Expired { .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Clone)]
 pub struct JwtVerifier {
+    /// Shared, so a verification that must wait for keys owns what it needs.
+    engine: Arc<Engine>,
+}
+
+/// Everything a [`JwtVerifier`] holds.
+struct Engine {
     /// Sorted by issuer, for a binary search by `iss`.
     issuers: Box<[IssuerEntry]>,
     clock: Arc<dyn Clock>,
     revocation: Arc<dyn RevocationCheck>,
     cache: TokenCache,
     pattern: Pattern,
+    source: TokenSource,
     /// The largest `max_token_bytes` of any issuer: the bound before parsing.
     max_token_bytes: usize,
 }
@@ -94,6 +103,14 @@ pub struct JwtVerifierBuilder {
     revocation: Option<Arc<dyn RevocationCheck>>,
     token_cache: TokenCacheConfig,
     pattern: Pattern,
+    source: TokenSource,
+}
+
+/// Where a [`JwtVerifier`] reads its token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TokenSource {
+    Bearer,
+    InternalTokenHeader,
 }
 
 /// A key set could not be loaded by [`JwtVerifier::warm`].
@@ -163,6 +180,7 @@ impl JwtVerifier {
             revocation: None,
             token_cache: TokenCacheConfig::default(),
             pattern: Pattern::JwtPassthrough,
+            source: TokenSource::Bearer,
         }
     }
 
@@ -303,20 +321,20 @@ impl JwtVerifier {
         &self,
         token: &str,
     ) -> Result<Result<VerifiedPrincipal, Option<CacheSlot>>, AuthError> {
-        if token.len() > self.max_token_bytes {
+        if token.len() > self.engine.max_token_bytes {
             return Err(AuthError::TokenTooLarge {
                 len: token.len(),
-                max: self.max_token_bytes,
+                max: self.engine.max_token_bytes,
             });
         }
-        if !self.cache.is_enabled() {
+        if !self.engine.cache.is_enabled() {
             return Ok(Err(None));
         }
         // Read before anything else, so a verdict reached while the list changed is
         // recorded against the older version and re-checked on its next hit.
-        let revocation_version = self.revocation.version();
-        let key = self.cache.key(token);
-        match self.cache.get(&key, |entry| self.recheck(entry)) {
+        let revocation_version = self.engine.revocation.version();
+        let key = self.engine.cache.key(token);
+        match self.engine.cache.get(&key, |entry| self.recheck(entry)) {
             Some(verdict) => verdict.map(Ok),
             None => Ok(Err(Some(CacheSlot {
                 key,
@@ -328,13 +346,13 @@ impl JwtVerifier {
     /// Re-checks what a cached verdict depends on and that changed since it was
     /// recorded (see [`token_cache`](crate::token_cache) for the rules).
     fn recheck(&self, entry: &CachedEntry<'_>) -> Recheck {
-        let Some(issuer) = self.issuers.get(entry.issuer()) else {
+        let Some(issuer) = self.engine.issuers.get(entry.issuer()) else {
             return Recheck::Drop;
         };
         let snapshot = issuer.keys.snapshot();
         // The trust in the key ends when its set may no longer serve: a fresh
         // verification would answer "keys unavailable", so must the cache.
-        let now = self.clock.now();
+        let now = self.engine.clock.now();
         if !snapshot.is_servable(now) {
             return Recheck::Miss;
         }
@@ -358,8 +376,8 @@ impl JwtVerifier {
                 _ => return Recheck::Drop,
             }
         }
-        if self.revocation.version() != entry.revocation_version() {
-            let (version, outcome) = self.revocation.check_versioned(entry.principal());
+        if self.engine.revocation.version() != entry.revocation_version() {
+            let (version, outcome) = self.engine.revocation.check_versioned(entry.principal());
             if let Err(revoked) = outcome {
                 return Recheck::Refuse(revoked.into());
             }
@@ -384,14 +402,16 @@ impl JwtVerifier {
                 key_version,
                 revocation_version: slot.revocation_version,
             };
-            self.cache
+            self.engine
+                .cache
                 .insert(slot.key, verified.clone(), dependencies, token_len);
         }
     }
 
     /// The index of `entry` in `issuers` (what cache entries record).
     fn issuer_index(&self, entry: &IssuerEntry) -> usize {
-        self.issuers
+        self.engine
+            .issuers
             .iter()
             .position(|candidate| std::ptr::eq(candidate, entry))
             .unwrap_or(usize::MAX)
@@ -431,10 +451,11 @@ impl JwtVerifier {
 
     /// The issuer whose identifier is exactly `iss`: a binary search, no allocation.
     fn issuer(&self, iss: &str) -> Option<&IssuerEntry> {
-        self.issuers
+        self.engine
+            .issuers
             .binary_search_by(|entry| entry.config.issuer.as_str().cmp(iss))
             .ok()
-            .map(|index| &self.issuers[index])
+            .map(|index| &self.engine.issuers[index])
     }
 
     /// Steps 7 onwards: the key's algorithm, the signature, the claims, the mapping, the
@@ -477,7 +498,7 @@ impl JwtVerifier {
             }
         }
 
-        checks::times(&claims, self.clock.now(), config.leeway_seconds)?;
+        checks::times(&claims, self.engine.clock.now(), config.leeway_seconds)?;
         if !config.skip_audience_check {
             checks::audience(&claims, &config.audiences)?;
         }
@@ -499,7 +520,7 @@ impl JwtVerifier {
                 found: token::echo(principal.issuer().as_str()),
             });
         }
-        self.revocation.check(&principal)?;
+        self.engine.revocation.check(&principal)?;
         if let Some(missing) = config
             .required_scopes
             .iter()
@@ -509,7 +530,10 @@ impl JwtVerifier {
                 required: missing.as_str().to_owned(),
             });
         }
-        Ok(VerifiedPrincipal::new(Arc::new(principal), self.pattern))
+        Ok(VerifiedPrincipal::new(
+            Arc::new(principal),
+            self.engine.pattern,
+        ))
     }
 
     /// Fetches every issuer's key set now (static sets answer at once). With
@@ -544,7 +568,7 @@ impl JwtVerifier {
     /// # }
     /// ```
     pub async fn warm(&self, startup: StartupPolicy) -> Result<(), WarmError> {
-        for entry in self.issuers.iter() {
+        for entry in self.engine.issuers.iter() {
             // An `Ok` outcome is either loaded keys or, as `startup` allowed, a logged
             // failure; only an `Err` stops the start-up.
             if let Err(source) = entry.keys.warm(startup).await {
@@ -581,7 +605,8 @@ impl JwtVerifier {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn spawn_refreshers(&self) -> Result<Vec<RefresherHandle>, JwksConfigError> {
-        self.issuers
+        self.engine
+            .issuers
             .iter()
             .filter(|entry| entry.keys.source().is_some())
             .map(|entry| entry.keys.spawn_refresher())
@@ -595,12 +620,12 @@ impl JwtVerifier {
 
     /// The issuers' configurations, ordered by issuer.
     pub fn issuers(&self) -> impl Iterator<Item = &IssuerConfig> {
-        self.issuers.iter().map(|entry| &entry.config)
+        self.engine.issuers.iter().map(|entry| &entry.config)
     }
 
     /// The verified-token cache.
     pub fn token_cache(&self) -> &TokenCache {
-        &self.cache
+        &self.engine.cache
     }
 }
 
@@ -627,19 +652,33 @@ fn same_key(a: &VerificationKey, b: &VerificationKey) -> bool {
 }
 
 impl Verifier for JwtVerifier {
-    /// Ready whenever the verdict needs no key fetch (a cache hit, or a key in the
-    /// current set); pending, boxed, only when the key cache has to fetch.
-    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+    /// Reads the bearer token (or the `x-baton-internal-token` header, with
+    /// [`JwtVerifierBuilder::internal_token_header`]) and declines when there is none.
+    /// Ready whenever the verdict needs no key fetch (a cache hit, or a key in the current
+    /// set); pending, boxed once, only when the key cache has to fetch.
+    fn verify(&self, credentials: &Credentials<'_>) -> VerifyFuture {
+        let token = match self.engine.source {
+            TokenSource::Bearer => credentials.bearer_token(),
+            TokenSource::InternalTokenHeader => credentials.internal_token(),
+        };
+        let Some(token) = token else {
+            return VerifyFuture::ready(Err(AuthError::UnsupportedTokenFormat));
+        };
         let verdict: Verdict = match self.verify_now(token) {
             Ok(verified) => Ok(verified),
             Err(NotNow::Refused(error)) => Err(error),
-            Err(NotNow::Key(..)) => return VerifyFuture::pending(self.verify_token(token)),
+            Err(NotNow::Key(..)) => {
+                // The slow path owns its copy of the token and a handle on the verifier.
+                let this = self.clone();
+                let token = token.to_owned();
+                return VerifyFuture::pending(async move { this.verify_token(&token).await });
+            }
         };
         VerifyFuture::ready(verdict)
     }
 
     fn pattern(&self) -> Pattern {
-        self.pattern
+        self.engine.pattern
     }
 }
 
@@ -678,6 +717,14 @@ impl JwtVerifierBuilder {
     /// Baton edge minted.
     pub fn pattern(mut self, pattern: Pattern) -> Self {
         self.pattern = pattern;
+        self
+    }
+
+    /// Read the token from the `x-baton-internal-token` header instead of the bearer
+    /// token, for deployments that carry internal JWTs in a header of their own. The
+    /// bearer token is then not this verifier's business (it declines without one).
+    pub fn internal_token_header(mut self) -> Self {
+        self.source = TokenSource::InternalTokenHeader;
         self
     }
 
@@ -739,16 +786,19 @@ impl JwtVerifierBuilder {
             .max()
             .unwrap_or(0);
         Ok(JwtVerifier {
-            issuers: issuers.into_boxed_slice(),
-            cache: TokenCache::new(
-                self.token_cache,
-                fingerprint.as_bytes(),
-                Arc::clone(&self.clock),
-            ),
-            clock: self.clock,
-            revocation: self.revocation.unwrap_or_else(|| Arc::new(Denylist::new())),
-            pattern: self.pattern,
-            max_token_bytes,
+            engine: Arc::new(Engine {
+                issuers: issuers.into_boxed_slice(),
+                cache: TokenCache::new(
+                    self.token_cache,
+                    fingerprint.as_bytes(),
+                    Arc::clone(&self.clock),
+                ),
+                clock: self.clock,
+                revocation: self.revocation.unwrap_or_else(|| Arc::new(Denylist::new())),
+                pattern: self.pattern,
+                source: self.source,
+                max_token_bytes,
+            }),
         })
     }
 }
@@ -757,10 +807,10 @@ impl fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtVerifier")
             .field("issuers", &self.issuers().collect::<Vec<_>>())
-            .field("pattern", &self.pattern)
-            .field("revocation_version", &self.revocation.version())
-            .field("token_cache", &self.cache)
-            .field("max_token_bytes", &self.max_token_bytes)
+            .field("pattern", &self.engine.pattern)
+            .field("revocation_version", &self.engine.revocation.version())
+            .field("token_cache", &self.engine.cache)
+            .field("max_token_bytes", &self.engine.max_token_bytes)
             .finish_non_exhaustive()
     }
 }
