@@ -6,6 +6,7 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`jwt`] | [`JwtVerifier`](jwt::JwtVerifier): external JWTs against each issuer's keys (pattern 1), with the checks and their order documented there |
+//! | [`passport`] | [`PassportHeaderVerifier`](passport::PassportHeaderVerifier): the `x-principal-bin` passport (pattern 4), signed (key ring by key id, live rotation) or unsigned from an allowlisted mTLS peer, bound to the request's `x-request-id` |
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
 //! | [`credentials`], [`peer`] | what a request presents to the verifiers (bearer token, `x-principal-bin`, `x-baton-internal-token`, the mTLS peer), and the peer's SPIFFE identity with the allowlist shared by HTTP and gRPC |
 //! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision; [`StripHeadersLayer`](authenticate::StripHeadersLayer): the same header stripping for every route of a router, the unauthenticated ones and the fallback included |
@@ -17,7 +18,7 @@
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
 //! Still to come: internal token minting (pattern 2), introspection (pattern 3),
-//! passport verification in a layer (pattern 4), the `propagate` and `require` layers,
+//! the `propagate` and `require` layers,
 //! and RFC 8693 token exchange.
 //!
 //! The [`jwt`] module's example wires a verifier and the layer end to end, with an
@@ -43,6 +44,7 @@ pub mod extract;
 pub mod jwks;
 pub mod jwt;
 pub mod manual;
+pub mod passport;
 pub mod peer;
 pub mod revocation;
 pub mod token_cache;

@@ -181,7 +181,6 @@ impl VerifiedPrincipal {
     }
 
     /// The same verdict, knowing which service called this hop.
-    #[allow(dead_code)] // until the passport and internal-JWT verifiers set it
     pub(crate) fn with_caller(mut self, caller: Caller) -> Self {
         self.caller = Some(Arc::new(caller));
         self
