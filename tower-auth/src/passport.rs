@@ -299,8 +299,52 @@ impl PassportHeaderVerifier {
         self.options.expected_audience()
     }
 
+    /// The passport of `credentials`, verified exactly as [`Verifier::verify`] does
+    /// (same checks, same errors), for a hop that re-issues it for the next one with
+    /// [`Passport::reissue_for`](principal_proto::Passport::reissue_for), which needs
+    /// the received request id and expiry that a [`VerifiedPrincipal`] does not carry.
+    /// The [`Passport`] is plain data, not a proof: only `verify` makes one.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use principal::{Audience, ServiceId, TestClock, Timestamp};
+    /// use principal_proto::{DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey};
+    /// use tower_auth::passport::{PassportHeaderVerifier, PassportKeys};
+    /// use tower_auth::{AuthError, Credentials};
+    ///
+    /// let now = Timestamp::from_unix_seconds(1_700_000_000);
+    /// let edge = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new("edge-1")?)?);
+    /// let verifier = PassportHeaderVerifier::new(
+    ///     DecodeOptions::new(Audience::new("orders")?),
+    ///     PassportKeys::new(edge.verifier().key(edge.current_key_id()).unwrap().clone(), "svc-edge".parse::<ServiceId>()?)?,
+    /// )
+    /// .clock(Arc::new(TestClock::new(now)));
+    /// let received = principal_proto::fixtures::reference_passport(now)?;
+    /// let header = edge.sign_header(&received)?;
+    /// let credentials = Credentials::none().with_passport(&header).with_request_id(received.request_id().as_str());
+    ///
+    /// // `orders` re-issues it for `billing`, to sign with its own key.
+    /// let passport = verifier.verify_passport(&credentials)?;
+    /// let next = passport.reissue_for(Audience::new("billing")?, now, 30)?;
+    /// assert_eq!(next.request_id(), received.request_id());
+    ///
+    /// let no_id = Credentials::none().with_passport(&header);
+    /// assert!(matches!(verifier.verify_passport(&no_id), Err(AuthError::MissingRequestId)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`]: [`AuthError::UnsupportedTokenFormat`] without a passport,
+    /// otherwise a refusal.
+    pub fn verify_passport(&self, credentials: &Credentials<'_>) -> Result<Passport, AuthError> {
+        self.check(credentials).map(|(passport, _)| passport)
+    }
+
     /// The decision, synchronous: nothing in it waits.
-    fn decide(&self, credentials: &Credentials<'_>) -> Verdict {
+    fn check(
+        &self,
+        credentials: &Credentials<'_>,
+    ) -> Result<(Passport, CallerIdentity), AuthError> {
         let Some(value) = credentials.passport() else {
             return Err(AuthError::UnsupportedTokenFormat);
         };
@@ -352,6 +396,11 @@ impl PassportHeaderVerifier {
         if passport.request_id().as_str() != request_id {
             return Err(AuthError::PassportRequestIdMismatch);
         }
+        Ok((passport, caller))
+    }
+
+    fn decide(&self, credentials: &Credentials<'_>) -> Verdict {
+        let (passport, caller) = self.check(credentials)?;
         Ok(
             VerifiedPrincipal::new(Arc::new(passport.into_principal()), Pattern::Passport)
                 .with_caller(Caller::new(caller, Pattern::Passport)),
