@@ -5,7 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 use principal::Timestamp;
 use principal_proto::{
-    KeyId, Passport, PassportKeyRing, PassportSigningKey, TrustedPeer, fixtures, header,
+    KeyId, Passport, PassportForm, PassportKeyRing, PassportSigningKey, TrustedPeer, fixtures,
+    header,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -18,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
     );
 
     if let Ok(passport) = Passport::decode_unsigned(data, &options, now, peer) {
+        // A verifier routing by form must send every unsigned passport to the peer check.
+        assert_eq!(PassportForm::of(data), PassportForm::Unsigned);
         let again = Passport::decode_unsigned(&passport.encode(), &options, now, peer).expect("re-decode");
         assert_eq!(again, passport);
     }

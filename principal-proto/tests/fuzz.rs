@@ -8,7 +8,7 @@ mod common;
 use common::{NOW, options, peer, reference};
 use principal::Principal;
 use principal_proto::header::decode_header_value;
-use principal_proto::{Passport, PassportKeyRing, proto};
+use principal_proto::{Passport, PassportForm, PassportKeyRing, proto};
 use proptest::prelude::*;
 use prost::Message as _;
 
@@ -16,9 +16,12 @@ fn rings() -> [PassportKeyRing; 2] {
     [common::hmac_ring("k1", 1), common::ed25519_ring("e1")]
 }
 
-/// Whatever decodes must re-encode to something that decodes to the same.
+/// Whatever decodes must re-encode to something that decodes to the same, and
+/// whatever decodes unsigned is classified unsigned (so a verifier that routes by
+/// form sends it to the path that needs a peer).
 fn decodes_consistently(bytes: &[u8]) {
     if let Ok(passport) = Passport::decode_unsigned(bytes, &options(), NOW, peer()) {
+        assert_eq!(PassportForm::of(bytes), PassportForm::Unsigned);
         let again = Passport::decode_unsigned(&passport.encode(), &options(), NOW, peer()).unwrap();
         assert_eq!(again, passport);
     }
