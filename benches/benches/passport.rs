@@ -19,7 +19,8 @@ use principal::{
 use principal_proto::proto::principal::{SessionIdForm, TokenIdForm};
 use principal_proto::proto::principal_id::Kind;
 use principal_proto::{
-    DecodeOptions, KeyId, Passport, PassportKeyRing, PassportSigningKey, RequestId, fixtures, proto,
+    DecodeOptions, KeyId, Passport, PassportKeyRing, PassportSigningKey, RequestId, TrustedPeer,
+    fixtures, proto,
 };
 use prost::Message as _;
 
@@ -230,10 +231,12 @@ fn passport(c: &mut Criterion) {
     assert_eq!(&request_id, passport.request_id());
     assert!(decode_with_prost(&encoded[1..], &options, now).is_err());
 
+    // The mTLS peer a service found on its allowlist (what unsigned decoding needs).
+    let peer = TrustedPeer::allowlisted("spiffe://baton.test/gateway").unwrap();
     let mut group = c.benchmark_group("passport");
     group.bench_function("encode", |b| b.iter(|| black_box(&passport).encode()));
     group.bench_function("decode_unsigned", |b| {
-        b.iter(|| Passport::decode(black_box(&encoded), &options, now).unwrap())
+        b.iter(|| Passport::decode_unsigned(black_box(&encoded), &options, now, peer).unwrap())
     });
     group.bench_function("decode_unsigned_prost", |b| {
         b.iter(|| decode_with_prost(black_box(&encoded), &options, now).unwrap())
@@ -283,5 +286,83 @@ fn claims(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, passport, claims);
+/// A passport hop through tower-auth's `PassportHeaderVerifier` (what the authenticate
+/// layer calls), from the header string: base64, form, signature, decode, request id.
+fn passport_header_verifier(c: &mut Criterion) {
+    use std::sync::Arc;
+
+    use principal::{Clock, ServiceId};
+    use principal_proto::PassportVerifyingKey;
+    use tower_auth::passport::{PassportHeaderVerifier, PassportKeys};
+    use tower_auth::peer::{PeerAllowlist, PeerIdentity};
+    use tower_auth::{Credentials, Verifier};
+
+    /// Time stands still in a bench.
+    #[derive(Debug)]
+    struct Fixed(Timestamp);
+    impl Clock for Fixed {
+        fn now(&self) -> Timestamp {
+            self.0
+        }
+    }
+
+    let now = Timestamp::from_unix_seconds(1_700_000_000);
+    let passport = fixtures::reference_passport(now).unwrap();
+    let options = fixtures::reference_decode_options().unwrap();
+    let request_id = passport.request_id().as_str().to_owned();
+    let edge = ServiceId::new("edge").unwrap();
+    let hmac = PassportKeyRing::new(
+        PassportSigningKey::hmac_sha256(KeyId::new("hmac-1").unwrap(), &[7; 32]).unwrap(),
+    );
+    let ed25519 = PassportKeyRing::new(
+        PassportSigningKey::ed25519_generate(KeyId::new("ed-1").unwrap()).unwrap(),
+    );
+    let ed_public = ed25519.verifier().key(ed25519.current_key_id()).unwrap();
+    let keys = PassportKeys::new(
+        PassportVerifyingKey::hmac_sha256(KeyId::new("hmac-1").unwrap(), &[7; 32]).unwrap(),
+        edge.clone(),
+    )
+    .unwrap()
+    .with_key(ed_public.clone(), edge)
+    .unwrap();
+    let gateway: tower_auth::peer::SpiffeId = "spiffe://shop.internal/gateway".parse().unwrap();
+    let verifier = PassportHeaderVerifier::new(options, keys)
+        .unsigned_from(PeerAllowlist::new([gateway.clone()]))
+        .clock(Arc::new(Fixed(now)));
+    let peer = PeerIdentity::new(gateway);
+
+    let hmac_header = hmac.sign_header(&passport).unwrap();
+    let ed_header = ed25519.sign_header(&passport).unwrap();
+    let unsigned_header = passport.encode_header();
+    let verify = |header: &str, with_peer: bool| {
+        let mut credentials = Credentials::none()
+            .with_passport(header)
+            .with_request_id(&request_id);
+        if with_peer {
+            credentials = credentials.with_peer(&peer);
+        }
+        verifier.verify(&credentials).into_ready().unwrap().unwrap()
+    };
+
+    let mut group = c.benchmark_group("passport_header_verifier");
+    group.bench_function("hmac", |b| {
+        b.iter(|| verify(black_box(&hmac_header), false))
+    });
+    group.bench_function("ed25519", |b| {
+        b.iter(|| verify(black_box(&ed_header), false))
+    });
+    group.bench_function("unsigned_allowlisted_peer", |b| {
+        b.iter(|| verify(black_box(&unsigned_header), true))
+    });
+    // A whole HMAC hop, forwarded: the sender's header (sign) and the receiver's verify.
+    group.bench_function("hmac_sign_header_and_verify", |b| {
+        b.iter(|| {
+            let header = hmac.sign_header(black_box(&passport)).unwrap();
+            verify(&header, false)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, passport, claims, passport_header_verifier);
 criterion_main!(benches);

@@ -4,17 +4,24 @@
 
 use libfuzzer_sys::fuzz_target;
 use principal::Timestamp;
-use principal_proto::{KeyId, Passport, PassportKeyRing, PassportSigningKey, fixtures, header};
+use principal_proto::{
+    KeyId, Passport, PassportForm, PassportKeyRing, PassportSigningKey, TrustedPeer, fixtures,
+    header,
+};
 
 fuzz_target!(|data: &[u8]| {
     let now = Timestamp::from_unix_seconds(1_700_000_000);
     let options = fixtures::reference_decode_options().expect("fixture options");
+    // Decoding an unsigned passport needs the caller's statement about its peer.
+    let peer = TrustedPeer::allowlisted("spiffe://baton.test/gateway").expect("peer");
     let ring = PassportKeyRing::new(
         PassportSigningKey::hmac_sha256(KeyId::new("fuzz").expect("kid"), &[7; 32]).expect("key"),
     );
 
-    if let Ok(passport) = Passport::decode(data, &options, now) {
-        let again = Passport::decode(&passport.encode(), &options, now).expect("re-decode");
+    if let Ok(passport) = Passport::decode_unsigned(data, &options, now, peer) {
+        // A verifier routing by form must send every unsigned passport to the peer check.
+        assert_eq!(PassportForm::of(data), PassportForm::Unsigned);
+        let again = Passport::decode_unsigned(&passport.encode(), &options, now, peer).expect("re-decode");
         assert_eq!(again, passport);
     }
     // Without the secret nothing may verify.

@@ -15,7 +15,9 @@
 use std::hint::black_box;
 
 use principal::Timestamp;
-use principal_proto::{KeyId, Passport, PassportKeyRing, PassportSigningKey, fixtures};
+use principal_proto::{
+    KeyId, Passport, PassportKeyRing, PassportSigningKey, TrustedPeer, fixtures,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -29,10 +31,14 @@ fn main() {
         PassportSigningKey::hmac_sha256(KeyId::new("hmac-1").unwrap(), &[7; 32]).unwrap(),
     );
     let signed = ring.sign(&passport).unwrap();
+    // What a service states after its mTLS peer passed the allowlist.
+    let peer = TrustedPeer::allowlisted("spiffe://baton.test/gateway").unwrap();
     for _ in 0..iterations {
         match mode.as_str() {
             "unsigned" => {
-                black_box(Passport::decode(black_box(&encoded), &options, now).unwrap());
+                black_box(
+                    Passport::decode_unsigned(black_box(&encoded), &options, now, peer).unwrap(),
+                );
             }
             "hmac" => {
                 black_box(

@@ -92,7 +92,7 @@ impl TryFrom<proto::Principal> for Principal {
 
     /// The model Principal of a wire Principal, with the default maximum
     /// delegation depth ([`DEFAULT_MAX_DELEGATION_DEPTH`]): every check of
-    /// [`Passport::decode`](crate::Passport::decode) on the Principal.
+    /// [`Passport::decode_unsigned`](crate::Passport::decode_unsigned) on the Principal.
     ///
     /// ```
     /// use principal::Principal;

@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use principal::{Kind, Timestamp};
-//! use principal_proto::{Passport, fixtures};
+//! use principal_proto::{Passport, TrustedPeer, fixtures};
 //!
 //! let now = Timestamp::from_unix_seconds(1_700_000_000);
 //! let passport = fixtures::reference_passport(now)?;
@@ -15,9 +15,10 @@
 //! assert!(passport.principal().involves(Kind::Agent));
 //!
 //! let options = fixtures::reference_decode_options()?;
-//! assert!(Passport::decode(&passport.encode(), &options, now).is_ok());
+//! let peer = TrustedPeer::allowlisted("spiffe://prod.example.com/gateway")?;
+//! assert!(Passport::decode_unsigned(&passport.encode(), &options, now, peer).is_ok());
 //! // Ten minutes later it has expired.
-//! assert!(Passport::decode(&passport.encode(), &options, now.add_seconds(600)).is_err());
+//! assert!(Passport::decode_unsigned(&passport.encode(), &options, now.add_seconds(600), peer).is_err());
 //!
 //! // At the end of time there is no room for a lifetime.
 //! assert!(fixtures::reference_passport(Timestamp::from_unix_seconds(i64::MAX)).is_err());

@@ -2,6 +2,24 @@
 //!
 //! The algorithm of a key is fixed when the key is made; a verifier uses the
 //! algorithm of its key, never the one an envelope names.
+//!
+//! # HMAC-SHA256 or Ed25519
+//!
+//! HMAC is symmetric: the secret that verifies a passport is the secret that
+//! signs one. If every hop shares one HMAC secret, **any one compromised hop can
+//! mint a valid passport for any Principal (any human, agent or service, any
+//! scopes) and any audience, and no other hop can tell it from a genuine one**:
+//! the key id names the shared key, not the hop, so the forgery leaves no trace
+//! of who made it. Such a secret is only as safe as the least safe service that
+//! holds it.
+//!
+//! Ed25519 is asymmetric: a verifier holds only the signer's public key, which
+//! signs nothing. A compromised hop can sign with its own key only, under its own
+//! key id, so what it forges is attributable to it and every hop that does not
+//! trust its key refuses it. **Use Ed25519 across hops** (each service its own
+//! key, verifiers knowing the public keys by key id); keep HMAC for a signer and
+//! verifier that are the same trust boundary anyway (one service talking to
+//! itself, or two processes of one deployment).
 
 use std::fmt;
 use std::str::FromStr;
@@ -232,6 +250,13 @@ impl PassportSigningKey {
     /// [`MIN_HMAC_SECRET_LEN`] bytes. Verifiers need the same secret
     /// ([`PassportVerifyingKey::hmac_sha256`]).
     ///
+    /// Every holder of the secret can sign: a hop that holds it to verify can,
+    /// once compromised, mint a passport for any Principal and any audience, and
+    /// no holder can tell the forgery from a genuine passport. Across hops,
+    /// prefer [`ed25519_generate`](Self::ed25519_generate) or
+    /// [`ed25519_from_pkcs8`](Self::ed25519_from_pkcs8) (see
+    /// [HMAC-SHA256 or Ed25519](crate#hmac-sha256-or-ed25519)).
+    ///
     /// # Errors
     /// [`ConfigError::HmacSecretTooShort`] when the secret is shorter than 32 bytes.
     pub fn hmac_sha256(key_id: KeyId, secret: &[u8]) -> Result<Self, ConfigError> {
@@ -408,6 +433,10 @@ pub struct PassportVerifyingKey {
 impl PassportVerifyingKey {
     /// An HMAC-SHA256 verifying key: the shared secret, at least
     /// [`MIN_HMAC_SECRET_LEN`] bytes.
+    ///
+    /// This "verifying" key signs just as well: a service that holds it can mint
+    /// a passport for any Principal and audience that every other holder accepts,
+    /// undetectably. Across hops prefer [`ed25519`](Self::ed25519) public keys.
     ///
     /// # Errors
     /// [`ConfigError::HmacSecretTooShort`] when the secret is shorter than 32 bytes.

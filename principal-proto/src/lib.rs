@@ -8,9 +8,12 @@
 //!   (`src/gen/`), so no `protoc` and no build script are needed; the test
 //!   `tests/codegen_current.rs` proves it matches the schema.
 //! - [`Passport`]: a [`Principal`](principal::Principal) bound to one request,
-//!   one audience and a short lifetime; [`Passport::encode`] and
-//!   [`Passport::decode`], which checks size, lifetime, expiry, audience and
-//!   every invariant of the model.
+//!   one audience and a short lifetime; [`Passport::encode`], and
+//!   [`Passport::decode_unsigned`], which checks size, lifetime, expiry, audience and
+//!   every invariant of the model, and which takes a [`TrustedPeer`]: the
+//!   caller's statement that the transport peer is authenticated and allowlisted
+//!   (an unsigned passport is safe for no other reason). [`Passport::reissue_for`]
+//!   turns a verified passport into the next hop's, to re-sign per hop.
 //! - [`header`]: the `x-principal-bin` form, standard base64 written without
 //!   padding and read with or without it (the gRPC `-bin` rule), on HTTP and gRPC alike.
 //! - [`PassportKeyRing`] and [`PassportVerifier`]: the `SignedPassport`
@@ -52,6 +55,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## HMAC-SHA256 or Ed25519
+//!
+//! An HMAC secret signs as well as it verifies. Shared by every hop, it lets
+//! **any one compromised hop mint a passport for any Principal and any audience,
+//! undetectably**: the forgery is exactly what an honest signer would send, under
+//! the same key id, and every other hop accepts it. With Ed25519 a verifier holds
+//! only public keys; a compromised hop can sign only as itself, under its own key
+//! id, which verifiers that do not trust it refuse. So use **Ed25519 across
+//! hops**, each service with its own key (re-signing per hop with
+//! [`Passport::reissue_for`]) and verifiers that know the public keys by key id;
+//! keep HMAC for a signer and verifier inside one trust boundary.
+//!
 //! ## Features
 //!
 //! | feature | adds |
@@ -72,7 +87,7 @@ mod wire;
 
 /// The prost types of `baton.principal.v1`, generated from `proto/`.
 ///
-/// Decode them only through [`Passport::decode`] or [`PassportVerifier::verify`]
+/// Decode them only through [`PassportVerifier::verify`] or [`Passport::decode_unsigned`]
 /// (or `Principal::try_from`), which check what prost does not.
 #[allow(clippy::all, clippy::pedantic)]
 pub mod proto {
@@ -85,7 +100,7 @@ pub use keys::{
 };
 pub use passport::{
     DEFAULT_LEEWAY_SECONDS, DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_MAX_PASSPORT_BYTES,
-    DecodeOptions, MAX_LEEWAY_SECONDS, MAX_LIFETIME_SECONDS, MAX_PASSPORT_BYTES,
-    MIN_PASSPORT_BYTES, Passport, RequestId,
+    DecodeOptions, MAX_LEEWAY_SECONDS, MAX_LIFETIME_SECONDS, MAX_PASSPORT_BYTES, MAX_PEER_ID_LEN,
+    MIN_PASSPORT_BYTES, Passport, RequestId, TrustedPeer,
 };
-pub use ring::{PassportKeyRing, PassportVerifier, SIGNED_ENVELOPE_OVERHEAD};
+pub use ring::{PassportForm, PassportKeyRing, PassportVerifier, SIGNED_ENVELOPE_OVERHEAD};

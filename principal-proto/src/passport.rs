@@ -164,6 +164,95 @@ impl fmt::Debug for RequestId {
     }
 }
 
+/// The longest transport peer id [`TrustedPeer::allowlisted`] accepts, in bytes
+/// (the SPIFFE ID limit of 2048 bytes).
+pub const MAX_PEER_ID_LEN: usize = 2048;
+
+/// The caller's statement that an unsigned passport came from an authenticated
+/// transport peer on its allowlist: the argument [`Passport::decode_unsigned`]
+/// requires, so that decoding an unsigned passport is never reached by accident.
+///
+/// An unsigned passport is only as trustworthy as the connection it arrived on:
+/// anyone who can reach a service can send one naming any Principal. By calling
+/// [`TrustedPeer::allowlisted`] the caller promises exactly this:
+///
+/// 1. `peer_id` is the identity the *transport* authenticated for the connection
+///    the passport arrived on (for mTLS, the SPIFFE ID in the URI SAN of a client
+///    certificate whose chain the TLS handshake verified), never a value read from
+///    the request itself (a header, a query parameter, the passport);
+/// 2. that identity is, by exact comparison, on the caller's allowlist of
+///    workloads permitted to send unsigned passports;
+/// 3. the passport being decoded arrived on that same connection.
+///
+/// principal-proto has no transport and cannot check any of this: the type makes
+/// the caller state it, in code a reviewer can find (search for `allowlisted`).
+/// tower-auth's passport verifier makes one only from the request's peer identity,
+/// after its peer allowlist admitted it; anything else should do the same.
+///
+/// Borrowed and `Copy`: stating it allocates nothing.
+///
+/// ```
+/// use principal_proto::TrustedPeer;
+///
+/// let peer = TrustedPeer::allowlisted("spiffe://prod.example.com/ns/shop/sa/gateway")?;
+/// assert_eq!(peer.peer_id(), "spiffe://prod.example.com/ns/shop/sa/gateway");
+///
+/// // No peer, no statement: an empty or non-printable peer id is refused.
+/// assert!(TrustedPeer::allowlisted("").is_err());
+/// assert!(TrustedPeer::allowlisted("spiffe://prod.example.com/a b").is_err());
+/// # Ok::<(), principal::IdError>(())
+/// ```
+///
+/// It has no other constructor (no `Default`, no public field):
+///
+/// ```compile_fail
+/// let peer = principal_proto::TrustedPeer { peer_id: "spiffe://prod.example.com/gateway" };
+/// ```
+///
+/// ```compile_fail
+/// let peer = principal_proto::TrustedPeer::default();
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustedPeer<'a> {
+    peer_id: &'a str,
+}
+
+impl<'a> TrustedPeer<'a> {
+    /// State that the passport came from the authenticated transport peer
+    /// `peer_id`, which the caller found on its allowlist (see the [type docs](Self)
+    /// for exactly what this promises).
+    ///
+    /// # Errors
+    /// [`IdError::Empty`], [`IdError::TooLong`] (over [`MAX_PEER_ID_LEN`]) or
+    /// [`IdError::InvalidChar`] (a byte outside visible ASCII), field `"peer_id"`.
+    pub fn allowlisted(peer_id: &'a str) -> Result<Self, IdError> {
+        const FIELD: &str = "peer_id";
+        if peer_id.is_empty() {
+            return Err(IdError::Empty { field: FIELD });
+        }
+        if peer_id.len() > MAX_PEER_ID_LEN {
+            return Err(IdError::TooLong {
+                field: FIELD,
+                len: peer_id.len(),
+                max: MAX_PEER_ID_LEN,
+            });
+        }
+        if let Some(position) = peer_id.bytes().position(|b| !b.is_ascii_graphic()) {
+            return Err(IdError::InvalidChar {
+                field: FIELD,
+                position,
+                found: peer_id[position..].chars().next().unwrap_or('\u{fffd}'),
+            });
+        }
+        Ok(TrustedPeer { peer_id })
+    }
+
+    /// The peer id the caller stated.
+    pub fn peer_id(&self) -> &'a str {
+        self.peer_id
+    }
+}
+
 /// What a receiving service accepts: its audience, clock leeway, maximum
 /// lifetime, size and delegation depth. Built once at start and shared; the
 /// current time is passed to each decode.
@@ -293,13 +382,15 @@ where
 /// A Principal bound to one request, one audience and a short lifetime: what
 /// travels between hops in `x-principal-bin` (DESIGN §3, pattern 4).
 ///
-/// Unsigned passports are for peers authenticated otherwise (an allowed mTLS
-/// workload); everything else goes through a
-/// [`PassportKeyRing`](crate::PassportKeyRing).
+/// A received passport is read in one of two ways, and the caller must say which:
+/// signed, through a [`PassportVerifier`](crate::PassportVerifier) (the usual way),
+/// or unsigned through [`Passport::decode_unsigned`], which takes a [`TrustedPeer`]:
+/// the caller's statement that the transport peer is authenticated and on its
+/// allowlist. There is no way to decode a received passport without one or the other.
 ///
 /// ```
 /// use principal::{Audience, HumanId, Issuer, Principal, Timestamp};
-/// use principal_proto::{DecodeOptions, Passport, PassportError, RequestId};
+/// use principal_proto::{DecodeOptions, Passport, PassportError, RequestId, TrustedPeer};
 ///
 /// let now = Timestamp::from_unix_seconds(1_700_000_000);
 /// let issuer = Issuer::new("https://idp.example.com")?;
@@ -316,16 +407,18 @@ where
 ///
 /// let bytes = passport.encode();
 /// let options = DecodeOptions::new(Audience::new("orders")?);
-/// assert_eq!(Passport::decode(&bytes, &options, now)?, passport);
+/// // The mTLS peer's SPIFFE ID, which this service found on its allowlist.
+/// let peer = TrustedPeer::allowlisted("spiffe://prod.example.com/ns/shop/sa/gateway")?;
+/// assert_eq!(Passport::decode_unsigned(&bytes, &options, now, peer)?, passport);
 ///
 /// // Another service refuses it, and so does everyone once it has expired.
 /// let billing = DecodeOptions::new(Audience::new("billing")?);
 /// assert!(matches!(
-///     Passport::decode(&bytes, &billing, now),
+///     Passport::decode_unsigned(&bytes, &billing, now, peer),
 ///     Err(PassportError::WrongAudience { .. })
 /// ));
 /// assert!(matches!(
-///     Passport::decode(&bytes, &options, now.add_seconds(120)),
+///     Passport::decode_unsigned(&bytes, &options, now.add_seconds(120), peer),
 ///     Err(PassportError::Expired { .. })
 /// ));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -415,19 +508,88 @@ impl Passport {
         self.expires_at
     }
 
+    /// The passport a hop sends on after verifying this one, when passports are
+    /// re-signed per hop (DESIGN §3): the same Principal and request id, for
+    /// `next_audience`, issued at `now`, valid for `lifetime_seconds` but never past
+    /// this passport's own `expires_at`. A hop cannot extend what it received.
+    ///
+    /// Sign the result with the hop's own key, Ed25519 (a
+    /// [`PassportKeyRing`](crate::PassportKeyRing) of
+    /// [`PassportSigningKey::ed25519_generate`](crate::PassportSigningKey::ed25519_generate)
+    /// or `ed25519_from_pkcs8`), so the next hop knows which service vouches for it.
+    ///
+    /// ```
+    /// use principal::{Audience, Timestamp};
+    /// use principal_proto::{DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey, PassportVerifier};
+    /// # let now = Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?; // audience "orders", 60 s
+    /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    ///
+    /// // The edge signed it for `orders`; `orders` verified it and now calls `billing`.
+    /// let orders = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new("orders-1")?)?);
+    /// let billing = Audience::new("billing")?;
+    /// let next = passport.reissue_for(billing.clone(), now.add_seconds(10), 300)?;
+    /// assert_eq!(next.principal(), passport.principal());
+    /// assert_eq!(next.request_id(), passport.request_id());
+    /// // Asked for 300 s, it gets what was left of the passport received.
+    /// assert_eq!(next.expires_at(), passport.expires_at());
+    /// let header = orders.sign_header(&next)?;
+    ///
+    /// // `billing` knows the public key of `orders` by its key id.
+    /// let verifier = PassportVerifier::new([orders.verifier().key(orders.current_key_id()).unwrap().clone()])?;
+    /// let received = verifier.verify_header(&header, &DecodeOptions::new(billing), now.add_seconds(11))?;
+    /// assert_eq!(received, next);
+    ///
+    /// // An expired passport is not passed on.
+    /// assert_eq!(
+    ///     passport.reissue_for(Audience::new("billing")?, passport.expires_at(), 300).unwrap_err().reason(),
+    ///     "expired"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PassportError::Expired`] when `now` is at or past this passport's
+    /// `expires_at` (no leeway: a hop does not pass on what has run out);
+    /// [`PassportError::InvalidLifetime`] when `lifetime_seconds` is 0.
+    pub fn reissue_for(
+        &self,
+        next_audience: Audience,
+        now: Timestamp,
+        lifetime_seconds: u32,
+    ) -> Result<Passport, PassportError> {
+        if now >= self.expires_at {
+            return Err(PassportError::Expired {
+                expires_at: self.expires_at,
+                now,
+            });
+        }
+        let expires_at = now
+            .add_seconds(i64::from(lifetime_seconds))
+            .min(self.expires_at);
+        Passport::new(
+            self.principal.clone(),
+            self.request_id.clone(),
+            next_audience,
+            now,
+            expires_at,
+        )
+    }
+
     /// The encoded `baton.principal.v1.Passport`. Deterministic: the same
     /// passport always gives the same bytes.
     ///
     /// ```
-    /// use principal_proto::{DecodeOptions, Passport};
+    /// use principal_proto::{Passport, TrustedPeer};
     /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
     /// # let passport = principal_proto::fixtures::reference_passport(now)?;
     /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    /// # let peer = TrustedPeer::allowlisted("spiffe://prod.example.com/gateway")?;
     ///
     /// let bytes = passport.encode();
-    /// assert_eq!(Passport::decode(&bytes, &options, now)?.encode(), bytes);
+    /// assert_eq!(Passport::decode_unsigned(&bytes, &options, now, peer)?.encode(), bytes);
     /// // Cut short, it no longer decodes.
-    /// assert!(Passport::decode(&bytes[..bytes.len() - 1], &options, now).is_err());
+    /// assert!(Passport::decode_unsigned(&bytes[..bytes.len() - 1], &options, now, peer).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encode(&self) -> Vec<u8> {
@@ -437,49 +599,74 @@ impl Passport {
     /// [`encode`](Self::encode), in header form: standard base64 without padding.
     ///
     /// ```
-    /// use principal_proto::Passport;
+    /// use principal_proto::{Passport, TrustedPeer};
     /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
     /// # let passport = principal_proto::fixtures::reference_passport(now)?;
     /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    /// # let peer = TrustedPeer::allowlisted("spiffe://prod.example.com/gateway")?;
     ///
     /// let header = passport.encode_header();
     /// assert!(!header.ends_with('='));
-    /// assert_eq!(Passport::decode_header(&header, &options, now)?, passport);
-    /// assert!(Passport::decode_header(format!("{header}!"), &options, now).is_err());
+    /// assert_eq!(Passport::decode_unsigned_header(&header, &options, now, peer)?, passport);
+    /// assert!(Passport::decode_unsigned_header(format!("{header}!"), &options, now, peer).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encode_header(&self) -> String {
         encode_header_value(&self.encode())
     }
 
-    /// Decode an unsigned passport and check it: size, protobuf shape,
-    /// lifetime (at most the configured maximum), expiry and issue time
-    /// against `now` (with leeway), audience, request id, then the Principal
+    /// Decode an unsigned passport that arrived from `peer`, and check it: size,
+    /// protobuf shape, lifetime (at most the configured maximum), expiry and issue
+    /// time against `now` (with leeway), audience, request id, then the Principal
     /// (rebuilt through its builder; not expired, not before its `not_before`).
     ///
-    /// Use this only for passports from peers authenticated otherwise (an
-    /// allowed mTLS workload); signed passports go through
+    /// An unsigned passport proves nothing about who wrote it: anyone who can reach
+    /// the service can send one naming any Principal. It is safe only because of the
+    /// transport peer, which is what `peer` states (see [`TrustedPeer`]). Passports
+    /// from anywhere else are signed and go through
     /// [`PassportVerifier::verify`](crate::PassportVerifier::verify).
     ///
     /// ```
-    /// use principal_proto::{Passport, PassportError};
+    /// use principal_proto::{Passport, PassportError, TrustedPeer};
     /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
     /// # let passport = principal_proto::fixtures::reference_passport(now)?;
     /// # let options = principal_proto::fixtures::reference_decode_options()?;
     ///
+    /// // The mTLS peer's SPIFFE ID, authenticated by the TLS handshake and found on
+    /// // this service's allowlist of workloads that may send unsigned passports.
+    /// let peer = TrustedPeer::allowlisted("spiffe://prod.example.com/ns/shop/sa/gateway")?;
     /// let bytes = passport.encode();
-    /// assert_eq!(Passport::decode(&bytes, &options, now)?, passport);
+    /// assert_eq!(Passport::decode_unsigned(&bytes, &options, now, peer)?, passport);
     ///
     /// let too_early = now.add_seconds(-3600);
     /// assert!(matches!(
-    ///     Passport::decode(&bytes, &options, too_early),
+    ///     Passport::decode_unsigned(&bytes, &options, too_early, peer),
     ///     Err(PassportError::NotYetValid { .. })
     /// ));
     /// assert!(matches!(
-    ///     Passport::decode(b"\xff\xff", &options, now),
+    ///     Passport::decode_unsigned(b"\xff\xff", &options, now, peer),
     ///     Err(PassportError::Malformed { .. })
     /// ));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// There is no decode without a peer: the old `Passport::decode(bytes, options, now)`
+    /// is gone, and a `TrustedPeer` comes only from [`TrustedPeer::allowlisted`].
+    ///
+    /// ```compile_fail
+    /// use principal_proto::Passport;
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now).unwrap();
+    /// # let options = principal_proto::fixtures::reference_decode_options().unwrap();
+    /// let _ = Passport::decode(&passport.encode(), &options, now);
+    /// ```
+    ///
+    /// ```compile_fail
+    /// use principal_proto::Passport;
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now).unwrap();
+    /// # let options = principal_proto::fixtures::reference_decode_options().unwrap();
+    /// let _ = Passport::decode_unsigned(&passport.encode(), &options, now);
     /// ```
     ///
     /// # Errors
@@ -490,7 +677,67 @@ impl Passport {
     /// [`PassportError::MissingField`], [`PassportError::InvalidField`],
     /// [`PassportError::InvalidPrincipal`], [`PassportError::PrincipalExpired`],
     /// [`PassportError::PrincipalNotYetValid`].
-    pub fn decode(
+    pub fn decode_unsigned(
+        bytes: &[u8],
+        options: &DecodeOptions,
+        now: Timestamp,
+        peer: TrustedPeer<'_>,
+    ) -> Result<Passport, PassportError> {
+        // The peer is the caller's statement, checked by the caller; taking it is the point.
+        let _ = peer;
+        Passport::decode_authenticated(bytes, options, now)
+    }
+
+    /// [`decode_unsigned`](Self::decode_unsigned) the header form: standard base64,
+    /// padded or not.
+    ///
+    /// ```
+    /// use principal_proto::{Passport, PassportError, TrustedPeer};
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
+    /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    /// # let peer = TrustedPeer::allowlisted("spiffe://prod.example.com/gateway")?;
+    ///
+    /// use base64::Engine as _;
+    ///
+    /// // Written unpadded; padded (as some HTTP clients send it) reads the same.
+    /// let padded = base64::engine::general_purpose::STANDARD.encode(passport.encode());
+    /// assert_eq!(Passport::decode_unsigned_header(padded.as_bytes(), &options, now, peer)?, passport);
+    /// assert_eq!(
+    ///     Passport::decode_unsigned_header(passport.encode_header(), &options, now, peer)?,
+    ///     passport
+    /// );
+    /// assert!(matches!(
+    ///     Passport::decode_unsigned_header("%%%", &options, now, peer),
+    ///     Err(PassportError::Base64(_))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// ```compile_fail
+    /// use principal_proto::Passport;
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now).unwrap();
+    /// # let options = principal_proto::fixtures::reference_decode_options().unwrap();
+    /// let _ = Passport::decode_header(passport.encode_header(), &options, now);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode_header_value`], then as [`decode_unsigned`](Self::decode_unsigned).
+    pub fn decode_unsigned_header(
+        value: impl AsRef<[u8]>,
+        options: &DecodeOptions,
+        now: Timestamp,
+        peer: TrustedPeer<'_>,
+    ) -> Result<Passport, PassportError> {
+        let bytes = decode_header_value(value, options.max_bytes)?;
+        Passport::decode_unsigned(&bytes, options, now, peer)
+    }
+
+    /// Decode passport bytes whose origin is already established (a verified
+    /// signature, or a [`TrustedPeer`]) and check everything else; see
+    /// [`decode_unsigned`](Self::decode_unsigned) for the checks.
+    pub(crate) fn decode_authenticated(
         bytes: &[u8],
         options: &DecodeOptions,
         now: Timestamp,
@@ -595,38 +842,6 @@ impl Passport {
             issued_at,
             expires_at,
         })
-    }
-
-    /// [`decode`](Self::decode) the header form: standard base64, padded or not.
-    ///
-    /// ```
-    /// use principal_proto::{Passport, PassportError};
-    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
-    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
-    /// # let options = principal_proto::fixtures::reference_decode_options()?;
-    ///
-    /// use base64::Engine as _;
-    ///
-    /// // Written unpadded; padded (as some HTTP clients send it) reads the same.
-    /// let padded = base64::engine::general_purpose::STANDARD.encode(passport.encode());
-    /// assert_eq!(Passport::decode_header(padded.as_bytes(), &options, now)?, passport);
-    /// assert_eq!(Passport::decode_header(passport.encode_header(), &options, now)?, passport);
-    /// assert!(matches!(
-    ///     Passport::decode_header("%%%", &options, now),
-    ///     Err(PassportError::Base64(_))
-    /// ));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// As [`decode_header_value`], then as [`decode`](Self::decode).
-    pub fn decode_header(
-        value: impl AsRef<[u8]>,
-        options: &DecodeOptions,
-        now: Timestamp,
-    ) -> Result<Passport, PassportError> {
-        let bytes = decode_header_value(value, options.max_bytes)?;
-        Passport::decode(&bytes, options, now)
     }
 }
 

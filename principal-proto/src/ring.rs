@@ -8,6 +8,20 @@
 //!    and keeps verifying with the old one, so passports already in flight pass;
 //! 3. once those have expired (a passport lives minutes at most), every side
 //!    [`retires`](PassportKeyRing::retire) the old key.
+//!
+//! # HMAC shared by all hops: what a compromised hop can do
+//!
+//! A ring may hold HMAC-SHA256 keys. An HMAC secret both signs and verifies, so
+//! when one secret is shared by every hop, **a single compromised hop can mint a
+//! passport for any Principal and any audience, and nobody can detect it**: the
+//! forgery is bit-for-bit what an honest signer would produce, under the same key
+//! id. Rotation does not help while the attacker holds the current secret.
+//!
+//! With Ed25519 each hop signs with its own private key and verifiers hold only
+//! public keys, so a compromised hop can sign only as itself, and a verifier that
+//! does not list that hop's key id refuses what it signs. Re-signing per hop
+//! ([`Passport::reissue_for`]) is built for this. **Prefer Ed25519 across hops**;
+//! HMAC only where signer and verifier are one trust boundary.
 
 use principal::Timestamp;
 use prost::Message as _;
@@ -132,7 +146,7 @@ impl PassportVerifier {
     ///
     /// Checks, in order: size, envelope shape, key id, algorithm (from the
     /// key), signature over the exact passport bytes received, then everything
-    /// [`Passport::decode`] checks (lifetime, expiry, audience, the Principal).
+    /// [`Passport::decode_unsigned`] checks (lifetime, expiry, audience, the Principal).
     ///
     /// ```
     /// use principal_proto::{KeyId, PassportKeyRing, PassportSigningKey, PassportVerifier};
@@ -157,13 +171,49 @@ impl PassportVerifier {
     /// [`PassportError::Oversized`], [`PassportError::Malformed`],
     /// [`PassportError::InvalidField`] (key id), [`PassportError::UnknownKeyId`],
     /// [`PassportError::UnsupportedAlgorithm`], [`PassportError::AlgorithmMismatch`],
-    /// [`PassportError::BadSignature`], then any error of [`Passport::decode`].
+    /// [`PassportError::BadSignature`], then any error of [`Passport::decode_unsigned`].
     pub fn verify(
         &self,
         signed: &[u8],
         options: &DecodeOptions,
         now: Timestamp,
     ) -> Result<Passport, PassportError> {
+        self.verify_with_key(signed, options, now)
+            .map(|(passport, _)| passport)
+    }
+
+    /// [`verify`](Self::verify), and the key that verified the signature: its key id
+    /// tells who signed (the edge, or the hop that re-signed it), for the audit.
+    ///
+    /// ```
+    /// use principal_proto::{KeyId, PassportKeyRing, PassportSigningKey, PassportVerifier};
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
+    /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    ///
+    /// let gateway = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new("gateway-1")?)?);
+    /// let orders = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new("orders-1")?)?);
+    /// let verifier = PassportVerifier::new(
+    ///     [&gateway, &orders].map(|ring| ring.verifier().key(ring.current_key_id()).unwrap().clone()),
+    /// )?;
+    /// let (received, key) = verifier.verify_with_key(&orders.sign(&passport)?, &options, now)?;
+    /// assert_eq!(received, passport);
+    /// assert_eq!(key.key_id().as_str(), "orders-1");
+    ///
+    /// let unknown = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new("billing-1")?)?);
+    /// let error = verifier.verify_with_key(&unknown.sign(&passport)?, &options, now).unwrap_err();
+    /// assert_eq!(error.reason(), "unknown_key_id");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`verify`](Self::verify).
+    pub fn verify_with_key(
+        &self,
+        signed: &[u8],
+        options: &DecodeOptions,
+        now: Timestamp,
+    ) -> Result<(Passport, &PassportVerifyingKey), PassportError> {
         let max = max_signed_len(options);
         if signed.len() > max {
             return Err(PassportError::Oversized {
@@ -182,7 +232,8 @@ impl PassportVerifier {
                 key_id: key.key_id().clone(),
             });
         }
-        Passport::decode(envelope.passport, options, now)
+        let passport = Passport::decode_authenticated(envelope.passport, options, now)?;
+        Ok((passport, key))
     }
 
     /// [`verify`](Self::verify) the header form: base64 of a `SignedPassport`,
@@ -246,6 +297,55 @@ impl PassportVerifier {
             });
         }
         Ok(key)
+    }
+}
+
+/// Which form received passport bytes are in: a `SignedPassport` envelope or a
+/// bare (unsigned) `Passport`. Both travel in `x-principal-bin`.
+///
+/// The two messages differ in field 4 (a `SignedPassport`'s signature is
+/// length-delimited, a `Passport`'s lifetime a varint, and each requires it), so
+/// bytes that parse as an envelope are [`Signed`](Self::Signed), and everything
+/// else is [`Unsigned`](Self::Unsigned) (possibly garbage, which decoding then
+/// refuses). The sender picks the form, and nothing is gained by picking the other
+/// one: a signed passport still needs a key the receiver accepts, an unsigned one
+/// a [`TrustedPeer`](crate::TrustedPeer).
+///
+/// ```
+/// use principal_proto::{KeyId, PassportForm, PassportKeyRing, PassportSigningKey};
+/// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+/// # let passport = principal_proto::fixtures::reference_passport(now)?;
+///
+/// let ring = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new("k1")?)?);
+/// assert_eq!(PassportForm::of(&ring.sign(&passport)?), PassportForm::Signed);
+/// assert_eq!(PassportForm::of(&passport.encode()), PassportForm::Unsigned);
+/// assert_eq!(PassportForm::of(b"\xff garbage"), PassportForm::Unsigned);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PassportForm {
+    /// A `SignedPassport`: verify it with a [`PassportVerifier`].
+    Signed,
+    /// Not an envelope: decode it only with
+    /// [`Passport::decode_unsigned`](crate::Passport::decode_unsigned).
+    Unsigned,
+}
+
+impl PassportForm {
+    /// The form of `bytes` (a decoded `x-principal-bin` value). Reads the
+    /// envelope's field tags only: no signature check, no decoding of the passport.
+    pub fn of(bytes: &[u8]) -> PassportForm {
+        match wire::signed_passport(bytes) {
+            Ok(_) => PassportForm::Signed,
+            Err(_) => PassportForm::Unsigned,
+        }
+    }
+
+    /// The largest decoded `x-principal-bin` value accepted under `options`, in
+    /// either form (a signed envelope adds [`SIGNED_ENVELOPE_OVERHEAD`]): the limit
+    /// to pass to [`decode_header_value`](crate::header::decode_header_value).
+    pub fn max_len(options: &DecodeOptions) -> usize {
+        max_signed_len(options)
     }
 }
 

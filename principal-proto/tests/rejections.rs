@@ -4,7 +4,7 @@
 mod common;
 
 use aws_lc_rs::hmac;
-use common::{NOW, hmac_ring, kid, options, reference};
+use common::{NOW, hmac_ring, kid, options, peer, reference};
 use principal::{Audience, PrincipalError, Timestamp};
 use principal_proto::header::{decode_header_value, encode_header_value, max_encoded_len};
 use principal_proto::{
@@ -22,7 +22,7 @@ fn wire() -> proto::Passport {
 }
 
 fn decode_wire(wire: &proto::Passport) -> Result<Passport, PassportError> {
-    Passport::decode(&wire.encode_to_vec(), &options(), NOW)
+    Passport::decode_unsigned(&wire.encode_to_vec(), &options(), NOW, peer())
 }
 
 fn principal_mut(wire: &mut proto::Passport) -> &mut proto::Principal {
@@ -39,7 +39,7 @@ fn envelope(signed: &[u8]) -> proto::SignedPassport {
 #[test]
 fn oversized_passport_is_refused_before_decoding() {
     let bytes = vec![0u8; DEFAULT_MAX_PASSPORT_BYTES + 1];
-    let error = Passport::decode(&bytes, &options(), NOW).unwrap_err();
+    let error = Passport::decode_unsigned(&bytes, &options(), NOW, peer()).unwrap_err();
     assert!(matches!(
         error,
         PassportError::Oversized { what: "passport", len, max: DEFAULT_MAX_PASSPORT_BYTES }
@@ -50,7 +50,7 @@ fn oversized_passport_is_refused_before_decoding() {
     // A real passport over a tighter limit.
     let tight = options().with_max_bytes(64).unwrap();
     assert!(matches!(
-        Passport::decode(&reference().encode(), &tight, NOW),
+        Passport::decode_unsigned(&reference().encode(), &tight, NOW, peer()),
         Err(PassportError::Oversized {
             what: "passport",
             ..
@@ -91,7 +91,7 @@ fn oversized_signed_passport_is_refused_before_decoding() {
 fn oversized_header_is_refused_before_decoding() {
     let long = "A".repeat(max_encoded_len(DEFAULT_MAX_PASSPORT_BYTES) + 4);
     assert!(matches!(
-        Passport::decode_header(&long, &options(), NOW),
+        Passport::decode_unsigned_header(&long, &options(), NOW, peer()),
         Err(PassportError::Oversized {
             what: "header value",
             ..
@@ -147,7 +147,7 @@ fn bad_base64_is_refused() {
         assert_eq!(error.reason(), "bad_base64");
     }
     assert!(matches!(
-        Passport::decode_header("not base64!", &options(), NOW),
+        Passport::decode_unsigned_header("not base64!", &options(), NOW, peer()),
         Err(PassportError::Base64(_))
     ));
     assert!(matches!(
@@ -167,11 +167,11 @@ fn truncated_passport_is_malformed() {
     // Every strict prefix that cuts a field short is refused; prefixes that
     // end between fields decode to a passport missing required parts.
     for len in 0..bytes.len() {
-        let result = Passport::decode(&bytes[..len], &options(), NOW);
+        let result = Passport::decode_unsigned(&bytes[..len], &options(), NOW, peer());
         assert!(result.is_err(), "prefix of {len} bytes accepted");
     }
     assert!(matches!(
-        Passport::decode(&bytes[..bytes.len() - 1], &options(), NOW),
+        Passport::decode_unsigned(&bytes[..bytes.len() - 1], &options(), NOW, peer()),
         Err(PassportError::Malformed {
             message: "Passport",
             ..
@@ -202,20 +202,20 @@ fn truncated_signed_passport_is_refused() {
 fn wrong_wire_type_and_invalid_utf8_are_malformed() {
     // Field 2 (request_id, a string) sent as a varint.
     assert!(matches!(
-        Passport::decode(&[0x10, 0x01], &options(), NOW),
+        Passport::decode_unsigned(&[0x10, 0x01], &options(), NOW, peer()),
         Err(PassportError::Malformed { .. })
     ));
     // Field 2 as a string of invalid UTF-8.
     assert!(matches!(
-        Passport::decode(&[0x12, 0x02, 0xff, 0xfe], &options(), NOW),
+        Passport::decode_unsigned(&[0x12, 0x02, 0xff, 0xfe], &options(), NOW, peer()),
         Err(PassportError::Malformed { .. })
     ));
     // A length prefix beyond the end.
     assert!(matches!(
-        Passport::decode(&[0x0a, 0x7f, 0x00], &options(), NOW),
+        Passport::decode_unsigned(&[0x0a, 0x7f, 0x00], &options(), NOW, peer()),
         Err(PassportError::Malformed { .. })
     ));
-    let error = Passport::decode(&[0xff; 12], &options(), NOW).unwrap_err();
+    let error = Passport::decode_unsigned(&[0xff; 12], &options(), NOW, peer()).unwrap_err();
     assert!(matches!(error, PassportError::Malformed { .. }));
     assert_eq!(error.reason(), "malformed");
 }
@@ -227,7 +227,7 @@ fn singular_field_twice_is_malformed() {
     let mut bytes = reference().encode();
     bytes.extend_from_slice(&[0x2a, 0x07]);
     bytes.extend_from_slice(b"billing");
-    let error = Passport::decode(&bytes, &options(), NOW).unwrap_err();
+    let error = Passport::decode_unsigned(&bytes, &options(), NOW, peer()).unwrap_err();
     assert!(
         matches!(
             error,
@@ -260,7 +260,7 @@ fn invalid_utf8_inside_a_list_is_malformed() {
     let at = bytes.windows(11).position(|w| w == b"placeholder").unwrap();
     bytes[at] = 0xff;
     assert!(matches!(
-        Passport::decode(&bytes, &options(), NOW),
+        Passport::decode_unsigned(&bytes, &options(), NOW, peer()),
         Err(PassportError::Malformed { .. })
     ));
 }
@@ -345,7 +345,7 @@ fn with_extra(extra: &[u8]) -> Vec<u8> {
 fn assert_oneof_conflict(bytes: &[u8]) {
     // prost keeps the last member; Baton refuses.
     assert!(proto::Passport::decode(bytes).is_ok());
-    let error = Passport::decode(bytes, &options(), NOW).unwrap_err();
+    let error = Passport::decode_unsigned(bytes, &options(), NOW, peer()).unwrap_err();
     assert!(
         matches!(
             error,
@@ -366,7 +366,7 @@ fn id_with_two_kinds_is_refused() {
     assert_oneof_conflict(&with_extra_in_id(&field(0x1a, b"billing")));
     assert_oneof_conflict(&with_extra_in_id(&field(0x0a, &[7; 16])));
     // The untouched helper output decodes: the conflict is what is refused.
-    assert!(Passport::decode(&with_extra_in_id(&[]), &options(), NOW).is_ok());
+    assert!(Passport::decode_unsigned(&with_extra_in_id(&[]), &options(), NOW, peer()).is_ok());
 }
 
 #[test]
@@ -467,7 +467,7 @@ fn id_both_as_text_and_uuid_is_refused() {
     let both = [&[0x82, 0x01, 5][..], b"sid-1", &[0x8a, 0x01, 16], &[1; 16]].concat();
     assert_oneof_conflict(&with_extra(&both));
     // A session id uuid alone decodes; one of 15 bytes does not.
-    assert!(Passport::decode(&with_extra(&both[8..]), &options(), NOW).is_ok());
+    assert!(Passport::decode_unsigned(&with_extra(&both[8..]), &options(), NOW, peer()).is_ok());
     let mut wire = self::wire();
     principal_mut(&mut wire).session_id_form = Some(SessionIdForm::SessionIdUuid(vec![1; 15]));
     assert!(matches!(
@@ -605,7 +605,7 @@ fn passport_lifetime_must_be_positive() {
 #[test]
 fn passport_lifetime_is_capped() {
     let long = common::passport_with("req-1", "orders", NOW.as_unix_seconds(), 301);
-    let error = Passport::decode(&long.encode(), &options(), NOW).unwrap_err();
+    let error = Passport::decode_unsigned(&long.encode(), &options(), NOW, peer()).unwrap_err();
     assert!(matches!(
         error,
         PassportError::LifetimeTooLong {
@@ -616,10 +616,10 @@ fn passport_lifetime_is_capped() {
     assert_eq!(error.reason(), "lifetime_too_long");
     // Exactly at the cap: accepted; a tighter cap refuses it.
     let at_cap = common::passport_with("req-1", "orders", NOW.as_unix_seconds(), 300);
-    assert!(Passport::decode(&at_cap.encode(), &options(), NOW).is_ok());
+    assert!(Passport::decode_unsigned(&at_cap.encode(), &options(), NOW, peer()).is_ok());
     let tight = options().with_max_lifetime(60).unwrap();
     assert!(matches!(
-        Passport::decode(&at_cap.encode(), &tight, NOW),
+        Passport::decode_unsigned(&at_cap.encode(), &tight, NOW, peer()),
         Err(PassportError::LifetimeTooLong { .. })
     ));
     // Extreme times do not overflow.
@@ -637,15 +637,16 @@ fn expired_passport_is_refused_after_the_leeway() {
     // Valid for 60 s from NOW; leeway 30 s.
     let bytes = reference().encode();
     let last_accepted = NOW.add_seconds(60 + 30 - 1);
-    assert!(Passport::decode(&bytes, &options(), last_accepted).is_ok());
-    let error = Passport::decode(&bytes, &options(), NOW.add_seconds(90)).unwrap_err();
+    assert!(Passport::decode_unsigned(&bytes, &options(), last_accepted, peer()).is_ok());
+    let error =
+        Passport::decode_unsigned(&bytes, &options(), NOW.add_seconds(90), peer()).unwrap_err();
     assert!(matches!(error, PassportError::Expired { .. }));
     assert_eq!(error.reason(), "expired");
     // Without leeway, expired at expires_at exactly.
     let strict = options().with_leeway(0).unwrap();
-    assert!(Passport::decode(&bytes, &strict, NOW.add_seconds(59)).is_ok());
+    assert!(Passport::decode_unsigned(&bytes, &strict, NOW.add_seconds(59), peer()).is_ok());
     assert!(matches!(
-        Passport::decode(&bytes, &strict, NOW.add_seconds(60)),
+        Passport::decode_unsigned(&bytes, &strict, NOW.add_seconds(60), peer()),
         Err(PassportError::Expired { .. })
     ));
 }
@@ -653,8 +654,9 @@ fn expired_passport_is_refused_after_the_leeway() {
 #[test]
 fn passport_from_the_future_is_refused_beyond_the_leeway() {
     let bytes = reference().encode();
-    assert!(Passport::decode(&bytes, &options(), NOW.add_seconds(-30)).is_ok());
-    let error = Passport::decode(&bytes, &options(), NOW.add_seconds(-31)).unwrap_err();
+    assert!(Passport::decode_unsigned(&bytes, &options(), NOW.add_seconds(-30), peer()).is_ok());
+    let error =
+        Passport::decode_unsigned(&bytes, &options(), NOW.add_seconds(-31), peer()).unwrap_err();
     assert!(matches!(error, PassportError::NotYetValid { .. }));
     assert_eq!(error.reason(), "not_yet_valid");
 }
@@ -664,7 +666,8 @@ fn expired_principal_in_a_fresh_passport_is_refused() {
     // The reference Principal expires at NOW + 840; a passport minted later is fresh.
     let late = NOW.add_seconds(900);
     let passport = common::passport_with("req-1", "orders", late.as_unix_seconds(), 60);
-    let error = Passport::decode(&passport.encode(), &options(), late).unwrap_err();
+    let error =
+        Passport::decode_unsigned(&passport.encode(), &options(), late, peer()).unwrap_err();
     assert!(matches!(error, PassportError::PrincipalExpired { .. }));
     assert_eq!(error.reason(), "principal_expired");
 }
@@ -689,7 +692,8 @@ fn principal_before_its_not_before_is_refused() {
 #[test]
 fn wrong_audience_is_refused() {
     let billing = principal_proto::DecodeOptions::new(Audience::new("billing").unwrap());
-    let error = Passport::decode(&reference().encode(), &billing, NOW).unwrap_err();
+    let error =
+        Passport::decode_unsigned(&reference().encode(), &billing, NOW, peer()).unwrap_err();
     assert!(matches!(
         &error,
         PassportError::WrongAudience { expected, found } if expected == "billing" && found == "orders"
@@ -1236,18 +1240,20 @@ fn timestamps_at_the_extremes_do_not_overflow() {
         Err(PassportError::Expired { .. })
     ));
     assert!(
-        Passport::decode(
+        Passport::decode_unsigned(
             &reference().encode(),
             &options(),
-            Timestamp::from_unix_seconds(i64::MAX)
+            Timestamp::from_unix_seconds(i64::MAX),
+            peer()
         )
         .is_err()
     );
     assert!(
-        Passport::decode(
+        Passport::decode_unsigned(
             &reference().encode(),
             &options(),
-            Timestamp::from_unix_seconds(i64::MIN)
+            Timestamp::from_unix_seconds(i64::MIN),
+            peer()
         )
         .is_err()
     );

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{NOW, any_times, principal, request_id, valid_times};
+use common::{NOW, any_times, peer, principal, request_id, valid_times};
 use principal::{Audience, Principal};
-use principal_proto::{Passport, PassportError, PassportVerifier, header, proto};
+use principal_proto::{Passport, PassportError, PassportForm, PassportVerifier, header, proto};
 use proptest::prelude::*;
 use prost::Message as _;
 
@@ -44,7 +44,7 @@ proptest! {
         let options = common::options();
 
         let bytes = passport.encode();
-        let decoded = Passport::decode(&bytes, &options, NOW).unwrap();
+        let decoded = Passport::decode_unsigned(&bytes, &options, NOW, peer()).unwrap();
         prop_assert_eq!(&decoded, &passport);
         prop_assert_eq!(decoded.encode(), bytes.clone());
 
@@ -53,12 +53,19 @@ proptest! {
         prop_assert_eq!(header::decode_header_value(&unpadded, 1 << 16).unwrap(), bytes.clone());
         let padding = (4 - unpadded.len() % 4) % 4;
         let padded = format!("{unpadded}{}", "=".repeat(padding));
-        prop_assert_eq!(Passport::decode_header(&padded, &options, NOW).unwrap(), passport.clone());
+        prop_assert_eq!(Passport::decode_unsigned_header(&padded, &options, NOW, peer()).unwrap(), passport.clone());
+
+        // Every valid passport reads as unsigned, every envelope as signed.
+        prop_assert_eq!(PassportForm::of(&bytes), PassportForm::Unsigned);
 
         // Signed, both algorithms.
         for ring in [common::hmac_ring("h1", 1), common::ed25519_ring("e1")] {
             let signed = ring.sign(&passport).unwrap();
+            prop_assert_eq!(PassportForm::of(&signed), PassportForm::Signed);
+            prop_assert!(signed.len() <= PassportForm::max_len(&options));
             prop_assert_eq!(&ring.verify(&signed, &options, NOW).unwrap(), &passport);
+            let (_, key) = ring.verifier().verify_with_key(&signed, &options, NOW).unwrap();
+            prop_assert_eq!(key.key_id(), ring.current_key_id());
             let signed_header = ring.sign_header(&passport).unwrap();
             prop_assert_eq!(ring.verifier().verify_header(&signed_header, &options, NOW).unwrap(), passport.clone());
         }
@@ -80,7 +87,7 @@ proptest! {
         let bytes = passport.encode();
         for max in 0..=4 {
             let options = common::options().with_max_delegation_depth(max).unwrap();
-            let result = Passport::decode(&bytes, &options, NOW);
+            let result = Passport::decode_unsigned(&bytes, &options, NOW, peer());
             if depth <= max {
                 prop_assert!(result.is_ok());
             } else {

@@ -15,7 +15,7 @@ use principal::{Audience, Principal, Timestamp};
 use principal_proto::header::encode_header_value;
 use principal_proto::{
     DecodeOptions, KeyId, Passport, PassportError, PassportKeyRing, PassportSigningKey,
-    PassportVerifier, PassportVerifyingKey, RequestId, fixtures,
+    PassportVerifier, PassportVerifyingKey, RequestId, TrustedPeer, fixtures,
 };
 use serde_json::{Value, json};
 
@@ -212,7 +212,11 @@ fn json_principal_encodes_to_the_checked_in_bytes() {
         encode_header_value(&bytes)
     );
     // And the bytes decode back to the same passport.
-    assert_eq!(Passport::decode(&bytes, &options, now).unwrap(), passport);
+    let peer = TrustedPeer::allowlisted("spiffe://baton.test/gateway").unwrap();
+    assert_eq!(
+        Passport::decode_unsigned(&bytes, &options, now, peer).unwrap(),
+        passport
+    );
 }
 
 #[test]

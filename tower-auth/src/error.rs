@@ -282,6 +282,31 @@ pub enum AuthError {
     /// A revocation check refused the token.
     #[error("token revoked: {0}")]
     Revoked(#[from] Revoked),
+
+    // ---- passports (pattern 4) ----
+    /// The `x-principal-bin` passport failed principal-proto's checks: base64, size,
+    /// shape, signature (unknown or retired key id, wrong key, tampered bytes), lifetime,
+    /// expiry, audience or the Principal inside. The message names keys and audiences,
+    /// never key material.
+    #[error("x-principal-bin: {0}")]
+    InvalidPassport(principal_proto::PassportError),
+    /// An unsigned passport arrived without an authenticated transport peer: only an
+    /// allowlisted mTLS workload may send one.
+    #[error("x-principal-bin: unsigned passport without an authenticated transport peer")]
+    UnsignedPassportWithoutPeer,
+    /// An unsigned passport arrived from a transport peer that is not on the allowlist.
+    #[error("x-principal-bin: unsigned passport from peer {peer}, which is not allowlisted")]
+    UnsignedPassportPeerNotAllowed {
+        /// The peer's SPIFFE ID (an identity, not a secret).
+        peer: crate::peer::SpiffeId,
+    },
+    /// The passport's request id is not the request's `x-request-id`: a passport is
+    /// bound to the one request it was issued for.
+    #[error("x-principal-bin: the passport's request id is not this request's x-request-id")]
+    PassportRequestIdMismatch,
+    /// A passport arrived without an `x-request-id` to bind it to.
+    #[error("x-request-id: missing, so the passport cannot be bound to this request")]
+    MissingRequestId,
     /// The verified claims do not map to a valid Principal.
     #[error("claims: {0}")]
     ClaimMapping(#[from] ClaimError),
@@ -353,6 +378,13 @@ impl AuthError {
                 RevokedField::Actor => "revoked_actor",
             },
             AuthError::ClaimMapping(_) => "claim_mapping",
+            AuthError::InvalidPassport(error) => passport_reason(error),
+            AuthError::UnsignedPassportWithoutPeer => "unsigned_passport_without_peer",
+            AuthError::UnsignedPassportPeerNotAllowed { .. } => {
+                "unsigned_passport_peer_not_allowed"
+            }
+            AuthError::PassportRequestIdMismatch => "passport_request_id_mismatch",
+            AuthError::MissingRequestId => "missing_request_id",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::KeySourceUnavailable { .. } => "key_source_unavailable",
             AuthError::Internal { .. } => "internal",
@@ -391,7 +423,12 @@ impl AuthError {
             | AuthError::WrongType { .. }
             | AuthError::UnknownCritical { .. }
             | AuthError::Revoked(_)
-            | AuthError::ClaimMapping(_) => Challenge::InvalidToken,
+            | AuthError::ClaimMapping(_)
+            | AuthError::InvalidPassport(_)
+            | AuthError::UnsignedPassportWithoutPeer
+            | AuthError::UnsignedPassportPeerNotAllowed { .. }
+            | AuthError::PassportRequestIdMismatch
+            | AuthError::MissingRequestId => Challenge::InvalidToken,
             AuthError::InsufficientScope { .. } => Challenge::InsufficientScope,
             AuthError::KeySourceUnavailable { .. } => Challenge::Unavailable,
             AuthError::Internal { .. } => Challenge::Internal,
@@ -421,6 +458,22 @@ impl AuthError {
     /// [`MissingToken`]: Self::MissingToken
     pub fn is_no_credentials(&self) -> bool {
         matches!(self, AuthError::MissingToken | AuthError::UnsupportedScheme)
+    }
+}
+
+/// The label of a refused passport: the failures worth telling apart in metrics, the
+/// rest (base64, shape, fields, the Principal inside) as `malformed_passport`.
+fn passport_reason(error: &principal_proto::PassportError) -> &'static str {
+    use principal_proto::PassportError as E;
+    match error {
+        E::Expired { .. } | E::PrincipalExpired { .. } => "passport_expired",
+        E::NotYetValid { .. } | E::PrincipalNotYetValid { .. } => "passport_not_yet_valid",
+        E::WrongAudience { .. } => "passport_wrong_audience",
+        E::UnknownKeyId { .. } => "passport_unknown_key_id",
+        E::BadSignature { .. } => "passport_bad_signature",
+        E::UnsupportedAlgorithm { .. } | E::AlgorithmMismatch { .. } => "passport_algorithm",
+        E::Oversized { .. } => "passport_too_large",
+        _ => "malformed_passport",
     }
 }
 
@@ -805,6 +858,15 @@ mod tests {
                 header: "x-principal-bin",
                 problem: "sent twice",
             },
+            AuthError::InvalidPassport(principal_proto::PassportError::MissingField {
+                field: "Passport.principal",
+            }),
+            AuthError::UnsignedPassportWithoutPeer,
+            AuthError::UnsignedPassportPeerNotAllowed {
+                peer: "spiffe://a.example/batch".parse().unwrap(),
+            },
+            AuthError::PassportRequestIdMismatch,
+            AuthError::MissingRequestId,
         ]
     }
 

@@ -6,9 +6,10 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`jwt`] | [`JwtVerifier`](jwt::JwtVerifier): external JWTs against each issuer's keys (pattern 1), with the checks and their order documented there |
+//! | [`passport`] | [`PassportHeaderVerifier`](passport::PassportHeaderVerifier): the `x-principal-bin` passport (pattern 4), signed (key ring by key id, live rotation) or unsigned from an allowlisted mTLS peer, bound to the request's `x-request-id` |
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
 //! | [`credentials`], [`peer`] | what a request presents to the verifiers (bearer token, `x-principal-bin`, `x-baton-internal-token`, the mTLS peer), and the peer's SPIFFE identity with the allowlist shared by HTTP and gRPC |
-//! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the bearer token, verifies, inserts a [`VerifiedPrincipal`], answers RFC 6750 challenges, one audit event per decision; [`StripHeadersLayer`](authenticate::StripHeadersLayer): the same header stripping for every route of a router, the unauthenticated ones and the fallback included |
+//! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the request's [`Credentials`], verifies, inserts a [`VerifiedPrincipal`] and makes the request context current, answers RFC 6750 challenges, one audit event per decision; [`StripHeadersLayer`](authenticate::StripHeadersLayer): the same header stripping for every route of a router, the unauthenticated ones and the fallback included |
 //! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
 //! | [`context`] | the current request's [`RequestContext`](context::RequestContext) (verified Principal, request id, trace context) in a task-local scoped around the future that serves it; [`context::spawn`] carries it into spawned tasks |
 //! | [`trace`] | W3C `traceparent`/`tracestate` and `x-request-id`: validated, passed on untouched, generated when absent or invalid |
@@ -17,11 +18,11 @@
 //! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain; the wrapper whose constructor only this crate's verifiers call (code holding one can still clone it: it shows that a verification happened, not for which request); the one error type with its HTTP mapping (`scope` on `insufficient_scope`, `Retry-After` on 503) |
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
 //! | [`mint`] | internal JWT minting (pattern 2): [`InternalIssuer`](mint::InternalIssuer) signs ES256/EdDSA `at+jwt` tokens from a Principal, with key rotation; [`JwksService`](mint::JwksService) serves its JWKS and discovery document; [`MintCache`](mint::MintCache) mints once per (Principal, audience) per token lifetime |
+//! | [`propagate`] | [`PropagateLayer`](propagate::PropagateLayer): the client side; per destination (an explicit allowlist), the current Principal as a passport (signed, forwarded in a trust domain, or unsigned toward allowlisted mTLS peers), a minted internal JWT, the original bearer token, or nothing; identity headers set by the caller's own code never leave; `x-request-id` and trace context passed on |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
-//! Still to come: internal token minting (pattern 2), introspection (pattern 3),
-//! passport verification in a layer (pattern 4), the `propagate` and `require` layers,
-//! and RFC 8693 token exchange.
+//! Still to come: introspection (pattern 3), the `require` layer, and RFC 8693 token
+//! exchange.
 //!
 //! The [`jwt`] module's example wires a verifier and the layer end to end, with an
 //! accepted and a refused request.
@@ -48,6 +49,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod manual;
 pub mod mint;
+pub mod passport;
 pub mod peer;
 pub mod propagate;
 pub mod revocation;

@@ -148,6 +148,35 @@
 //! different credentials; and in optional mode ([`AuthenticateLayer::optional`]) a bad
 //! token is refused, never downgraded to anonymous.
 //!
+//! ## Passports: forged, replayed, or sent unsigned (pattern 4)
+//!
+//! Behind [`AuthenticateLayer::internal`](crate::authenticate::AuthenticateLayer::internal)
+//! the [`PassportHeaderVerifier`] reads `x-principal-bin` (`tests/passport_verifier.rs`,
+//! `tests/passport_http.rs`):
+//!
+//! - **Unsigned passports** prove nothing about their author. They are decoded only when
+//!   the transport peer (the SPIFFE ID a TLS acceptor authenticated) is on the
+//!   configured allowlist; without a peer the verdict is
+//!   [`AuthError::UnsignedPassportWithoutPeer`], off the list
+//!   [`AuthError::UnsignedPassportPeerNotAllowed`], and the bytes are never decoded.
+//!   principal-proto enforces the same rule in its API: its only unsigned decoder,
+//!   `Passport::decode_unsigned`, takes a `TrustedPeer`, the caller's written statement
+//!   that it checked the peer.
+//! - **Signed passports** are checked over the exact bytes received, with the algorithm
+//!   of the key the key id names (never the envelope's), before anything inside is
+//!   decoded; an unknown or retired key id, another key under a known id, or one flipped
+//!   bit is [`AuthError::InvalidPassport`].
+//! - **Replay to another request** is refused: the passport's request id must equal the
+//!   request's `x-request-id` ([`AuthError::PassportRequestIdMismatch`],
+//!   [`AuthError::MissingRequestId`]). **Replay to another service** is refused by the
+//!   audience, except inside a trust domain whose services share the domain's audience
+//!   by design; re-sign per hop where a passport should reach one service only.
+//! - **A compromised hop** holding an HMAC secret shared by all hops can mint a passport
+//!   for any Principal and audience that every other hop accepts, undetectably. With
+//!   Ed25519 a hop holds only public keys of others and can sign only as itself, under
+//!   its own key id, which names it as the [`Caller`](crate::Caller). Use Ed25519 across
+//!   hops.
+//!
 //! ## The verified-token cache never trusts more than a fresh verification
 //!
 //! [`TokenCache`] lets a token seen again skip the signature check, so it must never
@@ -343,3 +372,9 @@
 //! [`TokenCacheConfig::disabled`]: crate::token_cache::TokenCacheConfig::disabled
 //! [`DEFAULT_MAX_ENTRIES`]: crate::token_cache::DEFAULT_MAX_ENTRIES
 //! [`Denylist::update`]: crate::revocation::Denylist::update
+//! [`PassportHeaderVerifier`]: crate::passport::PassportHeaderVerifier
+//! [`AuthError::UnsignedPassportWithoutPeer`]: crate::error::AuthError::UnsignedPassportWithoutPeer
+//! [`AuthError::UnsignedPassportPeerNotAllowed`]: crate::error::AuthError::UnsignedPassportPeerNotAllowed
+//! [`AuthError::InvalidPassport`]: crate::error::AuthError::InvalidPassport
+//! [`AuthError::PassportRequestIdMismatch`]: crate::error::AuthError::PassportRequestIdMismatch
+//! [`AuthError::MissingRequestId`]: crate::error::AuthError::MissingRequestId

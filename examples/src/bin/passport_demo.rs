@@ -11,7 +11,8 @@ use principal::{
     Uuid,
 };
 use principal_proto::{
-    DecodeOptions, KeyId, Passport, PassportKeyRing, PassportSigningKey, RequestId,
+    DecodeOptions, KeyId, Passport, PassportKeyRing, PassportSigningKey, PassportVerifier,
+    PassportVerifyingKey, RequestId,
 };
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -104,5 +105,29 @@ fn main() -> Result<(), Box<dyn Error>> {
         Ok(_) => return Err("a passport for `orders` was accepted by `billing`".into()),
         Err(error) => println!("billing refuses it: {} ({error})", error.reason()),
     }
+
+    // Re-signed per hop: `orders` passes the identity on to `billing` under its own
+    // Ed25519 key, never for longer than it received; `billing` knows that key by id.
+    let orders = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new(
+        "orders-2026-11",
+    )?)?);
+    let next = received.reissue_for(billing.expected_audience().clone(), now, 30)?;
+    // All `billing` holds of `orders`: its key id and 32-byte public key.
+    let orders_public = orders
+        .verifier()
+        .key(orders.current_key_id())
+        .and_then(|key| key.ed25519_public_key())
+        .ok_or("orders signs with Ed25519")?;
+    let billing_verifier = PassportVerifier::new([PassportVerifyingKey::ed25519(
+        orders.current_key_id().clone(),
+        orders_public,
+    )?])?;
+    let at_billing = billing_verifier.verify_header(&orders.sign_header(&next)?, &billing, now)?;
+    println!(
+        "billing accepts the passport orders re-signed (key {}): request {}, expires in {} s",
+        orders.current_key_id(),
+        at_billing.request_id(),
+        at_billing.expires_at().as_unix_seconds() - now.as_unix_seconds()
+    );
     Ok(())
 }

@@ -9,13 +9,21 @@ use principal::{
     ScopeSet, ServiceId, Tenant, Timestamp, Uuid,
 };
 use principal_proto::{
-    DecodeOptions, KeyId, Passport, PassportKeyRing, PassportSigningKey, RequestId, fixtures,
+    DecodeOptions, KeyId, Passport, PassportKeyRing, PassportSigningKey, RequestId, TrustedPeer,
+    fixtures,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 /// The time every fixed test runs at.
 pub const NOW: Timestamp = Timestamp::from_unix_seconds(1_700_000_000);
+
+/// The transport peer the unsigned-passport tests state they checked.
+pub const PEER_ID: &str = "spiffe://baton.test/ns/shop/sa/gateway";
+
+pub fn peer() -> TrustedPeer<'static> {
+    TrustedPeer::allowlisted(PEER_ID).unwrap()
+}
 
 pub fn kid(value: &str) -> KeyId {
     KeyId::new(value).unwrap()
