@@ -1,6 +1,8 @@
 //! The one `tracing` event per decision (DESIGN §6).
 //!
-//! Fields: `request_id` (the `x-request-id` header, or `-`), `principal_id`, `kind`,
+//! Fields: `request_id` (the request context's: the `x-request-id` received when valid,
+//! else the one generated here and sent on to the next hops; `-` only when none could be
+//! made), `principal_id`, `kind`,
 //! `delegation` (actor ids, oldest first, comma-separated; empty if none), `pattern`,
 //! `caller` (the service that called this hop and how that is known, e.g.
 //! `svc-edge-… (passport)` or `spiffe://prod/edge (workload)`; `-` when the credentials
@@ -57,11 +59,11 @@ impl fmt::Display for Caller<'_> {
     }
 }
 
-pub(super) fn accepted(headers: &HeaderMap, verified: &VerifiedPrincipal) {
+pub(super) fn accepted(request_id: &str, verified: &VerifiedPrincipal) {
     let principal = verified.principal();
     tracing::info!(
         target: AUDIT_TARGET,
-        request_id = request_id(headers),
+        request_id,
         principal_id = %principal.id(),
         kind = %principal.kind(),
         delegation = %Delegation(principal),
@@ -73,10 +75,10 @@ pub(super) fn accepted(headers: &HeaderMap, verified: &VerifiedPrincipal) {
     );
 }
 
-pub(super) fn anonymous(headers: &HeaderMap, pattern: Pattern, reason: &AuthError) {
+pub(super) fn anonymous(request_id: &str, pattern: Pattern, reason: &AuthError) {
     tracing::info!(
         target: AUDIT_TARGET,
-        request_id = request_id(headers),
+        request_id,
         principal_id = "-",
         kind = "-",
         delegation = "",
@@ -109,8 +111,7 @@ macro_rules! refused {
     };
 }
 
-pub(super) fn rejected(headers: &HeaderMap, pattern: Pattern, error: &AuthError) {
-    let request_id = request_id(headers);
+pub(super) fn rejected(request_id: &str, pattern: Pattern, error: &AuthError) {
     // Server-side failures are the operator's problem: louder than a caller's bad token.
     match error.challenge() {
         Challenge::Internal => refused!(Level::ERROR, request_id, pattern, error),

@@ -177,7 +177,7 @@ where
 {
     let error = match (verdict, absence) {
         (Ok(verified), _) => {
-            audit::accepted(request.headers(), &verified);
+            audit::accepted(context.request_id().as_str(), &verified);
             // What the verifiers read is now in the Principal: the handler, and anything
             // it forwards, never sees the raw internal headers.
             let context = keep_received_passport(context, &verified, &request, shared);
@@ -193,7 +193,7 @@ where
         }
         (Err(error), Some(absence)) if error.is_decline() => {
             if shared.optional() {
-                audit::anonymous(request.headers(), shared.pattern(), &absence);
+                audit::anonymous(context.request_id().as_str(), shared.pattern(), &absence);
                 request.extensions_mut().insert(context.clone());
                 return State::Calling {
                     future: context.call_scoped(inner, request),
@@ -203,7 +203,7 @@ where
         }
         (Err(error), _) => error,
     };
-    audit::rejected(request.headers(), shared.pattern(), &error);
+    audit::rejected(context.request_id().as_str(), shared.pattern(), &error);
     State::Refused {
         response: Some(shared.challenge().response(&error)),
     }

@@ -102,7 +102,8 @@ where
         let context = match request_context(request.headers(), &self.shared) {
             Ok(context) => context,
             Err(error) => {
-                audit::rejected(request.headers(), self.shared.pattern(), &error);
+                let request_id = audit::request_id(request.headers());
+                audit::rejected(request_id, self.shared.pattern(), &error);
                 return ResponseFuture::refused(self.shared.challenge().response(&error));
             }
         };
@@ -135,12 +136,16 @@ where
                 )
             }
             Step::Anonymous(reason) => {
-                audit::anonymous(request.headers(), self.shared.pattern(), &reason);
+                audit::anonymous(
+                    context.request_id().as_str(),
+                    self.shared.pattern(),
+                    &reason,
+                );
                 request.extensions_mut().insert(context.clone());
                 ResponseFuture::calling(context.call_scoped(&mut self.inner, request))
             }
             Step::Refuse(error) => {
-                audit::rejected(request.headers(), self.shared.pattern(), &error);
+                audit::rejected(context.request_id().as_str(), self.shared.pattern(), &error);
                 ResponseFuture::refused(self.shared.challenge().response(&error))
             }
         }
