@@ -137,9 +137,10 @@
 //! and a deployment may carry internal tokens in [`INTERNAL_TOKEN_HEADER`]. An outside
 //! caller sending these must never become that Principal. [`AuthenticateLayer`] removes
 //! every value of both headers (and any added with
-//! [`AuthenticateLayer::strip_headers`]) before anything reads the request; the
-//! only way to keep one is the named [`AuthenticateLayer::insecure_keep_header`], for
-//! hops behind a trusted edge. Only this crate's verifiers can make a
+//! [`AuthenticateLayer::strip_headers`]) before anything reads the request. A service
+//! behind the edge reads them with [`AuthenticateLayer::internal`](crate::authenticate::AuthenticateLayer::internal),
+//! and only through its verifiers: they are removed from the request before the handler
+//! runs, so nothing the handler forwards can carry them on. Only this crate's verifiers can make a
 //! [`VerifiedPrincipal`] from nothing (its constructor is private), and the layer removes
 //! any that reached it in the extensions before inserting its own verdict on the
 //! request's credentials; a copy is an ordinary value, though, so code running behind the
@@ -239,6 +240,27 @@
 //! `[redacted]`, a token-cache key shows four bytes of its digest, and a URL's credentials
 //! are removed before an error names it. A bearer token kept for passthrough
 //! ([`BearerToken`](crate::context::BearerToken)) prints as `BearerToken(<redacted>)`.
+//!
+//! ## Identity leaking to the wrong destination (the propagate layer)
+//!
+//! An outgoing call is where a service can hand its caller's identity to someone who
+//! should not have it: a handler that copies its incoming headers onto a request to a
+//! third party, a token meant for one service sent to another, a passthrough bearer token
+//! that reaches a partner API. [`PropagateLayer`](crate::propagate::PropagateLayer):
+//!
+//! - removes `authorization`, `x-principal-bin` and `x-baton-internal-token` from every
+//!   outgoing request, whatever the caller's code set, before anything else;
+//! - attaches identity only to destinations on its explicit allowlist, matched by exact
+//!   authority (host, case-insensitive, and port; the port defaulted from the scheme, a
+//!   URI with user info or an invalid port matches nothing), each with the form its route
+//!   names: a passport for that destination's audience, a minted JWT whose one `aud` is
+//!   that destination (replayed elsewhere, it is refused by audience), or the original
+//!   bearer token only on routes that ask for it, and only when the authenticate layer was
+//!   told to keep it ([`keep_bearer_token`](crate::authenticate::AuthenticateLayer::keep_bearer_token))
+//!   and the Principal came from that very token;
+//! - takes the Principal from the current request context only, never from a header or
+//!   a default: without one it sends nothing (a `debug` event says so), or refuses the
+//!   call on a route that requires a Principal.
 //!
 //! ## A Principal leaking from one request into another
 //!
