@@ -47,7 +47,7 @@ use tower_auth::mint::{
 use tower_auth::passport::{PassportHeaderVerifier, PassportKeys};
 use tower_auth::peer::{PeerAllowlist, PeerIdentity, SpiffeId};
 use tower_auth::propagate::{PropagateLayer, Route, SharedKeyRing};
-use tower_auth::Pattern;
+use tower_auth::{Pattern, VerifierChain};
 
 const START: i64 = 1_700_000_000;
 /// The audience of the external tokens (every hop of the passthrough chain accepts it).
@@ -59,6 +59,7 @@ const BILLING: &str = "billing";
 const EDGE_WORKLOAD: &str = "spiffe://shop.internal/edge";
 const ORDERS_WORKLOAD: &str = "spiffe://shop.internal/orders";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACESTATE: &str = "shop=edge,vendor=9";
 
 /// The IdP, the clock every component reads, the outsider, and the three listeners.
 struct World {
@@ -133,7 +134,10 @@ impl World {
             .clock(self.clock())
             .build()
             .unwrap();
-        verifier.warm(StartupPolicy::FailIfUnavailable).await.unwrap();
+        verifier
+            .warm(StartupPolicy::FailIfUnavailable)
+            .await
+            .unwrap();
         Arc::new(verifier)
     }
 
@@ -192,8 +196,7 @@ fn shared_ring(key_id: &str) -> SharedKeyRing {
 fn public_key(ring: &SharedKeyRing) -> PassportVerifyingKey {
     let ring = ring.load();
     let key = ring.verifier().key(ring.current_key_id()).unwrap();
-    PassportVerifyingKey::ed25519(key.key_id().clone(), key.ed25519_public_key().unwrap())
-        .unwrap()
+    PassportVerifyingKey::ed25519(key.key_id().clone(), key.ed25519_public_key().unwrap()).unwrap()
 }
 
 fn service(slug: &str) -> ServiceId {
@@ -284,6 +287,7 @@ async fn run(chain: &Chain, expect: &Expect, case: &Case) -> Observed {
     }
     if let Some(traceparent) = case.traceparent {
         headers.push(("traceparent", traceparent));
+        headers.push(("tracestate", TRACESTATE));
     }
     let (status, edge, _) = get(&chain.edge_url, &headers).await;
     assert_eq!(status, StatusCode::OK, "{edge}");
@@ -346,6 +350,8 @@ async fn run(chain: &Chain, expect: &Expect, case: &Case) -> Observed {
         assert_eq!(hop["request_id"], request_id.as_str(), "{}", hop["service"]);
         assert_eq!(header(received, "x-request-id"), Some(request_id.as_str()));
         assert_eq!(trace_id(hop), trace_id(&hops[0]), "{}", hop["service"]);
+        let tracestate = case.traceparent.map(|_| TRACESTATE);
+        assert_eq!(header(received, "tracestate"), tracestate);
     }
 
     // The outsider: called by every hop with the identity headers that hop had copied,
@@ -418,7 +424,10 @@ async fn spoof_at_edge(
         assert_eq!(hop["id"], alice, "{hop}");
     }
     let at_orders = chain.wire[1].take_one();
-    assert_ne!(header(&at_orders, "x-principal-bin"), Some(spoofed.as_str()));
+    assert_ne!(
+        header(&at_orders, "x-principal-bin"),
+        Some(spoofed.as_str())
+    );
     assert!(at_orders.get("x-baton-internal-token").is_none());
     chain.wire[0].take();
     chain.wire[2].take();
@@ -538,7 +547,10 @@ async fn internal_verifier(
         .pattern(Pattern::InternalJwt)
         .build()
         .unwrap();
-    verifier.warm(StartupPolicy::FailIfUnavailable).await.unwrap();
+    verifier
+        .warm(StartupPolicy::FailIfUnavailable)
+        .await
+        .unwrap();
     Arc::new(verifier)
 }
 
@@ -618,6 +630,51 @@ async fn internal_jwt_each_hop_mints_for_the_next() {
             assert_eq!(claims["act"].is_object(), case.agent, "{claims}");
         }
     }
+    // Alice's token came twice and her agent's once: each hop minted once per Principal
+    // and audience.
+    assert_eq!(edge_issuer.tokens_minted(), 2);
+    assert_eq!(orders_issuer.tokens_minted(), 2);
+
+    // A burst of both parties at once, over the clients' pooled keep-alive connections:
+    // every hop of every request sees its own party and request id, never another's.
+    let (alice, agent) = (world.token(false), world.token(true));
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let token = if i % 2 == 0 { &alice } else { &agent };
+        let authorization = format!("Bearer {token}");
+        let request_id = format!("req-burst-{i}");
+        let url = chain.edge_url.clone();
+        burst.spawn(async move {
+            let headers = [
+                ("authorization", authorization.as_str()),
+                ("x-request-id", request_id.as_str()),
+            ];
+            let (status, edge, _) = get(&url, &headers).await;
+            (i, request_id, status, edge)
+        });
+    }
+    let bot = PrincipalId::from(AgentId::derive(&chain.idp_issuer, "shopping-bot")).to_string();
+    let mut answered = 0;
+    while let Some(joined) = burst.join_next().await {
+        let (i, request_id, status, edge) = joined.unwrap();
+        assert_eq!(status, StatusCode::OK, "{edge}");
+        let orders = &edge["next"]["answer"];
+        let billing = &orders["next"]["answer"];
+        for hop in [&edge, orders, billing] {
+            assert_eq!(hop["request_id"], request_id.as_str(), "{hop}");
+            assert_eq!(hop["acting"] == bot.as_str(), i % 2 == 1, "{hop}");
+        }
+        answered += 1;
+    }
+    assert_eq!(answered, 8);
+    assert_eq!(
+        edge_issuer.tokens_minted(),
+        2,
+        "the burst was served from the cache"
+    );
+    chain.wire.iter().for_each(|wire| drop(wire.take()));
+    chain.outsider.take();
+
     spoof_at_edge(&chain, &world.token(false), spoofed_passport(None, ORDERS)).await;
 }
 
@@ -633,9 +690,12 @@ async fn signed_passport_forwarded_unchanged_in_the_trust_domain() {
             PassportKeys::new(public_key(&edge_ring), service("edge")).unwrap(),
         ))
     };
+    // The edge's chain even holds a verifier that would accept the domain's passports:
+    // stripping incoming passports comes before any verifier.
+    let edge_chain = VerifierChain::new(world.external_verifier().await).then(domain_verifier());
     let edge = world.hop(
         "edge",
-        AuthenticateLayer::new(world.external_verifier().await),
+        AuthenticateLayer::new(Arc::new(edge_chain)),
         world.edge_route(Route::forward_passport(edge_ring.clone(), audience(DOMAIN))),
         Some(&world.orders),
     );
@@ -696,9 +756,17 @@ async fn signed_passport_re_signed_per_hop_with_each_services_key() {
     let mut world = world().await;
     let edge_ring = shared_ring("edge-1");
     let orders_ring = shared_ring("orders-1");
+    // As orders would: the edge's chain accepts the edge's passports for orders too, and
+    // still never reads one from outside.
+    let edge_chain =
+        VerifierChain::new(world.external_verifier().await).then(Arc::new(passport_verifier(
+            &world.clock,
+            ORDERS,
+            PassportKeys::new(public_key(&edge_ring), service("edge")).unwrap(),
+        )));
     let edge = world.hop(
         "edge",
-        AuthenticateLayer::new(world.external_verifier().await),
+        AuthenticateLayer::new(Arc::new(edge_chain)),
         world.edge_route(Route::signed_passport(edge_ring.clone(), audience(ORDERS))),
         Some(&world.orders),
     );
@@ -737,9 +805,13 @@ async fn signed_passport_re_signed_per_hop_with_each_services_key() {
         let seen = run(&chain, &expect, case).await;
         let for_orders =
             verify_passport(&seen.wire[1], public_key(&edge_ring), ORDERS, &world.clock).unwrap();
-        let for_billing =
-            verify_passport(&seen.wire[2], public_key(&orders_ring), BILLING, &world.clock)
-                .unwrap();
+        let for_billing = verify_passport(
+            &seen.wire[2],
+            public_key(&orders_ring),
+            BILLING,
+            &world.clock,
+        )
+        .unwrap();
         for passport in [&for_orders, &for_billing] {
             assert_eq!(passport.request_id().as_str(), seen.request_id);
             assert_eq!(passport.principal().id().to_string(), seen.hops[2]["id"]);

@@ -33,7 +33,8 @@ use tower_auth::propagate::{PropagateLayer, PropagateService};
 pub const PATH: &str = "/whoami";
 
 /// The identity headers a handler copies onto its call to the outsider when it has them.
-pub const IDENTITY_HEADERS: [&str; 3] = ["authorization", "x-principal-bin", "x-baton-internal-token"];
+pub const IDENTITY_HEADERS: [&str; 3] =
+    ["authorization", "x-principal-bin", "x-baton-internal-token"];
 
 /// The reference HTTP client (hyper-util's legacy client, HTTP/1).
 pub type HttpClient = Client<HttpConnector, Empty<Bytes>>;
@@ -104,11 +105,7 @@ impl Recorder {
 #[derive(Clone)]
 struct Raw(HeaderMap);
 
-async fn record(
-    State(recorder): State<Recorder>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+async fn record(State(recorder): State<Recorder>, mut request: Request, next: Next) -> Response {
     if request.uri().path() == PATH {
         let headers = request.headers().clone();
         recorder.0.lock().unwrap().push(headers.clone());
@@ -158,12 +155,14 @@ pub fn serve(bound: &mut Bound, hop: Hop) -> Recorder {
         .route_layer(hop.authenticate)
         .with_state(state)
         .merge(hop.extra)
-        .layer(middleware::from_fn(move |mut request: Request, next: Next| {
-            if let Some(peer) = peer.clone() {
-                request.extensions_mut().insert(peer);
-            }
-            next.run(request)
-        }))
+        .layer(middleware::from_fn(
+            move |mut request: Request, next: Next| {
+                if let Some(peer) = peer.clone() {
+                    request.extensions_mut().insert(peer);
+                }
+                next.run(request)
+            },
+        ))
         .layer(middleware::from_fn_with_state(recorder.clone(), record));
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
