@@ -92,6 +92,7 @@ async fn world() -> World {
 /// The servers of a started chain and what each received.
 struct Chain {
     edge_url: String,
+    billing_url: String,
     /// Edge, orders, billing.
     wire: [Recorder; 3],
     outsider: Recorder,
@@ -180,6 +181,7 @@ impl World {
     fn chain(&self, wire: [Recorder; 3]) -> Chain {
         Chain {
             edge_url: self.edge.url(),
+            billing_url: self.billing.url(),
             wire,
             outsider: self.outsider.clone(),
             idp_issuer: Issuer::new(self.idp.issuer()).unwrap(),
@@ -434,6 +436,23 @@ async fn spoof_at_edge(
     chain.outsider.take();
 }
 
+/// What orders received (`name`), replayed by orders straight to billing for the same
+/// request: the status, the challenge and what billing reported.
+async fn replay_to_billing(
+    chain: &Chain,
+    seen: &Observed,
+    name: &str,
+) -> (StatusCode, Option<String>, Value) {
+    let value = header(&seen.wire[1], name).unwrap();
+    let headers = [(name, value), ("x-request-id", seen.request_id.as_str())];
+    let (status, answer, challenge) = get(&chain.billing_url, &headers).await;
+    assert_eq!(chain.wire[2].take().len(), 1);
+    chain.outsider.take();
+    (status, challenge, answer)
+}
+
+const INVALID_TOKEN: &str = r#"Bearer error="invalid_token""#;
+
 /// A spoofed passport for `audience_name` signed with `ring` (or unsigned).
 fn spoofed_passport(
     ring: Option<&SharedKeyRing>,
@@ -629,6 +648,10 @@ async fn internal_jwt_each_hop_mints_for_the_next() {
             // The agent's `act` travels in the minted token; alice alone has none.
             assert_eq!(claims["act"].is_object(), case.agent, "{claims}");
         }
+        // orders cannot reuse the token it received toward billing: it names orders.
+        let (status, challenge, _) = replay_to_billing(&chain, &seen, "authorization").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge.as_deref(), Some(INVALID_TOKEN));
     }
     // Alice's token came twice and her agent's once: each hop minted once per Principal
     // and audience.
@@ -737,6 +760,11 @@ async fn signed_passport_forwarded_unchanged_in_the_trust_domain() {
         assert_eq!(passport.principal().id().to_string(), seen.hops[2]["id"]);
         assert!(seen.wire[1].get("authorization").is_none());
         passports.push(at_orders.to_owned());
+        // The point of the trust domain, and its cost: any service of the domain can
+        // present what it received to any other, which sees the edge as the caller.
+        let (status, _, answer) = replay_to_billing(&chain, &seen, "x-principal-bin").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer["caller"], caller("svc-edge", Pattern::Passport));
     }
     // One passport per request.
     assert_ne!(passports[0], passports[1]);
@@ -823,6 +851,11 @@ async fn signed_passport_re_signed_per_hop_with_each_services_key() {
         );
         let by_edge = verify_passport(&seen.wire[2], public_key(&edge_ring), BILLING, &world.clock);
         assert_eq!(by_edge.unwrap_err().reason(), "unknown_key_id");
+        // orders cannot pass the edge's passport on to billing as it is: it names orders
+        // and carries a key billing does not know.
+        let (status, challenge, _) = replay_to_billing(&chain, &seen, "x-principal-bin").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge.as_deref(), Some(INVALID_TOKEN));
     }
     spoof_at_edge(
         &chain,
@@ -895,6 +928,10 @@ async fn unsigned_passport_toward_allowlisted_mtls_peers() {
             assert_eq!(passport.request_id().as_str(), seen.request_id);
             assert_eq!(passport.principal().id().to_string(), seen.hops[2]["id"]);
         }
+        // Even from its allowlisted peer, billing refuses a passport made for orders.
+        let (status, challenge, _) = replay_to_billing(&chain, &seen, "x-principal-bin").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge.as_deref(), Some(INVALID_TOKEN));
     }
     spoof_at_edge(&chain, &world.token(false), spoofed_passport(None, ORDERS)).await;
 }
