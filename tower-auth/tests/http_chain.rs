@@ -935,3 +935,64 @@ async fn unsigned_passport_toward_allowlisted_mtls_peers() {
     }
     spoof_at_edge(&chain, &world.token(false), spoofed_passport(None, ORDERS)).await;
 }
+
+#[tokio::test]
+async fn forward_mode_never_passes_on_a_passport_made_for_another_audience() {
+    // orders takes per-hop passports (its own audience) from the edge, but its route to
+    // billing is the trust domain's. The passport it received names orders: forwarding
+    // it would hand billing a credential for orders. It signs the domain's instead.
+    let mut world = world().await;
+    let edge_ring = shared_ring("edge-1");
+    let orders_ring = shared_ring("orders-1");
+    let edge = world.hop(
+        "edge",
+        AuthenticateLayer::new(world.external_verifier().await),
+        world.edge_route(Route::signed_passport(edge_ring.clone(), audience(ORDERS))),
+        Some(&world.orders),
+    );
+    let orders = world.hop(
+        ORDERS,
+        AuthenticateLayer::internal(Arc::new(passport_verifier(
+            &world.clock,
+            ORDERS,
+            PassportKeys::new(public_key(&edge_ring), service("edge")).unwrap(),
+        ))),
+        world.orders_route(Route::forward_passport(
+            orders_ring.clone(),
+            audience(DOMAIN),
+        )),
+        Some(&world.billing),
+    );
+    let billing = world.hop(
+        BILLING,
+        AuthenticateLayer::internal(Arc::new(passport_verifier(
+            &world.clock,
+            DOMAIN,
+            PassportKeys::new(public_key(&orders_ring), service("orders")).unwrap(),
+        ))),
+        PropagateLayer::new(),
+        None,
+    );
+    let chain = world.start(edge, orders, billing);
+    let expect = Expect {
+        pattern: Pattern::Passport,
+        orders_caller: caller("svc-edge", Pattern::Passport),
+        billing_caller: caller("svc-orders", Pattern::Passport),
+    };
+    for case in &cases(&world) {
+        let seen = run(&chain, &expect, case).await;
+        assert_ne!(
+            header(&seen.wire[1], "x-principal-bin"),
+            header(&seen.wire[2], "x-principal-bin"),
+            "the passport for orders went on to billing"
+        );
+        let passport = verify_passport(
+            &seen.wire[2],
+            public_key(&orders_ring),
+            DOMAIN,
+            &world.clock,
+        )
+        .unwrap();
+        assert_eq!(passport.request_id().as_str(), seen.request_id);
+    }
+}
