@@ -444,6 +444,16 @@ async fn replay_to_billing(
     name: &str,
 ) -> (StatusCode, Option<String>, Value) {
     let value = header(&seen.wire[1], name).unwrap();
+    replay_as(chain, seen, name, value).await
+}
+
+/// `value` sent straight to billing in `name`, for `seen`'s request.
+async fn replay_as(
+    chain: &Chain,
+    seen: &Observed,
+    name: &str,
+    value: &str,
+) -> (StatusCode, Option<String>, Value) {
     let headers = [(name, value), ("x-request-id", seen.request_id.as_str())];
     let (status, answer, challenge) = get(&chain.billing_url, &headers).await;
     assert_eq!(chain.wire[2].take().len(), 1);
@@ -543,13 +553,21 @@ async fn passthrough_every_hop_verifies_the_external_jwt() {
     spoof_at_edge(&chain, &world.token(false), spoofed_passport(None, ORDERS)).await;
 }
 
-/// The receiving side of pattern 2: `issuer_origin`'s minted tokens for `audience_name`,
-/// the minting service named `minted_by`.
+/// Where a minted token travels between two hops.
+#[derive(Clone, Copy, PartialEq)]
+enum Carried {
+    Authorization,
+    InternalTokenHeader,
+}
+
+/// The receiving side of pattern 2: `issuer`'s minted tokens for `audience_name`, the
+/// minting service named `minted_by`, read from where they are `carried`.
 async fn internal_verifier(
     clock: &TestClock,
     issuer: &InternalIssuer,
     audience_name: &str,
     minted_by: &str,
+    carried: Carried,
 ) -> Arc<JwtVerifier> {
     let config = IssuerConfig::builder(issuer.issuer().clone())
         .audience(audience(audience_name))
@@ -560,12 +578,14 @@ async fn internal_verifier(
         .minted_by(service(minted_by))
         .build()
         .unwrap();
-    let verifier = JwtVerifier::builder()
+    let mut builder = JwtVerifier::builder()
         .issuer(config)
         .clock(Arc::new(clock.clone()))
-        .pattern(Pattern::InternalJwt)
-        .build()
-        .unwrap();
+        .pattern(Pattern::InternalJwt);
+    if carried == Carried::InternalTokenHeader {
+        builder = builder.internal_token_header();
+    }
+    let verifier = builder.build().unwrap();
     verifier
         .warm(StartupPolicy::FailIfUnavailable)
         .await
@@ -608,9 +628,19 @@ async fn internal_jwt_each_hop_mints_for_the_next() {
     let mut orders = world.hop(
         ORDERS,
         AuthenticateLayer::internal(
-            internal_verifier(&world.clock, &edge_issuer, ORDERS, "edge").await,
+            internal_verifier(
+                &world.clock,
+                &edge_issuer,
+                ORDERS,
+                "edge",
+                Carried::Authorization,
+            )
+            .await,
         ),
-        world.orders_route(Route::minted_jwt(orders_cache, audience(BILLING))),
+        // Toward billing, in the header of its own.
+        world.orders_route(
+            Route::minted_jwt(orders_cache, audience(BILLING)).in_internal_token_header(),
+        ),
         Some(&world.billing),
     );
     orders.extra = orders_jwks;
@@ -618,7 +648,14 @@ async fn internal_jwt_each_hop_mints_for_the_next() {
     let billing = world.hop(
         BILLING,
         AuthenticateLayer::internal(
-            internal_verifier(&world.clock, &orders_issuer, BILLING, "orders").await,
+            internal_verifier(
+                &world.clock,
+                &orders_issuer,
+                BILLING,
+                "orders",
+                Carried::InternalTokenHeader,
+            )
+            .await,
         ),
         PropagateLayer::new(),
         None,
@@ -634,14 +671,24 @@ async fn internal_jwt_each_hop_mints_for_the_next() {
     for case in &cases(&world) {
         let seen = run(&chain, &expect, case).await;
         // Each hop received a token minted for it by the hop before, not the external one.
-        let external = format!("Bearer {}", case.token);
-        for (received, (issuer, aud)) in seen.wire[1..].iter().zip([
-            (edge_issuer.issuer().as_str(), ORDERS),
-            (orders_issuer.issuer().as_str(), BILLING),
-        ]) {
-            let bearer = header(received, "authorization").unwrap();
-            assert_ne!(bearer, external);
-            let (jwt_header, claims) = jwt_parts(bearer.strip_prefix("Bearer ").unwrap());
+        let at_orders = header(&seen.wire[1], "authorization").unwrap();
+        let at_billing = header(&seen.wire[2], "x-baton-internal-token").unwrap();
+        assert!(seen.wire[2].get("authorization").is_none());
+        // billing's handler had the internal token to copy to the outsider (which got
+        // none of it: checked by `run`).
+        assert_eq!(
+            seen.hops[2]["copied_to_outsider"],
+            json!(["x-baton-internal-token"])
+        );
+        for (token, (issuer, aud)) in [
+            (
+                at_orders.strip_prefix("Bearer ").unwrap(),
+                (edge_issuer.issuer().as_str(), ORDERS),
+            ),
+            (at_billing, (orders_issuer.issuer().as_str(), BILLING)),
+        ] {
+            assert_ne!(token, case.token);
+            let (jwt_header, claims) = jwt_parts(token);
             assert_eq!(jwt_header["typ"], "at+jwt");
             assert_eq!(claims["iss"], issuer);
             assert_eq!(claims["aud"], aud);
@@ -649,7 +696,9 @@ async fn internal_jwt_each_hop_mints_for_the_next() {
             assert_eq!(claims["act"].is_object(), case.agent, "{claims}");
         }
         // orders cannot reuse the token it received toward billing: it names orders.
-        let (status, challenge, _) = replay_to_billing(&chain, &seen, "authorization").await;
+        let token = at_orders.strip_prefix("Bearer ").unwrap();
+        let (status, challenge, _) =
+            replay_as(&chain, &seen, "x-baton-internal-token", token).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(challenge.as_deref(), Some(INVALID_TOKEN));
     }
