@@ -401,9 +401,11 @@ impl PassportHeaderVerifier {
 
     fn decide(&self, credentials: &Credentials<'_>) -> Verdict {
         let (passport, caller) = self.check(credentials)?;
+        let audience = passport.audience().clone();
         Ok(
             VerifiedPrincipal::new(Arc::new(passport.into_principal()), Pattern::Passport)
-                .with_caller(Caller::new(caller, Pattern::Passport)),
+                .with_caller(Caller::new(caller, Pattern::Passport))
+                .with_passport_audience(audience),
         )
     }
 }

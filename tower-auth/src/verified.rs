@@ -38,7 +38,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use principal::{Principal, ServiceId};
+use principal::{Audience, Principal, ServiceId};
 
 use crate::peer::SpiffeId;
 
@@ -169,6 +169,9 @@ pub struct VerifiedPrincipal {
     principal: Arc<Principal>,
     pattern: Pattern,
     caller: Option<Arc<Caller>>,
+    /// The audience of the passport it was verified from (pattern 4): a route that
+    /// forwards the received passport forwards only one made for its trust domain.
+    passport_audience: Option<Audience>,
 }
 
 impl VerifiedPrincipal {
@@ -178,7 +181,19 @@ impl VerifiedPrincipal {
             principal,
             pattern,
             caller: None,
+            passport_audience: None,
         }
+    }
+
+    /// The same verdict, verified from a passport made for `audience`.
+    pub(crate) fn with_passport_audience(mut self, audience: Audience) -> Self {
+        self.passport_audience = Some(audience);
+        self
+    }
+
+    /// The audience of the passport this Principal was verified from, if it came from one.
+    pub(crate) fn passport_audience(&self) -> Option<&Audience> {
+        self.passport_audience.as_ref()
     }
 
     /// The same verdict, knowing which service called this hop.
@@ -235,6 +250,7 @@ impl fmt::Debug for VerifiedPrincipal {
             .field("principal", &self.principal)
             .field("pattern", &self.pattern)
             .field("caller", &self.caller)
+            .field("passport_audience", &self.passport_audience)
             .finish()
     }
 }

@@ -181,7 +181,9 @@ impl Route {
     /// The passport of a trust domain (`domain` is its audience): forwarded unchanged
     /// when this request was authenticated with one, made and signed with `ring` when it
     /// was not (at the edge). No per-service keys: every service of the domain verifies
-    /// the edge's signature.
+    /// the edge's signature. A passport this request was authenticated with that names
+    /// another audience (this service alone) is never forwarded: the route makes and
+    /// signs the domain's instead.
     pub fn forward_passport(ring: SharedKeyRing, domain: Audience) -> Self {
         Route::with(Attach::Passport {
             audience: domain,

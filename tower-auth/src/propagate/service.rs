@@ -179,6 +179,9 @@ fn attach(
         } => {
             if let (PassportSigning::Forward(_), Some(received)) =
                 (signing, ctx.received_passport())
+                // Only a passport made for this trust domain: one that names this service
+                // alone is never handed to another (the route signs the domain's instead).
+                && verified.passport_audience() == Some(audience)
             {
                 // Inside the trust domain: the exact bytes the edge signed.
                 let mut value = received.clone();

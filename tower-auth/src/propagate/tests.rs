@@ -13,6 +13,7 @@ use super::*;
 use crate::context::{BearerToken, RequestContext};
 use crate::mint::{InternalIssuer, SigningAlgorithm, SigningKey};
 use crate::trace::{RequestId, TraceContext};
+use crate::verified::VerifiedPrincipal;
 use crate::verified::testing::{HUMAN, verified};
 
 const NOW: i64 = 1_700_000_000;
@@ -28,17 +29,24 @@ fn ring() -> SharedKeyRing {
 }
 
 fn context(principal: bool) -> RequestContext {
+    context_of(principal.then(|| verified(NOW + 3600)))
+}
+
+/// The context of a request verified from a passport made for `audience`, received as
+/// `header`.
+fn passport_context(audience: Audience, header: &'static str) -> RequestContext {
+    context_of(Some(verified(NOW + 3600).with_passport_audience(audience)))
+        .with_received_passport(http::HeaderValue::from_static(header))
+}
+
+fn context_of(principal: Option<VerifiedPrincipal>) -> RequestContext {
     let trace = TraceContext::from_headers(&{
         let mut headers = HeaderMap::new();
         headers.insert("traceparent", TRACEPARENT.parse().unwrap());
         headers
     })
     .unwrap();
-    RequestContext::new(
-        principal.then(|| verified(NOW + 3600)),
-        RequestId::parse("req-42").unwrap(),
-        trace,
-    )
+    RequestContext::new(principal, RequestId::parse("req-42").unwrap(), trace)
 }
 
 /// Sends `request` through the layer (inside `ctx` when given) to a client that records
@@ -208,8 +216,7 @@ async fn forward_passes_the_received_passport_unchanged_and_signs_at_the_edge() 
         .unwrap()
         .clock(clock());
     // A hop inside the domain: the exact bytes it received.
-    let received =
-        context(true).with_received_passport(http::HeaderValue::from_static("AAAA-exact-bytes"));
+    let received = passport_context(domain(), "AAAA-exact-bytes");
     let headers = send(
         layer.clone(),
         Some(received),
@@ -219,22 +226,23 @@ async fn forward_passes_the_received_passport_unchanged_and_signs_at_the_edge() 
     .unwrap();
     assert_eq!(headers["x-principal-bin"], "AAAA-exact-bytes");
 
-    // At the edge there is none: one is made for the domain and signed.
-    let headers = send(
-        layer,
-        Some(context(true)),
-        to("http://orders.internal:8080/"),
-    )
-    .await
-    .unwrap();
-    let header = headers["x-principal-bin"].to_str().unwrap();
-    let now = Timestamp::from_unix_seconds(NOW);
-    assert!(
-        ring.load()
-            .verifier()
-            .verify_header(header, &decode_options(), now)
-            .is_ok()
-    );
+    // At the edge there is none, and a hop that received a passport made for itself
+    // alone (another audience) never hands that one on: one is made for the domain and
+    // signed.
+    let for_this_hop_alone = passport_context(Audience::new("billing").unwrap(), "BBBB-mine");
+    for ctx in [context(true), for_this_hop_alone] {
+        let headers = send(layer.clone(), Some(ctx), to("http://orders.internal:8080/"))
+            .await
+            .unwrap();
+        let header = headers["x-principal-bin"].to_str().unwrap();
+        let now = Timestamp::from_unix_seconds(NOW);
+        assert!(
+            ring.load()
+                .verifier()
+                .verify_header(header, &decode_options(), now)
+                .is_ok()
+        );
+    }
 }
 
 #[tokio::test]
