@@ -16,7 +16,9 @@
 //!
 //! Group `propagation`:
 //! - `es256_verify`: the reference, `JwtVerifier::verify` of the IdP's ES256 token,
-//!   token cache off (as `jwt/ES256/verifier` in `jwt.rs`).
+//!   token cache off (as `jwt/ES256/verifier` in `jwt.rs`); `es256_verify_end`, the same
+//!   measured again after the hops, shows how far the machine's load moved during the
+//!   group (other builds share the cores).
 //! - `hop/bare`: the harness alone (request, context clone and scope, poll, the
 //!   `service_fn`), no layer: subtract it from a hop to get what the pattern adds.
 //! - `hop/layers_no_identity`: both layers, a route that attaches nothing and an
@@ -545,6 +547,10 @@ fn propagation(c: &mut Criterion) {
         &unsigned.client(terminal()),
         &ctx,
     );
+    // The reference again, last: how far the machine's load moved it during the group.
+    group.bench_function("es256_verify_end", |b| {
+        b.iter(|| ready(direct.verify(std::hint::black_box(&Credentials::bearer(&token)))).unwrap())
+    });
     group.finish();
 
     // Chains: hop i (1..=n) at hop{i}.internal, reached from hop i-1 (0 is the start).
