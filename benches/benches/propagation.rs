@@ -181,7 +181,7 @@ impl Hop {
         }
     }
 
-    fn from_peer(mut self, peer: PeerIdentity) -> Self {
+    fn with_peer(mut self, peer: PeerIdentity) -> Self {
         self.peer = Some(peer);
         self
     }
@@ -282,7 +282,7 @@ fn internal_verifier(
 
 fn internal_issuer(name: &str) -> InternalIssuer {
     InternalIssuer::builder(
-        Issuer::new(&format!("https://{name}.internal")).unwrap(),
+        Issuer::new(format!("https://{name}.internal")).unwrap(),
         SigningKey::generate(SigningAlgorithm::Es256).unwrap(),
     )
     .build()
@@ -539,7 +539,7 @@ fn propagation(c: &mut Criterion) {
         ),
         AuthenticateLayer::internal(Arc::new(unsigned_verifier)),
     )
-    .from_peer(PeerIdentity::new(caller));
+    .with_peer(PeerIdentity::new(caller));
     let ctx = hop_context(&unsigned, &edge, Pattern::Passport);
     bench_hop(
         &mut group,
@@ -580,7 +580,7 @@ fn propagation(c: &mut Criterion) {
         .collect();
     let minting: Vec<Hop> = (1..=8)
         .map(|i| {
-            let audience = Audience::new(&format!("hop{i}-api")).unwrap();
+            let audience = Audience::new(format!("hop{i}-api")).unwrap();
             let cache = Arc::new(MintCache::builder(issuers[i - 1].clone()).build().unwrap());
             Hop::new(
                 &uri(i),
