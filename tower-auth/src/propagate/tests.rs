@@ -419,3 +419,38 @@ fn bad_destinations_and_duplicates_are_refused() {
             .is_none()
     );
 }
+
+#[test]
+fn every_form_of_a_routed_authority_finds_its_route_and_only_it() {
+    let layer = PropagateLayer::new()
+        .route("orders.internal:8080", Route::passthrough())
+        .unwrap()
+        .route("Billing.Internal", Route::nothing())
+        .unwrap();
+    let kind = |uri: &str| layer.route_for(&uri.parse().unwrap()).map(Route::kind);
+    // The direct lookup (lower-case host, explicit port) and the normalized ones.
+    for uri in [
+        "http://orders.internal:8080/x",
+        "http://ORDERS.Internal:8080/x",
+        "http://orders.internal:08080/x",
+    ] {
+        assert_eq!(kind(uri), Some("passthrough"), "{uri}");
+    }
+    for uri in [
+        "https://billing.internal/x",
+        "http://BILLING.internal/x",
+        "http://billing.internal:80/x",
+    ] {
+        assert_eq!(kind(uri), Some("nothing"), "{uri}");
+    }
+    // Not the same destination: another port, another host, a suffix, user info.
+    for uri in [
+        "http://orders.internal:8081/x",
+        "http://orders.internal/x",
+        "http://orders.internal.evil:8080/x",
+        "http://x@orders.internal:8080/x",
+        "http://billing.internal:8080/x",
+    ] {
+        assert_eq!(kind(uri), None, "{uri}");
+    }
+}
