@@ -19,6 +19,7 @@
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
 //! | [`mint`] | internal JWT minting (pattern 2): [`InternalIssuer`](mint::InternalIssuer) signs ES256/EdDSA `at+jwt` tokens from a Principal, with key rotation; [`JwksService`](mint::JwksService) serves its JWKS and discovery document; [`MintCache`](mint::MintCache) mints once per (Principal, audience) per token lifetime |
 //! | [`propagate`] | [`PropagateLayer`](propagate::PropagateLayer): the client side; per destination (an explicit allowlist), the current Principal as a passport (signed, forwarded in a trust domain, or unsigned toward allowlisted mTLS peers), a minted internal JWT, the original bearer token, or nothing; identity headers set by the caller's own code never leave; `x-request-id` and trace context passed on |
+//! | `mtls` | workload identity from mutual TLS (pattern 5, feature `mtls`): the SPIFFE ID of a client certificate, a rustls server configuration that requires and verifies client certificates, and a listener for `axum::serve` that puts the peer's [`PeerIdentity`](peer::PeerIdentity) into every request of its connection |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
 //! Still to come: introspection (pattern 3), the `require` layer, and RFC 8693 token
@@ -33,6 +34,7 @@
 //! | --- | --- |
 //! | `axum` | the `extract` module |
 //! | `dev-idp` | the `dev_idp` module (axum, tokio networking) |
+//! | `mtls` | the `mtls` module (rustls with aws-lc-rs, tokio-rustls, x509-parser, axum) |
 //!
 //! No feature changes a security default.
 #![deny(missing_docs)]
@@ -49,6 +51,8 @@ pub mod jwks;
 pub mod jwt;
 pub mod manual;
 pub mod mint;
+#[cfg(feature = "mtls")]
+pub mod mtls;
 pub mod passport;
 pub mod peer;
 pub mod propagate;

@@ -99,12 +99,7 @@ impl SpiffeId {
             .ok_or(SpiffeIdError::WrongScheme)?;
         let domain_len = rest.find('/').unwrap_or(rest.len());
         let (domain, path) = rest.split_at(domain_len);
-        if domain.is_empty()
-            || domain.len() > MAX_TRUST_DOMAIN_LEN
-            || !domain
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        {
+        if !is_valid_trust_domain(domain) {
             return Err(SpiffeIdError::InvalidTrustDomain);
         }
         if !path.is_empty() {
@@ -160,6 +155,78 @@ impl fmt::Display for SpiffeId {
 impl fmt::Debug for SpiffeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SpiffeId({})", self.id)
+    }
+}
+
+/// Whether `domain` is a trust domain name: 1 to [`MAX_TRUST_DOMAIN_LEN`] bytes of
+/// `[a-z0-9._-]`.
+fn is_valid_trust_domain(domain: &str) -> bool {
+    !domain.is_empty()
+        && domain.len() <= MAX_TRUST_DOMAIN_LEN
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+/// A SPIFFE trust domain (`prod.example`): the set of workloads whose identities one
+/// authority issues. A transport accepts peers of its own trust domain only.
+///
+/// ```
+/// use tower_auth::peer::{SpiffeId, TrustDomain};
+///
+/// let domain: TrustDomain = "prod.example".parse()?;
+/// assert!(domain.contains(&"spiffe://prod.example/ns/payments".parse::<SpiffeId>()?));
+///
+/// // Another trust domain, even one that merely ends the same, is not this one.
+/// assert!(!domain.contains(&"spiffe://staging.prod.example/api".parse::<SpiffeId>()?));
+/// // Rejected: upper case, a scheme, a path, empty.
+/// for bad in ["Prod.example", "spiffe://prod.example", "prod.example/api", ""] {
+///     assert!(bad.parse::<TrustDomain>().is_err(), "{bad}");
+/// }
+/// # Ok::<(), tower_auth::peer::SpiffeIdError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrustDomain {
+    name: Box<str>,
+}
+
+impl TrustDomain {
+    /// Parse and validate a trust domain name (no scheme, no path).
+    pub fn new(name: &str) -> Result<Self, SpiffeIdError> {
+        if !is_valid_trust_domain(name) {
+            return Err(SpiffeIdError::InvalidTrustDomain);
+        }
+        Ok(TrustDomain { name: name.into() })
+    }
+
+    /// The name (`prod.example`).
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether `id` belongs to this trust domain (its trust domain is exactly this one).
+    pub fn contains(&self, id: &SpiffeId) -> bool {
+        id.trust_domain() == &*self.name
+    }
+}
+
+impl FromStr for TrustDomain {
+    type Err = SpiffeIdError;
+
+    fn from_str(name: &str) -> Result<Self, SpiffeIdError> {
+        TrustDomain::new(name)
+    }
+}
+
+impl fmt::Display for TrustDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl fmt::Debug for TrustDomain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TrustDomain({})", self.name)
     }
 }
 

@@ -1,0 +1,274 @@
+//! Pattern 5: workload identity from mutual TLS (feature `mtls`).
+//!
+//! A service that accepts calls from other workloads over mutual TLS learns *which
+//! workload* calls from the client certificate: its SPIFFE ID, the one URI SAN of an
+//! X.509-SVID. This module turns a verified connection into a [`PeerIdentity`], which
+//! the verifiers read through [`Credentials::peer`](crate::credentials::Credentials::peer)
+//! (an unsigned passport is accepted only from a peer on the
+//! [`PeerAllowlist`](crate::peer::PeerAllowlist), see [`crate::passport`]).
+//!
+//! | step | item |
+//! | --- | --- |
+//! | TLS: require a client certificate, verify its chain against the configured CA | [`server_config`] (rustls, aws-lc-rs, TLS 1.3) |
+//! | handshake with a timeout, then read the SPIFFE ID once per connection, of the configured trust domain only | [`MtlsAcceptor`] |
+//! | the SPIFFE ID of one certificate | [`spiffe_id_from_certificate`], [`peer_identity_from_certificate`] |
+//! | axum: a listener for `axum::serve` (handshakes run concurrently, never in the accept loop) | [`MtlsListener`] |
+//! | axum: `PeerIdentity` into every request of the connection | [`WithPeerIdentity`], [`PeerIdentityService`] |
+//!
+//! # What is refused, and where
+//!
+//! - A client whose certificate chain does not verify against the configured CA, or that
+//!   sends no certificate, never gets a TLS session: rustls aborts the handshake.
+//! - A client whose certificate verifies but is not a workload identity of this trust
+//!   domain (no URI SAN, more than one, a malformed SPIFFE ID, another trust domain) is
+//!   not served either: [`MtlsAcceptor::accept`] refuses the connection with a
+//!   [`WorkloadIdError`], and [`MtlsListener`] closes it and logs the reason. Such a
+//!   connection never reaches a handler, so it can never fall back to anonymous access.
+//!
+//! # From tonic
+//!
+//! The identity is transport-neutral: one [`PeerIdentity`] and one allowlist for HTTP and
+//! gRPC. tonic's `Server::serve_with_incoming` takes a stream of connections whose type
+//! implements tonic's `Connected`, and inserts that connection's `ConnectInfo` into the
+//! extensions of every request on it. tonic-auth wraps [`MtlsStream`] in such a type
+//! whose `ConnectInfo` is [`MtlsStream::peer_identity`] (a [`PeerIdentity`], read once per
+//! connection), and feeds it from [`MtlsListener::next_connection`] (or from
+//! [`MtlsAcceptor::accept`] over its own TCP listener). For HTTP/2, set
+//! `alpn_protocols = vec![b"h2".to_vec()]` on the [`server_config`] before building the
+//! acceptor; gRPC clients expect to negotiate `h2`.
+
+mod listener;
+mod service;
+
+use std::sync::Arc;
+
+pub use listener::{
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES, MTLS_TARGET, MtlsAcceptError,
+    MtlsAcceptor, MtlsListener, MtlsStream,
+};
+pub use rustls;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+pub use service::{PeerIdentityService, WithPeerIdentity};
+use x509_parser::extensions::GeneralName;
+
+use crate::peer::{PeerIdentity, SpiffeId, SpiffeIdError, TrustDomain};
+
+/// Why a client certificate is not a workload identity.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkloadIdError {
+    /// The peer sent no certificate (only possible with a configuration that does not
+    /// require one; [`server_config`] always does).
+    #[error("the peer sent no client certificate")]
+    NoCertificate,
+    /// The bytes are not one DER X.509 certificate, or its subject alternative name
+    /// extension is malformed or repeated.
+    #[error("the peer certificate is not a readable X.509 certificate")]
+    NotACertificate,
+    /// The certificate has no URI SAN, so no SPIFFE ID.
+    #[error("the peer certificate carries no SPIFFE ID")]
+    NoSpiffeId,
+    /// The certificate has several URI SANs; an X.509-SVID has exactly one, and which one
+    /// would be the identity is ambiguous.
+    #[error("the peer certificate carries {count} URI SANs, a workload identity exactly one")]
+    SeveralUris {
+        /// How many URI SANs it carries.
+        count: usize,
+    },
+    /// The URI SAN is not a valid SPIFFE ID (another scheme included).
+    #[error("the peer certificate's URI SAN is not a valid SPIFFE ID: {0}")]
+    MalformedSpiffeId(SpiffeIdError),
+    /// The SPIFFE ID belongs to another trust domain than the configured one.
+    #[error("the peer's SPIFFE ID {spiffe_id} is not in trust domain {expected}")]
+    ForeignTrustDomain {
+        /// The peer's SPIFFE ID.
+        spiffe_id: SpiffeId,
+        /// The configured trust domain.
+        expected: TrustDomain,
+    },
+}
+
+impl WorkloadIdError {
+    /// A stable snake_case label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            WorkloadIdError::NoCertificate => "peer_no_certificate",
+            WorkloadIdError::NotACertificate => "peer_not_a_certificate",
+            WorkloadIdError::NoSpiffeId => "peer_no_spiffe_id",
+            WorkloadIdError::SeveralUris { .. } => "peer_several_uri_sans",
+            WorkloadIdError::MalformedSpiffeId(_) => "peer_malformed_spiffe_id",
+            WorkloadIdError::ForeignTrustDomain { .. } => "peer_foreign_trust_domain",
+        }
+    }
+}
+
+/// The SPIFFE ID of a DER-encoded X.509 certificate: its one URI SAN, validated as a
+/// [`SpiffeId`]. It reads the certificate only: call it on a certificate whose chain the
+/// TLS layer has verified (as [`MtlsAcceptor`] does).
+///
+/// Following the X.509-SVID specification, the certificate must carry exactly one URI
+/// SAN, and it must be a SPIFFE ID: a certificate that adds an `https://` URI beside its
+/// `spiffe://` one is refused rather than guessed at.
+///
+/// ```
+/// use tower_auth::mtls::{spiffe_id_from_certificate, WorkloadIdError};
+///
+/// let key = rcgen::KeyPair::generate()?;
+/// let mut params = rcgen::CertificateParams::default();
+/// params.subject_alt_names = vec![rcgen::SanType::URI("spiffe://prod.example/api".try_into()?)];
+/// let cert = params.self_signed(&key)?;
+/// let id = spiffe_id_from_certificate(cert.der())?;
+/// assert_eq!(id.as_str(), "spiffe://prod.example/api");
+///
+/// // Refused: a certificate with a DNS name only, and bytes that are no certificate.
+/// let dns_only = rcgen::CertificateParams::new(["api.prod.example".to_owned()])?.self_signed(&key)?;
+/// assert_eq!(spiffe_id_from_certificate(dns_only.der()), Err(WorkloadIdError::NoSpiffeId));
+/// assert_eq!(spiffe_id_from_certificate(b"junk"), Err(WorkloadIdError::NotACertificate));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`WorkloadIdError::NotACertificate`], [`NoSpiffeId`](WorkloadIdError::NoSpiffeId),
+/// [`SeveralUris`](WorkloadIdError::SeveralUris) or
+/// [`MalformedSpiffeId`](WorkloadIdError::MalformedSpiffeId).
+pub fn spiffe_id_from_certificate(der: &[u8]) -> Result<SpiffeId, WorkloadIdError> {
+    let (rest, certificate) =
+        x509_parser::parse_x509_certificate(der).map_err(|_| WorkloadIdError::NotACertificate)?;
+    if !rest.is_empty() {
+        return Err(WorkloadIdError::NotACertificate);
+    }
+    // Errors on a malformed or repeated SAN extension.
+    let san = certificate
+        .subject_alternative_name()
+        .map_err(|_| WorkloadIdError::NotACertificate)?;
+    let mut uris = san
+        .iter()
+        .flat_map(|san| san.value.general_names.iter())
+        .filter_map(|name| match name {
+            GeneralName::URI(uri) => Some(*uri),
+            _ => None,
+        });
+    let uri = uris.next().ok_or(WorkloadIdError::NoSpiffeId)?;
+    let others = uris.count();
+    if others > 0 {
+        return Err(WorkloadIdError::SeveralUris { count: others + 1 });
+    }
+    SpiffeId::new(uri).map_err(WorkloadIdError::MalformedSpiffeId)
+}
+
+/// The [`PeerIdentity`] of a verified client certificate, if its SPIFFE ID (see
+/// [`spiffe_id_from_certificate`]) belongs to `trust_domain`.
+///
+/// ```
+/// use tower_auth::mtls::{peer_identity_from_certificate, WorkloadIdError};
+/// use tower_auth::peer::TrustDomain;
+///
+/// let key = rcgen::KeyPair::generate()?;
+/// let svid = |id: &str| -> Result<_, Box<dyn std::error::Error>> {
+///     let mut params = rcgen::CertificateParams::default();
+///     params.subject_alt_names = vec![rcgen::SanType::URI(id.try_into()?)];
+///     Ok(params.self_signed(&key)?)
+/// };
+/// let domain: TrustDomain = "prod.example".parse()?;
+/// let peer = peer_identity_from_certificate(svid("spiffe://prod.example/api")?.der(), &domain)?;
+/// assert_eq!(peer.spiffe_id().path(), "/api");
+///
+/// // Refused: a workload of another trust domain.
+/// assert!(matches!(
+///     peer_identity_from_certificate(svid("spiffe://other.example/api")?.der(), &domain),
+///     Err(WorkloadIdError::ForeignTrustDomain { .. })
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// Those of [`spiffe_id_from_certificate`], and
+/// [`WorkloadIdError::ForeignTrustDomain`].
+pub fn peer_identity_from_certificate(
+    der: &[u8],
+    trust_domain: &TrustDomain,
+) -> Result<PeerIdentity, WorkloadIdError> {
+    let spiffe_id = spiffe_id_from_certificate(der)?;
+    if !trust_domain.contains(&spiffe_id) {
+        return Err(WorkloadIdError::ForeignTrustDomain {
+            spiffe_id,
+            expected: trust_domain.clone(),
+        });
+    }
+    Ok(PeerIdentity::new(spiffe_id))
+}
+
+/// Why a mutual-TLS server configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MtlsConfigError {
+    /// No client CA certificate was given: no client could ever be verified.
+    #[error("no client CA certificate")]
+    NoClientCa,
+    /// A client CA certificate is not usable as a trust anchor.
+    #[error("a client CA certificate is not a usable trust anchor: {0}")]
+    InvalidClientCa(rustls::Error),
+    /// rustls refused the client certificate verifier.
+    #[error("the client certificate verifier could not be built: {0}")]
+    Verifier(rustls::server::VerifierBuilderError),
+    /// rustls refused the server's own certificate chain or private key.
+    #[error("the server certificate or key is not usable: {0}")]
+    ServerCertificate(rustls::Error),
+}
+
+/// A rustls server configuration for mutual TLS: TLS 1.3 only, the aws-lc-rs provider,
+/// `cert_chain` and `key` as the server's own identity, and a client certificate
+/// *required* and verified against `client_cas` (a client without one, or whose chain
+/// does not verify, gets no TLS session). No ALPN protocol is set: add `h2` for gRPC.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_auth::mtls::{server_config, MtlsConfigError};
+///
+/// let mut ca = rcgen::CertificateParams::default();
+/// ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+/// let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate()?)?;
+/// let server_key = rcgen::KeyPair::generate()?;
+/// let server = rcgen::CertificateParams::new(["orders.internal".to_owned()])?
+///     .signed_by(&server_key, &ca)?;
+///
+/// let key = || rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+/// let config = server_config([ca.der().clone()], vec![server.der().clone()], key())?;
+/// assert!(config.alpn_protocols.is_empty());
+///
+/// // Refused: no client CA at all.
+/// assert!(matches!(
+///     server_config([], vec![server.der().clone()], key()),
+///     Err(MtlsConfigError::NoClientCa)
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`MtlsConfigError`]: no client CA, an unusable CA, chain or key.
+pub fn server_config(
+    client_cas: impl IntoIterator<Item = CertificateDer<'static>>,
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, MtlsConfigError> {
+    let mut roots = RootCertStore::empty();
+    for ca in client_cas {
+        roots.add(ca).map_err(MtlsConfigError::InvalidClientCa)?;
+    }
+    if roots.is_empty() {
+        return Err(MtlsConfigError::NoClientCa);
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    // Client authentication is mandatory: the builder's default, never loosened here.
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(MtlsConfigError::Verifier)?;
+    ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(MtlsConfigError::ServerCertificate)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(cert_chain, key)
+        .map_err(MtlsConfigError::ServerCertificate)
+}
