@@ -370,6 +370,34 @@ mod tests {
     }
 
     #[test]
+    fn a_trust_domain_is_a_bare_valid_name_and_contains_its_own_ids_only() {
+        let domain = TrustDomain::new("a.example").unwrap();
+        assert_eq!(domain.to_string(), "a.example");
+        let id = |id: &str| id.parse::<SpiffeId>().unwrap();
+        assert!(domain.contains(&id("spiffe://a.example")));
+        assert!(domain.contains(&id("spiffe://a.example/x/y")));
+        assert!(!domain.contains(&id("spiffe://b.a.example/x")));
+        assert!(!domain.contains(&id("spiffe://a.example.b/x")));
+        let too_long = "a".repeat(MAX_TRUST_DOMAIN_LEN + 1);
+        for bad in [
+            "",
+            "A.example",
+            "a.example/",
+            "a.example:443",
+            "spiffe://a.example",
+            "user@a.example",
+            &too_long,
+        ] {
+            assert_eq!(
+                TrustDomain::new(bad),
+                Err(SpiffeIdError::InvalidTrustDomain),
+                "{bad}"
+            );
+        }
+        assert!(TrustDomain::new(&"a".repeat(MAX_TRUST_DOMAIN_LEN)).is_ok());
+    }
+
+    #[test]
     fn the_allowlist_matches_exact_ids_only() {
         let allow = PeerAllowlist::new(["spiffe://a.example/edge".parse().unwrap()]);
         let peer = |id: &str| PeerIdentity::new(id.parse().unwrap());

@@ -272,3 +272,179 @@ pub fn server_config(
         .with_single_cert(cert_chain, key)
         .map_err(MtlsConfigError::ServerCertificate)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use rcgen::{CertificateParams, CustomExtension, KeyPair, SanType};
+
+    use super::*;
+
+    fn certificate(sans: &[SanType], extra: Vec<CustomExtension>) -> Vec<u8> {
+        let mut params = CertificateParams::default();
+        params.subject_alt_names = sans.to_vec();
+        params.custom_extensions = extra;
+        let key = KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    fn uri(value: &str) -> SanType {
+        SanType::URI(value.try_into().unwrap())
+    }
+
+    fn dns(value: &str) -> SanType {
+        SanType::DnsName(value.try_into().unwrap())
+    }
+
+    #[test]
+    fn the_one_uri_san_is_the_spiffe_id_and_dns_names_do_not_count() {
+        let der = certificate(
+            &[dns("api.prod.example"), uri("spiffe://prod.example/api")],
+            vec![],
+        );
+        let id = spiffe_id_from_certificate(&der).unwrap();
+        assert_eq!(id.as_str(), "spiffe://prod.example/api");
+    }
+
+    #[test]
+    fn every_refusal_has_its_error() {
+        use WorkloadIdError::*;
+        let long = format!("spiffe://prod.example/{}", "a".repeat(MAX));
+        const MAX: usize = crate::peer::MAX_SPIFFE_ID_LEN;
+        let cases: Vec<(Vec<u8>, WorkloadIdError)> = vec![
+            (certificate(&[], vec![]), NoSpiffeId),
+            (certificate(&[dns("api.prod.example")], vec![]), NoSpiffeId),
+            (
+                certificate(
+                    &[
+                        uri("spiffe://prod.example/a"),
+                        uri("https://prod.example/a"),
+                    ],
+                    vec![],
+                ),
+                SeveralUris { count: 2 },
+            ),
+            (
+                certificate(
+                    &[
+                        uri("spiffe://prod.example/a"),
+                        uri("spiffe://prod.example/b"),
+                        uri("spiffe://prod.example/c"),
+                    ],
+                    vec![],
+                ),
+                SeveralUris { count: 3 },
+            ),
+            (
+                certificate(&[uri("https://prod.example/a")], vec![]),
+                MalformedSpiffeId(SpiffeIdError::WrongScheme),
+            ),
+            (
+                certificate(&[uri("spiffe://prod.example:8443/a")], vec![]),
+                MalformedSpiffeId(SpiffeIdError::InvalidTrustDomain),
+            ),
+            (
+                certificate(&[uri("spiffe://prod.example/a?b")], vec![]),
+                MalformedSpiffeId(SpiffeIdError::InvalidPath),
+            ),
+            (
+                certificate(&[uri(&long)], vec![]),
+                MalformedSpiffeId(SpiffeIdError::TooLong {
+                    len: long.len(),
+                    max: MAX,
+                }),
+            ),
+        ];
+        for (der, expected) in cases {
+            assert_eq!(spiffe_id_from_certificate(&der), Err(expected));
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_exactly_one_certificate_are_refused() {
+        let der = certificate(&[uri("spiffe://prod.example/a")], vec![]);
+        let mut trailing = der.clone();
+        trailing.push(0);
+        for bad in [&[][..], b"junk", &der[..der.len() - 1], &trailing] {
+            assert_eq!(
+                spiffe_id_from_certificate(bad),
+                Err(WorkloadIdError::NotACertificate)
+            );
+        }
+        assert_eq!(
+            WorkloadIdError::NotACertificate.reason(),
+            "peer_not_a_certificate"
+        );
+    }
+
+    #[test]
+    fn a_second_san_extension_is_refused_rather_than_either_one_trusted() {
+        // SEQUENCE { [6] IA5String "spiffe://prod.example/b" }: a second SAN extension.
+        let second = b"spiffe://prod.example/b";
+        let mut content = vec![0x30, second.len() as u8 + 2, 0x86, second.len() as u8];
+        content.extend_from_slice(second);
+        let extension = || CustomExtension::from_oid_content(&[2, 5, 29, 17], content.clone());
+        // Alone, the hand-made extension is a valid SAN.
+        let alone = certificate(&[], vec![extension()]);
+        assert_eq!(
+            spiffe_id_from_certificate(&alone).unwrap().as_str(),
+            "spiffe://prod.example/b"
+        );
+        let der = certificate(&[uri("spiffe://prod.example/a")], vec![extension()]);
+        assert_eq!(
+            spiffe_id_from_certificate(&der),
+            Err(WorkloadIdError::NotACertificate)
+        );
+    }
+
+    #[test]
+    fn the_trust_domain_must_be_exactly_the_configured_one() {
+        let domain = TrustDomain::new("prod.example").unwrap();
+        let of = |id: &str| certificate(&[uri(id)], vec![]);
+        assert!(peer_identity_from_certificate(&of("spiffe://prod.example/a"), &domain).is_ok());
+        assert!(peer_identity_from_certificate(&of("spiffe://prod.example"), &domain).is_ok());
+        for foreign in [
+            "spiffe://other.example/a",
+            "spiffe://a.prod.example/a",
+            "spiffe://prod.example.evil/a",
+        ] {
+            let refused = peer_identity_from_certificate(&of(foreign), &domain).unwrap_err();
+            assert!(
+                matches!(&refused, WorkloadIdError::ForeignTrustDomain { spiffe_id, .. } if spiffe_id.as_str() == foreign)
+            );
+        }
+        // Errors before the trust domain check stay what they are.
+        assert_eq!(
+            peer_identity_from_certificate(b"junk", &domain),
+            Err(WorkloadIdError::NotACertificate)
+        );
+    }
+
+    #[test]
+    fn a_server_config_needs_a_usable_client_ca() {
+        let key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let private = || PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let chain = || vec![server.der().clone()];
+        assert!(matches!(
+            server_config([CertificateDer::from(b"junk".to_vec())], chain(), private()),
+            Err(MtlsConfigError::InvalidClientCa(_))
+        ));
+        assert!(matches!(
+            server_config([], chain(), private()),
+            Err(MtlsConfigError::NoClientCa)
+        ));
+        // A key that is not the certificate's.
+        let other = KeyPair::generate().unwrap();
+        let mismatched = PrivateKeyDer::Pkcs8(other.serialize_der().into());
+        assert!(matches!(
+            server_config([server.der().clone()], chain(), mismatched),
+            Err(MtlsConfigError::ServerCertificate(_))
+        ));
+        // Mandatory client authentication is shown over TLS in tests/mtls_http.rs.
+        assert!(server_config([server.der().clone()], chain(), private()).is_ok());
+    }
+}
