@@ -230,6 +230,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MtlsStream<IO> {
 
 type Handshake = (SocketAddr, Result<MtlsStream, MtlsAcceptError>);
 
+// A TLS connection is large (rustls' buffers); this value is moved once, from the
+// handshake task to `next_connection`'s caller, so boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Event {
     Handshake(Result<Handshake, JoinError>),
     Tcp(io::Result<(TcpStream, SocketAddr)>),
