@@ -178,6 +178,27 @@
 //!   its own key id, which names it as the [`Caller`](crate::Caller). Use Ed25519 across
 //!   hops.
 //!
+//! ## Workload identity: a certificate that is not what it claims (pattern 5)
+//!
+//! With the feature `mtls`, `mtls::MtlsAcceptor` turns a mutual-TLS connection into a
+//! [`PeerIdentity`](crate::peer::PeerIdentity), the gate for unsigned passports
+//! (`tests/mtls_http.rs`, and the unit tests of `mtls`):
+//!
+//! - **No certificate, or a chain the configured CA did not sign**: rustls aborts the
+//!   handshake (`mtls::server_config` requires a client certificate and never offers
+//!   to skip it); the peer gets no TLS session at all.
+//! - **Ambiguous identity**: an X.509-SVID carries exactly one URI SAN. A certificate
+//!   with none, with two (even a `spiffe://` and an `https://` one), with a SPIFFE ID
+//!   that fails the specification's rules, or with a second subject-alternative-name
+//!   extension is refused; nothing picks "the first one".
+//! - **Another trust domain**: a workload certified by a CA the service trusts for
+//!   another domain is refused by an exact comparison of trust domains (no suffix
+//!   match: `a.prod.example` is not `prod.example`), before any allowlist is consulted.
+//! - **A refused peer never reaches a handler**: the connection is closed and its reason
+//!   logged under `baton::mtls`; it cannot degrade to an anonymous request.
+//! - **Slow handshakes**: each runs in its own task with a timeout, and their number is
+//!   bounded, so a silent client neither blocks other clients nor holds memory for long.
+//!
 //! ## The verified-token cache never trusts more than a fresh verification
 //!
 //! [`TokenCache`] lets a token seen again skip the signature check, so it must never
@@ -303,6 +324,9 @@
 //! | verified-token cache ([`DEFAULT_MAX_ENTRIES`]) | on, 10 000 entries | a token is typically presented many times in its life; the bounds (entries, and 32 MiB estimated) keep memory small, and the per-entry dependencies keep the cache as strict as a fresh check |
 //! | optional authentication | off | a request without credentials is refused unless a route opts in |
 //! | stripped headers | `x-principal-bin`, `x-baton-internal-token` | an outside caller must never choose its own Principal |
+//! | mTLS protocol (`mtls::server_config`) | TLS 1.3 only | both ends are our own services; no downgrade surface to keep |
+//! | mTLS handshake timeout (`mtls::DEFAULT_HANDSHAKE_TIMEOUT`) | 10 s | a real handshake takes milliseconds; a silent client is dropped soon |
+//! | handshakes at once (`mtls::DEFAULT_MAX_PENDING_HANDSHAKES`) | 1024 | past it, new connections wait in the kernel's backlog, not in memory |
 //!
 //! [`AuthError::UnsupportedAlgorithm`]: crate::AuthError::UnsupportedAlgorithm
 //! [`AuthError::MalformedToken`]: crate::AuthError::MalformedToken

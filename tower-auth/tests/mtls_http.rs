@@ -377,3 +377,49 @@ async fn the_acceptor_says_why_a_peer_is_refused() {
     );
     assert_eq!(anonymous.reason(), "tls_handshake_failed");
 }
+
+#[tokio::test]
+async fn a_silent_client_does_not_hold_up_the_others() {
+    let pki = Pki::new();
+    // Handshakes that never time out: a listener that ran them one by one would hang.
+    let acceptor = acceptor(&pki).handshake_timeout(std::time::Duration::from_secs(3600));
+    let listener = MtlsListener::new(TcpListener::bind("127.0.0.1:0").await.unwrap(), acceptor);
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route(
+        "/peer",
+        get(|Extension(peer): Extension<PeerIdentity>| async move { peer.spiffe_id().to_string() }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, WithPeerIdentity::new(app)).await;
+    });
+
+    // Connected first, and never says a word.
+    let _silent = TcpStream::connect(addr).await.unwrap();
+    let served = tokio::time::timeout(
+        // A guard that turns a hang into a failure, not a wait for anything to expire.
+        std::time::Duration::from_secs(60),
+        call_as(&pki, addr, Some(pki.workload(GATEWAY)), "/peer", None),
+    )
+    .await
+    .expect("the workload was held up by the silent client")
+    .unwrap();
+    assert_eq!(served, (200, GATEWAY.to_owned()));
+}
+
+#[tokio::test]
+async fn a_handshake_past_its_timeout_is_refused() {
+    let pki = Pki::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let _silent = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (tcp, _) = listener.accept().await.unwrap();
+    // A zero timeout has elapsed before the client could answer: no waiting involved.
+    let refused = acceptor(&pki)
+        .handshake_timeout(std::time::Duration::ZERO)
+        .accept(tcp)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, MtlsAcceptError::HandshakeTimedOut));
+    assert_eq!(refused.reason(), "tls_handshake_timed_out");
+}
