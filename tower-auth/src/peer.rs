@@ -1,9 +1,9 @@
 //! The transport peer: the workload identity a mutual-TLS acceptor authenticated, and the
 //! allowlist that decides which peers may send unsigned passports.
 //!
-//! A TLS acceptor (rustls, for HTTP behind axum or for tonic) validates the client
-//! certificate, reads its SPIFFE ID and inserts a [`PeerIdentity`] into the request
-//! extensions. Verifiers then see it through
+//! A TLS acceptor (rustls, for HTTP behind axum or for tonic; the `mtls` module, feature
+//! `mtls`) validates the client certificate, reads its SPIFFE ID and inserts a
+//! [`PeerIdentity`] into the request extensions. Verifiers then see it through
 //! [`Credentials::peer`](crate::credentials::Credentials::peer). Request extensions are
 //! never filled from the wire, so a caller cannot send one; but any code that runs
 //! before the authenticate layer can insert one, so only the transport should.
