@@ -25,6 +25,13 @@
 //!   [`WorkloadIdError`], and [`MtlsListener`] closes it and logs the reason. Such a
 //!   connection never reaches a handler, so it can never fall back to anonymous access.
 //!
+//! # Why here, not in tonic-auth
+//!
+//! DESIGN §1 puts "mTLS peer / SPIFFE workload identity" in tonic-auth. It lives here
+//! instead, because HTTP services behind an axum acceptor need the same identity and the
+//! same allowlist as gRPC ones (issue 9: "both transports share one allowlist type"), and
+//! tower-auth cannot depend on tonic-auth. tonic-auth keeps only the gRPC glue.
+//!
 //! # From tonic
 //!
 //! The identity is transport-neutral: one [`PeerIdentity`] and one allowlist for HTTP and
