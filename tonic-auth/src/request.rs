@@ -65,9 +65,11 @@ impl<T> PrincipalExt for Request<T> {
              tonic_auth::server::GrpcAuthenticateLayer ran for this service: add it \
              (Server::builder().layer(..)); refusing with INTERNAL"
         );
-        Err(grpc_status(tower_auth::AuthError::Internal {
-            why: "no authenticate layer",
-        }
-        .challenge()))
+        Err(grpc_status(
+            tower_auth::AuthError::Internal {
+                why: "no authenticate layer",
+            }
+            .challenge(),
+        ))
     }
 }

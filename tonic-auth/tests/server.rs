@@ -93,8 +93,8 @@ impl EchoService for Echo {
         let EchoRequest { message, count } = request.into_inner();
         // Lazy: each reply is made when the response body is polled, after this
         // handler's future has completed.
-        let replies = tokio_stream::iter(0..count)
-            .map(move |i| Ok(reply(format!("{message}-{i}"), &id)));
+        let replies =
+            tokio_stream::iter(0..count).map(move |i| Ok(reply(format!("{message}-{i}"), &id)));
         Ok(Response::new(Box::pin(replies)))
     }
 
@@ -153,7 +153,9 @@ fn jwt_verifier() -> JwtVerifier {
     let config = |issuer: &str| {
         IssuerConfig::builder(Issuer::new(issuer).unwrap())
             .audience(Audience::new(AUDIENCE).unwrap())
-            .hmac_secrets([SymmetricKey::new(Some("k1"), Algorithm::HS256, SECRET.to_vec()).unwrap()])
+            .hmac_secrets([
+                SymmetricKey::new(Some("k1"), Algorithm::HS256, SECRET.to_vec()).unwrap(),
+            ])
     };
     JwtVerifier::builder()
         .issuer(config(ISSUER).build().unwrap())
@@ -169,7 +171,8 @@ fn jwt_verifier() -> JwtVerifier {
 }
 
 fn token_from(issuer: &str, subject: &str) -> String {
-    let claims = json!({"iss": issuer, "sub": subject, "aud": AUDIENCE, "exp": NOW + 3600, "iat": NOW});
+    let claims =
+        json!({"iss": issuer, "sub": subject, "aud": AUDIENCE, "exp": NOW + 3600, "iat": NOW});
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("k1".into());
     jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&SECRET)).unwrap()
@@ -315,14 +318,21 @@ async fn every_rpc_kind_is_accepted_with_a_valid_token_and_the_principal_is_curr
     let texts: Vec<&str> = replies.iter().map(|reply| reply.message.as_str()).collect();
     assert_eq!(texts, ["m0", "m1", "m2", "m3"]);
     assert!(replies.iter().all(|reply| reply.principal_id == alice));
-    assert!(replies.iter().all(|reply| reply.current_principal_id == alice));
+    assert!(
+        replies
+            .iter()
+            .all(|reply| reply.current_principal_id == alice)
+    );
 
     // Two callers on one connection: each call sees its own Principal.
     let bob_token = token("bob");
     let bob = id_of(&bob_token).await;
     let bob_auth = bearer(&bob_token);
     let reply = client
-        .echo_stream(with_metadata(echo_request("b"), &[("authorization", bob_auth.as_bytes())]))
+        .echo_stream(with_metadata(
+            echo_request("b"),
+            &[("authorization", bob_auth.as_bytes())],
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -451,7 +461,11 @@ async fn binary_metadata_with_bad_base64_is_unauthenticated_not_a_panic() {
             refusal(client.echo(with_metadata(echo_request("x"), &entries))).await,
             refusal(client.echo_collect(with_metadata(messages(1), &entries))).await,
         ] {
-            assert_eq!(status.code(), Code::Unauthenticated, "{value:?}: {status:?}");
+            assert_eq!(
+                status.code(),
+                Code::Unauthenticated,
+                "{value:?}: {status:?}"
+            );
         }
     }
     // The server still serves: a good passport on the same connection is accepted.
@@ -500,7 +514,10 @@ async fn keys_that_must_be_fetched_are_waited_for_and_unavailable_keys_answer_un
     let auth = bearer(&idp_token(&idp));
     let reply = client(addr)
         .await
-        .echo_stream(with_metadata(echo_request("w"), &[("authorization", auth.as_bytes())]))
+        .echo_stream(with_metadata(
+            echo_request("w"),
+            &[("authorization", auth.as_bytes())],
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -531,7 +548,8 @@ async fn keys_that_must_be_fetched_are_waited_for_and_unavailable_keys_answer_un
 
 #[tokio::test]
 async fn optional_mode_lets_an_anonymous_call_through_and_principal_refuses_it() {
-    let layer = GrpcAuthenticateLayer::from(AuthenticateLayer::new(Arc::new(jwt_verifier())).optional());
+    let layer =
+        GrpcAuthenticateLayer::from(AuthenticateLayer::new(Arc::new(jwt_verifier())).optional());
     let addr = serve(layer).await;
     let mut client = client(addr).await;
     // The handler asks for a Principal: an anonymous call gets UNAUTHENTICATED from
@@ -564,4 +582,102 @@ async fn a_service_without_the_layer_answers_internal_never_anonymous() {
     )))
     .await;
     assert_eq!(status.code(), Code::Internal);
+}
+
+/// Every audit event of this test binary, as text (one global subscriber: per-thread
+/// ones race over tracing's interest cache).
+fn audit_lines() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LINES: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LINES.get_or_init(|| {
+        let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let writer = Arc::clone(&lines);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_env_filter("baton::audit=info")
+            .with_writer(move || Capture(Arc::clone(&writer)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        lines
+    })
+}
+
+/// The audit lines of the request `request_id`.
+fn audited(request_id: &str) -> Vec<String> {
+    let all = String::from_utf8_lossy(&audit_lines().lock().unwrap()).into_owned();
+    let needle = format!("request_id=\"{request_id}\" ");
+    all.lines()
+        .filter(|line| line.contains(&needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn each_decision_emits_one_audit_event_with_the_precise_reason() {
+    audit_lines();
+    let addr = serve(GrpcAuthenticateLayer::new(Arc::new(jwt_verifier()))).await;
+    let mut client = client(addr).await;
+    let ok = bearer(&token("alice"));
+    let unscoped = bearer(&token_from(STRICT_ISSUER, "alice"));
+    client
+        .echo_stream(with_metadata(
+            echo_request("a"),
+            &[
+                ("authorization", ok.as_bytes()),
+                ("x-request-id", b"grpc-audit-ok"),
+            ],
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .collect::<Vec<_>>()
+        .await;
+    refusal(client.echo(with_metadata(
+        echo_request("a"),
+        &[("x-request-id", b"grpc-audit-missing")],
+    )))
+    .await;
+    refusal(client.echo_chat(with_metadata(
+        messages(1),
+        &[
+            ("authorization", unscoped.as_bytes()),
+            ("x-request-id", b"grpc-audit-scope"),
+        ],
+    )))
+    .await;
+
+    let cases = [
+        (
+            "grpc-audit-ok",
+            "outcome=\"accepted\"",
+            "reason=\"verified\"",
+        ),
+        (
+            "grpc-audit-missing",
+            "outcome=\"rejected\"",
+            "reason=\"missing_token\"",
+        ),
+        (
+            "grpc-audit-scope",
+            "outcome=\"rejected\"",
+            "reason=\"insufficient_scope\"",
+        ),
+    ];
+    for (request_id, outcome, reason) in cases {
+        let lines = audited(request_id);
+        assert_eq!(lines.len(), 1, "{request_id}: {lines:?}");
+        assert!(lines[0].contains(outcome), "{}", lines[0]);
+        assert!(lines[0].contains(reason), "{}", lines[0]);
+    }
+    // The precise reason is in the audit event, the client got only the class.
+    assert!(audited("grpc-audit-scope")[0].contains("echo:write"));
 }

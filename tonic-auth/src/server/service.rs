@@ -32,9 +32,8 @@ where
 {
     type Response = Response<ScopedBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<
-        tower_auth::authenticate::ResponseFuture<ScopeResponseBody<S>, ReqBody>,
-    >;
+    type Future =
+        ResponseFuture<tower_auth::authenticate::ResponseFuture<ScopeResponseBody<S>, ReqBody>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
