@@ -5,7 +5,7 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
-//! | [`server`] | [`GrpcAuthenticateLayer`](server::GrpcAuthenticateLayer): tower-auth's authenticate layer for `tonic::transport::Server::builder().layer(..)`: edge and internal roles, the verified Principal in the request extensions and current while the service and its response stream run, refusals as trailers-only gRPC responses |
+//! | [`server`] | [`GrpcAuthenticateLayer`](server::GrpcAuthenticateLayer): tower-auth's authenticate layer for `tonic::transport::Server::builder().layer(..)`: edge and internal roles, the verified Principal in the request extensions and current while the service and its response stream run, refusals as trailers-only gRPC responses; [`UntilExpiry`](server::UntilExpiry) for streams that must stop at the Principal's expiry |
 //! | [`PrincipalExt`] | `request.principal()?` in a handler, and its optional form |
 //! | [`status`] | the one map from a refusal's class to a gRPC status code and short message |
 //!

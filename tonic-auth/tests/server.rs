@@ -29,7 +29,7 @@ use tonic::transport::Channel;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_auth::PrincipalExt;
-use tonic_auth::server::GrpcAuthenticateLayer;
+use tonic_auth::server::{GrpcAuthenticateLayer, UntilExpiry};
 use tower_auth::authenticate::AuthenticateLayer;
 use tower_auth::dev_idp::{DevIdp, Override};
 use tower_auth::jwks::SymmetricKey;
@@ -66,7 +66,12 @@ fn reply(message: String, principal_id: &str) -> EchoResponse {
 
 type ReplyStream = Pin<Box<dyn Stream<Item = Result<EchoResponse, Status>> + Send>>;
 
-struct Echo;
+#[derive(Clone, Default)]
+struct Echo {
+    /// When set, the bidirectional method stops authorizing messages at the Principal's
+    /// expiry by this clock.
+    expiry_clock: Option<TestClock>,
+}
 
 #[tonic::async_trait]
 impl EchoService for Echo {
@@ -117,20 +122,31 @@ impl EchoService for Echo {
         &self,
         request: Request<Streaming<EchoRequest>>,
     ) -> Result<Response<ReplyStream>, Status> {
-        let id = request.principal()?.id().to_string();
-        let replies = request
-            .into_inner()
-            .map(move |message| message.map(|message| reply(message.message, &id)));
-        Ok(Response::new(Box::pin(replies)))
+        let principal = request.principal()?.clone();
+        let id = principal.id().to_string();
+        let inbound = request.into_inner();
+        let replies = move |message: Result<EchoRequest, Status>| {
+            message.map(|message| reply(message.message, &id))
+        };
+        Ok(Response::new(match &self.expiry_clock {
+            Some(clock) => Box::pin(
+                UntilExpiry::new(inbound, &principal, Arc::new(clock.clone())).map(replies),
+            ),
+            None => Box::pin(inbound.map(replies)),
+        }))
     }
 }
 
 async fn serve(layer: GrpcAuthenticateLayer) -> SocketAddr {
+    serve_echo(layer, Echo::default()).await
+}
+
+async fn serve_echo(layer: GrpcAuthenticateLayer, echo: Echo) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tonic::transport::Server::builder()
         .layer(layer)
-        .add_service(EchoServiceServer::new(Echo))
+        .add_service(EchoServiceServer::new(echo))
         .serve_with_incoming(TcpIncoming::from(listener));
     tokio::spawn(server);
     addr
@@ -572,7 +588,7 @@ async fn a_service_without_the_layer_answers_internal_never_anonymous() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(EchoServiceServer::new(Echo))
+            .add_service(EchoServiceServer::new(Echo::default()))
             .serve_with_incoming(TcpIncoming::from(listener)),
     );
     let auth = bearer(&token("alice"));
@@ -680,4 +696,35 @@ async fn each_decision_emits_one_audit_event_with_the_precise_reason() {
     }
     // The precise reason is in the audit event, the client got only the class.
     assert!(audited("grpc-audit-scope")[0].contains("echo:write"));
+}
+
+#[tokio::test]
+async fn a_stream_asked_to_stop_at_expiry_authorizes_no_message_past_it() {
+    let service_clock = clock();
+    let echo = Echo {
+        expiry_clock: Some(service_clock.clone()),
+    };
+    let addr = serve_echo(GrpcAuthenticateLayer::new(Arc::new(jwt_verifier())), echo).await;
+    let mut client = client(addr).await;
+    let (outbound, inbound) = tokio::sync::mpsc::channel(4);
+    let auth = bearer(&token("alice"));
+    let mut replies = client
+        .echo_chat(with_metadata(
+            tokio_stream::wrappers::ReceiverStream::new(inbound),
+            &[("authorization", auth.as_bytes())],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+
+    outbound.send(echo_request("before")).await.unwrap();
+    let first = replies.message().await.unwrap().unwrap();
+    assert_eq!(first.message, "before");
+
+    // The token expires at NOW + 3600; the stream is still open.
+    service_clock.set(Timestamp::from_unix_seconds(NOW + 3600));
+    outbound.send(echo_request("after")).await.unwrap();
+    let status = replies.message().await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(status.message(), "credentials expired");
 }

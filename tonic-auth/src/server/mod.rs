@@ -29,7 +29,10 @@
 //!    bidirectional handler returns runs after the handler's future completed, and sees
 //!    the same Principal. Handlers read it in one call with
 //!    [`PrincipalExt::principal`](crate::PrincipalExt::principal).
-//! 5. **Audits**: one `tracing` event per decision on tower-auth's
+//! 5. **Long streams**: the call is verified once, when it starts. A service that must
+//!    not accept messages past the Principal's expiry wraps its inbound stream in
+//!    [`UntilExpiry`].
+//! 6. **Audits**: one `tracing` event per decision on tower-auth's
 //!    [`AUDIT_TARGET`](tower_auth::authenticate::AUDIT_TARGET), with the precise reason.
 //!
 //! # Responses
@@ -110,11 +113,13 @@
 //! ```
 
 mod body;
+mod expiry;
 mod future;
 mod layer;
 mod service;
 
 pub use self::body::{ScopeResponseBody, ScopedBody, ScopedBodyFuture};
+pub use self::expiry::UntilExpiry;
 pub use self::future::ResponseFuture;
 pub use self::layer::GrpcAuthenticateLayer;
 pub use self::service::GrpcAuthenticateService;
