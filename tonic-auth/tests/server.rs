@@ -728,3 +728,32 @@ async fn a_stream_asked_to_stop_at_expiry_authorizes_no_message_past_it() {
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(status.message(), "credentials expired");
 }
+
+#[tokio::test]
+async fn a_passport_sent_with_tonics_binary_metadata_api_is_read() {
+    use base64::Engine as _;
+    let (ring, passports) = passports();
+    let (passport, passport_id) = signed_passport(&ring);
+    // What a tonic client does: raw bytes in, tonic writes them as `-bin` base64 (padded
+    // or not is tonic's choice; the layer reads both).
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(passport.trim_end_matches('='))
+        .unwrap();
+    let addr = serve(GrpcAuthenticateLayer::internal(chain(passports))).await;
+    let mut request = Request::new(messages(2));
+    request.metadata_mut().insert_bin(
+        "x-principal-bin",
+        tonic::metadata::MetadataValue::from_bytes(&bytes),
+    );
+    request
+        .metadata_mut()
+        .insert("x-request-id", REQUEST_ID.parse().unwrap());
+    let reply = client(addr)
+        .await
+        .echo_collect(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.principal_id, passport_id);
+    assert_eq!(reply.current_principal_id, passport_id);
+}
