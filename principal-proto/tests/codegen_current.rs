@@ -12,6 +12,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// This crate's schema, relative to this crate: `proto/` also holds other
+/// crates' schemas (tonic-auth's test service), which are not part of it.
+const PROTO_ROOT: &str = "../proto";
+/// The package directory of this crate's schema, under [`PROTO_ROOT`].
+const PACKAGE_DIR: &str = "baton/principal";
+
 /// The checked-in file, relative to this crate.
 const CHECKED_IN: &str = "src/gen/baton.principal.v1.rs";
 
@@ -29,7 +35,7 @@ fn proto_files(root: &Path) -> Vec<String> {
         }
     }
     let mut found = Vec::new();
-    walk(root, root, &mut found);
+    walk(root, &root.join(PACKAGE_DIR), &mut found);
     found.sort();
     found
 }
@@ -40,7 +46,7 @@ const DESCRIPTOR_SET: &str = "../proto/testdata/descriptor_set.binpb";
 /// The encoded `FileDescriptorSet` of `proto/`, with no source info (spans
 /// and comments), so that it changes only when the schema does.
 fn descriptor_set() -> Vec<u8> {
-    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let proto_root = Path::new(env!("CARGO_MANIFEST_DIR")).join(PROTO_ROOT);
     let files = proto_files(&proto_root);
     let mut compiler = protox::Compiler::new([&proto_root]).expect("proto/ is readable");
     compiler
@@ -73,7 +79,7 @@ fn checked_in_descriptor_set_matches_schema() {
 
 fn generate() -> String {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let proto_root = manifest.join("../proto");
+    let proto_root = manifest.join(PROTO_ROOT);
     let files = proto_files(&proto_root);
     assert!(
         !files.is_empty(),

@@ -1,8 +1,33 @@
 //! # tonic-auth
 //!
-//! Baton for gRPC. It will hold thin glue over `tower-auth`: tonic server and client
-//! interceptors and layers, `x-principal-bin` binary metadata, the mapping of Baton
-//! errors to `UNAUTHENTICATED` and `PERMISSION_DENIED`, and the mTLS peer's SPIFFE
-//! workload identity (pattern 5). Interceptors are synchronous; anything that may
-//! wait (a key refetch, introspection, minting) runs in a tower layer.
+//! Baton for gRPC: thin glue over `tower-auth`, which holds the verifiers, the
+//! credentials a request presents, the current request context and the audit event.
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`server`] | [`GrpcAuthenticateLayer`](server::GrpcAuthenticateLayer): tower-auth's authenticate layer for `tonic::transport::Server::builder().layer(..)`: edge and internal roles, the verified Principal in the request extensions and current while the service and its response stream run, refusals as trailers-only gRPC responses; [`UntilExpiry`](server::UntilExpiry) for streams that must stop at the Principal's expiry |
+//! | [`PrincipalExt`] | `request.principal()?` in a handler, and its optional form |
+//! | [`status`] | the one map from a refusal's class to a gRPC status code and short message |
+//!
+//! Still to come: the client side (interceptor and layer over a `Channel`), and the mTLS
+//! peer's SPIFFE identity from rustls (pattern 5). Interceptors are synchronous;
+//! anything that may wait (a key refetch, introspection, minting) runs in a tower layer.
+//!
+//! ```
+//! use tonic::{Request, Response, Status};
+//! use tonic_auth::PrincipalExt;
+//!
+//! // A handler behind `GrpcAuthenticateLayer`: the Principal in one call.
+//! async fn whoami(request: Request<()>) -> Result<Response<String>, Status> {
+//!     let principal = request.principal()?;
+//!     Ok(Response::new(principal.id().to_string()))
+//! }
+//! # let _ = whoami;
+//! ```
 #![deny(missing_docs)]
+
+mod request;
+pub mod server;
+pub mod status;
+
+pub use request::PrincipalExt;

@@ -221,6 +221,47 @@ impl RequestContext {
         self.received_passport.as_ref()
     }
 
+    /// Whether the [`AuthenticateLayer`](crate::authenticate::AuthenticateLayer) made this
+    /// context (for a request it let through, with or without a Principal), rather than
+    /// code calling [`RequestContext::new`]. Extractors of other transports (tonic-auth's)
+    /// use it to tell "anonymous on an optional route" from "no layer ran": only this
+    /// crate's layer can set it.
+    ///
+    /// ```
+    /// use tower_auth::context::RequestContext;
+    /// use tower_auth::trace::{RequestId, TraceContext};
+    ///
+    /// let made_by_hand = RequestContext::new(None, RequestId::generate()?, TraceContext::generate()?);
+    /// assert!(!made_by_hand.made_by_authenticate_layer());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn made_by_authenticate_layer(&self) -> bool {
+        self.layer_ran.is_some()
+    }
+
+    /// Call `f` with this as the current context, for code that is polled but is not a
+    /// future [`scope`](Self::scope) can wrap: a response body or a stream, polled after
+    /// the service's future has completed (a streaming response). Each call clones the
+    /// context once (a few reference counts).
+    ///
+    /// Like [`scope`](Self::scope), it must not be called inside [`with_current`]'s
+    /// closure (tokio panics when a scope is entered while the context is borrowed).
+    ///
+    /// ```
+    /// use tower_auth::context::{self, RequestContext};
+    /// use tower_auth::trace::{RequestId, TraceContext};
+    ///
+    /// let ctx = RequestContext::new(None, RequestId::parse("req-body")?, TraceContext::generate()?);
+    /// let seen = ctx.enter(|| context::with_current(|ctx| ctx.request_id().to_string()));
+    /// assert_eq!(seen.as_deref(), Some("req-body"));
+    /// // Outside: none.
+    /// assert!(context::current().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(Some(self.clone()), f)
+    }
+
     /// Run `future` with this as the current context: while it is polled, [`current`]
     /// answers this context, also in nested futures it awaits; outside it, as before.
     ///
