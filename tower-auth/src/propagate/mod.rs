@@ -371,6 +371,12 @@ pub enum PropagateError {
         /// The destination authority.
         destination: String,
     },
+    /// A layer bound to one origin could not give it to the request's URI.
+    #[error("request URI could not be bound to {destination}")]
+    InvalidUri {
+        /// The bound origin's authority.
+        destination: String,
+    },
 }
 
 impl PropagateError {
@@ -383,6 +389,7 @@ impl PropagateError {
             PropagateError::Mint { .. } => "mint",
             PropagateError::RequestId { .. } => "request_id",
             PropagateError::InvalidHeader { .. } => "invalid_header",
+            PropagateError::InvalidUri { .. } => "invalid_uri",
         }
     }
 }
@@ -402,10 +409,68 @@ pub(crate) struct Shared {
 ///
 /// A layer without routes attaches identity nowhere (it still removes identity headers
 /// set by the caller and passes trace headers on).
+///
+/// # Over a client bound to one destination (a tonic `Channel`)
+///
+/// A tonic `Channel` sends every request to the URI of the `Endpoint` it was built from,
+/// whatever the request's own URI says, and a generated client made with `new` sends
+/// only a path (`/package.Service/Method`): routed by its URI, such a request finds no
+/// route. [`bound_to`](PropagateLayer::bound_to) the endpoint's URI, the layer gives
+/// every request that origin before it routes it, so the route is the one of the place
+/// the call really goes.
+///
+/// ```
+/// use http::Uri;
+/// use principal::Audience;
+/// use tower_auth::propagate::{PropagateLayer, Route};
+///
+/// // `endpoint.uri()` of the Channel this layer wraps.
+/// let endpoint: Uri = "http://documents.internal:50051".parse()?;
+/// let layer = PropagateLayer::new()
+///     .route("documents.internal:50051", Route::unsigned_passport(Audience::new("documents")?))?
+///     .bound_to(&endpoint)?;
+/// // A path-only gRPC request URI is routed as the endpoint.
+/// let grpc_path: Uri = "/baton.documents.v1.Documents/Get".parse()?;
+/// assert_eq!(layer.route_for(&grpc_path).map(|route| route.kind()), Some("unsigned_passport"));
+/// // An origin without a scheme or with user info is refused.
+/// assert!(PropagateLayer::new().bound_to(&"documents.internal:50051".parse()?).is_err());
+/// assert!(PropagateLayer::new().bound_to(&"http://u@documents.internal".parse()?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 #[must_use]
 pub struct PropagateLayer {
     shared: Arc<Shared>,
+    origin: Option<Origin>,
+}
+
+/// The destination of a client bound to one ([`PropagateLayer::bound_to`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Origin {
+    scheme: Scheme,
+    authority: Authority,
+}
+
+impl Origin {
+    /// The bound authority, for logs.
+    pub(crate) fn authority(&self) -> &str {
+        self.authority.as_str()
+    }
+
+    /// `uri` with this origin's scheme and authority (its path and query kept); `None`
+    /// only if that is not a URI.
+    pub(crate) fn apply(&self, uri: &Uri) -> Option<Uri> {
+        let path = uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(path)
+            .build()
+            .ok()
+    }
 }
 
 impl Default for PropagateLayer {
@@ -422,6 +487,7 @@ impl PropagateLayer {
                 routes: HashMap::new(),
                 clock: Arc::new(SystemClock),
             }),
+            origin: None,
         }
     }
 
@@ -471,9 +537,38 @@ impl PropagateLayer {
         self
     }
 
-    /// The route for a request URI, if its destination is on the list.
+    /// Bind the layer to the one destination of the client it wraps (a tonic `Channel`:
+    /// the URI of its `Endpoint`): every request is given `origin`'s scheme and authority
+    /// (its path kept) before it is routed, so its own URI, a bare gRPC path or another
+    /// authority, never chooses the route. `origin` needs a scheme and an authority, and
+    /// no user info; its path is ignored.
+    pub fn bound_to(mut self, origin: &Uri) -> Result<Self, PropagateConfigError> {
+        let invalid = || PropagateConfigError::InvalidDestination {
+            destination: origin.to_string(),
+        };
+        let (Some(scheme), Some(authority)) = (origin.scheme(), origin.authority()) else {
+            return Err(invalid());
+        };
+        if authority.as_str().contains('@')
+            || authority.host().is_empty()
+            || (authority.as_str() != authority.host() && authority.port_u16().is_none())
+        {
+            return Err(invalid());
+        }
+        self.origin = Some(Origin {
+            scheme: scheme.clone(),
+            authority: authority.clone(),
+        });
+        Ok(self)
+    }
+
+    /// The route for a request URI, if its destination is on the list (for a bound
+    /// layer, the route of its origin, whatever the URI's authority).
     pub fn route_for(&self, uri: &Uri) -> Option<&Route> {
-        route_for(&self.shared, uri)
+        match &self.origin {
+            Some(origin) => route_for(&self.shared, &origin.apply(uri)?),
+            None => route_for(&self.shared, uri),
+        }
     }
 }
 
@@ -514,7 +609,7 @@ impl<S> tower_layer::Layer<S> for PropagateLayer {
     type Service = PropagateService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        PropagateService::new(inner, Arc::clone(&self.shared))
+        PropagateService::new(inner, Arc::clone(&self.shared), self.origin.clone())
     }
 }
 
@@ -522,6 +617,7 @@ impl fmt::Debug for PropagateLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PropagateLayer")
             .field("routes", &self.shared.routes)
+            .field("bound_to", &self.origin.as_ref().map(Origin::authority))
             .finish_non_exhaustive()
     }
 }

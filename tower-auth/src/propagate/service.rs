@@ -11,8 +11,8 @@ use principal_proto::Passport;
 use tower_service::Service;
 
 use super::{
-    Attach, IDENTITY_HEADERS, MintedHeader, PROPAGATE_TARGET, PassportSigning, PropagateError,
-    Route, Shared, route_for,
+    Attach, IDENTITY_HEADERS, MintedHeader, Origin, PROPAGATE_TARGET, PassportSigning,
+    PropagateError, Route, Shared, route_for,
 };
 use crate::authenticate::{INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER};
 use crate::context::{self, RequestContext};
@@ -30,11 +30,17 @@ type MintFuture = Pin<Box<dyn Future<Output = Result<MintedToken, MintError>> + 
 pub struct PropagateService<S> {
     inner: S,
     shared: Arc<Shared>,
+    /// Set when the layer is bound to one destination: every request is given it.
+    origin: Option<Origin>,
 }
 
 impl<S> PropagateService<S> {
-    pub(super) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        PropagateService { inner, shared }
+    pub(super) fn new(inner: S, shared: Arc<Shared>, origin: Option<Origin>) -> Self {
+        PropagateService {
+            inner,
+            shared,
+            origin,
+        }
     }
 }
 
@@ -63,7 +69,19 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let plan = prepare(&self.shared, &mut parts);
+        let plan = match &self.origin {
+            Some(origin) => match origin.apply(&parts.uri) {
+                Some(uri) => {
+                    parts.uri = uri;
+                    prepare(&self.shared, &mut parts)
+                }
+                // Never routed by a URI the client will not use: refused, fail closed.
+                None => Plan::Refuse(PropagateError::InvalidUri {
+                    destination: origin.authority().to_owned(),
+                }),
+            },
+            None => prepare(&self.shared, &mut parts),
+        };
         let request = Request::from_parts(parts, body);
         match plan {
             Plan::Call => ResponseFuture::calling(self.inner.call(request)),
@@ -410,6 +428,7 @@ impl<S: fmt::Debug> fmt::Debug for PropagateService<S> {
         f.debug_struct("PropagateService")
             .field("inner", &self.inner)
             .field("routes", &self.shared.routes)
+            .field("bound_to", &self.origin.as_ref().map(Origin::authority))
             .finish()
     }
 }

@@ -454,3 +454,117 @@ fn every_form_of_a_routed_authority_finds_its_route_and_only_it() {
         assert_eq!(kind(uri), None, "{uri}");
     }
 }
+
+#[tokio::test]
+async fn a_bound_layer_routes_every_request_as_its_origin() {
+    let ring = ring();
+    let billing = Audience::new("billing").unwrap();
+    let layer = PropagateLayer::new()
+        .route(
+            "orders.internal:8080",
+            Route::signed_passport(Arc::clone(&ring), domain()),
+        )
+        .unwrap()
+        .route(
+            "billing.internal:8080",
+            Route::signed_passport(Arc::clone(&ring), billing.clone()),
+        )
+        .unwrap()
+        .clock(clock())
+        .bound_to(&"http://orders.internal:8080".parse().unwrap())
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let client =
+        ServiceBuilder::new()
+            .layer(layer)
+            .service(service_fn(move |request: Request<String>| {
+                let record = Arc::clone(&record);
+                async move {
+                    record
+                        .lock()
+                        .unwrap()
+                        .push((request.uri().clone(), request.headers().clone()));
+                    Ok::<_, Infallible>(Response::new(String::new()))
+                }
+            }));
+    // A bare gRPC path (a generated client's `new`), and a URI naming another routed
+    // destination: both go where the client is bound, and carry that route's identity.
+    for uri in [
+        "/orders.v1.Orders/Get",
+        "http://billing.internal:8080/x?q=1",
+    ] {
+        context(true)
+            .scope(client.clone().oneshot(to(uri)))
+            .await
+            .unwrap();
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[0].0,
+        "http://orders.internal:8080/orders.v1.Orders/Get"
+    );
+    assert_eq!(seen[1].0, "http://orders.internal:8080/x?q=1");
+    let now = Timestamp::from_unix_seconds(NOW);
+    for (_, headers) in &seen {
+        let header = headers["x-principal-bin"].to_str().unwrap();
+        let keys = ring.load();
+        let verifier = keys.verifier();
+        assert!(
+            verifier
+                .verify_header(header, &decode_options(), now)
+                .is_ok()
+        );
+        // Never the passport of the destination the URI named.
+        let billing_options = DecodeOptions::new(billing.clone());
+        assert!(
+            verifier
+                .verify_header(header, &billing_options, now)
+                .is_err()
+        );
+    }
+
+    // Bound off the list: a request naming a routed destination still gets no identity.
+    let outsider = PropagateLayer::new()
+        .route(
+            "orders.internal:8080",
+            Route::signed_passport(ring.clone(), domain()),
+        )
+        .unwrap()
+        .bound_to(&"http://outsider.example:8080".parse().unwrap())
+        .unwrap();
+    let headers = send(
+        outsider,
+        Some(context(true)),
+        to("http://orders.internal:8080/x"),
+    )
+    .await
+    .unwrap();
+    for name in &IDENTITY_HEADERS {
+        assert!(headers.get(name).is_none(), "{name}");
+    }
+    assert_eq!(headers["x-request-id"], "req-42");
+}
+
+#[test]
+fn a_layer_is_bound_only_to_an_origin_with_scheme_and_authority() {
+    for origin in [
+        "/path/only",
+        "orders.internal:8080",
+        "http://user@orders.internal:8080",
+    ] {
+        let uri: Uri = origin.parse().unwrap();
+        let error = PropagateLayer::new().bound_to(&uri).unwrap_err();
+        assert_eq!(error.reason(), "invalid_destination", "{origin}");
+    }
+    let bound = PropagateLayer::new()
+        .route("orders.internal", Route::nothing())
+        .unwrap()
+        .bound_to(&"https://Orders.Internal".parse().unwrap())
+        .unwrap();
+    // The scheme's default port, the host case-insensitive.
+    assert_eq!(
+        bound.route_for(&"/a".parse().unwrap()).map(Route::kind),
+        Some("nothing")
+    );
+}
