@@ -5,13 +5,14 @@
 //!
 //! | module | what it holds |
 //! | --- | --- |
+//! | [`client`] | tower-auth's propagate routes on outgoing gRPC calls: its layer bound to a `Channel`'s endpoint for every route, [`PassportInterceptor`](client::PassportInterceptor) (synchronous) for routes that need no waiting |
 //! | [`server`] | [`GrpcAuthenticateLayer`](server::GrpcAuthenticateLayer): tower-auth's authenticate layer for `tonic::transport::Server::builder().layer(..)`: edge and internal roles, the verified Principal in the request extensions and current while the service and its response stream run, refusals as trailers-only gRPC responses; [`UntilExpiry`](server::UntilExpiry) for streams that must stop at the Principal's expiry |
 //! | [`PrincipalExt`] | `request.principal()?` in a handler, and its optional form |
 //! | [`status`] | the one map from a refusal's class to a gRPC status code and short message |
 //!
-//! Still to come: the client side (interceptor and layer over a `Channel`), and the mTLS
-//! peer's SPIFFE identity from rustls (pattern 5). Interceptors are synchronous;
-//! anything that may wait (a key refetch, introspection, minting) runs in a tower layer.
+//! Still to come: the mTLS peer's SPIFFE identity from rustls (pattern 5). Interceptors
+//! are synchronous; anything that may wait (a key refetch, introspection, minting) runs
+//! in a tower layer.
 //!
 //! ```
 //! use tonic::{Request, Response, Status};
@@ -26,6 +27,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod client;
 mod request;
 pub mod server;
 pub mod status;

@@ -30,6 +30,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_auth::PrincipalExt;
+use tonic_auth::client::PassportInterceptor;
 use tonic_auth::server::GrpcAuthenticateLayer;
 use tower::ServiceBuilder;
 use tower_auth::context::{self, RequestContext};
@@ -431,4 +432,94 @@ async fn a_destination_off_the_allowlist_gets_no_identity_but_the_trace() {
         assert!(!headers.contains_key(name), "{name}");
     }
     assert_trace_arrived(&headers);
+}
+
+#[tokio::test]
+async fn the_interceptor_attaches_a_signed_passport_without_a_layer() {
+    let ring = shared_ring();
+    let (_, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let channel = endpoint.connect().await.unwrap();
+    let routes = PropagateLayer::new()
+        .route(
+            &addr.to_string(),
+            Route::signed_passport(Arc::clone(&ring), audience()).require_principal(),
+        )
+        .unwrap()
+        .clock(Arc::new(clock()));
+    let interceptor = PassportInterceptor::new(routes, endpoint.uri()).unwrap();
+    let mut echo = EchoServiceClient::with_interceptor(channel, interceptor);
+    let ctx = caller_context().await;
+    let alice = ctx.principal().unwrap().id().to_string();
+
+    // Unary and client streaming, with identity metadata the caller's code copied.
+    let reply = ctx
+        .clone()
+        .scope(echo.echo(with_copied_identity(EchoRequest::default(), "copied")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.principal_id, alice);
+    assert_eq!(reply.current_principal_id, alice);
+    assert_eq!(reply.message, Pattern::Passport.as_str());
+    let headers = last(&wire);
+    assert!(!headers.contains_key("authorization"));
+    assert_trace_arrived(&headers);
+    let keys = ring.load();
+    let passport = keys
+        .verifier()
+        .verify_header(
+            headers["x-principal-bin"].to_str().unwrap(),
+            &DecodeOptions::new(audience()),
+            Timestamp::from_unix_seconds(NOW),
+        )
+        .unwrap();
+    assert_eq!(passport.principal().id().to_string(), alice);
+    assert_eq!(passport.request_id().as_str(), REQUEST_ID);
+    let reply = ctx
+        .clone()
+        .scope(echo.echo_collect(messages(2)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.principal_id, alice);
+
+    // No current Principal, and the route requires one: UNAUTHENTICATED from the client
+    // itself; the copied token (one the server would accept) never left.
+    let calls = wire.lock().unwrap().len();
+    let copied_token = ring.load().sign_header(&passport).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-principal-bin", copied_token.parse().unwrap());
+    let mut request = Request::new(EchoRequest::default());
+    *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
+    let status = echo.echo(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(status.message(), "no current principal");
+    assert_eq!(wire.lock().unwrap().len(), calls);
+}
+
+#[tokio::test]
+async fn the_interceptor_refuses_a_route_that_may_wait_and_an_endpoint_without_origin() {
+    let (issuer, _) = minting();
+    let cache = Arc::new(MintCache::builder(issuer).build().unwrap());
+    let routes = PropagateLayer::new()
+        .route(
+            "documents.internal:50051",
+            Route::minted_jwt(cache, audience()),
+        )
+        .unwrap();
+    let error = PassportInterceptor::new(
+        routes.clone(),
+        &"http://documents.internal:50051".parse().unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(error.reason(), "route_may_wait");
+    for endpoint in ["/only/a/path", "documents.internal:50051"] {
+        let error =
+            PassportInterceptor::new(routes.clone(), &endpoint.parse().unwrap()).unwrap_err();
+        assert_eq!(error.reason(), "invalid_destination", "{endpoint}");
+    }
+    // Another destination of the same routes needs no waiting: accepted.
+    assert!(PassportInterceptor::new(routes, &"http://other.internal:1".parse().unwrap()).is_ok());
 }

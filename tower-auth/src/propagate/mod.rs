@@ -64,9 +64,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use http::HeaderName;
 use http::header::AUTHORIZATION;
 use http::uri::{Authority, Scheme, Uri};
+use http::{HeaderMap, HeaderName};
 use principal::{Audience, Clock, SystemClock};
 use principal_proto::{PassportError, PassportKeyRing};
 
@@ -242,6 +242,12 @@ impl Route {
         Ok(self)
     }
 
+    /// Whether attaching may wait (a minted JWT on a cold cache): such a route needs the
+    /// layer, never a synchronous hook ([`PropagateLayer::attach_now`]).
+    pub fn may_wait(&self) -> bool {
+        matches!(self.attach, Attach::MintedJwt { .. })
+    }
+
     /// Whether a call without a current Principal is refused.
     pub fn requires_principal(&self) -> bool {
         self.require_principal
@@ -371,6 +377,13 @@ pub enum PropagateError {
         /// The destination authority.
         destination: String,
     },
+    /// A synchronous hook ([`PropagateLayer::attach_now`]) was asked for a route that
+    /// may wait (a minted JWT): use the layer for that destination.
+    #[error("the route to {destination} may wait: it needs the propagate layer")]
+    MayWait {
+        /// The destination authority.
+        destination: String,
+    },
     /// A layer bound to one origin could not give it to the request's URI.
     #[error("request URI could not be bound to {destination}")]
     InvalidUri {
@@ -390,6 +403,7 @@ impl PropagateError {
             PropagateError::RequestId { .. } => "request_id",
             PropagateError::InvalidHeader { .. } => "invalid_header",
             PropagateError::InvalidUri { .. } => "invalid_uri",
+            PropagateError::MayWait { .. } => "may_wait",
         }
     }
 }
@@ -560,6 +574,73 @@ impl PropagateLayer {
             authority: authority.clone(),
         });
         Ok(self)
+    }
+
+    /// What the layer does to one request before calling, on its headers alone, for a
+    /// caller that cannot wait (a tonic `Interceptor`): remove identity headers, pass
+    /// `x-request-id` and `traceparent` on, attach the route's identity for `uri`'s
+    /// destination (a bound layer's origin, whatever `uri` says). A route that
+    /// [may wait](Route::may_wait) is refused ([`PropagateError::MayWait`]) with no
+    /// identity attached: it belongs in the layer.
+    ///
+    /// ```
+    /// use http::{HeaderMap, Uri};
+    /// use principal::Audience;
+    /// use tower_auth::propagate::{PropagateLayer, Route};
+    ///
+    /// let layer = PropagateLayer::new()
+    ///     .route("orders.internal:50051", Route::unsigned_passport(Audience::new("orders")?))?
+    ///     .bound_to(&"http://orders.internal:50051".parse()?)?;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("authorization", "Bearer copied".parse()?);
+    /// // Outside a request: no Principal, so no identity; a request id is created.
+    /// layer.attach_now(&Uri::from_static("/"), &mut headers)?;
+    /// assert!(!headers.contains_key("authorization"));
+    /// assert!(headers.contains_key("x-request-id"));
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// ```
+    pub fn attach_now(&self, uri: &Uri, headers: &mut HeaderMap) -> Result<(), PropagateError> {
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.uri = match &self.origin {
+            Some(origin) => origin
+                .apply(uri)
+                .ok_or_else(|| PropagateError::InvalidUri {
+                    destination: origin.authority().to_owned(),
+                })?,
+            None => uri.clone(),
+        };
+        if let Some(route) = route_for(&self.shared, &parts.uri)
+            && route.may_wait()
+        {
+            for name in &IDENTITY_HEADERS {
+                headers.remove(name);
+            }
+            return Err(PropagateError::MayWait {
+                destination: parts
+                    .uri
+                    .authority()
+                    .map_or_else(|| "-".to_owned(), |a| a.as_str().to_owned()),
+            });
+        }
+        parts.headers = std::mem::take(headers);
+        let plan = service::prepare(&self.shared, &mut parts);
+        *headers = parts.headers;
+        match plan {
+            service::Plan::Call => Ok(()),
+            service::Plan::Refuse(error) => {
+                for name in &IDENTITY_HEADERS {
+                    headers.remove(name);
+                }
+                Err(error)
+            }
+            // Ruled out above; if it ever came, nothing was attached: refuse.
+            service::Plan::Mint(..) => Err(PropagateError::MayWait {
+                destination: parts
+                    .uri
+                    .authority()
+                    .map_or_else(|| "-".to_owned(), |a| a.as_str().to_owned()),
+            }),
+        }
     }
 
     /// The route for a request URI, if its destination is on the list (for a bound

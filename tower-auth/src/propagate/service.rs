@@ -45,7 +45,7 @@ impl<S> PropagateService<S> {
 }
 
 /// What the synchronous part concluded for one request.
-enum Plan {
+pub(super) enum Plan {
     /// Headers are set: call.
     Call,
     /// A token must be minted first (a cold mint cache).
@@ -97,7 +97,7 @@ where
 }
 
 /// Everything up to the call: strip, route, trace headers, identity.
-fn prepare(shared: &Shared, parts: &mut http::request::Parts) -> Plan {
+pub(super) fn prepare(shared: &Shared, parts: &mut http::request::Parts) -> Plan {
     let headers = &mut parts.headers;
     for name in &IDENTITY_HEADERS {
         headers.remove(name);

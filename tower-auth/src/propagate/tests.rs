@@ -568,3 +568,77 @@ fn a_layer_is_bound_only_to_an_origin_with_scheme_and_authority() {
         Some("nothing")
     );
 }
+
+#[test]
+fn attach_now_does_the_synchronous_part_and_refuses_what_may_wait() {
+    let ring = ring();
+    let issuer = InternalIssuer::builder(
+        Issuer::new("https://edge.internal").unwrap(),
+        SigningKey::generate(SigningAlgorithm::EdDsa).unwrap(),
+    )
+    .clock(clock())
+    .build()
+    .unwrap();
+    let cache = Arc::new(crate::mint::MintCache::builder(issuer).build().unwrap());
+    let routes = PropagateLayer::new()
+        .route(
+            "orders.internal:8080",
+            Route::signed_passport(Arc::clone(&ring), domain()).require_principal(),
+        )
+        .unwrap()
+        .route(
+            "billing.internal:8080",
+            Route::minted_jwt(cache, Audience::new("billing").unwrap()),
+        )
+        .unwrap()
+        .clock(clock());
+    let copied = || to("/x").headers().clone();
+    let path = Uri::from_static("/orders.v1.Orders/Get");
+
+    // A passport route in a request: the passport, the request's trace, no copied header.
+    let orders = routes
+        .clone()
+        .bound_to(&"http://orders.internal:8080".parse().unwrap())
+        .unwrap();
+    let mut headers = copied();
+    context(true)
+        .enter(|| orders.attach_now(&path, &mut headers))
+        .unwrap();
+    assert!(headers.get("authorization").is_none());
+    assert!(headers.get("x-baton-internal-token").is_none());
+    assert_eq!(headers["x-request-id"], "req-42");
+    assert_eq!(headers["traceparent"], TRACEPARENT);
+    let passport = ring
+        .load()
+        .verifier()
+        .verify_header(
+            headers["x-principal-bin"].to_str().unwrap(),
+            &decode_options(),
+            Timestamp::from_unix_seconds(NOW),
+        )
+        .unwrap();
+    assert_eq!(passport.principal().id().to_string(), HUMAN);
+
+    // Required and absent: refused, and nothing copied is left to be sent.
+    let mut headers = copied();
+    let error = context(false)
+        .enter(|| orders.attach_now(&path, &mut headers))
+        .unwrap_err();
+    assert_eq!(error.reason(), "no_principal");
+    for name in &IDENTITY_HEADERS {
+        assert!(headers.get(name).is_none(), "{name}");
+    }
+
+    // A minted route may wait: refused, nothing minted or attached.
+    let billing = routes
+        .bound_to(&"http://billing.internal:8080".parse().unwrap())
+        .unwrap();
+    let mut headers = copied();
+    let error = context(true)
+        .enter(|| billing.attach_now(&path, &mut headers))
+        .unwrap_err();
+    assert_eq!(error.reason(), "may_wait");
+    for name in &IDENTITY_HEADERS {
+        assert!(headers.get(name).is_none(), "{name}");
+    }
+}

@@ -1,0 +1,156 @@
+//! The client side: the current Principal attached to outgoing gRPC calls, driven by the
+//! same per-destination routes as tower-auth's HTTP propagate layer.
+//!
+//! Two forms, one configuration (a [`PropagateLayer`] with its routes):
+//!
+//! - **The layer**, for every route: `ServiceBuilder::new().layer(layer.bound_to(endpoint.uri())?).service(channel)`
+//!   under a generated client. It may wait (a minted JWT on a cold cache). Bind it to the
+//!   channel's endpoint ([`PropagateLayer::bound_to`]): a generated client sends bare
+//!   paths, and the channel sends to its endpoint whatever the request says.
+//! - **[`PassportInterceptor`]**, for routes that need no waiting (a signed, forwarded or
+//!   unsigned passport in `x-principal-bin`, passthrough, nothing): a synchronous tonic
+//!   `Interceptor` for `Client::with_interceptor(channel, ..)`.
+//!
+//! Both remove identity metadata set by the caller's own code, pass `x-request-id` and
+//! `traceparent` on from the current request context, and attach the route's identity.
+//! Without a current Principal, a call carries no identity, or is refused
+//! (`UNAUTHENTICATED`, before anything is sent) when its route
+//! [requires one](tower_auth::propagate::Route::require_principal).
+
+use std::fmt;
+
+use http::Uri;
+use tonic::metadata::MetadataMap;
+use tonic::service::Interceptor;
+use tonic::{Request, Status};
+use tower_auth::propagate::{
+    PROPAGATE_TARGET, PropagateConfigError, PropagateError, PropagateLayer,
+};
+
+/// A synchronous tonic interceptor that attaches the current Principal to every call of
+/// a client, as the route of the channel's endpoint says. See the [module docs](self).
+///
+/// ```
+/// use std::sync::Arc;
+/// use http::Uri;
+/// use principal::Audience;
+/// use tonic::service::Interceptor;
+/// use tonic_auth::client::PassportInterceptor;
+/// use tower_auth::propagate::{PropagateLayer, Route};
+///
+/// let routes = PropagateLayer::new().route(
+///     "documents.internal:50051",
+///     Route::unsigned_passport(Audience::new("documents")?).require_principal(),
+/// )?;
+/// // `endpoint.uri()` of the Channel the client uses.
+/// let endpoint: Uri = "http://documents.internal:50051".parse()?;
+/// let mut interceptor = PassportInterceptor::new(routes, &endpoint)?;
+///
+/// // No current Principal and the route requires one: refused before anything is sent.
+/// let status = interceptor.call(tonic::Request::new(())).unwrap_err();
+/// assert_eq!(status.code(), tonic::Code::Unauthenticated);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct PassportInterceptor {
+    layer: PropagateLayer,
+}
+
+impl PassportInterceptor {
+    /// An interceptor for calls to `endpoint` (the URI of the channel's `Endpoint`),
+    /// routed by `routes`. Refused when `endpoint` has no scheme and authority, or when
+    /// its route may wait (a minted JWT: use the layer).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use principal::{Audience, Issuer};
+    /// use tonic_auth::client::PassportInterceptor;
+    /// use tower_auth::mint::{InternalIssuer, MintCache, SigningAlgorithm, SigningKey};
+    /// use tower_auth::propagate::{PropagateLayer, Route};
+    ///
+    /// let issuer = InternalIssuer::builder(
+    ///     Issuer::new("https://edge.internal")?,
+    ///     SigningKey::generate(SigningAlgorithm::EdDsa)?,
+    /// )
+    /// .build()?;
+    /// let cache = Arc::new(MintCache::builder(issuer).build()?);
+    /// let routes = PropagateLayer::new()
+    ///     .route("billing.internal:50051", Route::minted_jwt(cache, Audience::new("billing")?))?;
+    /// let error = PassportInterceptor::new(routes, &"http://billing.internal:50051".parse()?)
+    ///     .unwrap_err();
+    /// assert_eq!(error.reason(), "route_may_wait");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(routes: PropagateLayer, endpoint: &Uri) -> Result<Self, ClientConfigError> {
+        let layer = routes.bound_to(endpoint)?;
+        if layer
+            .route_for(&Uri::from_static("/"))
+            .is_some_and(|route| route.may_wait())
+        {
+            return Err(ClientConfigError::RouteMayWait {
+                endpoint: endpoint.to_string(),
+            });
+        }
+        Ok(PassportInterceptor { layer })
+    }
+}
+
+impl Interceptor for PassportInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        // The metadata as HTTP headers, and back: tower-auth's one passport codec writes
+        // `x-principal-bin` (unpadded standard base64, the gRPC `-bin` rule).
+        let mut headers = std::mem::take(request.metadata_mut()).into_headers();
+        let attached = self.layer.attach_now(&Uri::from_static("/"), &mut headers);
+        *request.metadata_mut() = MetadataMap::from_headers(headers);
+        match attached {
+            Ok(()) => Ok(request),
+            Err(error) => {
+                tracing::debug!(target: PROPAGATE_TARGET, reason = error.reason(), %error, "outgoing call refused");
+                Err(refusal(&error))
+            }
+        }
+    }
+}
+
+/// The status of a call this client refuses to make.
+fn refusal(error: &PropagateError) -> Status {
+    match error {
+        PropagateError::NoPrincipal { .. } => Status::unauthenticated("no current principal"),
+        // A Principal too large for a passport, a request id it cannot carry...: this
+        // client's own fault, said briefly (the reason is in the debug event).
+        _ => Status::internal("identity could not be attached"),
+    }
+}
+
+impl fmt::Debug for PassportInterceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PassportInterceptor")
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+/// A [`PassportInterceptor`] could not be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientConfigError {
+    /// The endpoint is not an origin (`scheme://host[:port]`, no user info).
+    #[error(transparent)]
+    Endpoint(#[from] PropagateConfigError),
+    /// The endpoint's route may wait (a minted JWT): it needs the propagate layer.
+    #[error("the route to {endpoint} may wait: use the propagate layer over the channel")]
+    RouteMayWait {
+        /// The endpoint.
+        endpoint: String,
+    },
+}
+
+impl ClientConfigError {
+    /// A stable snake_case label for logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ClientConfigError::Endpoint(error) => error.reason(),
+            ClientConfigError::RouteMayWait { .. } => "route_may_wait",
+        }
+    }
+}
