@@ -58,16 +58,12 @@ const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 #[derive(Clone, Default)]
 struct Echo;
 
-fn reply(request_metadata_principal: Option<&tower_auth::VerifiedPrincipal>) -> EchoResponse {
+fn reply(verified: &tower_auth::VerifiedPrincipal) -> EchoResponse {
     EchoResponse {
-        message: request_metadata_principal
-            .map(|verified| verified.pattern().as_str().to_owned())
-            .unwrap_or_default(),
-        principal_id: request_metadata_principal
-            .map(|verified| verified.id().to_string())
-            .unwrap_or_default(),
+        message: verified.pattern().as_str().to_owned(),
+        principal_id: verified.id().to_string(),
         current_principal_id: context::current_principal()
-            .map(|verified| verified.id().to_string())
+            .map(|current| current.id().to_string())
             .unwrap_or_default(),
     }
 }
@@ -77,7 +73,7 @@ type ReplyStream = Pin<Box<dyn Stream<Item = Result<EchoResponse, Status>> + Sen
 #[tonic::async_trait]
 impl EchoService for Echo {
     async fn echo(&self, request: Request<EchoRequest>) -> Result<Response<EchoResponse>, Status> {
-        Ok(Response::new(reply(Some(request.principal()?))))
+        Ok(Response::new(reply(request.principal()?)))
     }
 
     type EchoStreamStream = ReplyStream;
@@ -96,7 +92,7 @@ impl EchoService for Echo {
         let verified = request.principal()?.clone();
         let mut inbound = request.into_inner();
         while inbound.message().await?.is_some() {}
-        Ok(Response::new(reply(Some(&verified))))
+        Ok(Response::new(reply(&verified)))
     }
 
     type EchoChatStream = ReplyStream;

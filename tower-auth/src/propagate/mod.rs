@@ -609,31 +609,14 @@ impl PropagateLayer {
                 })?,
             None => uri.clone(),
         };
-        if let Some(route) = route_for(&self.shared, &parts.uri)
-            && route.may_wait()
-        {
-            for name in &IDENTITY_HEADERS {
-                headers.remove(name);
-            }
-            return Err(PropagateError::MayWait {
-                destination: parts
-                    .uri
-                    .authority()
-                    .map_or_else(|| "-".to_owned(), |a| a.as_str().to_owned()),
-            });
-        }
         parts.headers = std::mem::take(headers);
         let plan = service::prepare(&self.shared, &mut parts);
         *headers = parts.headers;
         match plan {
             service::Plan::Call => Ok(()),
-            service::Plan::Refuse(error) => {
-                for name in &IDENTITY_HEADERS {
-                    headers.remove(name);
-                }
-                Err(error)
-            }
-            // Ruled out above; if it ever came, nothing was attached: refuse.
+            // `prepare` removed every identity header first and attaches only on `Call`.
+            service::Plan::Refuse(error) => Err(error),
+            // The mint future is dropped unpolled: nothing is minted, nothing attached.
             service::Plan::Mint(..) => Err(PropagateError::MayWait {
                 destination: parts
                     .uri

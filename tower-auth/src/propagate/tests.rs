@@ -588,7 +588,7 @@ fn attach_now_does_the_synchronous_part_and_refuses_what_may_wait() {
         .unwrap()
         .route(
             "billing.internal:8080",
-            Route::minted_jwt(cache, Audience::new("billing").unwrap()),
+            Route::minted_jwt(Arc::clone(&cache), Audience::new("billing").unwrap()),
         )
         .unwrap()
         .clock(clock());
@@ -641,4 +641,5 @@ fn attach_now_does_the_synchronous_part_and_refuses_what_may_wait() {
     for name in &IDENTITY_HEADERS {
         assert!(headers.get(name).is_none(), "{name}");
     }
+    assert_eq!(cache.issuer().tokens_minted(), 0);
 }
