@@ -6,7 +6,9 @@
 //! - **The layer**, for every route: `ServiceBuilder::new().layer(layer.bound_to(endpoint.uri())?).service(channel)`
 //!   under a generated client. It may wait (a minted JWT on a cold cache). Bind it to the
 //!   channel's endpoint ([`PropagateLayer::bound_to`]): a generated client sends bare
-//!   paths, and the channel sends to its endpoint whatever the request says.
+//!   paths, and the channel sends to its endpoint whatever the request says. With
+//!   `.map_err(`[`refusal_as_status`]`)` in front, its refusals reach the caller as the
+//!   interceptor's statuses rather than `UNKNOWN`.
 //! - **[`PassportInterceptor`]**, for routes that need no waiting (a signed, forwarded or
 //!   unsigned passport in `x-principal-bin`, passthrough, nothing): a synchronous tonic
 //!   `Interceptor` for `Client::with_interceptor(channel, ..)`.
@@ -24,7 +26,7 @@ use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 use tower_auth::propagate::{
-    PROPAGATE_TARGET, PropagateConfigError, PropagateError, PropagateLayer,
+    BoxError, PROPAGATE_TARGET, PropagateConfigError, PropagateError, PropagateLayer,
 };
 
 /// A synchronous tonic interceptor that attaches the current Principal to every call of
@@ -109,6 +111,32 @@ impl Interceptor for PassportInterceptor {
                 Err(refusal(&error))
             }
         }
+    }
+}
+
+/// The layer's error as tonic should report it: a refusal of the propagate layer
+/// ([`PropagateError`]) becomes the same status [`PassportInterceptor`] answers
+/// (`UNAUTHENTICATED` for a required Principal that is absent, `INTERNAL` otherwise)
+/// instead of tonic's `UNKNOWN`; the channel's own errors pass unchanged. For
+/// `ServiceBuilder::new().map_err(refusal_as_status).layer(layer).service(channel)`.
+///
+/// ```
+/// use tonic::{Code, Status};
+/// use tonic_auth::client::refusal_as_status;
+/// use tower_auth::propagate::{BoxError, PropagateError};
+///
+/// let refused: BoxError = Box::new(PropagateError::NoPrincipal { destination: "documents:50051".into() });
+/// let status = refusal_as_status(refused).downcast::<Status>().unwrap();
+/// assert_eq!(status.code(), Code::Unauthenticated);
+///
+/// // Anything else is left as it is.
+/// let other: BoxError = "connection refused".into();
+/// assert!(refusal_as_status(other).downcast::<Status>().is_err());
+/// ```
+pub fn refusal_as_status(error: BoxError) -> BoxError {
+    match error.downcast::<PropagateError>() {
+        Ok(refused) => Box::new(refusal(&refused)),
+        Err(other) => other,
     }
 }
 

@@ -30,7 +30,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_auth::PrincipalExt;
-use tonic_auth::client::PassportInterceptor;
+use tonic_auth::client::{PassportInterceptor, refusal_as_status};
 use tonic_auth::server::GrpcAuthenticateLayer;
 use tower::ServiceBuilder;
 use tower_auth::context::{self, RequestContext};
@@ -350,6 +350,36 @@ async fn a_signed_passport_route_attaches_the_current_principal_to_grpc_calls() 
         "{status:?}"
     );
     assert_eq!(wire.lock().unwrap().len(), calls);
+
+    // Mapped with `refusal_as_status`: the interceptor's UNAUTHENTICATED.
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let channel = endpoint.connect().await.unwrap();
+    let required = PropagateLayer::new()
+        .route(
+            &addr.to_string(),
+            Route::signed_passport(Arc::clone(&ring), audience()).require_principal(),
+        )
+        .unwrap()
+        .clock(Arc::new(clock()))
+        .bound_to(endpoint.uri())
+        .unwrap();
+    let mut mapped = EchoServiceClient::new(
+        ServiceBuilder::new()
+            .map_err(refusal_as_status)
+            .layer(required)
+            .service(channel),
+    );
+    let status = mapped.echo(EchoRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_eq!(status.message(), "no current principal");
+    assert_eq!(wire.lock().unwrap().len(), calls);
+    // With a Principal, the mapped client calls as before.
+    let reply = ctx
+        .scope(mapped.echo(EchoRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply.principal_id, alice);
 }
 
 #[tokio::test]
