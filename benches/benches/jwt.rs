@@ -24,12 +24,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
+use benches::ready;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use jsonwebtoken::{Algorithm, Validation};
@@ -46,18 +44,6 @@ use tower_auth::{Credentials, VerifiedPrincipal, Verifier};
 
 /// The audience of the reference principal.
 const AUDIENCE: &str = "https://api.example.com";
-
-/// Polls a future that never waits, once.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("a benchmarked future waited"),
-    }
-}
 
 fn key_set(idp: &DevIdp) -> KeySet {
     KeySet::from_jwks_json(idp.jwks().to_string().as_bytes(), &KeySetPolicy::default())

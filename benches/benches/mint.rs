@@ -12,12 +12,10 @@
 //!   most 3 us).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+use benches::ready;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use principal::{Audience, ClaimMapping, Clock, Issuer, SystemClock};
@@ -28,18 +26,6 @@ use tower_auth::mint::{InternalIssuer, MintCache, SigningAlgorithm, SigningKey};
 use tower_auth::token_cache::TokenCacheConfig;
 
 const AUDIENCE: &str = "orders-api";
-
-/// Polls a future that never waits, once.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("a benchmarked future waited"),
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let principal = fixtures::reference_principal(SystemClock.now()).unwrap();

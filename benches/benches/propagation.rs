@@ -45,12 +45,11 @@
 //! `benches/medians.sh propagation` prints the medians of a run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
+use benches::ready;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response, Uri};
 use jsonwebtoken::Algorithm;
@@ -89,18 +88,6 @@ const HMAC_SECRET: [u8; 32] = [0x5a; 32];
 const CHAIN_LENGTHS: [usize; 4] = [1, 2, 4, 8];
 
 type Boxed = BoxCloneService<Request<String>, Response<String>, BoxError>;
-
-/// Polls a future that never waits, once.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("a benchmarked future waited"),
-    }
-}
 
 fn to(uri: &Uri) -> Request<String> {
     let mut request = Request::new(String::new());

@@ -4,8 +4,29 @@
 //! crate adds what only comparisons need, such as the equivalent JWT.
 #![deny(missing_docs)]
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use principal::Principal;
+
+/// Polls a future that must not wait, once, with a no-op waker: the benchmarks measure
+/// the work, not a runtime.
+///
+/// # Panics
+///
+/// When the future waits (a benchmark set up wrong).
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("a benchmarked future waited"),
+    }
+}
 
 /// The HMAC secret used for every symmetric signature in the benchmarks.
 pub const BENCH_SECRET: [u8; 32] = [0x5a; 32];

@@ -253,36 +253,46 @@ fn attach(
     }
 }
 
+/// `value` as a header value marked sensitive (kept out of HTTP/2 header compression
+/// tables and debug output); `None` if it is no valid header value.
+fn sensitive(value: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(value).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
 fn set(
     headers: &mut HeaderMap,
     name: http::HeaderName,
     value: &str,
     destination: impl FnOnce() -> String,
 ) -> Plan {
-    match HeaderValue::from_str(value) {
-        Ok(mut value) => {
-            value.set_sensitive(true);
+    match sensitive(value) {
+        Some(value) => {
             headers.insert(name, value);
             Plan::Call
         }
-        Err(_) => Plan::Refuse(PropagateError::InvalidHeader {
+        None => Plan::Refuse(PropagateError::InvalidHeader {
             destination: destination(),
         }),
     }
 }
 
+/// The minted token in the route's header; `false` if it is no valid header value.
 fn set_minted(headers: &mut HeaderMap, header: MintedHeader, token: &MintedToken) -> bool {
     let (name, value) = match header {
-        MintedHeader::Authorization => (AUTHORIZATION, format!("Bearer {}", token.as_str())),
-        MintedHeader::InternalToken => (INTERNAL_TOKEN_HEADER, token.as_str().to_owned()),
+        MintedHeader::Authorization => (
+            AUTHORIZATION,
+            sensitive(&format!("Bearer {}", token.as_str())),
+        ),
+        MintedHeader::InternalToken => (INTERNAL_TOKEN_HEADER, sensitive(token.as_str())),
     };
-    match HeaderValue::from_str(&value) {
-        Ok(mut value) => {
-            value.set_sensitive(true);
+    match value {
+        Some(value) => {
             headers.insert(name, value);
             true
         }
-        Err(_) => false,
+        None => false,
     }
 }
 
@@ -382,10 +392,13 @@ where
                     let Some(mut request) = request.take() else {
                         return Poll::Pending;
                     };
-                    let destination = request
-                        .uri()
-                        .authority()
-                        .map_or_else(|| "-".to_owned(), |a| a.as_str().to_owned());
+                    // Only refusals name the destination: no copy on the way through.
+                    let destination = |request: &Request<B>| {
+                        request
+                            .uri()
+                            .authority()
+                            .map_or_else(|| "-".to_owned(), |a| a.as_str().to_owned())
+                    };
                     match minted {
                         Ok(token) => {
                             if set_minted(request.headers_mut(), *header, &token) {
@@ -394,13 +407,15 @@ where
                                 }
                             } else {
                                 State::Failed {
-                                    error: Some(PropagateError::InvalidHeader { destination }),
+                                    error: Some(PropagateError::InvalidHeader {
+                                        destination: destination(&request),
+                                    }),
                                 }
                             }
                         }
                         Err(source) => {
                             let error = PropagateError::Mint {
-                                destination,
+                                destination: destination(&request),
                                 source,
                             };
                             tracing::debug!(target: PROPAGATE_TARGET, reason = error.reason(), %error, "outgoing call refused");
