@@ -643,3 +643,39 @@ fn attach_now_does_the_synchronous_part_and_refuses_what_may_wait() {
     }
     assert_eq!(cache.issuer().tokens_minted(), 0);
 }
+
+#[tokio::test]
+async fn a_refused_mint_refuses_the_call_and_sends_nothing() {
+    let clock = clock();
+    let issuer = InternalIssuer::builder(
+        Issuer::new("https://edge.internal").unwrap(),
+        SigningKey::generate(SigningAlgorithm::EdDsa).unwrap(),
+    )
+    .clock(clock.clone())
+    .build()
+    .unwrap();
+    let cache = Arc::new(crate::mint::MintCache::builder(issuer).build().unwrap());
+    let layer = PropagateLayer::new()
+        .route(
+            "orders.internal:8080",
+            Route::minted_jwt(Arc::clone(&cache), domain()),
+        )
+        .unwrap();
+    // The Principal of `context` expires an hour after NOW: past it, minting refuses.
+    clock.advance(3601);
+    let error = send(
+        layer,
+        Some(context(true)),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap_err()
+    .downcast::<PropagateError>()
+    .unwrap();
+    assert_eq!(error.reason(), "mint");
+    assert!(matches!(
+        *error,
+        PropagateError::Mint { ref destination, .. } if destination == "orders.internal:8080"
+    ));
+    assert_eq!(cache.issuer().tokens_minted(), 0);
+}
