@@ -10,6 +10,7 @@
 //!   of its own, so the edge can be tried on one machine.
 #![deny(missing_docs)]
 
+pub mod demo;
 pub mod edge;
 
 /// Installs a `tracing` subscriber that writes JSON lines to stderr through a

@@ -1,0 +1,340 @@
+//! Who trusts whom in the demo chain, for each [`DemoPattern`].
+//!
+//! Every calling service holds its own keys ([`ServiceKeys`]): an internal JWT issuer
+//! (pattern 2, ES256) and an Ed25519 passport key (pattern 4). A callee knows only the
+//! public half of its caller ([`CallerTrust`]): the issuer's JWKS, the passport verifying
+//! key, the service id that signs with it and the caller's SPIFFE ID. From those, a hop's
+//! verifier for a pattern is [`hop_verifier`], and the identity a caller attaches is
+//! [`ServiceKeys::route`]:
+//!
+//! | pattern | the caller attaches | the callee verifies |
+//! | --- | --- | --- |
+//! | passthrough | the external JWT it received ([`Route::passthrough`]) | against the identity provider's JWKS, audience [`EXTERNAL_AUDIENCE`] |
+//! | internal-jwt | a JWT it mints for the callee's audience ([`Route::minted_jwt`]) | with the caller's JWKS, `typ: at+jwt`, the Baton claim mapping; the caller is the minting service |
+//! | signed-passport | a passport for the callee, signed with its Ed25519 key ([`Route::signed_passport`]) | with the caller's public key; the caller is the signing service |
+//! | unsigned-passport | an unsigned passport for the callee ([`Route::unsigned_passport`]) | only from the caller's SPIFFE ID (the mTLS peer), on an allowlist of one |
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use jsonwebtoken::Algorithm;
+use principal::{Audience, ClaimMapping, Issuer, ServiceId};
+use principal_proto::{
+    DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey, PassportVerifyingKey,
+};
+use tonic_auth::server::GrpcAuthenticateLayer;
+use tower_auth::authenticate::AuthenticateLayer;
+use tower_auth::jwks::{KeySet, KeySetPolicy, RefresherHandle, StartupPolicy};
+use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+use tower_auth::mint::{InternalIssuer, MintCache, SigningAlgorithm, SigningKey};
+use tower_auth::passport::{PassportHeaderVerifier, PassportKeys};
+use tower_auth::peer::{PeerAllowlist, SpiffeId};
+use tower_auth::propagate::{Route, SharedKeyRing};
+use tower_auth::{Pattern, Verifier};
+
+use super::{DemoError, DemoPattern, EXTERNAL_AUDIENCE, TRUST_DOMAIN};
+
+/// The private keys of one demo service that calls another: generated at start, never
+/// printed.
+pub struct ServiceKeys {
+    name: String,
+    service_id: ServiceId,
+    spiffe_id: SpiffeId,
+    mint: Arc<MintCache>,
+    ring: SharedKeyRing,
+    passport_key: PassportVerifyingKey,
+}
+
+impl ServiceKeys {
+    /// Fresh keys for the service `name` (`svc-{name}`, `spiffe://demo.test/{name}`,
+    /// internal issuer `https://{name}.demo.test`).
+    ///
+    /// ```
+    /// use examples::demo::trust::ServiceKeys;
+    ///
+    /// let edge = ServiceKeys::generate("edge")?;
+    /// assert_eq!(edge.service_id().to_string(), "svc-edge");
+    /// assert_eq!(edge.spiffe_id().as_str(), "spiffe://demo.test/edge");
+    /// // Refused: a name that is not a service slug.
+    /// assert!(ServiceKeys::generate("Edge Service").is_err());
+    /// # Ok::<(), examples::demo::DemoError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DemoError::Config`] for a name that makes no service id, SPIFFE ID or issuer, or
+    /// a key that cannot be generated.
+    pub fn generate(name: &str) -> Result<ServiceKeys, DemoError> {
+        let service_id = ServiceId::new(name).map_err(|e| DemoError::config("service id", e))?;
+        let spiffe_id = SpiffeId::new(&format!("spiffe://{TRUST_DOMAIN}/{name}"))
+            .map_err(|e| DemoError::config("SPIFFE ID", e))?;
+        let issuer = Issuer::new(&format!("https://{name}.{TRUST_DOMAIN}"))
+            .map_err(|e| DemoError::config("internal issuer", e))?;
+        let signing = SigningKey::generate(SigningAlgorithm::Es256)
+            .map_err(|e| DemoError::config("internal JWT signing key", e))?;
+        let issuer = InternalIssuer::builder(issuer, signing)
+            .build()
+            .map_err(|e| DemoError::config("internal issuer", e))?;
+        let mint = MintCache::builder(issuer)
+            .build()
+            .map_err(|e| DemoError::config("mint cache", e))?;
+        let key_id = KeyId::new(&format!("{name}-1"))
+            .map_err(|e| DemoError::config("passport key id", e))?;
+        let passport = PassportSigningKey::ed25519_generate(key_id)
+            .map_err(|e| DemoError::config("passport key", e))?;
+        let passport_key = passport.verifying_key();
+        Ok(ServiceKeys {
+            name: name.to_owned(),
+            service_id,
+            spiffe_id,
+            mint: Arc::new(mint),
+            ring: Arc::new(ArcSwap::from_pointee(PassportKeyRing::new(passport))),
+            passport_key,
+        })
+    }
+
+    /// The service's name (`edge`, `documents`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The service's id (`svc-edge`).
+    pub fn service_id(&self) -> &ServiceId {
+        &self.service_id
+    }
+
+    /// The service's workload identity.
+    pub fn spiffe_id(&self) -> &SpiffeId {
+        &self.spiffe_id
+    }
+
+    /// The internal JWT issuer (pattern 2).
+    pub fn issuer(&self) -> &InternalIssuer {
+        self.mint.issuer()
+    }
+
+    /// What a callee needs to know of this service: the public half.
+    ///
+    /// # Errors
+    /// [`DemoError::Config`] if the issuer's own JWKS does not load (never expected).
+    pub fn caller_trust(&self) -> Result<CallerTrust, DemoError> {
+        CallerTrust::new(
+            self.service_id.clone(),
+            self.spiffe_id.clone(),
+            self.issuer().issuer().clone(),
+            &self.issuer().jwks().to_string(),
+            self.passport_key.clone(),
+        )
+    }
+
+    /// The identity this service attaches to its calls to `audience` under `pattern`;
+    /// a call without a current Principal is refused before it is sent.
+    pub fn route(&self, pattern: DemoPattern, audience: Audience) -> Route {
+        match pattern {
+            DemoPattern::Passthrough => Route::passthrough(),
+            DemoPattern::InternalJwt => Route::minted_jwt(Arc::clone(&self.mint), audience),
+            DemoPattern::SignedPassport => Route::signed_passport(Arc::clone(&self.ring), audience),
+            DemoPattern::UnsignedPassport => Route::unsigned_passport(audience),
+        }
+        .require_principal()
+    }
+}
+
+impl std::fmt::Debug for ServiceKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceKeys")
+            .field("service_id", &self.service_id)
+            .field("spiffe_id", &self.spiffe_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a callee knows of the service that calls it: public keys and identities only.
+#[derive(Clone, Debug)]
+pub struct CallerTrust {
+    service_id: ServiceId,
+    spiffe_id: SpiffeId,
+    issuer: Issuer,
+    /// The JWKS document, checked to load when this was made.
+    jwks: String,
+    passport_key: PassportVerifyingKey,
+}
+
+impl CallerTrust {
+    /// The caller `service_id`, workload `spiffe_id`, its internal issuer and that
+    /// issuer's JWKS document (JSON), and its passport verifying key.
+    ///
+    /// # Errors
+    /// [`DemoError::Config`] when `jwks` is not a usable JWKS.
+    pub fn new(
+        service_id: ServiceId,
+        spiffe_id: SpiffeId,
+        issuer: Issuer,
+        jwks: &str,
+        passport_key: PassportVerifyingKey,
+    ) -> Result<CallerTrust, DemoError> {
+        load_jwks(jwks)?;
+        Ok(CallerTrust {
+            service_id,
+            spiffe_id,
+            issuer,
+            jwks: jwks.to_owned(),
+            passport_key,
+        })
+    }
+
+    /// The caller's service id.
+    pub fn service_id(&self) -> &ServiceId {
+        &self.service_id
+    }
+
+    /// The caller's workload identity.
+    pub fn spiffe_id(&self) -> &SpiffeId {
+        &self.spiffe_id
+    }
+}
+
+fn load_jwks(jwks: &str) -> Result<KeySet, DemoError> {
+    Ok(
+        KeySet::from_jwks_json(jwks.as_bytes(), &KeySetPolicy::default())
+            .map_err(|e| DemoError::config("caller JWKS", e))?
+            .set,
+    )
+}
+
+/// The external identity provider every edge trusts (and every hop, in passthrough).
+#[derive(Clone, Debug)]
+pub struct IdpTrust {
+    issuer: Issuer,
+    jwks_url: String,
+}
+
+impl IdpTrust {
+    /// Tokens of `issuer`, with keys at `jwks_url`.
+    ///
+    /// # Errors
+    /// [`DemoError::Config`] for an issuer that is not a URL.
+    pub fn new(issuer: &str, jwks_url: &str) -> Result<IdpTrust, DemoError> {
+        Ok(IdpTrust {
+            issuer: Issuer::new(issuer).map_err(|e| DemoError::config("IdP issuer", e))?,
+            jwks_url: jwks_url.to_owned(),
+        })
+    }
+}
+
+/// A hop's verifier, and what keeps its keys fresh (dropping it stops the refresh).
+pub struct HopVerifier {
+    verifier: Arc<dyn Verifier>,
+    _refreshers: Vec<RefresherHandle>,
+}
+
+impl HopVerifier {
+    /// The verifier.
+    pub fn verifier(&self) -> Arc<dyn Verifier> {
+        Arc::clone(&self.verifier)
+    }
+}
+
+impl std::fmt::Debug for HopVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HopVerifier")
+            .field("pattern", &self.verifier.pattern())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The verifier of external JWTs from `idp` for [`EXTERNAL_AUDIENCE`]: the edge's, and
+/// every hop's in passthrough. Loads the keys once (failing if the provider cannot be
+/// reached), then refreshes them in the background.
+///
+/// # Errors
+/// [`DemoError::Config`] for a configuration the verifier refuses,
+/// [`DemoError::KeysUnavailable`] when the keys cannot be loaded.
+pub async fn external_verifier(idp: &IdpTrust) -> Result<HopVerifier, DemoError> {
+    let audience =
+        Audience::new(EXTERNAL_AUDIENCE).map_err(|e| DemoError::config("audience", e))?;
+    let config = IssuerConfig::builder(idp.issuer.clone())
+        .audience(audience)
+        .jwks_url(&idp.jwks_url)
+        .build()
+        .map_err(|e| DemoError::config("IdP issuer", e))?;
+    let verifier = JwtVerifier::builder()
+        .issuer(config)
+        .build()
+        .map_err(|e| DemoError::config("external JWT verifier", e))?;
+    verifier
+        .warm(StartupPolicy::FailIfUnavailable)
+        .await
+        .map_err(|e| DemoError::KeysUnavailable {
+            detail: e.error().to_string(),
+        })?;
+    let refreshers = verifier
+        .spawn_refreshers()
+        .map_err(|e| DemoError::config("JWKS refresh", e))?;
+    Ok(HopVerifier {
+        verifier: Arc::new(verifier),
+        _refreshers: refreshers,
+    })
+}
+
+/// The verifier of a gRPC hop whose own audience is `audience`, called by `caller`,
+/// under `pattern` (see the [module docs](self)).
+///
+/// # Errors
+/// As [`external_verifier`] in passthrough; [`DemoError::Config`] otherwise.
+pub async fn hop_verifier(
+    pattern: DemoPattern,
+    audience: &Audience,
+    caller: &CallerTrust,
+    idp: &IdpTrust,
+) -> Result<HopVerifier, DemoError> {
+    let verifier: Arc<dyn Verifier> = match pattern {
+        DemoPattern::Passthrough => return external_verifier(idp).await,
+        DemoPattern::InternalJwt => {
+            let config = IssuerConfig::builder(caller.issuer.clone())
+                .audience(audience.clone())
+                .static_keys(load_jwks(&caller.jwks)?)
+                .algorithms([Algorithm::ES256])
+                .require_typ("at+jwt")
+                .claim_mapping(ClaimMapping::baton())
+                .minted_by(caller.service_id.clone())
+                .build()
+                .map_err(|e| DemoError::config("internal issuer", e))?;
+            Arc::new(
+                JwtVerifier::builder()
+                    .issuer(config)
+                    .pattern(Pattern::InternalJwt)
+                    .build()
+                    .map_err(|e| DemoError::config("internal JWT verifier", e))?,
+            )
+        }
+        DemoPattern::SignedPassport | DemoPattern::UnsignedPassport => {
+            let keys = PassportKeys::new(caller.passport_key.clone(), caller.service_id.clone())
+                .map_err(|e| DemoError::config("passport keys", e))?;
+            let mut verifier =
+                PassportHeaderVerifier::new(DecodeOptions::new(audience.clone()), keys);
+            if pattern == DemoPattern::UnsignedPassport {
+                verifier = verifier.unsigned_from(PeerAllowlist::new([caller.spiffe_id.clone()]));
+            }
+            Arc::new(verifier)
+        }
+    };
+    Ok(HopVerifier {
+        verifier,
+        _refreshers: Vec::new(),
+    })
+}
+
+/// The server layer of a gRPC hop: the internal role (it reads `x-principal-bin` and the
+/// internal token), keeping the bearer token in passthrough when the hop `forwards` it to
+/// a next hop.
+pub fn hop_layer(
+    pattern: DemoPattern,
+    verifier: &HopVerifier,
+    forwards: bool,
+) -> GrpcAuthenticateLayer {
+    let mut layer = AuthenticateLayer::internal(verifier.verifier());
+    if forwards && pattern == DemoPattern::Passthrough {
+        layer = layer.keep_bearer_token();
+    }
+    GrpcAuthenticateLayer::from(layer)
+}
