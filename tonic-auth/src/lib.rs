@@ -9,8 +9,9 @@
 //! | [`server`] | [`GrpcAuthenticateLayer`](server::GrpcAuthenticateLayer): tower-auth's authenticate layer for `tonic::transport::Server::builder().layer(..)`: edge and internal roles, the verified Principal in the request extensions and current while the service and its response stream run, refusals as trailers-only gRPC responses; [`UntilExpiry`](server::UntilExpiry) for streams that must stop at the Principal's expiry |
 //! | [`PrincipalExt`] | `request.principal()?` in a handler, and its optional form |
 //! | [`status`] | the one map from a refusal's class to a gRPC status code and short message |
+//! | `transport` (feature `mtls`) | tonic over mutual TLS: tower-auth's mTLS listener as tonic's incoming connections, the calling workload's SPIFFE identity in every request (pattern 5) |
 //!
-//! Still to come: the mTLS peer's SPIFFE identity from rustls (pattern 5). Interceptors
+//! Interceptors
 //! are synchronous; anything that may wait (a key refetch, introspection, minting) runs
 //! in a tower layer.
 //!
@@ -31,5 +32,7 @@ pub mod client;
 mod request;
 pub mod server;
 pub mod status;
+#[cfg(feature = "mtls")]
+pub mod transport;
 
 pub use request::PrincipalExt;
