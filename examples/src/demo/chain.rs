@@ -7,11 +7,11 @@ use principal::Audience;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tonic::transport::server::TcpIncoming;
 use tower_auth::dev_idp::DevIdp;
 
 use super::edge::{DemoEdge, EdgeAnswer, EdgeFailure};
-use super::net::{endpoint, hop_channel};
+use super::net::{WorkloadTls, endpoint, hop_channel, mtls_incoming};
+use super::pki::DevPki;
 use super::trust::{IdpTrust, ServiceKeys, external_verifier, hop_verifier};
 use super::{DemoError, DemoPattern, EXTERNAL_AUDIENCE, Hop, audit, documents};
 
@@ -77,6 +77,7 @@ pub struct Chain {
     audit: SocketAddr,
     tasks: Vec<JoinHandle<Result<(), DemoError>>>,
     http: reqwest::Client,
+    pki: DevPki,
 }
 
 async fn bind() -> Result<(TcpListener, SocketAddr), DemoError> {
@@ -96,7 +97,8 @@ fn audience(name: &str) -> Result<Audience, DemoError> {
 
 impl Chain {
     /// Starts the identity provider, `audit`, `documents` and the edge on loopback, every
-    /// hop under `pattern`, each service with fresh keys.
+    /// hop under `pattern`, each service with fresh keys, every gRPC hop over mutual TLS
+    /// with certificates of a fresh development CA.
     ///
     /// # Errors
     /// [`DemoError`] when a service cannot be set up.
@@ -107,6 +109,14 @@ impl Chain {
         let idp_trust = IdpTrust::new(idp.issuer(), &idp.jwks_url())?;
         let edge_keys = ServiceKeys::generate("edge")?;
         let documents_keys = ServiceKeys::generate("documents")?;
+        let audit_keys = ServiceKeys::generate("audit")?;
+        let pki = DevPki::generate()?;
+        let tls = |keys: &ServiceKeys| -> Result<WorkloadTls, DemoError> {
+            let cert = pki.workload(keys.spiffe_id(), true)?;
+            Ok(WorkloadTls::from_dev_pki(&pki, &cert))
+        };
+        let (edge_tls, documents_tls, audit_tls) =
+            (tls(&edge_keys)?, tls(&documents_keys)?, tls(&audit_keys)?);
         let never = std::future::pending::<()>;
         let mut tasks = Vec::new();
 
@@ -121,7 +131,7 @@ impl Chain {
         tasks.push(tokio::spawn(audit::serve(
             pattern,
             verifier,
-            TcpIncoming::from(listener),
+            mtls_incoming(listener, &audit_tls)?,
             never(),
         )));
 
@@ -134,19 +144,19 @@ impl Chain {
         )
         .await?;
         let to_audit = hop_channel(
-            &endpoint(audit_addr)?,
+            &endpoint(audit_addr, &documents_tls)?,
             documents_keys.route(pattern, audience("audit")?),
         )?;
         tasks.push(tokio::spawn(documents::serve(
             pattern,
             verifier,
             to_audit,
-            TcpIncoming::from(listener),
+            mtls_incoming(listener, &documents_tls)?,
             never(),
         )));
 
         let to_documents = hop_channel(
-            &endpoint(documents_addr)?,
+            &endpoint(documents_addr, &edge_tls)?,
             edge_keys.route(pattern, audience("documents")?),
         )?;
         let edge = DemoEdge::start(
@@ -167,6 +177,7 @@ impl Chain {
             audit: audit_addr,
             tasks,
             http: reqwest::Client::new(),
+            pki,
         })
     }
 
@@ -188,6 +199,12 @@ impl Chain {
     /// Where `audit` serves gRPC.
     pub fn audit_addr(&self) -> SocketAddr {
         self.audit
+    }
+
+    /// The development CA that certifies every workload of the chain (tests make
+    /// certificates of their own with it).
+    pub fn pki(&self) -> &DevPki {
+        &self.pki
     }
 
     /// The identity provider.

@@ -27,7 +27,7 @@ pub mod chain;
 pub mod documents;
 pub mod edge;
 mod net;
-pub use net::{HopChannel, endpoint, hop_channel};
+pub use net::{HopChannel, WorkloadTls, endpoint, hop_channel, mtls_incoming};
 mod hop;
 pub mod pki;
 pub mod proto;
@@ -81,6 +81,25 @@ impl DemoPattern {
             DemoPattern::InternalJwt => "internal-jwt",
             DemoPattern::SignedPassport => "signed-passport",
             DemoPattern::UnsignedPassport => "unsigned-passport",
+        }
+    }
+
+    /// How the identity travels, in a few words.
+    ///
+    /// ```
+    /// use examples::demo::DemoPattern;
+    /// assert!(DemoPattern::Passthrough.summary().contains("external JWT"));
+    /// ```
+    pub fn summary(self) -> &'static str {
+        match self {
+            DemoPattern::Passthrough => "every hop verifies the external JWT, forwarded",
+            DemoPattern::InternalJwt => "each caller mints an internal JWT for the next hop",
+            DemoPattern::SignedPassport => {
+                "each caller signs a passport for the next hop (Ed25519)"
+            }
+            DemoPattern::UnsignedPassport => {
+                "unsigned passports, accepted only from the allowlisted mTLS caller"
+            }
         }
     }
 

@@ -67,7 +67,7 @@ impl ServiceKeys {
         let service_id = ServiceId::new(name).map_err(|e| DemoError::config("service id", e))?;
         let spiffe_id = SpiffeId::new(&format!("spiffe://{TRUST_DOMAIN}/{name}"))
             .map_err(|e| DemoError::config("SPIFFE ID", e))?;
-        let issuer = Issuer::new(&format!("https://{name}.{TRUST_DOMAIN}"))
+        let issuer = Issuer::new(format!("https://{name}.{TRUST_DOMAIN}"))
             .map_err(|e| DemoError::config("internal issuer", e))?;
         let signing = SigningKey::generate(SigningAlgorithm::Es256)
             .map_err(|e| DemoError::config("internal JWT signing key", e))?;
@@ -77,8 +77,8 @@ impl ServiceKeys {
         let mint = MintCache::builder(issuer)
             .build()
             .map_err(|e| DemoError::config("mint cache", e))?;
-        let key_id = KeyId::new(&format!("{name}-1"))
-            .map_err(|e| DemoError::config("passport key id", e))?;
+        let key_id =
+            KeyId::new(format!("{name}-1")).map_err(|e| DemoError::config("passport key id", e))?;
         let passport = PassportSigningKey::ed25519_generate(key_id)
             .map_err(|e| DemoError::config("passport key", e))?;
         let passport_key = passport.verifying_key();
