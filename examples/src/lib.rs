@@ -3,6 +3,9 @@
 //! Runnable Baton services. The binaries under `src/bin` are thin `main`s; the logic
 //! lives here so integration tests can run it in-process on loopback.
 //!
+//! - [`demo`]: the demo chain (`cargo run -p examples --bin demo`): an axum edge, the tonic
+//!   services `documents` and `audit` (schema in `proto/baton/demo/v1/`), every gRPC hop
+//!   over mutual TLS, with the trust pattern of your choice.
 //! - [`edge`]: an edge service that verifies bearer JWTs from any OpenID Connect
 //!   provider and answers `GET /whoami` with the verified Principal
 //!   (`cargo run -p examples --bin edge -- --issuer <url> --audience <aud>`).

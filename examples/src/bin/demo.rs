@@ -8,16 +8,24 @@
 //! cargo run -p examples --bin demo                          # signed passports
 //! cargo run -p examples --bin demo -- --pattern passthrough # or internal-jwt, unsigned-passport
 //! cargo run -p examples --bin demo -- --all                 # each pattern in turn
+//! cargo run -p examples --bin demo -- --serve --pattern passthrough --dev-pki demo-pki
 //! ```
 //!
 //! Exits 0 when every hop saw what it must, 1 otherwise. Logs (JSON lines on stderr) only
 //! with `RUST_LOG` set, e.g. `RUST_LOG=info` for every hop's audit event.
+//!
+//! With `--serve` it runs the checks, then keeps the chain up on fixed loopback ports
+//! (`--idp`, `--edge`, `--documents`, `--audit` change them) until Ctrl-C, and writes the
+//! development CA and a client certificate into `--dev-pki`, so grpcurl or any gRPC client
+//! can call `documents` (see the README).
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use examples::demo::DemoPattern;
-use examples::demo::chain::{Chain, Persona, check, describe};
+use examples::demo::chain::{Chain, ChainAddrs, Persona, check, describe};
 
 /// Runs the demo chain on loopback and prints what every hop saw.
 #[derive(Debug, Parser)]
@@ -27,8 +35,27 @@ struct Cli {
     #[arg(long, value_enum, default_value_t = DemoPattern::SignedPassport)]
     pattern: DemoPattern,
     /// Run every pattern in turn (overrides --pattern).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "serve")]
     all: bool,
+    /// After the checks, keep the chain running until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// With --serve: write the development CA and a client certificate
+    /// (spiffe://demo.test/grpcurl) into this directory.
+    #[arg(long, value_name = "DIR", default_value = "demo-pki")]
+    dev_pki: PathBuf,
+    /// With --serve: the identity provider's address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
+    idp: SocketAddr,
+    /// With --serve: the edge's address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    edge: SocketAddr,
+    /// With --serve: the `documents` service's address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    documents: SocketAddr,
+    /// With --serve: the `audit` service's address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50052")]
+    audit: SocketAddr,
 }
 
 #[tokio::main]
@@ -40,19 +67,76 @@ async fn main() -> ExitCode {
     } else {
         vec![cli.pattern]
     };
+    let addrs = if cli.serve {
+        ChainAddrs {
+            idp: cli.idp,
+            edge: cli.edge,
+            documents: cli.documents,
+            audit: cli.audit,
+        }
+    } else {
+        ChainAddrs::default()
+    };
     for pattern in patterns {
-        if let Err(error) = run(pattern).await {
+        let chain = match Chain::start_on(pattern, addrs).await {
+            Ok(chain) => chain,
+            Err(error) => {
+                println!("FAILED ({pattern}): the chain did not start: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Err(error) = run(&chain).await {
             println!("FAILED ({pattern}): {error}");
             return ExitCode::FAILURE;
+        }
+        if cli.serve {
+            return match serve(&chain, &cli).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    println!("FAILED: {error}");
+                    ExitCode::FAILURE
+                }
+            };
         }
     }
     ExitCode::SUCCESS
 }
 
-async fn run(pattern: DemoPattern) -> Result<(), String> {
-    let chain = Chain::start(pattern)
+/// Keeps `chain` up until Ctrl-C, with the PKI a client needs written to `--dev-pki`.
+async fn serve(chain: &Chain, cli: &Cli) -> Result<(), String> {
+    let dir = &cli.dev_pki;
+    let client = chain
+        .pki()
+        .workload(
+            &"spiffe://demo.test/grpcurl"
+                .parse()
+                .map_err(|e| format!("{e}"))?,
+            false,
+        )
+        .map_err(|e| e.to_string())?;
+    chain.pki().write_to(dir).map_err(|e| e.to_string())?;
+    client.write_to(dir, "grpcurl").map_err(|e| e.to_string())?;
+    let d = dir.display();
+    println!(
+        "demo: serving ({}), Ctrl-C stops\n  \
+         dev IdP    {} (POST /token)\n  \
+         edge       {} (GET /documents, GET /documents/{{id}})\n  \
+         documents  {} (gRPC over mTLS, reflection)\n  \
+         audit      {} (gRPC over mTLS, reflection)\n  \
+         PKI        {d}/ca.pem, client {d}/grpcurl.pem {d}/grpcurl-key.pem (spiffe://demo.test/grpcurl)",
+        chain.pattern(),
+        chain.idp().issuer(),
+        chain.edge_url(),
+        chain.documents_addr(),
+        chain.audit_addr(),
+    );
+    tokio::signal::ctrl_c()
         .await
-        .map_err(|e| format!("the chain did not start: {e}"))?;
+        .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))
+}
+
+async fn run(chain: &Chain) -> Result<(), String> {
+    let pattern = chain.pattern();
     println!(
         "== {pattern}: {}\n   edge --HTTP--> documents --gRPC/mTLS--> audit; SPIFFE IDs spiffe://demo.test/{{edge,documents,audit}}",
         pattern.summary()

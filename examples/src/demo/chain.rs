@@ -80,8 +80,32 @@ pub struct Chain {
     pki: DevPki,
 }
 
-async fn bind() -> Result<(TcpListener, SocketAddr), DemoError> {
-    let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
+/// Where the chain's services listen (all `127.0.0.1:0` by default: free ports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainAddrs {
+    /// The development identity provider (plain HTTP, loopback only).
+    pub idp: SocketAddr,
+    /// The edge (plain HTTP).
+    pub edge: SocketAddr,
+    /// `documents` (gRPC over mutual TLS).
+    pub documents: SocketAddr,
+    /// `audit` (gRPC over mutual TLS).
+    pub audit: SocketAddr,
+}
+
+impl Default for ChainAddrs {
+    fn default() -> Self {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        ChainAddrs {
+            idp: any,
+            edge: any,
+            documents: any,
+            audit: any,
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), DemoError> {
     let error = |e: std::io::Error| DemoError::Bind {
         addr,
         detail: e.to_string(),
@@ -103,7 +127,15 @@ impl Chain {
     /// # Errors
     /// [`DemoError`] when a service cannot be set up.
     pub async fn start(pattern: DemoPattern) -> Result<Chain, DemoError> {
-        let idp = DevIdp::start(([127, 0, 0, 1], 0).into())
+        Chain::start_on(pattern, ChainAddrs::default()).await
+    }
+
+    /// As [`Chain::start`], on `addrs`.
+    ///
+    /// # Errors
+    /// [`DemoError`] when a service cannot be set up or an address bound.
+    pub async fn start_on(pattern: DemoPattern, addrs: ChainAddrs) -> Result<Chain, DemoError> {
+        let idp = DevIdp::start(addrs.idp)
             .await
             .map_err(|e| DemoError::config("dev IdP", e))?;
         let idp_trust = IdpTrust::new(idp.issuer(), &idp.jwks_url())?;
@@ -120,7 +152,7 @@ impl Chain {
         let never = std::future::pending::<()>;
         let mut tasks = Vec::new();
 
-        let (listener, audit_addr) = bind().await?;
+        let (listener, audit_addr) = bind(addrs.audit).await?;
         let verifier = hop_verifier(
             pattern,
             &audience("audit")?,
@@ -135,7 +167,7 @@ impl Chain {
             never(),
         )));
 
-        let (listener, documents_addr) = bind().await?;
+        let (listener, documents_addr) = bind(addrs.documents).await?;
         let verifier = hop_verifier(
             pattern,
             &audience("documents")?,
@@ -160,7 +192,7 @@ impl Chain {
             edge_keys.route(pattern, audience("documents")?),
         )?;
         let edge = DemoEdge::start(
-            ([127, 0, 0, 1], 0).into(),
+            addrs.edge,
             pattern,
             external_verifier(&idp_trust).await?,
             to_documents,

@@ -148,9 +148,11 @@ where
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
     IE: Into<tower_auth::propagate::BoxError>,
 {
+    let (reflection, reflection_v1alpha) = reflection()?;
     tonic::transport::Server::builder()
         .layer(hop_layer(pattern, &verifier, true))
-        .add_service(reflection()?)
+        .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(DocumentsServiceServer::new(Documents::new(audit)))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

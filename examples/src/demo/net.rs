@@ -182,15 +182,28 @@ pub fn hop_channel(endpoint: &Endpoint, route: Route) -> Result<HopChannel, Demo
     ))
 }
 
-/// The gRPC reflection service of the demo's schema.
+/// The gRPC reflection services of the demo's schema: `grpc.reflection.v1`, and
+/// `v1alpha` for clients that know only that one (grpcurl before 1.8.8).
 pub(crate) fn reflection() -> Result<
-    tonic_reflection::server::v1::ServerReflectionServer<
-        impl tonic_reflection::server::v1::ServerReflection,
-    >,
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
     DemoError,
 > {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(super::proto::FILE_DESCRIPTOR_SET)
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(super::proto::FILE_DESCRIPTOR_SET)
+    };
+    let v1 = builder()
         .build_v1()
-        .map_err(|e| DemoError::config("reflection", e))
+        .map_err(|e| DemoError::config("reflection", e))?;
+    let v1alpha = builder()
+        .build_v1alpha()
+        .map_err(|e| DemoError::config("reflection", e))?;
+    Ok((v1, v1alpha))
 }
