@@ -41,9 +41,12 @@ struct Cli {
     #[arg(long)]
     serve: bool,
     /// With --serve: write the development CA and a client certificate
-    /// (spiffe://demo.test/grpcurl) into this directory.
-    #[arg(long, value_name = "DIR", default_value = "demo-pki")]
-    dev_pki: PathBuf,
+    /// (spiffe://demo.test/grpcurl) into this directory (default demo-pki). Without
+    /// --serve: write a development set of keys and certificates for running each service
+    /// as its own process (demo-edge, demo-documents, demo-audit), print their command
+    /// lines, and exit.
+    #[arg(long, value_name = "DIR")]
+    dev_pki: Option<PathBuf>,
     /// With --serve: the identity provider's address.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
     idp: SocketAddr,
@@ -67,6 +70,15 @@ async fn main() -> ExitCode {
     } else {
         vec![cli.pattern]
     };
+    if let (Some(dir), false) = (&cli.dev_pki, cli.serve) {
+        return match write_processes(dir, cli.pattern) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                println!("FAILED: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let addrs = if cli.serve {
         ChainAddrs {
             idp: cli.idp,
@@ -104,7 +116,10 @@ async fn main() -> ExitCode {
 
 /// Keeps `chain` up until Ctrl-C, with the PKI a client needs written to `--dev-pki`.
 async fn serve(chain: &Chain, cli: &Cli) -> Result<(), String> {
-    let dir = &cli.dev_pki;
+    let dir = cli
+        .dev_pki
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("demo-pki"));
     let client = chain
         .pki()
         .workload(
@@ -114,8 +129,10 @@ async fn serve(chain: &Chain, cli: &Cli) -> Result<(), String> {
             false,
         )
         .map_err(|e| e.to_string())?;
-    chain.pki().write_to(dir).map_err(|e| e.to_string())?;
-    client.write_to(dir, "grpcurl").map_err(|e| e.to_string())?;
+    chain.pki().write_to(&dir).map_err(|e| e.to_string())?;
+    client
+        .write_to(&dir, "grpcurl")
+        .map_err(|e| e.to_string())?;
     let d = dir.display();
     println!(
         "demo: serving ({}), Ctrl-C stops\n  \
@@ -133,6 +150,46 @@ async fn serve(chain: &Chain, cli: &Cli) -> Result<(), String> {
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))
+}
+
+/// Writes the keys and certificates of the three processes into `dir` and prints how to
+/// run them, with the dev IdP.
+fn write_processes(dir: &std::path::Path, pattern: DemoPattern) -> Result<(), String> {
+    examples::demo::process::write_dev_set(dir).map_err(|e| e.to_string())?;
+    let d = dir.display();
+    let tls =
+        |name: &str| format!("--ca {d}/ca.pem --cert {d}/{name}.pem --key {d}/{name}-key.pem");
+    let keys = |name: &str| {
+        format!("--mint-key {d}/{name}-mint-key.pem --passport-key {d}/{name}-passport-key.pem")
+    };
+    let idp = if pattern == DemoPattern::Passthrough {
+        " --idp-issuer http://127.0.0.1:9000"
+    } else {
+        ""
+    };
+    let run = "cargo run -p examples --bin";
+    println!(
+        "demo: keys and certificates for {pattern} written to {d}; run, each in its own terminal:"
+    );
+    println!("  {run} dev-idp -- --listen 127.0.0.1:9000");
+    println!(
+        "  {run} demo-audit -- --pattern {pattern} {} --caller {d}/documents-trust.json{idp}",
+        tls("audit")
+    );
+    println!(
+        "  {run} demo-documents -- --pattern {pattern} {} {} --caller {d}/edge-trust.json{idp}",
+        tls("documents"),
+        keys("documents")
+    );
+    println!(
+        "  {run} demo-edge -- --pattern {pattern} {} {} --idp-issuer http://127.0.0.1:9000",
+        tls("edge"),
+        keys("edge")
+    );
+    println!(
+        "then call the edge: GET http://127.0.0.1:8080/documents with a token of the dev IdP (aud \"demo\")"
+    );
+    Ok(())
 }
 
 async fn run(chain: &Chain) -> Result<(), String> {

@@ -138,7 +138,7 @@ impl Chain {
         let idp = DevIdp::start(addrs.idp)
             .await
             .map_err(|e| DemoError::config("dev IdP", e))?;
-        let idp_trust = IdpTrust::new(idp.issuer(), &idp.jwks_url())?;
+        let idp_trust = IdpTrust::new(idp.issuer())?;
         let edge_keys = ServiceKeys::generate("edge")?;
         let documents_keys = ServiceKeys::generate("documents")?;
         let audit_keys = ServiceKeys::generate("audit")?;
@@ -157,7 +157,7 @@ impl Chain {
             pattern,
             &audience("audit")?,
             &documents_keys.caller_trust()?,
-            &idp_trust,
+            Some(&idp_trust),
         )
         .await?;
         tasks.push(tokio::spawn(audit::serve(
@@ -172,7 +172,7 @@ impl Chain {
             pattern,
             &audience("documents")?,
             &edge_keys.caller_trust()?,
-            &idp_trust,
+            Some(&idp_trust),
         )
         .await?;
         let to_audit = hop_channel(

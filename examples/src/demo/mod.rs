@@ -30,6 +30,7 @@ mod net;
 pub use net::{HopChannel, WorkloadTls, endpoint, hop_channel, mtls_incoming};
 mod hop;
 pub mod pki;
+pub mod process;
 pub mod proto;
 pub mod trust;
 

@@ -17,6 +17,8 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use jsonwebtoken::Algorithm;
 use principal::{Audience, ClaimMapping, Issuer, ServiceId};
 use principal_proto::{
@@ -27,6 +29,8 @@ use tower_auth::authenticate::AuthenticateLayer;
 use tower_auth::jwks::{KeySet, KeySetPolicy, RefresherHandle, StartupPolicy};
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::mint::{InternalIssuer, MintCache, SigningAlgorithm, SigningKey};
+use tower_auth::mtls::rustls::pki_types::PrivateKeyDer;
+use tower_auth::mtls::rustls::pki_types::pem::PemObject;
 use tower_auth::passport::{PassportHeaderVerifier, PassportKeys};
 use tower_auth::peer::{PeerAllowlist, SpiffeId};
 use tower_auth::propagate::{Route, SharedKeyRing};
@@ -64,23 +68,68 @@ impl ServiceKeys {
     /// [`DemoError::Config`] for a name that makes no service id, SPIFFE ID or issuer, or
     /// a key that cannot be generated.
     pub fn generate(name: &str) -> Result<ServiceKeys, DemoError> {
+        let signing = SigningKey::generate(SigningAlgorithm::Es256)
+            .map_err(|e| DemoError::config("internal JWT signing key", e))?;
+        let passport = PassportSigningKey::ed25519_generate(passport_key_id(name)?)
+            .map_err(|e| DemoError::config("passport key", e))?;
+        ServiceKeys::with_keys(name, signing, passport)
+    }
+
+    /// The keys of the service `name` from PKCS#8 PEM text: a P-256 key that signs its
+    /// internal JWTs (ES256; its `kid` is the RFC 7638 thumbprint) and an Ed25519 key that
+    /// signs its passports (key id `{name}-1`). [`write_dev_keys`] writes such files.
+    ///
+    /// ```
+    /// use examples::demo::trust::ServiceKeys;
+    ///
+    /// let p256 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?.serialize_pem();
+    /// let ed25519 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)?.serialize_pem();
+    /// assert!(ServiceKeys::from_pem("edge", &p256, &ed25519).is_ok());
+    /// // Refused: the two keys swapped.
+    /// assert!(ServiceKeys::from_pem("edge", &ed25519, &p256).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DemoError::Config`] for a name that makes no service, or a key that is not of
+    /// its kind.
+    pub fn from_pem(
+        name: &str,
+        mint_key_pem: &str,
+        passport_key_pem: &str,
+    ) -> Result<ServiceKeys, DemoError> {
+        let der = |pem: &str, what: &'static str| {
+            PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| DemoError::config(what, e))
+        };
+        let signing = SigningKey::from_pkcs8(
+            SigningAlgorithm::Es256,
+            der(mint_key_pem, "internal JWT signing key")?.secret_der(),
+        )
+        .map_err(|e| DemoError::config("internal JWT signing key", e))?;
+        let passport = PassportSigningKey::ed25519_from_pkcs8(
+            passport_key_id(name)?,
+            der(passport_key_pem, "passport key")?.secret_der(),
+        )
+        .map_err(|e| DemoError::config("passport key", e))?;
+        ServiceKeys::with_keys(name, signing, passport)
+    }
+
+    fn with_keys(
+        name: &str,
+        signing: SigningKey,
+        passport: PassportSigningKey,
+    ) -> Result<ServiceKeys, DemoError> {
         let service_id = ServiceId::new(name).map_err(|e| DemoError::config("service id", e))?;
         let spiffe_id = SpiffeId::new(&format!("spiffe://{TRUST_DOMAIN}/{name}"))
             .map_err(|e| DemoError::config("SPIFFE ID", e))?;
         let issuer = Issuer::new(format!("https://{name}.{TRUST_DOMAIN}"))
             .map_err(|e| DemoError::config("internal issuer", e))?;
-        let signing = SigningKey::generate(SigningAlgorithm::Es256)
-            .map_err(|e| DemoError::config("internal JWT signing key", e))?;
         let issuer = InternalIssuer::builder(issuer, signing)
             .build()
             .map_err(|e| DemoError::config("internal issuer", e))?;
         let mint = MintCache::builder(issuer)
             .build()
             .map_err(|e| DemoError::config("mint cache", e))?;
-        let key_id =
-            KeyId::new(format!("{name}-1")).map_err(|e| DemoError::config("passport key id", e))?;
-        let passport = PassportSigningKey::ed25519_generate(key_id)
-            .map_err(|e| DemoError::config("passport key", e))?;
         let passport_key = passport.verifying_key();
         Ok(ServiceKeys {
             name: name.to_owned(),
@@ -139,6 +188,37 @@ impl ServiceKeys {
     }
 }
 
+fn passport_key_id(name: &str) -> Result<KeyId, DemoError> {
+    KeyId::new(format!("{name}-1")).map_err(|e| DemoError::config("passport key id", e))
+}
+
+/// Writes fresh keys for the service `name` into `dir` (created if missing), for a
+/// service run as its own process: its private keys `{name}-mint-key.pem` and
+/// `{name}-passport-key.pem` (PKCS#8 PEM, for [`ServiceKeys::from_pem`]) and the public
+/// `{name}-trust.json` its callees load ([`CallerTrust::from_json`]).
+///
+/// # Errors
+/// [`DemoError::Config`] when a key cannot be made or a file written.
+pub fn write_dev_keys(dir: &std::path::Path, name: &str) -> Result<(), DemoError> {
+    let generate = |algorithm| {
+        rcgen::KeyPair::generate_for(algorithm)
+            .map(|key| key.serialize_pem())
+            .map_err(|e| DemoError::config("key", e))
+    };
+    let mint = generate(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let passport = generate(&rcgen::PKCS_ED25519)?;
+    let trust = ServiceKeys::from_pem(name, &mint, &passport)?.caller_trust()?;
+    std::fs::create_dir_all(dir).map_err(|e| DemoError::config("keys directory", e))?;
+    for (file, contents) in [
+        (format!("{name}-mint-key.pem"), mint),
+        (format!("{name}-passport-key.pem"), passport),
+        (format!("{name}-trust.json"), trust.to_json()),
+    ] {
+        std::fs::write(dir.join(file), contents).map_err(|e| DemoError::config("key file", e))?;
+    }
+    Ok(())
+}
+
 impl std::fmt::Debug for ServiceKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServiceKeys")
@@ -182,6 +262,81 @@ impl CallerTrust {
         })
     }
 
+    /// This trust as JSON: `{"service", "spiffe_id", "issuer", "jwks", "passport_key_id",
+    /// "passport_ed25519"}` (public keys only; the Ed25519 key as standard base64).
+    pub fn to_json(&self) -> String {
+        let jwks: serde_json::Value =
+            serde_json::from_str(&self.jwks).unwrap_or(serde_json::Value::Null);
+        serde_json::json!({
+            "service": self.service_id.to_string(),
+            "spiffe_id": self.spiffe_id.as_str(),
+            "issuer": self.issuer.as_str(),
+            "jwks": jwks,
+            "passport_key_id": self.passport_key.key_id().as_str(),
+            "passport_ed25519": self.passport_key.ed25519_public_key().map(|key| BASE64.encode(key)),
+        })
+        .to_string()
+    }
+
+    /// The trust [`to_json`](Self::to_json) wrote.
+    ///
+    /// ```
+    /// use examples::demo::trust::{CallerTrust, ServiceKeys};
+    ///
+    /// let edge = ServiceKeys::generate("edge")?.caller_trust()?;
+    /// let read = CallerTrust::from_json(&edge.to_json())?;
+    /// assert_eq!(read.spiffe_id().as_str(), "spiffe://demo.test/edge");
+    /// assert_eq!(read.to_json(), edge.to_json());
+    /// // Refused: a SPIFFE ID that is none.
+    /// let bad = edge.to_json().replace("spiffe://demo.test/edge", "https://demo.test/edge");
+    /// assert!(CallerTrust::from_json(&bad).is_err());
+    /// # Ok::<(), examples::demo::DemoError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`DemoError::Config`] for JSON of another shape or a value that does not parse.
+    pub fn from_json(json: &str) -> Result<CallerTrust, DemoError> {
+        let bad = |detail: &str| DemoError::config("caller trust", detail);
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| DemoError::config("caller trust", e))?;
+        let text = |name: &str| {
+            value[name]
+                .as_str()
+                .ok_or_else(|| bad(&format!("no string {name:?}")))
+        };
+        let service_id: ServiceId = text("service")?
+            .parse()
+            .map_err(|e| DemoError::config("caller service id", e))?;
+        let spiffe_id = SpiffeId::new(text("spiffe_id")?)
+            .map_err(|e| DemoError::config("caller SPIFFE ID", e))?;
+        let issuer =
+            Issuer::new(text("issuer")?).map_err(|e| DemoError::config("caller issuer", e))?;
+        let key_id = KeyId::new(text("passport_key_id")?)
+            .map_err(|e| DemoError::config("passport key id", e))?;
+        let public = BASE64
+            .decode(text("passport_ed25519")?)
+            .map_err(|e| DemoError::config("passport key", e))?;
+        let passport_key = PassportVerifyingKey::ed25519(key_id, &public)
+            .map_err(|e| DemoError::config("passport key", e))?;
+        CallerTrust::new(
+            service_id,
+            spiffe_id,
+            issuer,
+            &value["jwks"].to_string(),
+            passport_key,
+        )
+    }
+
+    /// [`from_json`](Self::from_json) of a file (`--caller`).
+    ///
+    /// # Errors
+    /// [`DemoError::Config`] when the file cannot be read or does not parse.
+    pub fn from_file(path: &std::path::Path) -> Result<CallerTrust, DemoError> {
+        let json = std::fs::read_to_string(path)
+            .map_err(|e| DemoError::config("caller trust", format!("{}: {e}", path.display())))?;
+        CallerTrust::from_json(&json)
+    }
+
     /// The caller's service id.
     pub fn service_id(&self) -> &ServiceId {
         &self.service_id
@@ -205,18 +360,16 @@ fn load_jwks(jwks: &str) -> Result<KeySet, DemoError> {
 #[derive(Clone, Debug)]
 pub struct IdpTrust {
     issuer: Issuer,
-    jwks_url: String,
 }
 
 impl IdpTrust {
-    /// Tokens of `issuer`, with keys at `jwks_url`.
+    /// Tokens of `issuer`, whose keys are found by OpenID Connect Discovery.
     ///
     /// # Errors
     /// [`DemoError::Config`] for an issuer that is not a URL.
-    pub fn new(issuer: &str, jwks_url: &str) -> Result<IdpTrust, DemoError> {
+    pub fn new(issuer: &str) -> Result<IdpTrust, DemoError> {
         Ok(IdpTrust {
             issuer: Issuer::new(issuer).map_err(|e| DemoError::config("IdP issuer", e))?,
-            jwks_url: jwks_url.to_owned(),
         })
     }
 }
@@ -254,7 +407,7 @@ pub async fn external_verifier(idp: &IdpTrust) -> Result<HopVerifier, DemoError>
         Audience::new(EXTERNAL_AUDIENCE).map_err(|e| DemoError::config("audience", e))?;
     let config = IssuerConfig::builder(idp.issuer.clone())
         .audience(audience)
-        .jwks_url(&idp.jwks_url)
+        .oidc_discovery()
         .build()
         .map_err(|e| DemoError::config("IdP issuer", e))?;
     let verifier = JwtVerifier::builder()
@@ -279,16 +432,27 @@ pub async fn external_verifier(idp: &IdpTrust) -> Result<HopVerifier, DemoError>
 /// The verifier of a gRPC hop whose own audience is `audience`, called by `caller`,
 /// under `pattern` (see the [module docs](self)).
 ///
+/// In passthrough the hop needs `idp` (and ignores `caller`).
+///
 /// # Errors
-/// As [`external_verifier`] in passthrough; [`DemoError::Config`] otherwise.
+/// As [`external_verifier`] in passthrough, [`DemoError::Config`] there without `idp`;
+/// [`DemoError::Config`] otherwise.
 pub async fn hop_verifier(
     pattern: DemoPattern,
     audience: &Audience,
     caller: &CallerTrust,
-    idp: &IdpTrust,
+    idp: Option<&IdpTrust>,
 ) -> Result<HopVerifier, DemoError> {
     let verifier: Arc<dyn Verifier> = match pattern {
-        DemoPattern::Passthrough => return external_verifier(idp).await,
+        DemoPattern::Passthrough => {
+            let idp = idp.ok_or_else(|| {
+                DemoError::config(
+                    "passthrough",
+                    "every hop verifies the external token: give the identity provider's issuer",
+                )
+            })?;
+            return external_verifier(idp).await;
+        }
         DemoPattern::InternalJwt => {
             let config = IssuerConfig::builder(caller.issuer.clone())
                 .audience(audience.clone())

@@ -1,0 +1,294 @@
+//! Each demo service as a process of its own: the command lines of `demo-edge`,
+//! `demo-documents` and `demo-audit`, and what runs them. Keys and certificates come from
+//! PEM files (`demo --dev-pki DIR` writes a development set and prints the commands).
+//!
+//! | flag | meaning |
+//! | --- | --- |
+//! | `--listen <addr>` | where to serve |
+//! | `--pattern <p>` | `passthrough`, `internal-jwt`, `signed-passport` (default), `unsigned-passport` |
+//! | `--ca`, `--cert`, `--key` | PEM: the CA of every workload, this workload's certificate (one SPIFFE URI SAN, DNS `localhost`) and key |
+//! | `--mint-key`, `--passport-key` | PEM, PKCS#8: this service's ES256 key for internal JWTs and Ed25519 key for passports (callers: edge, documents) |
+//! | `--caller <file>` | the public trust of the service that calls this one (`{name}-trust.json`: documents, audit) |
+//! | `--idp-issuer <url>` | the external identity provider (edge; every hop in passthrough) |
+//! | `--documents`, `--audit <addr>` | the next hop |
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use principal::Audience;
+use tokio::net::TcpListener;
+
+use super::edge::DemoEdge;
+use super::net::{WorkloadTls, endpoint, hop_channel, mtls_incoming};
+use super::trust::{CallerTrust, IdpTrust, ServiceKeys, external_verifier, hop_verifier};
+use super::{DemoError, DemoPattern, audit, documents};
+
+/// The mutual-TLS files of a workload.
+#[derive(Clone, Debug, clap::Args)]
+pub struct TlsArgs {
+    /// PEM: the CA that certifies every workload.
+    #[arg(long, value_name = "FILE")]
+    pub ca: PathBuf,
+    /// PEM: this workload's certificate.
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// PEM, PKCS#8: this workload's private key.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+}
+
+impl TlsArgs {
+    fn load(&self) -> Result<WorkloadTls, DemoError> {
+        WorkloadTls::from_files(&self.ca, &self.cert, &self.key)
+    }
+}
+
+/// The keys of a service that calls another.
+#[derive(Clone, Debug, clap::Args)]
+pub struct KeyArgs {
+    /// PEM, PKCS#8: the P-256 key this service signs internal JWTs with.
+    #[arg(long, value_name = "FILE")]
+    pub mint_key: PathBuf,
+    /// PEM, PKCS#8: the Ed25519 key this service signs passports with.
+    #[arg(long, value_name = "FILE")]
+    pub passport_key: PathBuf,
+}
+
+impl KeyArgs {
+    fn load(&self, name: &str) -> Result<ServiceKeys, DemoError> {
+        let read = |path: &PathBuf| {
+            std::fs::read_to_string(path)
+                .map_err(|e| DemoError::config("key file", format!("{}: {e}", path.display())))
+        };
+        ServiceKeys::from_pem(name, &read(&self.mint_key)?, &read(&self.passport_key)?)
+    }
+}
+
+/// `demo-audit`'s command line.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "demo-audit",
+    version,
+    about = "The demo's audit service (gRPC over mTLS)."
+)]
+pub struct AuditArgs {
+    /// Where to serve.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50052")]
+    pub listen: SocketAddr,
+    /// The trust pattern of the hop.
+    #[arg(long, value_enum, default_value_t = DemoPattern::SignedPassport)]
+    pub pattern: DemoPattern,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub tls: TlsArgs,
+    /// The public trust of the caller (`documents-trust.json`).
+    #[arg(long, value_name = "FILE")]
+    pub caller: PathBuf,
+    /// The external identity provider's issuer (needed in passthrough).
+    #[arg(long, value_name = "URL")]
+    pub idp_issuer: Option<String>,
+}
+
+/// `demo-documents`'s command line.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "demo-documents",
+    version,
+    about = "The demo's documents service (gRPC over mTLS)."
+)]
+pub struct DocumentsArgs {
+    /// Where to serve.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// The trust pattern of the hop and of its calls to audit.
+    #[arg(long, value_enum, default_value_t = DemoPattern::SignedPassport)]
+    pub pattern: DemoPattern,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub keys: KeyArgs,
+    /// The public trust of the caller (`edge-trust.json`).
+    #[arg(long, value_name = "FILE")]
+    pub caller: PathBuf,
+    /// The audit service.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50052")]
+    pub audit: SocketAddr,
+    /// The external identity provider's issuer (needed in passthrough).
+    #[arg(long, value_name = "URL")]
+    pub idp_issuer: Option<String>,
+}
+
+/// `demo-edge`'s command line.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "demo-edge",
+    version,
+    about = "The demo's edge (HTTP in, gRPC over mTLS to documents)."
+)]
+pub struct EdgeArgs {
+    /// Where to serve (plain HTTP).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The trust pattern of its calls to documents.
+    #[arg(long, value_enum, default_value_t = DemoPattern::SignedPassport)]
+    pub pattern: DemoPattern,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub keys: KeyArgs,
+    /// The documents service.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
+    pub documents: SocketAddr,
+    /// The external identity provider's issuer (its keys by OpenID Connect Discovery).
+    #[arg(long, value_name = "URL")]
+    pub idp_issuer: String,
+}
+
+/// Writes a development set for the three processes into `dir`: `ca.pem`; per workload
+/// (`edge`, `documents`, `audit`, and a client `grpcurl`) `{name}.pem` and
+/// `{name}-key.pem`; per calling service (`edge`, `documents`) its private
+/// `{name}-mint-key.pem` and `{name}-passport-key.pem` and public `{name}-trust.json`.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("demo-set-{}", std::process::id()));
+/// examples::demo::process::write_dev_set(&dir)?;
+/// assert!(dir.join("documents-key.pem").exists() && dir.join("edge-trust.json").exists());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), examples::demo::DemoError>(())
+/// ```
+///
+/// # Errors
+/// [`DemoError::Config`] when a key, certificate or file cannot be made.
+pub fn write_dev_set(dir: &std::path::Path) -> Result<(), DemoError> {
+    let pki = super::pki::DevPki::generate()?;
+    pki.write_to(dir)?;
+    for name in ["edge", "documents", "audit", "grpcurl"] {
+        let id =
+            tower_auth::peer::SpiffeId::new(&format!("spiffe://{}/{name}", super::TRUST_DOMAIN))
+                .map_err(|e| DemoError::config("SPIFFE ID", e))?;
+        pki.workload(&id, name != "grpcurl")?.write_to(dir, name)?;
+    }
+    for name in ["edge", "documents"] {
+        super::trust::write_dev_keys(dir, name)?;
+    }
+    Ok(())
+}
+
+fn idp(issuer: Option<&str>) -> Result<Option<IdpTrust>, DemoError> {
+    issuer.map(IdpTrust::new).transpose()
+}
+
+fn audience(name: &str) -> Result<Audience, DemoError> {
+    Audience::new(name).map_err(|e| DemoError::config("audience", e))
+}
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), DemoError> {
+    let error = |e: std::io::Error| DemoError::Bind {
+        addr,
+        detail: e.to_string(),
+    };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let local = listener.local_addr().map_err(error)?;
+    Ok((listener, local))
+}
+
+/// Runs `audit` as `args` say: `ready` gets the bound address once it serves; serves
+/// until `shutdown` resolves.
+///
+/// # Errors
+/// [`DemoError`] when a file, key or certificate is refused, the address cannot be
+/// bound, or the server fails.
+pub async fn run_audit(
+    args: &AuditArgs,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DemoError> {
+    let tls = args.tls.load()?;
+    let caller = CallerTrust::from_file(&args.caller)?;
+    let idp = idp(args.idp_issuer.as_deref())?;
+    let verifier = hop_verifier(args.pattern, &audience("audit")?, &caller, idp.as_ref()).await?;
+    let (listener, addr) = bind(args.listen).await?;
+    let incoming = mtls_incoming(listener, &tls)?;
+    ready(addr);
+    audit::serve(args.pattern, verifier, incoming, shutdown).await
+}
+
+/// Runs `documents` as `args` say; see [`run_audit`].
+///
+/// # Errors
+/// As [`run_audit`].
+pub async fn run_documents(
+    args: &DocumentsArgs,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DemoError> {
+    let tls = args.tls.load()?;
+    let keys = args.keys.load("documents")?;
+    let caller = CallerTrust::from_file(&args.caller)?;
+    let idp = idp(args.idp_issuer.as_deref())?;
+    let verifier =
+        hop_verifier(args.pattern, &audience("documents")?, &caller, idp.as_ref()).await?;
+    let to_audit = hop_channel(
+        &endpoint(args.audit, &tls)?,
+        keys.route(args.pattern, audience("audit")?),
+    )?;
+    let (listener, addr) = bind(args.listen).await?;
+    let incoming = mtls_incoming(listener, &tls)?;
+    ready(addr);
+    documents::serve(args.pattern, verifier, to_audit, incoming, shutdown).await
+}
+
+/// Runs the edge as `args` say; see [`run_audit`].
+///
+/// # Errors
+/// As [`run_audit`], and [`DemoError::KeysUnavailable`] when the identity provider's
+/// keys cannot be loaded.
+pub async fn run_edge<F>(
+    args: &EdgeArgs,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: F,
+) -> Result<(), DemoError>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let tls = args.tls.load()?;
+    let keys = args.keys.load("edge")?;
+    let verifier = external_verifier(&IdpTrust::new(&args.idp_issuer)?).await?;
+    let to_documents = hop_channel(
+        &endpoint(args.documents, &tls)?,
+        keys.route(args.pattern, audience("documents")?),
+    )?;
+    let edge = DemoEdge::start(args.listen, args.pattern, verifier, to_documents).await?;
+    ready(edge.local_addr());
+    edge.serve(shutdown).await
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (if one cannot be watched, only the other
+/// stops the process).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
