@@ -39,7 +39,7 @@ use rcgen::{
 use tokio_stream::{Stream, StreamExt};
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{Connected, TcpIncoming};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Request, Response, Status, Streaming};
 use tonic_auth::PrincipalExt;
@@ -223,8 +223,28 @@ fn verifier(ring: &SharedKeyRing) -> PassportHeaderVerifier {
         .clock(Arc::new(clock()))
 }
 
-/// The echo service over mTLS (trust domain [`DOMAIN`], client CA `pki`): its address
-/// and its count of handler calls.
+/// The echo service behind the internal authenticate layer, on `connections`: its
+/// count of handler calls.
+fn serve<IO, IE>(
+    verifier: PassportHeaderVerifier,
+    connections: impl Stream<Item = Result<IO, IE>> + Send + 'static,
+) -> Arc<AtomicUsize>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Connected + Unpin + Send + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    let calls = Arc::new(AtomicUsize::new(0));
+    let server = tonic::transport::Server::builder()
+        .layer(GrpcAuthenticateLayer::internal(Arc::new(verifier)))
+        .add_service(EchoServiceServer::new(Echo {
+            calls: Arc::clone(&calls),
+        }))
+        .serve_with_incoming(connections);
+    tokio::spawn(server);
+    calls
+}
+
+/// The echo service over mTLS (trust domain [`DOMAIN`], client CA `pki`).
 async fn serve_mtls(pki: &Pki, verifier: PassportHeaderVerifier) -> (SocketAddr, Arc<AtomicUsize>) {
     let server = pki.server();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server.key_der.into());
@@ -232,30 +252,17 @@ async fn serve_mtls(pki: &Pki, verifier: PassportHeaderVerifier) -> (SocketAddr,
     let acceptor = MtlsAcceptor::new(Arc::new(config), TrustDomain::new(DOMAIN).unwrap());
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let server = tonic::transport::Server::builder()
-        .layer(GrpcAuthenticateLayer::internal(Arc::new(verifier)))
-        .add_service(EchoServiceServer::new(Echo {
-            calls: Arc::clone(&calls),
-        }))
-        .serve_with_incoming(incoming(MtlsListener::new(tcp, acceptor)));
-    tokio::spawn(server);
-    (addr, calls)
+    (
+        addr,
+        serve(verifier, incoming(MtlsListener::new(tcp, acceptor))),
+    )
 }
 
 /// The same service on plain TCP: no transport peer at all.
 async fn serve_plain(verifier: PassportHeaderVerifier) -> (SocketAddr, Arc<AtomicUsize>) {
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let server = tonic::transport::Server::builder()
-        .layer(GrpcAuthenticateLayer::internal(Arc::new(verifier)))
-        .add_service(EchoServiceServer::new(Echo {
-            calls: Arc::clone(&calls),
-        }))
-        .serve_with_incoming(TcpIncoming::from(tcp));
-    tokio::spawn(server);
-    (addr, calls)
+    (addr, serve(verifier, TcpIncoming::from(tcp)))
 }
 
 /// A tonic endpoint to `addr` over TLS trusting `trusted`'s root for the server, and
