@@ -124,6 +124,25 @@ impl Chain {
     /// hop under `pattern`, each service with fresh keys, every gRPC hop over mutual TLS
     /// with certificates of a fresh development CA.
     ///
+    /// ```
+    /// use examples::demo::DemoPattern;
+    /// use examples::demo::chain::{Chain, Persona, check};
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let chain = Chain::start(DemoPattern::SignedPassport).await?;
+    /// let token = chain.token(Persona::AgentForHuman).await?;
+    /// let answer = chain.get("/documents/d-1", &token).await?;
+    /// check(&answer, DemoPattern::SignedPassport, Persona::AgentForHuman)?;
+    /// assert_eq!(answer.items[0].hops[2].caller.as_deref(), Some("svc-documents"));
+    ///
+    /// // Refused at the edge: a token the identity provider never signed.
+    /// let refused = chain.get("/documents/d-1", "not-a-token").await.unwrap_err();
+    /// assert!(refused.contains("401"), "{refused}");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`DemoError`] when a service cannot be set up.
     pub async fn start(pattern: DemoPattern) -> Result<Chain, DemoError> {

@@ -434,6 +434,26 @@ pub async fn external_verifier(idp: &IdpTrust) -> Result<HopVerifier, DemoError>
 ///
 /// In passthrough the hop needs `idp` (and ignores `caller`).
 ///
+/// ```
+/// use examples::demo::DemoPattern;
+/// use examples::demo::trust::{ServiceKeys, hop_verifier};
+/// use principal::Audience;
+/// use tower_auth::Pattern;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let edge = ServiceKeys::generate("edge")?.caller_trust()?;
+/// let documents = Audience::new("documents")?;
+/// let verifier = hop_verifier(DemoPattern::InternalJwt, &documents, &edge, None).await?;
+/// assert_eq!(verifier.verifier().pattern(), Pattern::InternalJwt);
+///
+/// // Refused: passthrough without the identity provider whose tokens every hop verifies.
+/// let error = hop_verifier(DemoPattern::Passthrough, &documents, &edge, None).await.unwrap_err();
+/// assert_eq!(error.reason(), "config");
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Errors
 /// As [`external_verifier`] in passthrough, [`DemoError::Config`] there without `idp`;
 /// [`DemoError::Config`] otherwise.
