@@ -46,3 +46,19 @@ fn a_bad_command_line_exits_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn a_chain_that_cannot_start_exits_1() {
+    // `documents`' address is taken: the chain does not start, the demo says so.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--serve", "--idp", "127.0.0.1:0", "--edge", "127.0.0.1:0"])
+        .args(["--audit", "127.0.0.1:0", "--documents", &addr])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAILED"), "{stdout}");
+    assert!(stdout.contains(&addr), "{stdout}");
+}

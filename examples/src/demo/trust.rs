@@ -12,7 +12,12 @@
 //! | passthrough | the external JWT it received ([`Route::passthrough`]) | against the identity provider's JWKS, audience [`EXTERNAL_AUDIENCE`] |
 //! | internal-jwt | a JWT it mints for the callee's audience ([`Route::minted_jwt`]) | with the caller's JWKS, `typ: at+jwt`, the Baton claim mapping; the caller is the minting service |
 //! | signed-passport | a passport for the callee, signed with its Ed25519 key ([`Route::signed_passport`]) | with the caller's public key; the caller is the signing service |
-//! | unsigned-passport | an unsigned passport for the callee ([`Route::unsigned_passport`]) | only from the caller's SPIFFE ID (the mTLS peer), on an allowlist of one |
+//! | unsigned-passport | an unsigned passport for the callee ([`Route::unsigned_passport`]) | only from the caller's SPIFFE ID (the mTLS peer), on an allowlist of one; the caller is that workload |
+//!
+//! In the unsigned-passport pattern the hop's passport verifier still holds the caller's
+//! Ed25519 key (tower-auth's `PassportHeaderVerifier` is always built with at least one
+//! key), so a passport that caller signed is accepted too: the sender chooses the form,
+//! and the other form gains it nothing.
 
 use std::sync::Arc;
 
