@@ -403,4 +403,39 @@ async fn documents_serves_reflection_to_an_authenticated_caller_only() {
     );
     let status = list_services(&chain, None).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
+
+    // v1alpha too, the only version grpcurl knew before 1.8.8.
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as V1Alpha;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    let (cert, key) = workload(&chain, "spiffe://demo.test/newcomer");
+    let mut client = V1Alpha::new(channel(
+        chain.documents_addr(),
+        &chain.pki().ca_pem(),
+        Some((&cert, &key)),
+    ));
+    let mut request = tonic::Request::new(tokio_stream::once(
+        tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(AlphaRequest::FileContainingSymbol(
+                "baton.demo.v1.AuditService".into(),
+            )),
+        },
+    ));
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let reply = client
+        .server_reflection_info(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(reply.message_response, Some(AlphaResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()),
+        "{reply:?}"
+    );
 }
