@@ -304,6 +304,13 @@ pub enum AuthError {
     /// bound to the one request it was issued for.
     #[error("x-principal-bin: the passport's request id is not this request's x-request-id")]
     PassportRequestIdMismatch,
+    /// A signed passport arrived at a verifier that takes unsigned passports from
+    /// allowlisted peers only ([`PassportHeaderVerifier::unsigned_only`](crate::passport::PassportHeaderVerifier::unsigned_only)):
+    /// it holds no key to check the signature with.
+    #[error(
+        "x-principal-bin: a signed passport, where only unsigned passports from allowlisted peers are accepted"
+    )]
+    SignedPassportNotAccepted,
     /// A passport arrived without an `x-request-id` to bind it to.
     #[error("x-request-id: missing, so the passport cannot be bound to this request")]
     MissingRequestId,
@@ -384,6 +391,7 @@ impl AuthError {
                 "unsigned_passport_peer_not_allowed"
             }
             AuthError::PassportRequestIdMismatch => "passport_request_id_mismatch",
+            AuthError::SignedPassportNotAccepted => "signed_passport_not_accepted",
             AuthError::MissingRequestId => "missing_request_id",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::KeySourceUnavailable { .. } => "key_source_unavailable",
@@ -428,6 +436,7 @@ impl AuthError {
             | AuthError::UnsignedPassportWithoutPeer
             | AuthError::UnsignedPassportPeerNotAllowed { .. }
             | AuthError::PassportRequestIdMismatch
+            | AuthError::SignedPassportNotAccepted
             | AuthError::MissingRequestId => Challenge::InvalidToken,
             AuthError::InsufficientScope { .. } => Challenge::InsufficientScope,
             AuthError::KeySourceUnavailable { .. } => Challenge::Unavailable,
@@ -866,6 +875,7 @@ mod tests {
                 peer: "spiffe://a.example/batch".parse().unwrap(),
             },
             AuthError::PassportRequestIdMismatch,
+            AuthError::SignedPassportNotAccepted,
             AuthError::MissingRequestId,
         ]
     }
