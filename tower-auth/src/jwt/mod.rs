@@ -114,7 +114,7 @@
 //! # }
 //! ```
 
-mod checks;
+pub(crate) mod checks;
 mod config;
 mod settings;
 mod token;
