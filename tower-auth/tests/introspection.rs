@@ -1,6 +1,7 @@
 //! RFC 7662 introspection against a real axum endpoint on `127.0.0.1:0` that counts its
 //! calls, records what it was sent, and answers what the test sets. Time comes from a
 //! `TestClock`; nothing sleeps.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -729,6 +729,45 @@ impl fmt::Debug for IntrospectionVerifierBuilder {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_cancelled_flight_leaves_nothing_behind() {
+        use std::future::Future as _;
+        use std::pin::pin;
+        use std::task::Poll;
+
+        // An endpoint that never answers: every verification stays in flight.
+        let app = axum::Router::new().route(
+            "/introspect",
+            axum::routing::post(std::future::pending::<String>),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}/introspect", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let verifier = IntrospectionVerifier::builder(
+            &endpoint,
+            Issuer::new("https://as.example").unwrap(),
+            ClientAuth::bearer("svc").unwrap(),
+        )
+        .insecure_skip_audience_check()
+        .build()
+        .unwrap();
+        let flights = || lock(&verifier.engine.flights).len();
+        {
+            let mut first = pin!(verifier.verify(&Credentials::bearer("t")));
+            let mut second = pin!(verifier.verify(&Credentials::bearer("t")));
+            std::future::poll_fn(|cx| {
+                assert!(first.as_mut().poll(cx).is_pending());
+                assert!(second.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            // Both in one flight.
+            assert_eq!(flights(), 1);
+        }
+        // Both cancelled: the flight is gone with them.
+        assert_eq!(flights(), 0);
+    }
+
     #[test]
     fn jwt_shapes_are_recognised() {
         // {"alg":"ES256"} . payload . signature
