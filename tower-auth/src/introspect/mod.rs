@@ -10,31 +10,32 @@
 //!
 //! # The steps
 //!
-//! 1. **Decline** (the chain asks the next verifier) when the request has no bearer token,
-//!    or when the token is JWT-shaped (a JWS or JWE compact token whose first segment is a
+//! 1. **Decline** (the chain asks the next verifier) when the request has no bearer token.
+//! 2. **Size**: a token longer than `max_token_bytes` is refused before anything else
+//!    reads it.
+//! 3. **Decline** a JWT-shaped token (a JWS or JWE compact token whose first segment is a
 //!    JSON object). In a chain, such a token is the JWT verifier's business; if it
 //!    declined it, the token is another issuer's, and sending it to this authorization
 //!    server would hand a stranger's credential to a party that did not issue it. An
 //!    authorization server that issues JWT access tokens and introspects them too is
 //!    allowed with [`introspect_jwts`](IntrospectionVerifierBuilder::introspect_jwts).
-//! 2. **Size**: a token longer than `max_token_bytes` is refused before anything else.
-//! 3. **Cache** ([`IntrospectionCache`]): SHA-256 over the endpoint, the verifier's
+//! 4. **Cache** ([`IntrospectionCache`]): SHA-256 over the endpoint, the verifier's
 //!    configuration and the token (never the token itself). An `active` answer serves
 //!    until the token's `exp` and at most [`max_ttl`](IntrospectionCacheConfig::max_ttl);
 //!    an `active: false` answer for the short
 //!    [`negative_ttl`](IntrospectionCacheConfig::negative_ttl). A hit re-checks the
 //!    revocation list when its version moved. A hit allocates nothing but the returned
 //!    Principal's reference count: one digest, one read lock.
-//! 4. **Single flight**: on a miss, one call per key at a time; every verification of the
+//! 5. **Single flight**: on a miss, one call per key at a time; every verification of the
 //!    same token that starts while it runs waits for its answer (a burst of a thousand
 //!    requests with one new token makes one call).
-//! 5. **Call**: `POST` of `token=…&token_type_hint=access_token` as
+//! 6. **Call**: `POST` of `token=…&token_type_hint=access_token` as
 //!    `application/x-www-form-urlencoded`, with the [`ClientAuth`]
 //!    (`client_secret_basic`, `client_secret_post` or a bearer credential), through the
 //!    crate's one hardened HTTP client (the JWKS fetcher's): a timeout on connecting and
 //!    on the whole exchange, redirects never followed, the answer read up to
 //!    [`MAX_ANSWER_BYTES`], `https` only (or `http` on loopback), no proxy for loopback.
-//! 6. **Answer**: status `200`, a JSON content type, a JSON object whose `active` is a
+//! 7. **Answer**: status `200`, a JSON content type, a JSON object whose `active` is a
 //!    boolean. `active: true` is then checked like a JWT's claims: `iss` (optional in RFC
 //!    7662) must be the configured issuer when present; `exp` is **required** (an answer
 //!    without it has no bound for the cache, and RFC 9068 requires it of access tokens)

@@ -203,7 +203,7 @@ impl IntrospectionVerifier {
         &self.engine.issuer
     }
 
-    /// Steps 1-4: the size bound, the JWT-shape decline, then the cache.
+    /// Steps 2-4: the size bound, the JWT-shape decline, then the cache.
     fn lookup(&self, token: &str) -> Result<Lookup, AuthError> {
         let engine = &*self.engine;
         if token.len() > engine.max_token_bytes {
@@ -299,7 +299,7 @@ impl IntrospectionVerifier {
         }
     }
 
-    /// Step 5: the call, and the RFC 7662 shape of its answer.
+    /// Step 6: the call, and the RFC 7662 shape of its answer.
     async fn call(&self, token: &str) -> Answer {
         let engine = &*self.engine;
         let mut request = engine
@@ -349,7 +349,7 @@ impl IntrospectionVerifier {
         parse_answer(&body)
     }
 
-    /// Step 6: an `active` answer's claims, checked like a JWT's and mapped to a
+    /// Step 7: an `active` answer's claims, checked like a JWT's and mapped to a
     /// Principal by the same [`ClaimMapping`].
     fn evaluate(&self, claims: &JwtClaims) -> Verdict {
         let engine = &*self.engine;
