@@ -265,7 +265,8 @@
 //!   and the client's secret elsewhere) and refuse the request;
 //! - **fail closed, told apart**: `active: false`, a timeout, an error status, a
 //!   redirect, an unreachable endpoint, an answer that is not an RFC 7662 JSON object
-//!   with a boolean `active`, or one over 64 KiB: each refuses, under its own reason;
+//!   with a boolean `active` (a member sent twice, which parsers read differently,
+//!   included), or one over 64 KiB: each refuses, under its own reason;
 //! - **`active: true` is not enough**: `exp` is required and checked with the leeway,
 //!   `nbf` and `iat` too, `aud` must be accepted, a present `iss` must be the configured
 //!   server, a `refresh_token` is no access token, and the revocation list applies;

@@ -282,6 +282,16 @@ async fn every_failure_is_refused_with_its_own_reason() {
             "introspection_malformed",
         ),
         (
+            Reply::Raw(
+                "application/json",
+                format!(
+                    r#"{{"active": false, "active": true, "iss": "{ISSUER}", "sub": "alice", "aud": "{AUDIENCE}", "exp": {}}}"#,
+                    START + 300
+                ),
+            ),
+            "introspection_malformed",
+        ),
+        (
             Reply::Json(json!({"active": "true"})),
             "introspection_malformed",
         ),

@@ -36,7 +36,7 @@
 //!    on the whole exchange, redirects never followed, the answer read up to
 //!    [`MAX_ANSWER_BYTES`], `https` only (or `http` on loopback), no proxy for loopback.
 //! 7. **Answer**: status `200`, a JSON content type, a JSON object whose `active` is a
-//!    boolean. `active: true` is then checked like a JWT's claims: `iss` (optional in RFC
+//!    boolean and whose members each appear once. `active: true` is then checked like a JWT's claims: `iss` (optional in RFC
 //!    7662) must be the configured issuer when present; `exp` is **required** (an answer
 //!    without it has no bound for the cache, and RFC 9068 requires it of access tokens)
 //!    and with `nbf` and `iat` checked against the [`Clock`](principal::Clock) with the
@@ -59,7 +59,7 @@
 //! | a 5xx, or a 4xx other than 401/403 | [`IntrospectionError::HttpStatus`] | `introspection_http_status` | 503 |
 //! | 401 or 403: this service's credentials refused | [`IntrospectionError::ClientRejected`] | `introspection_client_rejected` | 500 |
 //! | connection refused, TLS failure | [`IntrospectionError::Unreachable`] | `introspection_unreachable` | 503 |
-//! | not JSON, no `active`, `active` not a boolean, wrong content type | [`IntrospectionError::Malformed`] | `introspection_malformed` | 503 |
+//! | not JSON, no `active`, `active` not a boolean, a member sent twice, wrong content type | [`IntrospectionError::Malformed`] | `introspection_malformed` | 503 |
 //! | more than [`MAX_ANSWER_BYTES`] | [`IntrospectionError::TooLarge`] | `introspection_too_large` | 503 |
 //! | `active: true` with `exp` passed | [`Expired`](crate::AuthError::Expired) | `expired` | 401 |
 //! | `active: true` without `exp` | [`MissingClaim`](crate::AuthError::MissingClaim) | `missing_claim` | 401 |

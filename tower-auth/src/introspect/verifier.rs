@@ -1,6 +1,6 @@
 //! [`IntrospectionVerifier`]: the steps in the order of the [module docs](super).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,6 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use principal::{Audience, ClaimMapping, Clock, Issuer, JwtClaims, Principal, SystemClock};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Client, StatusCode, Url};
+use serde::Deserializer as _;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -395,12 +397,18 @@ fn parse_answer(body: &[u8]) -> Answer {
         Err(_) => {
             let why = match serde_json::from_slice::<Value>(body) {
                 Err(_) => "not JSON",
+                Ok(Value::Object(_)) if !members_unique(body) => "a member appears twice",
                 Ok(Value::Object(_)) => "a member has the wrong type",
                 Ok(_) => "not a JSON object",
             };
             return Err(IntrospectionError::Malformed { why });
         }
     };
+    if !members_unique(body) {
+        return Err(IntrospectionError::Malformed {
+            why: "a member appears twice",
+        });
+    }
     match claims.extra.get("active") {
         Some(Value::Bool(true)) => Ok(claims),
         Some(Value::Bool(false)) => Err(IntrospectionError::Inactive),
@@ -411,6 +419,36 @@ fn parse_answer(body: &[u8]) -> Answer {
             why: "active is not a boolean",
         }),
     }
+}
+
+/// Whether every top-level member name of the JSON object `body` is unique. A member sent
+/// twice (`"active": false, "active": true`) is read one way by one parser and the other
+/// way by another: refused rather than guessed.
+fn members_unique(body: &[u8]) -> bool {
+    struct Unique;
+
+    impl<'de> Visitor<'de> for Unique {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+            let mut seen = HashSet::new();
+            while let Some(name) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if !seen.insert(name) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+    }
+
+    serde_json::Deserializer::from_slice(body)
+        .deserialize_map(Unique)
+        .unwrap_or(false)
 }
 
 /// A JWS (three segments) or JWE (five) compact token whose first segment decodes to a
@@ -729,6 +767,30 @@ impl fmt::Debug for IntrospectionVerifierBuilder {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn no_answer_makes_the_parser_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse_answer(&bytes);
+        }
+
+        #[test]
+        fn only_a_boolean_true_active_is_accepted(
+            active in proptest::sample::select(vec!["true", "false", "\"true\"", "1", "null", "[true]", "{}"]),
+            present: bool,
+            name in "[a-z_]{1,12}",
+            value in proptest::sample::select(vec!["1", "\"x\"", "null", "[]", "{\"active\":true}"]),
+        ) {
+            // `name` ends with `x`: never `active` itself.
+            let body = if present {
+                format!(r#"{{"{name}x": {value}, "active": {active}}}"#)
+            } else {
+                format!(r#"{{"{name}x": {value}}}"#)
+            };
+            let accepted = parse_answer(body.as_bytes()).is_ok();
+            proptest::prop_assert_eq!(accepted, present && active == "true", "{}", body);
+        }
+    }
+
     #[tokio::test]
     async fn a_cancelled_flight_leaves_nothing_behind() {
         use std::future::Future as _;
@@ -804,6 +866,19 @@ mod tests {
         assert_eq!(
             malformed(r#"{"active": true, "exp": "tomorrow"}"#),
             "a member has the wrong type"
+        );
+        // Sent twice, whichever comes last, and however it is spelled.
+        assert_eq!(
+            malformed(r#"{"active": false, "active": true}"#),
+            "a member appears twice"
+        );
+        assert_eq!(
+            malformed(r#"{"active": true, "sub": "a", "act\u0069ve": false}"#),
+            "a member appears twice"
+        );
+        assert_eq!(
+            malformed(r#"{"active": true, "sub": "a", "sub": "b"}"#),
+            "a member appears twice"
         );
         assert!(matches!(
             parse_answer(br#"{"active": false}"#),
