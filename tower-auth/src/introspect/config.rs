@@ -63,6 +63,15 @@ pub enum IntrospectionConfigError {
         /// What reqwest said.
         detail: String,
     },
+    /// A value of the deserializable settings does not parse (an issuer, audience or
+    /// service id).
+    #[error("{field}: {value:?} is not valid")]
+    InvalidSetting {
+        /// The field.
+        field: &'static str,
+        /// The value, as given (cut to a bounded length).
+        value: String,
+    },
 }
 
 impl IntrospectionConfigError {
@@ -83,6 +92,7 @@ impl IntrospectionConfigError {
             IntrospectionConfigError::OutOfRange { .. } => "out_of_range",
             IntrospectionConfigError::InvalidClientAuth { .. } => "invalid_client_auth",
             IntrospectionConfigError::HttpClient { .. } => "http_client",
+            IntrospectionConfigError::InvalidSetting { .. } => "invalid_setting",
         }
     }
 }

@@ -68,11 +68,14 @@
 //! Only `active: false` is cached negatively: the others are not about the token, so the
 //! next request asks again (single flight keeps a burst to one call).
 //!
-//! See [`IntrospectionVerifier`] for an example with a loopback endpoint.
+//! See [`IntrospectionVerifier`] for an example with a loopback endpoint. Configure it in
+//! code with the builder, or from a file with [`IntrospectionSettings`] (the client's
+//! secret always in code).
 
 mod cache;
 mod client_auth;
 mod config;
+mod settings;
 mod verifier;
 
 pub use self::cache::{
@@ -81,5 +84,6 @@ pub use self::cache::{
 };
 pub use self::client_auth::{ClientAuth, MAX_CLIENT_ID_BYTES, MAX_CLIENT_SECRET_BYTES};
 pub use self::config::{DEFAULT_TIMEOUT, IntrospectionConfigError, MAX_ANSWER_BYTES, MAX_TIMEOUT};
+pub use self::settings::{CacheSettings, IntrospectionSettings};
 pub use self::verifier::{IntrospectionVerifier, IntrospectionVerifierBuilder};
 pub use crate::error::IntrospectionError;
