@@ -451,20 +451,31 @@ fn members_unique(body: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-/// A JWS (three segments) or JWE (five) compact token whose first segment decodes to a
-/// JSON object: the JOSE header of a JWT.
+/// A JWS (three segments) or JWE (five) compact token whose first segment starts with a
+/// JSON object: the JOSE header of a JWT. Only a bounded prefix of the header is decoded,
+/// into a stack buffer: this runs on every verification, cache hits included.
 fn is_jwt_shaped(token: &str) -> bool {
+    /// Decoded bytes looked at: leading JSON whitespace, then `{`.
+    const PREFIX_CHARS: usize = 64;
     let dots = token.bytes().filter(|&byte| byte == b'.').count();
     if dots != 2 && dots != 4 {
         return false;
     }
     let header = token.split('.').next().unwrap_or("");
-    URL_SAFE_NO_PAD.decode(header).is_ok_and(|bytes| {
-        bytes
+    // Whole 4-character groups decode without regard to what follows.
+    let prefix = if header.len() > PREFIX_CHARS {
+        &header[..PREFIX_CHARS]
+    } else {
+        header
+    };
+    let mut decoded = [0u8; PREFIX_CHARS / 4 * 3];
+    match URL_SAFE_NO_PAD.decode_slice(prefix, &mut decoded) {
+        Ok(len) => decoded[..len]
             .iter()
-            .find(|byte| !byte.is_ascii_whitespace())
-            .is_some_and(|&first| first == b'{')
-    })
+            .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+            .is_some_and(|&first| first == b'{'),
+        Err(_) => false,
+    }
 }
 
 fn transport_error(error: &reqwest::Error) -> IntrospectionError {
@@ -836,12 +847,22 @@ mod tests {
         assert!(is_jwt_shaped("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"));
         // A JWE has five segments.
         assert!(is_jwt_shaped("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"));
+        // Leading whitespace, and a header longer than the prefix looked at.
+        let spaced = URL_SAFE_NO_PAD.encode(b"  \n{\"alg\":\"ES256\"}");
+        assert!(is_jwt_shaped(&format!("{spaced}.e30.c2ln")));
+        let long =
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES256","kid":"{}"}}"#, "k".repeat(500)));
+        assert!(is_jwt_shaped(&format!("{long}.e30.c2ln")));
+        // Short headers: `{` alone, and `[`.
+        assert!(is_jwt_shaped("ew.e30.c2ln"));
+        assert!(!is_jwt_shaped("Ww.e30.c2ln"));
         for opaque in [
             "2YotnFZFEjr1zCsicMWpAA",
             "a.b.c",
             "eyJhbGciOiJFUzI1NiJ9.only-two",
             "eyJhbGciOiJFUzI1NiJ9.a.b.c",
             "W10.e30.c2ln", // `[]` is no JOSE header
+            "!!!.e30.c2ln",
             "",
         ] {
             assert!(!is_jwt_shaped(opaque), "{opaque}");
