@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tower::{ServiceExt, service_fn};
 use tower_auth::authenticate::AuthenticateLayer;
 use tower_auth::credentials::Credentials;
+use tower_auth::dev_idp::DevIdp;
 use tower_auth::error::{AuthRejection, IntrospectionError};
 use tower_auth::introspect::{
     ClientAuth, IntrospectionCache, IntrospectionCacheConfig, IntrospectionVerifier,
@@ -787,4 +788,91 @@ async fn the_revocation_list_refuses_fresh_and_cached_answers() {
     denylist.replace(DenylistEntries::new());
     assert!(verifier.verify_token("cached").await.is_ok());
     assert_eq!(endpoint.calls(), 2);
+}
+
+// ---- the development IdP's opaque tokens ----
+
+#[tokio::test]
+async fn the_development_idp_issues_opaque_tokens_and_introspects_them() {
+    let clock = clock();
+    let idp = DevIdp::start_with_clock("127.0.0.1:0".parse().unwrap(), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let verifier = IntrospectionVerifier::builder(
+        &idp.introspection_url(),
+        Issuer::new(idp.issuer()).unwrap(),
+        ClientAuth::client_secret_basic("edge", "dev-secret").unwrap(),
+    )
+    .audience(Audience::new(AUDIENCE).unwrap())
+    .clock(Arc::new(clock.clone()))
+    .cache(IntrospectionCacheConfig::disabled())
+    .build()
+    .unwrap();
+
+    // `POST /token` with `"format": "opaque"`.
+    let http = reqwest::Client::new();
+    let response = http
+        .post(idp.token_url())
+        .header("content-type", "application/json")
+        .body(
+            json!({"sub": "alice", "aud": AUDIENCE, "scope": "orders:read", "format": "opaque"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    assert!(!token.contains('.'), "{token}");
+    let verified = verifier.verify_token(&token).await.unwrap();
+    assert_eq!(
+        (verified.subject(), verified.pattern()),
+        ("alice", Pattern::Introspection)
+    );
+    assert!(verified.has_scope("orders:read"));
+
+    // Revoked at the IdP: inactive.
+    assert!(idp.revoke_opaque(&token));
+    assert_eq!(
+        reason(verifier.verify_token(&token).await),
+        "introspection_inactive"
+    );
+    // Past its `exp`: the IdP itself says inactive.
+    let short = idp
+        .issue_opaque(
+            json!({"iss": idp.issuer(), "sub": "bob", "aud": AUDIENCE, "exp": START + 10}),
+        )
+        .unwrap();
+    assert!(verifier.verify_token(&short).await.is_ok());
+    clock.advance(10);
+    assert_eq!(
+        reason(verifier.verify_token(&short).await),
+        "introspection_inactive"
+    );
+    // A token it never issued, and a JWT (declined, never sent).
+    assert_eq!(
+        reason(verifier.verify_token("made-up").await),
+        "introspection_inactive"
+    );
+    let jwt = idp
+        .issue(
+            json!({"iss": idp.issuer(), "sub": "carol", "aud": AUDIENCE, "exp": START + 300}),
+            Algorithm::ES256,
+        )
+        .unwrap();
+    assert!(matches!(
+        verifier.verify_token(&jwt).await,
+        Err(AuthError::UnsupportedTokenFormat)
+    ));
+    assert_eq!(idp.introspection_requests(), 5);
+
+    // Without client authentication the IdP answers 401.
+    let anonymous = http
+        .post(idp.introspection_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={short}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
 }
