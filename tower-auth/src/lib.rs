@@ -6,6 +6,7 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`jwt`] | [`JwtVerifier`](jwt::JwtVerifier): external JWTs against each issuer's keys (pattern 1), with the checks and their order documented there |
+//! | [`introspect`] | [`IntrospectionVerifier`](introspect::IntrospectionVerifier): opaque tokens by RFC 7662 introspection (pattern 3), after the JWT verifier in a chain; client authentication, a cache bounded by `exp` and a maximum, a short negative cache, a single flight per token, failures told apart |
 //! | [`passport`] | [`PassportHeaderVerifier`](passport::PassportHeaderVerifier): the `x-principal-bin` passport (pattern 4), signed (key ring by key id, live rotation) or unsigned from an allowlisted mTLS peer, bound to the request's `x-request-id` |
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
 //! | [`credentials`], [`peer`] | what a request presents to the verifiers (bearer token, `x-principal-bin`, `x-baton-internal-token`, the mTLS peer), and the peer's SPIFFE identity with the allowlist shared by HTTP and gRPC |
@@ -22,8 +23,7 @@
 //! | `mtls` | workload identity from mutual TLS (pattern 5, feature `mtls`): the SPIFFE ID of a client certificate, a rustls server configuration that requires and verifies client certificates, and a listener for `axum::serve` that puts the peer's [`PeerIdentity`](peer::PeerIdentity) into every request of its connection |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
-//! Still to come: introspection (pattern 3), the `require` layer, and RFC 8693 token
-//! exchange.
+//! Still to come: the `require` layer, and RFC 8693 token exchange.
 //!
 //! The [`jwt`] module's example wires a verifier and the layer end to end, with an
 //! accepted and a refused request.
@@ -47,6 +47,8 @@ pub mod dev_idp;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
+mod http_client;
+pub mod introspect;
 pub mod jwks;
 pub mod jwt;
 pub mod manual;
