@@ -21,8 +21,10 @@ use pb::echo_service_client::EchoServiceClient;
 use pb::echo_service_server::{EchoService, EchoServiceServer};
 use pb::{EchoRequest, EchoResponse};
 use principal::{Audience, ClaimMapping, Issuer, ServiceId, TestClock, Timestamp};
+use principal_proto::header::{DEFAULT_MAX_HEADER_LEN, HeaderLimit, MAX_HEADER_LEN};
 use principal_proto::{
-    DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey, PassportVerifyingKey,
+    DecodeOptions, KeyId, Passport, PassportError, PassportKeyRing, PassportSigningKey,
+    PassportVerifyingKey,
 };
 use serde_json::json;
 use tokio_stream::Stream;
@@ -38,7 +40,9 @@ use tower_auth::jwks::{KeySet, KeySetPolicy, SymmetricKey};
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::mint::{InternalIssuer, MintCache, SigningAlgorithm, SigningKey};
 use tower_auth::passport::{PassportHeaderVerifier, PassportKeys};
-use tower_auth::propagate::{PropagateLayer, PropagateService, Route, SharedKeyRing};
+use tower_auth::propagate::{
+    PropagateError, PropagateLayer, PropagateService, Route, SharedKeyRing,
+};
 use tower_auth::trace::{RequestId, TraceContext};
 use tower_auth::{Pattern, Verifier, VerifierChain};
 
@@ -149,6 +153,11 @@ fn audience() -> Audience {
 /// The caller's own token, verified as its authenticate layer would: the Principal that
 /// is current while it calls the echo service.
 async fn caller_context() -> RequestContext {
+    caller_context_with_scopes(0).await
+}
+
+/// [`caller_context`], with a token that grants `scopes` scopes (a large Principal).
+async fn caller_context_with_scopes(scopes: usize) -> RequestContext {
     let config = IssuerConfig::builder(Issuer::new(ISSUER).unwrap())
         .audience(Audience::new("edge-api").unwrap())
         .hmac_secrets([SymmetricKey::new(Some("k1"), Algorithm::HS256, SECRET.to_vec()).unwrap()])
@@ -159,8 +168,14 @@ async fn caller_context() -> RequestContext {
         .clock(Arc::new(clock()))
         .build()
         .unwrap();
-    let claims =
+    let mut claims =
         json!({"iss": ISSUER, "sub": "alice", "aud": "edge-api", "exp": NOW + 3600, "iat": NOW});
+    if scopes > 0 {
+        let scope: Vec<String> = (0..scopes)
+            .map(|i| format!("documents:folder-{i:04}:read"))
+            .collect();
+        claims["scope"] = json!(scope.join(" "));
+    }
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("k1".into());
     let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&SECRET)).unwrap();
@@ -548,4 +563,200 @@ async fn the_interceptor_refuses_a_route_that_may_wait_and_an_endpoint_without_o
     }
     // Another destination of the same routes needs no waiting: accepted.
     assert!(PassportInterceptor::new(routes, &"http://other.internal:1".parse().unwrap()).is_ok());
+}
+
+/// The signed passport header the route makes for `ctx`, measured without a limit.
+fn signed_header_len(ring: &SharedKeyRing, ctx: &RequestContext) -> usize {
+    let now = Timestamp::from_unix_seconds(NOW);
+    let passport = Passport::new(
+        ctx.principal().unwrap().principal().clone(),
+        principal_proto::RequestId::new(REQUEST_ID).unwrap(),
+        audience(),
+        now,
+        now.add_seconds(60),
+    )
+    .unwrap();
+    ring.load()
+        .sign_header_within(&passport, HeaderLimit::new(MAX_HEADER_LEN).unwrap())
+        .unwrap()
+        .len()
+}
+
+fn assert_too_large(status: &Status, len: usize, max: usize) {
+    assert!(
+        status.message().contains(&format!("{len} bytes")),
+        "{status:?}"
+    );
+    assert!(
+        status.message().contains(&format!("limit of {max}")),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_principal_too_large_for_a_passport_is_refused_before_it_is_sent_by_either_client_form() {
+    let ring = shared_ring();
+    let (_, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    // 160 scopes: a signed passport of about 6 KiB of header, over the default 4 KiB.
+    let large = caller_context_with_scopes(160).await;
+    let len = signed_header_len(&ring, &large);
+    assert!(len > DEFAULT_MAX_HEADER_LEN, "{len}");
+    let routes = || {
+        PropagateLayer::new()
+            .route(
+                &addr.to_string(),
+                Route::signed_passport(Arc::clone(&ring), audience()),
+            )
+            .unwrap()
+    };
+
+    // The propagate layer over the channel: refused with the typed error, which tonic
+    // reports as UNKNOWN with its text...
+    let mut layered = client(addr, routes()).await;
+    let status = large
+        .clone()
+        .scope(layered.echo(EchoRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unknown, "{status:?}");
+    assert_too_large(&status, len, DEFAULT_MAX_HEADER_LEN);
+    let refused = std::error::Error::source(&status)
+        .and_then(|source| source.downcast_ref::<PropagateError>())
+        .expect("the layer's typed refusal");
+    assert!(matches!(
+        refused,
+        PropagateError::Passport {
+            source: PassportError::PrincipalTooLarge {
+                max: DEFAULT_MAX_HEADER_LEN,
+                ..
+            },
+            ..
+        }
+    ));
+    // ... and, mapped with `refusal_as_status`, as RESOURCE_EXHAUSTED, gRPC's code for a size
+    // over a limit.
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let layer = routes()
+        .clock(Arc::new(clock()))
+        .bound_to(endpoint.uri())
+        .unwrap();
+    let mut mapped = EchoServiceClient::new(
+        ServiceBuilder::new()
+            .map_err(refusal_as_status)
+            .layer(layer)
+            .service(endpoint.connect().await.unwrap()),
+    );
+    let status = large
+        .clone()
+        .scope(mapped.echo(EchoRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_too_large(&status, len, DEFAULT_MAX_HEADER_LEN);
+
+    // The interceptor: RESOURCE_EXHAUSTED from the client itself.
+    let interceptor =
+        PassportInterceptor::new(routes().clock(Arc::new(clock())), endpoint.uri()).unwrap();
+    let mut intercepted =
+        EchoServiceClient::with_interceptor(endpoint.connect().await.unwrap(), interceptor);
+    let status = large
+        .clone()
+        .scope(intercepted.echo(EchoRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_too_large(&status, len, DEFAULT_MAX_HEADER_LEN);
+    // A streaming call too.
+    let status = large
+        .clone()
+        .scope(intercepted.echo_collect(messages(2)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    // Nothing of it reached the server.
+    assert!(wire.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_passport_at_exactly_the_route_limit_goes_through_both_client_forms_one_byte_less_does_not()
+ {
+    let ring = shared_ring();
+    let (_, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    // 100 scopes: just under the default limit.
+    let ctx = caller_context_with_scopes(100).await;
+    let alice = ctx.principal().unwrap().id().to_string();
+    let len = signed_header_len(&ring, &ctx);
+    assert!(
+        (DEFAULT_MAX_HEADER_LEN - 1024..=DEFAULT_MAX_HEADER_LEN).contains(&len),
+        "{len}"
+    );
+    let routes = |limit: usize| {
+        PropagateLayer::new()
+            .route(
+                &addr.to_string(),
+                Route::signed_passport(Arc::clone(&ring), audience())
+                    .passport_header_limit(HeaderLimit::new(limit).unwrap()),
+            )
+            .unwrap()
+    };
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let interceptor = |limit| {
+        PassportInterceptor::new(routes(limit).clock(Arc::new(clock())), endpoint.uri()).unwrap()
+    };
+
+    // Under the default limit: both forms send it, and the server accepts it.
+    for limit in [DEFAULT_MAX_HEADER_LEN, len] {
+        let reply = ctx
+            .clone()
+            .scope(
+                client(addr, routes(limit))
+                    .await
+                    .echo(EchoRequest::default()),
+            )
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.principal_id, alice);
+        assert_eq!(last(&wire)["x-principal-bin"].len(), len);
+        let mut intercepted = EchoServiceClient::with_interceptor(
+            endpoint.connect().await.unwrap(),
+            interceptor(limit),
+        );
+        let reply = ctx
+            .clone()
+            .scope(intercepted.echo(EchoRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.principal_id, alice);
+        assert_eq!(last(&wire)["x-principal-bin"].len(), len);
+    }
+
+    // One byte less: refused by both, before anything is sent.
+    let calls = wire.lock().unwrap().len();
+    let status = ctx
+        .clone()
+        .scope(
+            client(addr, routes(len - 1))
+                .await
+                .echo(EchoRequest::default()),
+        )
+        .await
+        .unwrap_err();
+    assert_too_large(&status, len, len - 1);
+    let mut intercepted = EchoServiceClient::with_interceptor(
+        endpoint.connect().await.unwrap(),
+        interceptor(len - 1),
+    );
+    let status = ctx
+        .clone()
+        .scope(intercepted.echo(EchoRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_too_large(&status, len, len - 1);
+    assert_eq!(wire.lock().unwrap().len(), calls);
 }

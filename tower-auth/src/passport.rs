@@ -231,7 +231,7 @@ impl PassportHeaderVerifier {
     /// .clock(std::sync::Arc::new(TestClock::new(now)));
     ///
     /// let passport = principal_proto::fixtures::reference_passport(now)?;
-    /// let header = passport.encode_header(); // unsigned
+    /// let header = passport.encode_header()?; // unsigned
     /// let request_id = passport.request_id().as_str();
     /// let unsigned = Credentials::none().with_passport(&header).with_request_id(request_id);
     ///

@@ -343,7 +343,9 @@ fn unsigned_passports_need_an_allowlisted_peer() {
     let clock = clock();
     let (_, orders) = edge_and_orders(&clock);
     let gateway: SpiffeId = GATEWAY.parse().unwrap();
-    let unsigned = passport_for("orders", REQUEST_ID, NOW).encode_header();
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     let credentials = Credentials::none()
         .with_passport(&unsigned)
         .with_request_id(REQUEST_ID);
@@ -405,7 +407,9 @@ fn unsigned_passports_need_an_allowlisted_peer() {
         ),
         "passport_request_id_mismatch"
     );
-    let for_billing = passport_for("billing", REQUEST_ID, NOW).encode_header();
+    let for_billing = passport_for("billing", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     assert_eq!(
         refusal(
             orders
