@@ -3,6 +3,8 @@
 //! attaches the current Principal as the destination's route says. The server is
 //! tonic-auth's internal `GrpcAuthenticateLayer` (a passport verifier and a verifier of
 //! minted internal JWTs), behind a recorder of the metadata that arrived on the wire.
+//! Both client forms (the layer and `PassportInterceptor`) are tested on all four kinds
+//! of call: unary, client streaming, server streaming and bidirectional.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(clippy::all, missing_docs)]
@@ -27,7 +29,7 @@ use principal_proto::{
     PassportVerifyingKey,
 };
 use serde_json::json;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status, Streaming};
@@ -82,11 +84,16 @@ impl EchoService for Echo {
 
     type EchoStreamStream = ReplyStream;
 
+    /// `count` replies, each made when the response body is polled (after this handler
+    /// returned): `current_principal_id` shows the Principal is current while it streams.
     async fn echo_stream(
         &self,
-        _request: Request<EchoRequest>,
+        request: Request<EchoRequest>,
     ) -> Result<Response<ReplyStream>, Status> {
-        Err(Status::unimplemented("not used here"))
+        let verified = request.principal()?.clone();
+        let count = request.get_ref().count;
+        let replies = tokio_stream::iter(0..count).map(move |_| Ok(reply(&verified)));
+        Ok(Response::new(Box::pin(replies)))
     }
 
     async fn echo_collect(
@@ -101,11 +108,16 @@ impl EchoService for Echo {
 
     type EchoChatStream = ReplyStream;
 
+    /// One reply per request message, as they arrive.
     async fn echo_chat(
         &self,
-        _request: Request<Streaming<EchoRequest>>,
+        request: Request<Streaming<EchoRequest>>,
     ) -> Result<Response<ReplyStream>, Status> {
-        Err(Status::unimplemented("not used here"))
+        let verified = request.principal()?.clone();
+        let replies = request
+            .into_inner()
+            .map(move |message| message.map(|_| reply(&verified)));
+        Ok(Response::new(Box::pin(replies)))
     }
 }
 
@@ -758,5 +770,176 @@ async fn a_passport_at_exactly_the_route_limit_goes_through_both_client_forms_on
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert_too_large(&status, len, len - 1);
+    assert_eq!(wire.lock().unwrap().len(), calls);
+}
+
+/// Every reply of a response stream.
+async fn replies(stream: Response<Streaming<EchoResponse>>) -> Vec<EchoResponse> {
+    let mut stream = stream.into_inner();
+    let mut replies = Vec::new();
+    while let Some(reply) = stream.message().await.unwrap() {
+        replies.push(reply);
+    }
+    replies
+}
+
+/// Server streaming and bidirectional calls of `echo` inside `ctx`: every reply names the
+/// caller's Principal as verified and as current while the response streams, under
+/// `pattern`; the metadata on the wire carries the request's id and trace. Returns the
+/// metadata of the two calls.
+async fn assert_streaming_calls_carry_the_principal<T>(
+    echo: &mut EchoServiceClient<T>,
+    ctx: &RequestContext,
+    wire: &Wire,
+    pattern: Pattern,
+) -> [HeaderMap; 2]
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let alice = ctx.principal().unwrap().id().to_string();
+    let request = EchoRequest {
+        message: "s".into(),
+        count: 3,
+    };
+    let streamed = replies(
+        ctx.clone()
+            .scope(echo.echo_stream(with_copied_identity(request, "copied-token")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let server_streaming = last(wire);
+    let chat = replies(
+        ctx.clone()
+            .scope(echo.echo_chat(messages(4)))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let bidirectional = last(wire);
+    assert_eq!(streamed.len(), 3);
+    assert_eq!(chat.len(), 4);
+    for reply in streamed.iter().chain(&chat) {
+        assert_eq!(reply.principal_id, alice);
+        assert_eq!(reply.current_principal_id, alice);
+        assert_eq!(reply.message, pattern.as_str());
+    }
+    for headers in [&server_streaming, &bidirectional] {
+        assert_trace_arrived(headers);
+    }
+    [server_streaming, bidirectional]
+}
+
+#[tokio::test]
+async fn the_layer_over_a_channel_attaches_the_principal_to_server_streaming_and_bidirectional_calls()
+ {
+    let ring = shared_ring();
+    let (issuer, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    let ctx = caller_context().await;
+    let alice = ctx.principal().unwrap().id().to_string();
+
+    // A signed passport: on the wire, the route's passport for this request, never the
+    // identity the caller's code copied.
+    let layer = PropagateLayer::new()
+        .route(
+            &addr.to_string(),
+            Route::signed_passport(Arc::clone(&ring), audience()).require_principal(),
+        )
+        .unwrap();
+    let mut echo = client(addr, layer).await;
+    let sent =
+        assert_streaming_calls_carry_the_principal(&mut echo, &ctx, &wire, Pattern::Passport).await;
+    for headers in &sent {
+        assert!(!headers.contains_key("authorization"));
+        let passport = ring
+            .load()
+            .verifier()
+            .verify_header(
+                headers["x-principal-bin"].to_str().unwrap(),
+                &DecodeOptions::new(audience()),
+                Timestamp::from_unix_seconds(NOW),
+            )
+            .unwrap();
+        assert_eq!(passport.principal().id().to_string(), alice);
+        assert_eq!(passport.request_id().as_str(), REQUEST_ID);
+    }
+    // Required and absent: neither streaming call is made.
+    let calls = wire.lock().unwrap().len();
+    let status = echo.echo_stream(EchoRequest::default()).await.unwrap_err();
+    assert!(
+        status.message().contains("no current Principal"),
+        "{status:?}"
+    );
+    let status = echo.echo_chat(messages(2)).await.unwrap_err();
+    assert!(
+        status.message().contains("no current Principal"),
+        "{status:?}"
+    );
+    assert_eq!(wire.lock().unwrap().len(), calls);
+
+    // A minted JWT, the server streaming call the first (it waits for the mint on a cold
+    // cache with its request held), the bidirectional one from the cache.
+    let cache = Arc::new(MintCache::builder(issuer.clone()).build().unwrap());
+    let layer = PropagateLayer::new()
+        .route(&addr.to_string(), Route::minted_jwt(cache, audience()))
+        .unwrap();
+    let mut echo = client(addr, layer).await;
+    let sent =
+        assert_streaming_calls_carry_the_principal(&mut echo, &ctx, &wire, Pattern::InternalJwt)
+            .await;
+    for headers in &sent {
+        let authorization = headers["authorization"].to_str().unwrap();
+        assert!(authorization.starts_with("Bearer ey"), "{authorization}");
+        assert!(!headers.contains_key("x-principal-bin"));
+    }
+    assert_eq!(issuer.tokens_minted(), 1);
+}
+
+#[tokio::test]
+async fn the_interceptor_attaches_the_principal_to_server_streaming_and_bidirectional_calls() {
+    let ring = shared_ring();
+    let (_, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let routes = PropagateLayer::new()
+        .route(
+            &addr.to_string(),
+            Route::signed_passport(Arc::clone(&ring), audience()).require_principal(),
+        )
+        .unwrap()
+        .clock(Arc::new(clock()));
+    let interceptor = PassportInterceptor::new(routes, endpoint.uri()).unwrap();
+    let mut echo =
+        EchoServiceClient::with_interceptor(endpoint.connect().await.unwrap(), interceptor);
+    let ctx = caller_context().await;
+    let alice = ctx.principal().unwrap().id().to_string();
+
+    let sent =
+        assert_streaming_calls_carry_the_principal(&mut echo, &ctx, &wire, Pattern::Passport).await;
+    for headers in &sent {
+        assert!(!headers.contains_key("authorization"));
+        let passport = ring
+            .load()
+            .verifier()
+            .verify_header(
+                headers["x-principal-bin"].to_str().unwrap(),
+                &DecodeOptions::new(audience()),
+                Timestamp::from_unix_seconds(NOW),
+            )
+            .unwrap();
+        assert_eq!(passport.principal().id().to_string(), alice);
+        assert_eq!(passport.request_id().as_str(), REQUEST_ID);
+    }
+
+    // Required and absent: UNAUTHENTICATED from the client itself, nothing sent.
+    let calls = wire.lock().unwrap().len();
+    let status = echo.echo_stream(EchoRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let status = echo.echo_chat(messages(2)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(wire.lock().unwrap().len(), calls);
 }
