@@ -10,6 +10,9 @@
 //! the development IdP's ES256 token, the token kept for passthrough). The handler only
 //! looks the verified Principal up in the extensions.
 //! - `bare`: no layer on either side: subtract it from a pattern to get what it adds.
+//! - `layers_no_identity`: both layers with identity off (a route that attaches nothing,
+//!   an optional authenticate layer and no credential): stripping, routing, the request
+//!   id and trace headers, the request context and the scoped response body.
 //! - `passport_hmac`, `passport_ed25519`: tower-auth's `PropagateLayer` over the channel
 //!   (bound to its endpoint) makes and signs a passport for the service's audience per
 //!   call; the server's `GrpcAuthenticateLayer::internal` verifies it
@@ -72,6 +75,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tonic_auth::client::PassportInterceptor;
 use tonic_auth::server::GrpcAuthenticateLayer;
 use tower::ServiceBuilder;
+use tower_auth::authenticate::AuthenticateLayer;
 use tower_auth::context::RequestContext;
 use tower_auth::mint::MintCache;
 use tower_auth::mtls::{peer_identity_from_certificate, spiffe_id_from_certificate};
@@ -269,6 +273,25 @@ fn grpc_hop(c: &mut Criterion) {
         &runtime,
         "bare",
         EchoServiceClient::new(serve_bare(&runtime)),
+        &edge,
+        None,
+    );
+
+    // Both layers, identity off: a route that attaches nothing (the layer still strips,
+    // routes and passes x-request-id and traceparent on) and an optional authenticate
+    // layer (context, audit, the response body scoped): what is not the identity.
+    let optional = AuthenticateLayer::internal(Arc::new(passport_verifier(
+        PassportVerifyingKey::hmac_sha256(KeyId::new("hmac-1").unwrap(), &HMAC_SECRET).unwrap(),
+    )))
+    .optional();
+    let client = ServiceBuilder::new()
+        .layer(propagate(Route::nothing()))
+        .service(serve(&runtime, GrpcAuthenticateLayer::from(optional), None));
+    bench_call(
+        &mut group,
+        &runtime,
+        "layers_no_identity",
+        EchoServiceClient::new(client),
         &edge,
         None,
     );

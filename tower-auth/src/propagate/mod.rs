@@ -83,6 +83,11 @@ pub const PROPAGATE_TARGET: &str = "baton::propagate";
 pub const IDENTITY_HEADERS: [HeaderName; 3] =
     [AUTHORIZATION, PRINCIPAL_HEADER, INTERNAL_TOKEN_HEADER];
 
+// A passport a route may send always fits what tower-auth reads from one credential header.
+const _: () = assert!(
+    principal_proto::header::MAX_HEADER_LEN <= crate::credentials::MAX_CREDENTIAL_HEADER_BYTES
+);
+
 /// Default lifetime of a passport made for one call, in seconds (request-scoped).
 pub const DEFAULT_PASSPORT_LIFETIME_SECS: u32 = 60;
 
