@@ -28,6 +28,11 @@
 //! - `es256_passthrough`, `es256_passthrough_cache_on`: the caller's external ES256 token
 //!   passed through; the server (edge layer) verifies it, token cache off or on.
 //!
+//! Each configuration is timed twice: `<name>`, its calls alone, and `added/<name>`, its
+//! calls paired with bare ones back to back, timing the sum of its calls less the sum of
+//! the bare ones: what it adds to a call, with the drift of the shared machine's load over
+//! the run cancelled pair by pair (the difference of two separate medians is not).
+//!
 //! Group `spiffe`: the SPIFFE ID of a peer. Per connection (once, at the handshake):
 //! `spiffe_id_from_certificate` and `peer_identity_from_certificate` of an rcgen workload
 //! certificate signed by a test CA. Per call: `peer_into_extensions` (a `PeerIdentity`
@@ -37,7 +42,7 @@
 //! that peer, the passport's decoding included).
 //!
 //! Targets (issue 9, medians on the 2-core machine): the signed-passport layer adds at
-//! most 5 us to a unary tonic call (`passport_ed25519` and `passport_hmac` minus `bare`);
+//! most 5 us to a unary tonic call (`added/passport_ed25519`, `added/passport_hmac`);
 //! the SPIFFE ID of a peer at most 5 us per call. Run with
 //! `cargo bench -p benches --bench grpc -- --warm-up-time 1 --measurement-time 3`;
 //! `benches/medians.sh grpc_hop` and `benches/medians.sh spiffe` print the medians.
@@ -51,6 +56,7 @@ mod pb {
 use std::hint::black_box;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use benches::patterns::{
@@ -215,37 +221,87 @@ fn passport_verifier(key: PassportVerifyingKey) -> PassportHeaderVerifier {
     )
 }
 
-/// Checks one call (the handler saw `expected` as the Principal, or none), then times
-/// unary calls inside `ctx`.
-fn bench_call<T>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    runtime: &Runtime,
-    name: &str,
-    mut client: EchoServiceClient<T>,
-    ctx: &RequestContext,
-    expected: Option<&str>,
-) where
-    T: tonic::client::GrpcService<tonic::body::Body>,
-    T::Error: Into<tonic::codegen::StdError>,
-    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
-    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
-{
-    let check = EchoRequest {
-        message: CHECK.to_owned(),
-        count: 0,
-    };
-    let reply = runtime
-        .block_on(ctx.clone().scope(client.echo(check)))
-        .unwrap_or_else(|status| panic!("{name}: {status:?}"))
-        .into_inner();
-    assert_eq!(reply.principal_id, expected.unwrap_or_default(), "{name}");
-    group.bench_function(name, |b| {
-        b.iter(|| {
-            runtime
-                .block_on(ctx.clone().scope(client.echo(EchoRequest::default())))
-                .unwrap()
-        })
-    });
+/// Times unary calls inside the edge's context on one runtime, each configuration beside
+/// the bare call.
+struct Calls<'a> {
+    runtime: &'a Runtime,
+    ctx: &'a RequestContext,
+    /// A client of the echo service with no layer on either side.
+    bare: EchoServiceClient<Channel>,
+}
+
+impl Calls<'_> {
+    fn call<T>(&self, client: &mut EchoServiceClient<T>, request: EchoRequest) -> EchoResponse
+    where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::Error: Into<tonic::codegen::StdError>,
+        T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+        <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    {
+        self.runtime
+            .block_on(self.ctx.clone().scope(client.echo(request)))
+            .unwrap_or_else(|status| panic!("{status:?}"))
+            .into_inner()
+    }
+
+    /// `name`: the bare call alone.
+    fn bench_bare(&mut self, group: &mut BenchmarkGroup<'_, WallTime>, name: &str) {
+        let mut bare = self.bare.clone();
+        let check = EchoRequest {
+            message: CHECK.to_owned(),
+            count: 0,
+        };
+        assert_eq!(self.call(&mut bare, check).principal_id, "");
+        group.bench_function(name, |b| {
+            b.iter(|| self.call(&mut bare, EchoRequest::default()))
+        });
+    }
+
+    /// Checks one call of `client` (the handler saw `expected` as the Principal), then
+    /// `name`: its calls alone; `added/name`: its calls paired with bare ones, each pair
+    /// back to back, timing the sum of its calls less the sum of the bare ones (what it
+    /// adds, with the machine's load drift over the run cancelled pair by pair).
+    fn bench<T>(
+        &mut self,
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        name: &str,
+        mut client: EchoServiceClient<T>,
+        expected: &str,
+    ) where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::Error: Into<tonic::codegen::StdError>,
+        T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+        <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+    {
+        let check = EchoRequest {
+            message: CHECK.to_owned(),
+            count: 0,
+        };
+        assert_eq!(
+            self.call(&mut client, check).principal_id,
+            expected,
+            "{name}"
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| self.call(&mut client, EchoRequest::default()))
+        });
+        let mut bare = self.bare.clone();
+        group.bench_function(format!("added/{name}"), |b| {
+            b.iter_custom(|iters| {
+                let (mut bare_time, mut layered_time) = (Duration::ZERO, Duration::ZERO);
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    black_box(self.call(&mut bare, EchoRequest::default()));
+                    let middle = Instant::now();
+                    black_box(self.call(&mut client, EchoRequest::default()));
+                    let end = Instant::now();
+                    bare_time += middle - start;
+                    layered_time += end - middle;
+                }
+                layered_time.saturating_sub(bare_time)
+            })
+        });
+    }
 }
 
 fn grpc_hop(c: &mut Criterion) {
@@ -262,20 +318,18 @@ fn grpc_hop(c: &mut Criterion) {
     let token = edge_token(&idp);
     let edge = edge_context(&idp, &token);
     let alice = edge.principal().unwrap().id().to_string();
-    let alice = Some(alice.as_str());
+    let alice = alice.as_str();
     let audience = Audience::new(AUDIENCE).unwrap();
     let edge_service = ServiceId::new("edge").unwrap();
 
     let mut group = c.benchmark_group("grpc_hop");
 
-    bench_call(
-        &mut group,
-        &runtime,
-        "bare",
-        EchoServiceClient::new(serve_bare(&runtime)),
-        &edge,
-        None,
-    );
+    let mut calls = Calls {
+        runtime: &runtime,
+        ctx: &edge,
+        bare: EchoServiceClient::new(serve_bare(&runtime)),
+    };
+    calls.bench_bare(&mut group, "bare");
 
     // Both layers, identity off: a route that attaches nothing (the layer still strips,
     // routes and passes x-request-id and traceparent on) and an optional authenticate
@@ -287,13 +341,11 @@ fn grpc_hop(c: &mut Criterion) {
     let client = ServiceBuilder::new()
         .layer(propagate(Route::nothing()))
         .service(serve(&runtime, GrpcAuthenticateLayer::from(optional), None));
-    bench_call(
+    calls.bench(
         &mut group,
-        &runtime,
         "layers_no_identity",
         EchoServiceClient::new(client),
-        &edge,
-        None,
+        "",
     );
 
     // Pattern 4, signed per call: HMAC, then Ed25519 (layer, then interceptor).
@@ -306,12 +358,10 @@ fn grpc_hop(c: &mut Criterion) {
             audience.clone(),
         )))
         .service(serve(&runtime, server, None));
-    bench_call(
+    calls.bench(
         &mut group,
-        &runtime,
         "passport_hmac",
         EchoServiceClient::new(client),
-        &edge,
         alice,
     );
 
@@ -325,12 +375,10 @@ fn grpc_hop(c: &mut Criterion) {
             audience.clone(),
         )))
         .service(serve(&runtime, server, None));
-    bench_call(
+    calls.bench(
         &mut group,
-        &runtime,
         "passport_ed25519",
         EchoServiceClient::new(client),
-        &edge,
         alice,
     );
 
@@ -342,12 +390,10 @@ fn grpc_hop(c: &mut Criterion) {
         )
         .unwrap();
     let interceptor = PassportInterceptor::new(routes, &http::Uri::from_static(ENDPOINT)).unwrap();
-    bench_call(
+    calls.bench(
         &mut group,
-        &runtime,
         "passport_ed25519_interceptor",
         EchoServiceClient::with_interceptor(serve(&runtime, server, None), interceptor),
-        &edge,
         alice,
     );
 
@@ -361,12 +407,10 @@ fn grpc_hop(c: &mut Criterion) {
     let client = ServiceBuilder::new()
         .layer(propagate(Route::unsigned_passport(audience.clone())))
         .service(serve(&runtime, server, Some(PeerIdentity::new(caller))));
-    bench_call(
+    calls.bench(
         &mut group,
-        &runtime,
         "passport_unsigned_peer",
         EchoServiceClient::new(client),
-        &edge,
         alice,
     );
 
@@ -386,14 +430,7 @@ fn grpc_hop(c: &mut Criterion) {
             )))
             .service(serve(&runtime, server, None));
         let minted = issuer.tokens_minted();
-        bench_call(
-            &mut group,
-            &runtime,
-            name,
-            EchoServiceClient::new(client),
-            &edge,
-            alice,
-        );
+        calls.bench(&mut group, name, EchoServiceClient::new(client), alice);
         // One mint for the check call of the first, then the cache (one renewal at most).
         assert!(
             issuer.tokens_minted() <= minted + 2,
@@ -410,25 +447,11 @@ fn grpc_hop(c: &mut Criterion) {
         let client = ServiceBuilder::new()
             .layer(propagate(Route::passthrough()))
             .service(serve(&runtime, server, None));
-        bench_call(
-            &mut group,
-            &runtime,
-            name,
-            EchoServiceClient::new(client),
-            &edge,
-            alice,
-        );
+        calls.bench(&mut group, name, EchoServiceClient::new(client), alice);
     }
 
     // The bare call again, last: how far the machine's load moved during the group.
-    bench_call(
-        &mut group,
-        &runtime,
-        "bare_end",
-        EchoServiceClient::new(serve_bare(&runtime)),
-        &edge,
-        None,
-    );
+    calls.bench_bare(&mut group, "bare_end");
     group.finish();
     drop(idp);
 }
