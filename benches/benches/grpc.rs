@@ -298,7 +298,13 @@ impl Calls<'_> {
                     bare_time += middle - start;
                     layered_time += end - middle;
                 }
-                layered_time.saturating_sub(bare_time)
+                // A sample whose layered calls happened to run faster than its bare ones
+                // (load noise) counts as 1 ns, below any median: criterion refuses a zero,
+                // and the median, the figure reported, is unmoved while under half the
+                // samples are such.
+                layered_time
+                    .saturating_sub(bare_time)
+                    .max(Duration::from_nanos(1))
             })
         });
     }
