@@ -237,7 +237,7 @@ impl PassportHeaderVerifier {
     /// let request_id = passport.request_id().as_str();
     ///
     /// // Unsigned, from the allowlisted gateway: accepted.
-    /// let unsigned = passport.encode_header();
+    /// let unsigned = passport.encode_header()?;
     /// let credentials = Credentials::none().with_passport(&unsigned).with_request_id(request_id);
     /// assert!(verifier.verify(&credentials.with_peer(&peer)).into_ready().unwrap().is_ok());
     ///
@@ -281,7 +281,7 @@ impl PassportHeaderVerifier {
     /// .clock(std::sync::Arc::new(TestClock::new(now)));
     ///
     /// let passport = principal_proto::fixtures::reference_passport(now)?;
-    /// let header = passport.encode_header(); // unsigned
+    /// let header = passport.encode_header()?; // unsigned
     /// let request_id = passport.request_id().as_str();
     /// let unsigned = Credentials::none().with_passport(&header).with_request_id(request_id);
     ///

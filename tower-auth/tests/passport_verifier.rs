@@ -345,7 +345,9 @@ fn unsigned_passports_need_an_allowlisted_peer() {
     let clock = clock();
     let (_, orders) = edge_and_orders(&clock);
     let gateway: SpiffeId = GATEWAY.parse().unwrap();
-    let unsigned = passport_for("orders", REQUEST_ID, NOW).encode_header();
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     let credentials = Credentials::none()
         .with_passport(&unsigned)
         .with_request_id(REQUEST_ID);
@@ -407,7 +409,9 @@ fn unsigned_passports_need_an_allowlisted_peer() {
         ),
         "passport_request_id_mismatch"
     );
-    let for_billing = passport_for("billing", REQUEST_ID, NOW).encode_header();
+    let for_billing = passport_for("billing", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     assert_eq!(
         refusal(
             orders
@@ -475,7 +479,9 @@ fn an_unsigned_only_verifier_refuses_signed_passports_until_it_is_given_keys() {
     }
 
     // Unsigned: the peer rule as for any passport verifier.
-    let unsigned = passport_for("orders", REQUEST_ID, NOW).encode_header();
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     let credentials = Credentials::none()
         .with_passport(&unsigned)
         .with_request_id(REQUEST_ID);
