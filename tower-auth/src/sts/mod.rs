@@ -136,7 +136,8 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// A request to the token service was refused. [`error_code`](Self::error_code) is what
-/// the client sees (RFC 6749 §5.2); [`reason`](Self::reason) is for the audit event.
+/// the client sees (RFC 6749 §5.2); [`reason`](Self::reason) is for the audit event. The
+/// refusal also rides in the response's extensions (for layers in the same process).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StsError {

@@ -565,7 +565,8 @@ impl TokenExchangeService {
         response
     }
 
-    /// The RFC 6749 §5.2 answer to a refusal, and its audit event.
+    /// The RFC 6749 §5.2 answer to a refusal (the [`StsError`] in its extensions), and its
+    /// audit event.
     fn refuse(&self, path: &str, client_id: Option<&str>, error: StsError) -> HttpResponse {
         tracing::warn!(
             target: STS_TARGET,
@@ -587,6 +588,8 @@ impl TokenExchangeService {
                 HeaderValue::from_static("Basic realm=\"token\""),
             );
         }
+        // The precise reason, for layers and tests in the same process; never on the wire.
+        response.extensions_mut().insert(error);
         response
     }
 }
