@@ -23,7 +23,7 @@ use tower_auth::revocation::{Denylist, DenylistEntries};
 use tower_auth::sts::StsError;
 use tower_auth::sts::{
     ACCESS_TOKEN_TYPE, ClientSecret, JWT_TOKEN_TYPE, RegisteredClient, TOKEN_EXCHANGE_GRANT,
-    TokenExchangeService,
+    TokenExchangeService, TokenExchangeServiceBuilder,
 };
 use tower_auth::{Pattern, VerifierChain};
 
@@ -60,6 +60,13 @@ enum Auth<'a> {
 }
 
 async fn start() -> Fixture {
+    start_with(|builder| builder).await
+}
+
+/// [`start`], the service's builder changed by `configure` first.
+async fn start_with(
+    configure: impl FnOnce(TokenExchangeServiceBuilder) -> TokenExchangeServiceBuilder,
+) -> Fixture {
     let clock = TestClock::new(Timestamp::from_unix_seconds(START));
     let idp = DevIdp::start_with_clock("127.0.0.1:0".parse().unwrap(), Arc::new(clock.clone()))
         .await
@@ -117,7 +124,8 @@ async fn start() -> Fixture {
         .unwrap();
     let subjects = VerifierChain::new(Arc::new(external)).then(Arc::new(own));
 
-    let sts = TokenExchangeService::builder(issuer, Arc::new(subjects))
+    let sts = TokenExchangeService::builder(issuer, Arc::new(subjects));
+    let sts = configure(sts)
         .client(
             RegisteredClient::new("gateway", ClientSecret::new(GATEWAY_SECRET).unwrap())
                 .unwrap()
@@ -1095,4 +1103,62 @@ async fn the_metadata_document_names_every_endpoint() {
         StatusCode::METHOD_NOT_ALLOWED
     );
     assert_eq!(f.get("/nope", None).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_token_replayed_to_another_audience_is_refused_as_a_subject_token() {
+    let f = start().await;
+    // Issued for orders-api; the service takes its own tokens only for the audience `sts`.
+    let for_orders = f
+        .exchange(&[
+            ("subject_token", &f.alice()),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("audience", ORDERS),
+        ])
+        .await
+        .token();
+    let minted = f.minted();
+    let reply = f
+        .exchange(&[
+            ("subject_token", &for_orders),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("audience", ORDERS),
+        ])
+        .await;
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "subject_token_refused",
+        minted,
+        &f,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_full_record_refuses_to_issue_until_a_token_expires() {
+    let f = start_with(|builder| builder.max_issued_tokens(1)).await;
+    let params = |subject: String| {
+        vec![
+            ("subject_token", subject),
+            ("subject_token_type", ACCESS_TOKEN_TYPE.to_owned()),
+            ("audience", ORDERS.to_owned()),
+        ]
+    };
+    let send = |params: Vec<(&'static str, String)>| {
+        let f = &f;
+        async move {
+            let all: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            f.exchange(&all).await
+        }
+    };
+    send(params(f.alice())).await.token();
+    let reply = send(params(f.alice())).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.json(), json!({"error": "temporarily_unavailable"}));
+    assert_eq!(f.sts.issued_tokens(), 1);
+    // The first token expires: room again.
+    f.clock.advance(300);
+    send(params(f.alice())).await.token();
 }
