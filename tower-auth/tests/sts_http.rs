@@ -35,6 +35,8 @@ const STS_AUDIENCE: &str = "sts";
 const GATEWAY_SECRET: &str = "gateway-secret-0123456789abcdef";
 const RS_SECRET: &str = "resource-server-secret-0123456789";
 const OTHER_SECRET: &str = "other-client-secret-0123456789ab";
+/// A further token type: the service's own tokens only, verified by their verifier alone.
+const OWN_TOKEN_TYPE: &str = "urn:test:token-type:own";
 
 struct Fixture {
     clock: TestClock,
@@ -122,9 +124,11 @@ async fn start_with(
         .pattern(Pattern::InternalJwt)
         .build()
         .unwrap();
-    let subjects = VerifierChain::new(Arc::new(external)).then(Arc::new(own));
+    let own = Arc::new(own);
+    let subjects = VerifierChain::new(Arc::new(external)).then(own.clone());
 
-    let sts = TokenExchangeService::builder(issuer, Arc::new(subjects));
+    let sts =
+        TokenExchangeService::builder(issuer, Arc::new(subjects)).token_type(OWN_TOKEN_TYPE, own);
     let sts = configure(sts)
         .client(
             RegisteredClient::new("gateway", ClientSecret::new(GATEWAY_SECRET).unwrap())
@@ -1161,4 +1165,67 @@ async fn a_full_record_refuses_to_issue_until_a_token_expires() {
     // The first token expires: room again.
     f.clock.advance(300);
     send(params(f.alice())).await.token();
+}
+
+#[tokio::test]
+async fn a_further_token_type_is_verified_by_its_own_verifier_only() {
+    let f = start().await;
+    let own = f
+        .exchange(&[
+            ("subject_token", &f.alice()),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("audience", STS_AUDIENCE),
+        ])
+        .await
+        .token();
+    let reply = f
+        .exchange(&[
+            ("subject_token", &own),
+            ("subject_token_type", OWN_TOKEN_TYPE),
+            ("audience", ORDERS),
+        ])
+        .await;
+    reply.token();
+    // The IdP's token under that type: its verifier does not know the IdP.
+    let minted = f.minted();
+    let reply = f
+        .exchange(&[
+            ("subject_token", &f.alice()),
+            ("subject_token_type", OWN_TOKEN_TYPE),
+            ("audience", ORDERS),
+        ])
+        .await;
+    assert_refused(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "subject_token_refused",
+        minted,
+        &f,
+    )
+    .await;
+    // A type nobody registered, for the subject or the actor.
+    for (subject_type, actor_type) in [
+        ("urn:test:token-type:unknown", ACCESS_TOKEN_TYPE),
+        (ACCESS_TOKEN_TYPE, "urn:test:token-type:unknown"),
+    ] {
+        let reply = f
+            .exchange(&[
+                ("subject_token", &f.alice()),
+                ("subject_token_type", subject_type),
+                ("actor_token", &f.agent("bot-7")),
+                ("actor_token_type", actor_type),
+                ("audience", ORDERS),
+            ])
+            .await;
+        assert_refused(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "unsupported_token_type",
+            minted,
+            &f,
+        )
+        .await;
+    }
 }

@@ -24,7 +24,9 @@
 //!    `invalid_target`. `scope`, if given, parses, else `invalid_scope`.
 //! 4. The subject token (`subject_token_type` [`ACCESS_TOKEN_TYPE`] or [`JWT_TOKEN_TYPE`])
 //!    is verified by the configured [`Verifier`](crate::Verifier) (a JWT verifier, the
-//!    introspection verifier, a passport verifier, or a chain); a token this service
+//!    introspection verifier, a passport verifier, or a chain; further token types each
+//!    with their own verifier, see
+//!    [`token_type`](TokenExchangeServiceBuilder::token_type)); a token this service
 //!    issued and has revoked is refused whatever the verifier says. The actor token, when
 //!    present, is verified the same way (by the actor verifier, the subject's by default).
 //! 5. Policy ([`ExchangePolicy`]): the actor is not itself delegated; its kind may act for
@@ -35,7 +37,9 @@
 //! 6. The result is minted by the internal issuer: one `aud`, its short lifetime (never
 //!    past the subject's or the actor's expiry), the `act` chain extended by the actor
 //!    (with the calling client as `act.client_id`), recorded by the digest of the token
-//!    (never the token) for introspection and revocation.
+//!    (never the token) for introspection and revocation. The subject's `may_act` is
+//!    kept, so a later exchange must still name its actor. To re-target a delegated
+//!    token, exchange it without an actor token (the model never repeats an actor).
 //!
 //! RFC 8693 §2.2.2 says a subject or actor token that is invalid "for any reason, or
 //! unacceptable based on policy" is `invalid_request`: so are an expired, revoked or
@@ -403,6 +407,15 @@ pub enum StsConfigError {
     /// The record of issued tokens may hold no entry.
     #[error("max_issued_tokens must be at least 1")]
     NoRecordEntries,
+    /// A further token type is not an absolute URI of at most 256 visible characters.
+    #[error("a token type must be an absolute URI of at most 256 visible ASCII characters")]
+    InvalidTokenType,
+    /// A token type is registered twice, or is one taken by default.
+    #[error("token type {token_type} is already taken")]
+    DuplicateTokenType {
+        /// The token type.
+        token_type: String,
+    },
 }
 
 impl StsConfigError {
@@ -419,6 +432,8 @@ impl StsConfigError {
             StsConfigError::DuplicateClient { .. } => "duplicate_client",
             StsConfigError::DepthAboveIssuer { .. } => "depth_above_issuer",
             StsConfigError::NoRecordEntries => "no_record_entries",
+            StsConfigError::InvalidTokenType => "invalid_token_type",
+            StsConfigError::DuplicateTokenType { .. } => "duplicate_token_type",
         }
     }
 }

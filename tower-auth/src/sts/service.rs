@@ -39,6 +39,8 @@ struct Inner {
     issuer: InternalIssuer,
     subject_verifier: Arc<dyn Verifier>,
     actor_verifier: Arc<dyn Verifier>,
+    /// Further subject and actor token types, each with its verifier.
+    token_types: Vec<(String, Arc<dyn Verifier>)>,
     clients: Clients,
     policy: ExchangePolicy,
     record: IssuedTokens,
@@ -63,6 +65,7 @@ pub struct TokenExchangeServiceBuilder {
     issuer: InternalIssuer,
     subject_verifier: Arc<dyn Verifier>,
     actor_verifier: Option<Arc<dyn Verifier>>,
+    token_types: Vec<(String, Arc<dyn Verifier>)>,
     clients: Vec<RegisteredClient>,
     acting: ActingPolicy,
     require_may_act: bool,
@@ -83,6 +86,7 @@ impl TokenExchangeService {
             issuer,
             subject_verifier,
             actor_verifier: None,
+            token_types: Vec::new(),
             clients: Vec::new(),
             acting: ActingPolicy::default(),
             require_may_act: false,
@@ -134,6 +138,20 @@ impl TokenExchangeServiceBuilder {
     /// Verifies actor tokens with `verifier` (default: the subject verifier).
     pub fn actor_verifier(mut self, verifier: Arc<dyn Verifier>) -> Self {
         self.actor_verifier = Some(verifier);
+        self
+    }
+
+    /// Also takes subject and actor tokens of `token_type` (an absolute URI other than
+    /// [`ACCESS_TOKEN_TYPE`] and [`JWT_TOKEN_TYPE`]), verified by `verifier` alone. A
+    /// verifier whose Principal is already delegated (an agent credential resolving to
+    /// the human it acts for, with the agent in the chain) is exchanged with its chain
+    /// and scopes as they are, narrowed by the request.
+    pub fn token_type(
+        mut self,
+        token_type: impl Into<String>,
+        verifier: Arc<dyn Verifier>,
+    ) -> Self {
+        self.token_types.push((token_type.into(), verifier));
         self
     }
 
@@ -199,8 +217,15 @@ impl TokenExchangeServiceBuilder {
     /// let twice = TokenExchangeService::builder(issuer.clone(), verifier.clone())
     ///     .client(client()?).client(client()?).build();
     /// assert_eq!(twice.unwrap_err().reason(), "duplicate_client");
-    /// let deep = TokenExchangeService::builder(issuer, verifier).max_delegation_depth(9).build();
+    /// let deep = TokenExchangeService::builder(issuer.clone(), verifier.clone()).max_delegation_depth(9).build();
     /// assert_eq!(deep.unwrap_err().reason(), "depth_above_issuer");
+    /// // Refused: a further token type that is not a URI, or that is taken already.
+    /// let odd = TokenExchangeService::builder(issuer.clone(), verifier.clone())
+    ///     .token_type("agent key", verifier.clone()).build();
+    /// assert_eq!(odd.unwrap_err().reason(), "invalid_token_type");
+    /// let taken = TokenExchangeService::builder(issuer, verifier.clone())
+    ///     .token_type(tower_auth::sts::JWT_TOKEN_TYPE, verifier).build();
+    /// assert_eq!(taken.unwrap_err().reason(), "duplicate_token_type");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<TokenExchangeService, StsConfigError> {
@@ -215,6 +240,19 @@ impl TokenExchangeServiceBuilder {
         if self.max_issued_tokens == 0 {
             return Err(StsConfigError::NoRecordEntries);
         }
+        for (i, (token_type, _)) in self.token_types.iter().enumerate() {
+            if !is_absolute_uri(token_type) {
+                return Err(StsConfigError::InvalidTokenType);
+            }
+            let taken = token_type == ACCESS_TOKEN_TYPE
+                || token_type == JWT_TOKEN_TYPE
+                || self.token_types[..i].iter().any(|(t, _)| t == token_type);
+            if taken {
+                return Err(StsConfigError::DuplicateTokenType {
+                    token_type: token_type.clone(),
+                });
+            }
+        }
         let mut clients = Clients::default();
         for client in self.clients {
             clients.insert(client)?;
@@ -226,6 +264,7 @@ impl TokenExchangeServiceBuilder {
                     .actor_verifier
                     .unwrap_or_else(|| Arc::clone(&self.subject_verifier)),
                 subject_verifier: self.subject_verifier,
+                token_types: self.token_types,
                 clients,
                 policy: ExchangePolicy {
                     acting: self.acting,
@@ -372,15 +411,19 @@ impl TokenExchangeService {
             return Err(StsError::UnauthorizedClient);
         }
         let subject_token = form.required("subject_token")?;
-        accepted_type(form.required("subject_token_type")?, "subject_token_type")?;
+        let subject_verifier = self.verifier_for(
+            form.required("subject_token_type")?,
+            "subject_token_type",
+            &inner.subject_verifier,
+        )?;
         let actor_token = match (
             form.single("actor_token")?,
             form.single("actor_token_type")?,
         ) {
-            (Some(token), Some(kind)) => {
-                accepted_type(kind, "actor_token_type")?;
-                Some(token)
-            }
+            (Some(token), Some(kind)) => Some((
+                token,
+                self.verifier_for(kind, "actor_token_type", &inner.actor_verifier)?,
+            )),
             (None, None) => None,
             _ => return Err(StsError::ActorTokenTypeMismatch),
         };
@@ -394,8 +437,7 @@ impl TokenExchangeService {
             .transpose()
             .map_err(|_| StsError::InvalidScope)?;
 
-        let subject = inner
-            .subject_verifier
+        let subject = subject_verifier
             .verify(&Credentials::bearer(subject_token))
             .await
             .map_err(|e| StsError::SubjectTokenRefused { reason: e.reason() })?;
@@ -404,9 +446,8 @@ impl TokenExchangeService {
         }
         let actor = match actor_token {
             None => None,
-            Some(token) => {
-                let actor = inner
-                    .actor_verifier
+            Some((token, verifier)) => {
+                let actor = verifier
                     .verify(&Credentials::bearer(token))
                     .await
                     .map_err(|e| StsError::ActorTokenRefused { reason: e.reason() })?;
@@ -476,6 +517,24 @@ impl TokenExchangeService {
             .to_string(),
             "no-store",
         ))
+    }
+
+    /// The verifier of a subject or actor token of `token_type`.
+    fn verifier_for<'a>(
+        &'a self,
+        token_type: &str,
+        parameter: &'static str,
+        default: &'a Arc<dyn Verifier>,
+    ) -> Result<&'a Arc<dyn Verifier>, StsError> {
+        if token_type == ACCESS_TOKEN_TYPE || token_type == JWT_TOKEN_TYPE {
+            return Ok(default);
+        }
+        self.inner
+            .token_types
+            .iter()
+            .find(|(t, _)| t == token_type)
+            .map(|(_, verifier)| verifier)
+            .ok_or(StsError::UnsupportedTokenType { parameter })
     }
 
     /// Whether `principal` is a token of this service's that was revoked (whatever the
@@ -624,7 +683,25 @@ where
     Ok(Form::parse(&bytes))
 }
 
-/// The token types taken and issued: access tokens and JWTs.
+/// A scheme (RFC 3986 §3.1), a colon, something; at most 256 visible ASCII characters.
+fn is_absolute_uri(text: &str) -> bool {
+    let scheme_ok = |scheme: &str| {
+        scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    };
+    text.len() <= 256
+        && text.bytes().all(|b| b.is_ascii_graphic())
+        && text
+            .split_once(':')
+            .is_some_and(|(scheme, rest)| scheme_ok(scheme) && !rest.is_empty())
+}
+
+/// The token types issued: access tokens and JWTs.
 fn accepted_type(value: &str, parameter: &'static str) -> Result<(), StsError> {
     match value {
         ACCESS_TOKEN_TYPE | JWT_TOKEN_TYPE => Ok(()),
