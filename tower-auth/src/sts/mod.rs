@@ -29,8 +29,9 @@
 //!    [`token_type`](TokenExchangeServiceBuilder::token_type)); a token this service
 //!    issued and has revoked is refused whatever the verifier says. The actor token, when
 //!    present, is verified the same way (by the actor verifier, the subject's by default).
-//! 5. Policy ([`ExchangePolicy`]): the actor is not itself delegated; its kind may act for
-//!    the subject's kind ([`ActingPolicy`]); the subject's `may_act`, when present, names
+//! 5. Policy ([`ExchangePolicy`]): every actor of the chain minted (those the subject
+//!    token names and the new one) is of a kind that may act for the subject's kind
+//!    ([`ActingPolicy`]); the new actor is not itself delegated; the subject's `may_act`, when present, names
 //!    it; the chain stays within the maximum depth; the scopes are the requested ones (the
 //!    subject's when none are asked) and must be within the subject's and the actor's:
 //!    only narrowed, never widened (`invalid_scope`).

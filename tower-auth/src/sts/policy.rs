@@ -96,6 +96,17 @@ impl ExchangePolicy {
         client_id: &str,
         requested: Option<&ScopeSet>,
     ) -> Result<Principal, StsError> {
+        // The kind policy holds for the whole chain minted, the actors the subject token
+        // already names included (an agent credential resolved to its human, an IdP's
+        // `act`), not only for the one added now.
+        for earlier in subject.delegation() {
+            if !self.acting.allows(earlier.kind(), subject.kind()) {
+                return Err(StsError::KindMayNotAct {
+                    actor: earlier.kind(),
+                    subject: subject.kind(),
+                });
+            }
+        }
         if let Some(actor) = actor {
             self.check_actor(subject, actor)?;
         }

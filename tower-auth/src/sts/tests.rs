@@ -185,6 +185,17 @@ fn kinds_depth_and_the_model_limit_who_acts() {
         .decide(&delegated, Some(&agent("bot-1")), "gw", None)
         .unwrap_err();
     assert_eq!(err.reason(), "delegation_refused");
+    // The policy holds for the chain the subject already carries, with or without a new
+    // actor: a human delegated to a service, under an agents-only policy.
+    let served = policy().decide(&alice, Some(&svc), "gw", None).unwrap();
+    assert_eq!(
+        agents_only.decide(&served, None, "gw", None).unwrap_err(),
+        StsError::KindMayNotAct {
+            actor: Kind::Service,
+            subject: Kind::Human
+        }
+    );
+    assert!(policy().decide(&served, None, "gw", None).is_ok());
     // An actor that is itself delegated.
     assert_eq!(
         policy()
