@@ -1229,3 +1229,48 @@ async fn a_further_token_type_is_verified_by_its_own_verifier_only() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn the_introspection_verifier_reads_the_services_answers() {
+    use tower_auth::introspect::{ClientAuth, IntrospectionCacheConfig, IntrospectionVerifier};
+    let f = start().await;
+    let subject = f.idp_token("alice", json!({"may_act": {"sub": "bot-7"}}));
+    let token = f
+        .exchange(&[
+            ("subject_token", &subject),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("actor_token", &f.agent("bot-7")),
+            ("actor_token_type", ACCESS_TOKEN_TYPE),
+            ("audience", ORDERS),
+        ])
+        .await
+        .token();
+    // A resource server that introspects instead of verifying signatures (no cache, so
+    // every verification asks the service).
+    let verifier = IntrospectionVerifier::builder(
+        &format!("{}/introspect", f.base),
+        f.sts.issuer().issuer().clone(),
+        ClientAuth::client_secret_basic("orders-rs", RS_SECRET).unwrap(),
+    )
+    .audience(Audience::new(ORDERS).unwrap())
+    .claim_mapping(ClaimMapping::baton())
+    .introspect_jwts()
+    .clock(Arc::new(f.clock.clone()))
+    .cache(IntrospectionCacheConfig::disabled())
+    .build()
+    .unwrap();
+    let received = verifier.verify_token(&token).await.unwrap();
+    assert_eq!(received.subject(), "alice");
+    assert_eq!(received.current_actor().unwrap().kind(), Kind::Agent);
+    assert_eq!(
+        received.scopes(),
+        &ScopeSet::parse("orders:read orders:write").unwrap()
+    );
+    // Revoked at the service: the next introspection refuses it.
+    assert!(
+        f.sts
+            .revoke_token_id(claims(&token)["jti"].as_str().unwrap())
+    );
+    let refused = verifier.verify_token(&token).await.unwrap_err();
+    assert_eq!(refused.reason(), "introspection_inactive");
+}
