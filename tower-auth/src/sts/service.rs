@@ -117,7 +117,32 @@ impl TokenExchangeService {
     }
 
     /// Revokes the issued token `jti` (an operator's action, beside RFC 7009 by the
-    /// client); `false` if no unexpired issued token has that `jti`.
+    /// client); `false` if no unexpired issued token has that `jti`. Each revocation
+    /// advances the list's version by one; see [`revocations_since`](Self::revocations_since).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use principal::Issuer;
+    /// # use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+    /// # use tower_auth::mint::{InternalIssuer, SigningAlgorithm, SigningKey};
+    /// # use tower_auth::sts::TokenExchangeService;
+    /// # let issuer = InternalIssuer::builder(
+    /// #     Issuer::new("https://sts.internal")?,
+    /// #     SigningKey::generate(SigningAlgorithm::Es256)?,
+    /// # ).build()?;
+    /// # let idp = IssuerConfig::builder(Issuer::new("https://idp.example.com")?)
+    /// #     .audience(principal::Audience::new("sts")?).oidc_discovery().build()?;
+    /// # let verifier = Arc::new(JwtVerifier::builder().issuer(idp).build()?);
+    /// let sts = TokenExchangeService::builder(issuer, verifier).build()?;
+    /// // Refused: a jti this service never issued; the list is unchanged.
+    /// assert!(!sts.revoke_token_id("never-issued"));
+    /// let list = sts.revocations_since(0);
+    /// assert_eq!(list.version, 0);
+    /// assert!(list.revoked.is_empty());
+    /// // A poller keeps `list.version` and asks `revocations_since(version)` next time
+    /// // (over HTTP: `GET /revocations?since=<version>`, `ETag` the version).
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn revoke_token_id(&self, jti: &str) -> bool {
         let revoked = self.inner.record.revoke_jti(jti, self.now());
         tracing::info!(target: STS_TARGET, jti, revoked, "sts: revocation by the operator");
