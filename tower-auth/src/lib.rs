@@ -21,9 +21,10 @@
 //! | [`mint`] | internal JWT minting (pattern 2): [`InternalIssuer`](mint::InternalIssuer) signs ES256/EdDSA `at+jwt` tokens from a Principal, with key rotation; [`JwksService`](mint::JwksService) serves its JWKS and discovery document; [`MintCache`](mint::MintCache) mints once per (Principal, audience) per token lifetime |
 //! | [`propagate`] | [`PropagateLayer`](propagate::PropagateLayer): the client side; per destination (an explicit allowlist), the current Principal as a passport (signed, forwarded in a trust domain, or unsigned toward allowlisted mTLS peers), a minted internal JWT, the original bearer token, or nothing; identity headers set by the caller's own code never leave; `x-request-id` and trace context passed on |
 //! | `mtls` | workload identity from mutual TLS (pattern 5, feature `mtls`): the SPIFFE ID of a client certificate, a rustls server configuration that requires and verifies client certificates, and a listener for `axum::serve` that puts the peer's [`PeerIdentity`](peer::PeerIdentity) into every request of its connection |
+//! | [`sts`] | [`TokenExchangeService`](sts::TokenExchangeService): an embeddable security token service; RFC 8693 token exchange (client authentication, subject and actor verified by any verifier, audience/scope/`may_act`/depth/kind policy, minted by the internal issuer with the `act` chain extended), RFC 7662 introspection and RFC 7009 revocation of what it issued, a versioned revocation feed, RFC 8414 metadata |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
-//! Still to come: the `require` layer, and RFC 8693 token exchange.
+//! Still to come: the `require` layer, and the RFC 8693 token exchange client.
 //!
 //! The [`jwt`] module's example wires a verifier and the layer end to end, with an
 //! accepted and a refused request.
@@ -59,6 +60,7 @@ pub mod passport;
 pub mod peer;
 pub mod propagate;
 pub mod revocation;
+pub mod sts;
 pub mod token_cache;
 pub mod trace;
 pub mod verified;

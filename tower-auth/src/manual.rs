@@ -279,6 +279,37 @@
 //!   flight), and an `active: false` answer serves from the negative cache;
 //! - the client's secret is never in `Debug`, and its header value is marked sensitive.
 //!
+//! ## Token exchange: a service that mints on request (RFC 8693)
+//!
+//! A token service turns one credential into another, so every way to get more out than
+//! went in is closed by [`TokenExchangeService`](crate::sts::TokenExchangeService)
+//! ([`sts`](crate::sts)):
+//!
+//! - **an unknown or impersonating client**: every request authenticates the client
+//!   (`client_secret_basic` or `client_secret_post`, never both); secrets are held as
+//!   SHA-256 digests and compared in constant time, and an unknown id costs the same hash
+//!   and comparison as a known one; the answer is `invalid_client` (401) whatever failed;
+//! - **a token for a service the client may not reach**: exactly one target, from the
+//!   client's own allowlist (an empty list admits nothing); the minted token carries
+//!   exactly that one `aud`, so a receiving hop refuses it anywhere else;
+//! - **more rights out than in**: the scopes are the requested ones, within the subject's
+//!   and the actor's own, never wider (`invalid_scope`); the actor's `act` grant is
+//!   narrowed alike, and the lifetime is the issuer's minutes, never past the subject's
+//!   or the actor's expiry;
+//! - **an actor nobody allowed**: the subject's `may_act`, when present, must name the
+//!   actor (an object with `sub`, and `iss` if given; any other shape names nobody); the
+//!   operator's kind policy decides who may act for whom (by default an agent or a
+//!   service for a human, a service for an agent; a human for nobody); an actor token
+//!   that is itself delegated is refused; the chain never grows past its maximum, and the
+//!   model refuses an actor twice in one chain or an actor that is the subject;
+//! - **a revoked token, exchanged again**: a token of the service's own that it revoked
+//!   is refused as a subject or actor whatever the configured verifier says, and the
+//!   verifiers' own revocation lists apply to the others;
+//! - **tokens in answers or logs**: an error is only an RFC 6749 `error` code, with no
+//!   description that could echo input; every answer is `Cache-Control: no-store`; the
+//!   record of issued tokens keys on the SHA-256 of the token, never the token, and the
+//!   audit event names ids, the `jti` and the reason.
+//!
 //! ## Secrets never in `Debug` or logs
 //!
 //! Tokens are never logged: the one audit event per decision

@@ -468,7 +468,7 @@ impl InternalIssuer {
         &self.inner.cache_control
     }
 
-    pub(super) fn clock(&self) -> &Arc<dyn Clock> {
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
     }
 
