@@ -45,6 +45,7 @@ pub mod context;
 pub mod credentials;
 pub mod dev_idp;
 pub mod error;
+pub mod exchange;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod jwks;

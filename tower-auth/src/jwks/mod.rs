@@ -113,12 +113,12 @@ mod source;
 pub use cache::{KeyCache, KeyCacheBuilder, KeySnapshot, RefreshOutcome, WarmOutcome};
 pub use error::{JwksConfigError, JwksError, KeyError};
 pub use key::{DropReason, DroppedKey, VerificationKey};
-pub(crate) use key::{MAX_SIGNATURE_BYTES, algorithm_from_name};
+pub(crate) use key::{MAX_SIGNATURE_BYTES, algorithm_from_name, echo};
 pub use policy::{
     KeySetPolicy, KeySetPolicyBuilder, RefreshPolicy, RefreshPolicyBuilder, StartupPolicy,
     freshness_lifetime,
 };
 pub use refresher::RefresherHandle;
 pub use set::{KeySet, KeySetLoad, SymmetricKey};
-pub(crate) use source::check_issuer_of_fetched_keys;
 pub use source::{JwksSource, MetadataFlavour};
+pub(crate) use source::{check_issuer_of_fetched_keys, url_rule};
