@@ -68,6 +68,17 @@ struct Entry {
     retry_refresh_at: Timestamp,
 }
 
+impl Entry {
+    /// Whether someone holds the key's flight besides the entry: a caller making or
+    /// awaiting the call. A flight only the entry holds was abandoned (its caller went
+    /// away before calling): the next caller takes it over, and eviction may drop it.
+    fn busy(&self) -> bool {
+        self.flight
+            .as_ref()
+            .is_some_and(|flight| Arc::strong_count(flight) > 1)
+    }
+}
+
 /// What a lookup found.
 pub(super) enum Lookup {
     /// A fresh token.
@@ -125,7 +136,7 @@ impl Cache {
                 && let Some(renew_at) = self.renew_at(token)
                 && now < renew_at
             {
-                if entry.flight.is_none()
+                if !entry.busy()
                     && now >= entry.retry_refresh_at
                     && now >= renew_at.add_seconds(-self.refresh_ahead)
                 {
@@ -209,14 +220,14 @@ impl Cache {
     fn evict(&self, entries: &mut HashMap<Key, Entry>, now: Timestamp) {
         let before = entries.len();
         entries.retain(|_, entry| {
-            entry.flight.is_some() || entry.token.as_ref().is_some_and(|t| self.is_fresh(t, now))
+            entry.busy() || entry.token.as_ref().is_some_and(|t| self.is_fresh(t, now))
         });
         if entries.len() < before {
             return;
         }
         let soonest = entries
             .iter()
-            .filter(|(_, entry)| entry.flight.is_none())
+            .filter(|(_, entry)| !entry.busy())
             .min_by_key(|(_, entry)| entry.token.as_ref().and_then(|t| self.renew_at(t)))
             .map(|(key, _)| *key);
         if let Some(key) = soonest {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -48,6 +49,8 @@ struct Inner {
     max_answer_bytes: usize,
     clock: Arc<dyn Clock>,
     cache: Cache,
+    /// Calls to the endpoint that ended (and were recorded in the cache).
+    completed_calls: AtomicU64,
 }
 
 /// Builds a [`TokenExchangeClient`].
@@ -97,6 +100,22 @@ impl TokenExchangeClient {
         }
     }
 
+    /// The cached token for `request` if there is a fresh one (starting the refresh ahead
+    /// as [`exchange`](Self::exchange) would); `None` when a call is needed (then
+    /// `exchange` waits for it).
+    pub(crate) fn try_cached(&self, request: &ExchangeRequest) -> Option<ExchangedToken> {
+        let key = cache::key(request);
+        match self.inner.cache.lookup(&key, self.inner.clock.now()) {
+            Lookup::Fresh(token) => Some(token),
+            Lookup::FreshRefresh(token, flight) => {
+                self.refresh_in_background(key, flight, request.clone());
+                Some(token)
+            }
+            // The flight stays in the entry: `exchange` finds and joins it.
+            Lookup::Wait(_) => None,
+        }
+    }
+
     fn refresh_in_background(&self, key: Key, flight: Arc<Flight>, request: ExchangeRequest) {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
@@ -114,6 +133,13 @@ impl TokenExchangeClient {
     /// Keys held by the cache now (fresh, or with a call under way).
     pub fn cached_len(&self) -> usize {
         self.inner.cache.len()
+    }
+
+    /// Calls to the token endpoint that have ended, in success or failure, and whose
+    /// outcome the cache has recorded (background refreshes included), for metrics and
+    /// tests.
+    pub fn completed_calls(&self) -> u64 {
+        self.inner.completed_calls.load(Ordering::Acquire)
     }
 
     /// The token endpoint.
@@ -136,6 +162,7 @@ impl Inner {
                 inner
                     .cache
                     .settle(&key, flight, &outcome, inner.clock.now());
+                inner.completed_calls.fetch_add(1, Ordering::Release);
                 inner.audit(request, &outcome);
                 outcome
             })
@@ -340,6 +367,7 @@ impl TokenExchangeClientBuilder {
                     REFRESH_RETRY_SECS,
                     self.max_entries,
                 ),
+                completed_calls: AtomicU64::new(0),
             }),
         })
     }
