@@ -154,7 +154,8 @@ async fn token_endpoint(
             issued,
             token_type,
         } => {
-            let mut body = json!({"access_token": format!("exchanged-{n}"), "token_type": token_type});
+            let mut body =
+                json!({"access_token": format!("exchanged-{n}"), "token_type": token_type});
             match issued {
                 Issued::AsRequested => body["issued_token_type"] = json!(requested),
                 Issued::Missing => {}
@@ -226,7 +227,13 @@ impl Sts {
     /// Waits until `n` calls have arrived (answered or held).
     async fn arrived(&self, n: usize) {
         let mut arrivals = self.state.arrivals.subscribe();
-        arrivals.wait_for(|count| *count >= n).await.unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            arrivals.wait_for(|count| *count >= n),
+        )
+        .await
+        .expect("the calls arrive in time")
+        .unwrap();
     }
 
     fn client(&self, auth: ClientAuth) -> tower_auth::exchange::TokenExchangeClientBuilder {
@@ -363,8 +370,16 @@ async fn each_error_answer_is_mapped_and_never_holds_a_token() {
         ("invalid_request", 400, OAuthErrorCode::InvalidRequest),
         ("invalid_client", 401, OAuthErrorCode::InvalidClient),
         ("invalid_grant", 400, OAuthErrorCode::InvalidGrant),
-        ("unauthorized_client", 400, OAuthErrorCode::UnauthorizedClient),
-        ("unsupported_grant_type", 400, OAuthErrorCode::UnsupportedGrantType),
+        (
+            "unauthorized_client",
+            400,
+            OAuthErrorCode::UnauthorizedClient,
+        ),
+        (
+            "unsupported_grant_type",
+            400,
+            OAuthErrorCode::UnsupportedGrantType,
+        ),
         ("invalid_scope", 400, OAuthErrorCode::InvalidScope),
         ("invalid_target", 400, OAuthErrorCode::InvalidTarget),
         ("temporarily_unavailable", 503, OAuthErrorCode::Other),
@@ -381,7 +396,14 @@ async fn each_error_answer_is_mapped_and_never_holds_a_token() {
             .exchange(&request(SUBJECT, "orders"))
             .await
             .unwrap_err();
-        assert_eq!(error, ExchangeError::Rejected { code: expected, status }, "{code}");
+        assert_eq!(
+            error,
+            ExchangeError::Rejected {
+                code: expected,
+                status
+            },
+            "{code}"
+        );
         let shown = format!("{error} {error:?}");
         assert!(!shown.contains(SUBJECT), "{shown}");
         // Errors are not cached: each attempt asks again.
@@ -477,11 +499,7 @@ async fn redirects_oversized_answers_timeouts_and_unreachable_endpoints_fail_clo
                      "token_type": "Bearer"})
         .to_string(),
     });
-    let small = sts
-        .client(basic())
-        .max_answer_bytes(1024)
-        .build()
-        .unwrap();
+    let small = sts.client(basic()).max_answer_bytes(1024).build().unwrap();
     let error = small
         .exchange(&request(SUBJECT, "orders"))
         .await
@@ -549,7 +567,11 @@ fn the_builder_refuses_unsafe_settings() {
     assert!(build("http://localhost:9/token").is_ok());
     let builder = || TokenExchangeClient::builder("https://sts.example.com/token", basic());
     assert_eq!(
-        builder().timeout(Duration::ZERO).build().unwrap_err().reason(),
+        builder()
+            .timeout(Duration::ZERO)
+            .build()
+            .unwrap_err()
+            .reason(),
         "timeout_out_of_range"
     );
     assert_eq!(
@@ -591,7 +613,10 @@ async fn a_cached_token_serves_until_shortly_before_expiry() {
         .unwrap();
     let request = request(SUBJECT, "orders");
     let first = client.exchange(&request).await.unwrap();
-    assert_eq!(first.expires_at(), Some(Timestamp::from_unix_seconds(START + 300)));
+    assert_eq!(
+        first.expires_at(),
+        Some(Timestamp::from_unix_seconds(START + 300))
+    );
     // Served from the cache up to 30 s before its expiry.
     clock.advance(269);
     let hit = client.exchange(&request).await.unwrap();
@@ -602,7 +627,10 @@ async fn a_cached_token_serves_until_shortly_before_expiry() {
     let renewed = client.exchange(&request).await.unwrap();
     assert_eq!(renewed.as_str(), "exchanged-2");
     assert_eq!(sts.calls(), 2);
-    assert_eq!(client.exchange(&request).await.unwrap().as_str(), "exchanged-2");
+    assert_eq!(
+        client.exchange(&request).await.unwrap().as_str(),
+        "exchanged-2"
+    );
     assert_eq!(sts.calls(), 2);
 
     // No expires_in, or one inside the renewal margin: returned, never cached.
@@ -650,11 +678,17 @@ async fn refresh_ahead_under_load_makes_exactly_one_call_and_serves_the_valid_to
         .build()
         .unwrap();
     let request = request(SUBJECT, "orders");
-    assert_eq!(client.exchange(&request).await.unwrap().as_str(), "exchanged-1");
+    assert_eq!(
+        client.exchange(&request).await.unwrap().as_str(),
+        "exchanged-1"
+    );
 
     // Before the refresh window (210 s to 270 s after issue): hits only.
     clock.advance(209);
-    assert_eq!(client.exchange(&request).await.unwrap().as_str(), "exchanged-1");
+    assert_eq!(
+        client.exchange(&request).await.unwrap().as_str(),
+        "exchanged-1"
+    );
     assert_eq!(sts.calls(), 1);
 
     // In the window, under load, with the refresh held at the endpoint: every request is
@@ -674,12 +708,17 @@ async fn refresh_ahead_under_load_makes_exactly_one_call_and_serves_the_valid_to
     }
     sts.arrived(2).await;
     for _ in 0..200 {
-        assert_eq!(client.exchange(&request).await.unwrap().as_str(), "exchanged-1");
+        assert_eq!(
+            client.exchange(&request).await.unwrap().as_str(),
+            "exchanged-1"
+        );
     }
     assert_eq!(sts.calls(), 2, "exactly one refresh call");
 
     sts.release();
-    let renewed = until_renewed(&client, &request, "exchanged-1").await.unwrap();
+    let renewed = until_renewed(&client, &request, "exchanged-1")
+        .await
+        .unwrap();
     assert_eq!(renewed.as_str(), "exchanged-2");
     assert_eq!(
         renewed.expires_at(),
@@ -715,14 +754,23 @@ async fn a_failed_refresh_keeps_the_valid_token_and_a_refusal_drops_it() {
         body: "down".into(),
     });
     clock.advance(215);
-    assert_eq!(client.exchange(&request).await.unwrap().as_str(), "exchanged-1");
+    assert_eq!(
+        client.exchange(&request).await.unwrap().as_str(),
+        "exchanged-1"
+    );
     settled(&client, 2).await;
     for _ in 0..50 {
-        assert_eq!(client.exchange(&request).await.unwrap().as_str(), "exchanged-1");
+        assert_eq!(
+            client.exchange(&request).await.unwrap().as_str(),
+            "exchanged-1"
+        );
     }
     assert_eq!(sts.calls(), 2);
     clock.advance(tower_auth::exchange::REFRESH_RETRY_SECS);
-    assert_eq!(client.exchange(&request).await.unwrap().as_str(), "exchanged-1");
+    assert_eq!(
+        client.exchange(&request).await.unwrap().as_str(),
+        "exchanged-1"
+    );
     settled(&client, 3).await;
     assert_eq!(sts.calls(), 3);
 
@@ -734,7 +782,10 @@ async fn a_failed_refresh_keeps_the_valid_token_and_a_refusal_drops_it() {
         body: json!({"error": "invalid_grant"}).to_string(),
     });
     clock.advance(tower_auth::exchange::REFRESH_RETRY_SECS);
-    assert_eq!(client.exchange(&request).await.unwrap().as_str(), "exchanged-1");
+    assert_eq!(
+        client.exchange(&request).await.unwrap().as_str(),
+        "exchanged-1"
+    );
     settled(&client, 4).await;
     let refused = client.exchange(&request).await.unwrap_err();
     assert_eq!(refused.reason(), "invalid_grant");
@@ -746,7 +797,10 @@ async fn a_failed_refresh_keeps_the_valid_token_and_a_refusal_drops_it() {
 async fn all_at_once<T>(mut futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
     std::future::poll_fn(|cx| {
         for future in &mut futures {
-            assert!(future.as_mut().poll(cx).is_pending(), "nothing completes in one poll");
+            assert!(
+                future.as_mut().poll(cx).is_pending(),
+                "nothing completes in one poll"
+            );
         }
         Poll::Ready(())
     })
@@ -818,14 +872,20 @@ async fn distinct_subjects_actors_audiences_scopes_and_types_are_distinct_keys()
         ),
         with(base()).actor("bot-1", TokenType::JWT).unwrap(),
         with(base()).actor("bot-2", TokenType::JWT).unwrap(),
-        with(base()).actor("bot-1", TokenType::ACCESS_TOKEN).unwrap(),
+        with(base())
+            .actor("bot-1", TokenType::ACCESS_TOKEN)
+            .unwrap(),
         ExchangeRequest::new("another-subject", TokenType::ACCESS_TOKEN, base()).unwrap(),
         ExchangeRequest::new(SUBJECT, TokenType::JWT, base()).unwrap(),
     ];
     let mut tokens = Vec::new();
     for (i, request) in requests.iter().enumerate() {
         tokens.push(client.exchange(request).await.unwrap().as_str().to_owned());
-        assert_eq!(sts.calls(), i + 1, "request {i} was served another key's token");
+        assert_eq!(
+            sts.calls(),
+            i + 1,
+            "request {i} was served another key's token"
+        );
     }
     // Each key again: all hits, each its own token.
     for (request, token) in requests.iter().zip(&tokens) {
@@ -940,7 +1000,8 @@ impl Edge {
 
     /// Calls the edge with alice's token: the edge's answer about its call to orders.
     async fn call(&self, token: &str) -> serde_json::Value {
-        let (status, answer, _) = get(&self.url, &[("authorization", &format!("Bearer {token}"))]).await;
+        let (status, answer, _) =
+            get(&self.url, &[("authorization", &format!("Bearer {token}"))]).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         answer["next"].clone()
     }
@@ -968,7 +1029,10 @@ async fn an_exchanged_route_sends_the_exchanged_token_end_to_end() {
     // The next request with the same token is served from the cache.
     let next = edge.call(&token).await;
     assert_eq!(next["status"], 200, "{next}");
-    assert_eq!(edge.destination.take_one()["authorization"], "Bearer exchanged-1");
+    assert_eq!(
+        edge.destination.take_one()["authorization"],
+        "Bearer exchanged-1"
+    );
     assert_eq!(sts.calls(), 1);
 }
 
@@ -1008,9 +1072,15 @@ async fn a_failed_exchange_sends_nothing() {
         let next = edge.call(&token).await;
         assert_eq!(next["status"], 0, "{reason}: the call was made: {next}");
         let error = next["answer"].as_str().unwrap();
-        assert!(error.starts_with("token exchange for 127.0.0.1:"), "{error}");
+        assert!(
+            error.starts_with("token exchange for 127.0.0.1:"),
+            "{error}"
+        );
         assert!(!error.contains(&token));
-        assert!(edge.destination.take().is_empty(), "{reason}: something was sent");
+        assert!(
+            edge.destination.take().is_empty(),
+            "{reason}: something was sent"
+        );
     }
 
     // An edge that does not keep the bearer token has nothing to exchange: refused.
@@ -1018,7 +1088,12 @@ async fn a_failed_exchange_sends_nothing() {
     let edge = self::edge(&sts, false).await;
     let next = edge.call(&edge.token()).await;
     assert_eq!(next["status"], 0);
-    assert!(next["answer"].as_str().unwrap().contains("no original bearer token"));
+    assert!(
+        next["answer"]
+            .as_str()
+            .unwrap()
+            .contains("no original bearer token")
+    );
     assert!(edge.destination.take().is_empty());
     assert_eq!(sts.calls(), 0);
 }

@@ -26,7 +26,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A route's identity that is not ready yet (a mint on a cold cache, a token exchange):
 /// the header to set, or why there is none.
-type AttachFuture = Pin<Box<dyn Future<Output = Result<(HeaderName, HeaderValue), Refusal>> + Send>>;
+type AttachFuture =
+    Pin<Box<dyn Future<Output = Result<(HeaderName, HeaderValue), Refusal>> + Send>>;
 
 /// Why a route that waited attaches nothing (the destination is named only then).
 pub(super) enum Refusal {
@@ -325,10 +326,7 @@ fn attach(
             }
             let client = client.clone();
             Plan::Wait(Box::pin(async move {
-                let token = client
-                    .exchange(&request)
-                    .await
-                    .map_err(Refusal::Exchange)?;
+                let token = client.exchange(&request).await.map_err(Refusal::Exchange)?;
                 Ok((AUTHORIZATION, exchanged_header(&token)?))
             }))
         }
@@ -377,9 +375,7 @@ fn minted_header(header: MintedHeader, token: &MintedToken) -> Option<(HeaderNam
             AUTHORIZATION,
             sensitive(&format!("Bearer {}", token.as_str()))?,
         )),
-        MintedHeader::InternalToken => {
-            Some((INTERNAL_TOKEN_HEADER, sensitive(token.as_str())?))
-        }
+        MintedHeader::InternalToken => Some((INTERNAL_TOKEN_HEADER, sensitive(token.as_str())?)),
     }
 }
 
