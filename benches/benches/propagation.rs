@@ -49,45 +49,40 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
+use benches::patterns::{
+    Boxed, edge_context, edge_token, external_verifier, internal_issuer, internal_verifier,
+    recorder,
+};
 use benches::ready;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response, Uri};
-use jsonwebtoken::Algorithm;
-use principal::{Audience, ClaimMapping, Clock, Issuer, ServiceId, SystemClock};
+use principal::{Audience, ServiceId};
 use principal_proto::{
-    DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey, PassportVerifyingKey, fixtures,
+    DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey, PassportVerifyingKey,
 };
 use tower::util::BoxCloneService;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_auth::authenticate::{AuthenticateLayer, AuthenticateService};
-use tower_auth::context::{self, RequestContext};
+use tower_auth::context::RequestContext;
 use tower_auth::dev_idp::DevIdp;
-use tower_auth::jwks::{KeySet, KeySetPolicy};
-use tower_auth::jwt::{IssuerConfig, JwtVerifier};
-use tower_auth::mint::{InternalIssuer, MintCache, SigningAlgorithm, SigningKey};
+use tower_auth::mint::{InternalIssuer, MintCache};
 use tower_auth::passport::{PassportHeaderVerifier, PassportKeys};
 use tower_auth::peer::{PeerAllowlist, PeerIdentity, SpiffeId};
 use tower_auth::propagate::{BoxError, PropagateLayer, PropagateService, Route, SharedKeyRing};
 use tower_auth::token_cache::TokenCacheConfig;
 use tower_auth::{Credentials, Pattern, Verifier};
 
-/// The audience of the external token (the edge's API).
-const EDGE_AUDIENCE: &str = "https://api.example.com";
 /// The trust domain of forwarded passports.
 const DOMAIN: &str = "shop-domain";
 /// The next hop of the per-hop benches, and its audience.
 const NEXT: &str = "http://next.internal:8080/hop";
 const NEXT_DESTINATION: &str = "next.internal:8080";
 const NEXT_AUDIENCE: &str = "next-api";
-/// The request id of the edge request (a passport carries it along the chain).
-const REQUEST_ID: &str = "0d9c7e3a-5b1f-4c2e-9a8d-7f6e5d4c3b2a";
 /// Lifetime of the passports the edge makes: the longest allowed, so one captured for a
 /// bench outlives it.
 const PASSPORT_LIFETIME_SECS: u32 = 300;
 const HMAC_SECRET: [u8; 32] = [0x5a; 32];
 const CHAIN_LENGTHS: [usize; 4] = [1, 2, 4, 8];
-
-type Boxed = BoxCloneService<Request<String>, Response<String>, BoxError>;
 
 fn to(uri: &Uri) -> Request<String> {
     let mut request = Request::new(String::new());
@@ -105,14 +100,6 @@ fn terminal() -> impl Service<
 + Send
 + 'static {
     service_fn(|_: Request<String>| std::future::ready(Ok(Response::new(String::new()))))
-}
-
-/// A handler that keeps the context it runs in (setup only).
-fn recorder(slot: Arc<Mutex<Option<RequestContext>>>) -> Boxed {
-    BoxCloneService::new(service_fn(move |_: Request<String>| {
-        *slot.lock().unwrap() = context::current();
-        std::future::ready(Ok::<_, BoxError>(Response::new(String::new())))
-    }))
 }
 
 /// The transport between two hops: puts the caller's authenticated peer identity (what
@@ -220,62 +207,6 @@ fn chain(hops: &[Hop]) -> Boxed {
     first.boxed(handler)
 }
 
-fn key_set_json(jwks: &[u8]) -> KeySet {
-    KeySet::from_jwks_json(jwks, &KeySetPolicy::default())
-        .unwrap()
-        .set
-}
-
-/// The verifier of the external token, as every passthrough hop (and the edge) has it.
-fn external_verifier(idp: &DevIdp, cache: TokenCacheConfig) -> JwtVerifier {
-    JwtVerifier::builder()
-        .issuer(
-            IssuerConfig::builder(Issuer::new(idp.issuer()).unwrap())
-                .audience(Audience::new(EDGE_AUDIENCE).unwrap())
-                .static_keys(key_set_json(idp.jwks().to_string().as_bytes()))
-                .build()
-                .unwrap(),
-        )
-        .token_cache(cache)
-        .build()
-        .unwrap()
-}
-
-/// A receiving hop's verifier of the internal JWTs `issuer` mints for `audience`.
-fn internal_verifier(
-    issuer: &InternalIssuer,
-    minted_by: &ServiceId,
-    audience: &Audience,
-    cache: TokenCacheConfig,
-) -> JwtVerifier {
-    let jwks = serde_json::to_vec(&issuer.jwks()).unwrap();
-    JwtVerifier::builder()
-        .issuer(
-            IssuerConfig::builder(issuer.issuer().clone())
-                .audience(audience.clone())
-                .static_keys(key_set_json(&jwks))
-                .algorithms([Algorithm::ES256])
-                .require_typ("at+jwt")
-                .claim_mapping(ClaimMapping::baton())
-                .minted_by(minted_by.clone())
-                .build()
-                .unwrap(),
-        )
-        .pattern(Pattern::InternalJwt)
-        .token_cache(cache)
-        .build()
-        .unwrap()
-}
-
-fn internal_issuer(name: &str) -> InternalIssuer {
-    InternalIssuer::builder(
-        Issuer::new(format!("https://{name}.internal")).unwrap(),
-        SigningKey::generate(SigningAlgorithm::Es256).unwrap(),
-    )
-    .build()
-    .unwrap()
-}
-
 fn shared_ring(key: PassportSigningKey) -> SharedKeyRing {
     Arc::new(ArcSwap::from_pointee(PassportKeyRing::new(key)))
 }
@@ -302,25 +233,6 @@ fn route(destination: &str, route: Route) -> PropagateLayer {
     PropagateLayer::new()
         .route(destination, route.require_principal())
         .unwrap()
-}
-
-/// The edge's request context: the external ES256 token verified, the token kept for
-/// passthrough routes.
-fn edge_context(idp: &DevIdp, token: &str) -> RequestContext {
-    let slot = Arc::new(Mutex::new(None));
-    let edge = AuthenticateLayer::new(Arc::new(external_verifier(
-        idp,
-        TokenCacheConfig::disabled(),
-    )))
-    .keep_bearer_token()
-    .layer(recorder(Arc::clone(&slot)));
-    let request = Request::builder()
-        .header("authorization", format!("Bearer {token}"))
-        .header("x-request-id", REQUEST_ID)
-        .body(String::new())
-        .unwrap();
-    assert_eq!(ready(edge.oneshot(request)).unwrap().status(), 200);
-    slot.lock().unwrap().take().unwrap()
 }
 
 /// The context of a hop of `hop`'s pattern (reached from the edge), checked to hold a
@@ -360,13 +272,7 @@ fn propagation(c: &mut Criterion) {
     let idp = runtime
         .block_on(DevIdp::start("127.0.0.1:0".parse().unwrap()))
         .unwrap();
-    let mut claims = fixtures::reference_principal(SystemClock.now())
-        .unwrap()
-        .to_claims();
-    claims.iss = Some(idp.issuer().to_owned());
-    let token = idp
-        .issue(serde_json::to_value(&claims).unwrap(), Algorithm::ES256)
-        .unwrap();
+    let token = edge_token(&idp);
     let edge = edge_context(&idp, &token);
     let edge_service = ServiceId::new("edge").unwrap();
     let next_audience = Audience::new(NEXT_AUDIENCE).unwrap();

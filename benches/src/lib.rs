@@ -4,6 +4,8 @@
 //! crate adds what only comparisons need, such as the equivalent JWT.
 #![deny(missing_docs)]
 
+pub mod patterns;
+
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};

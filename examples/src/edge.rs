@@ -18,6 +18,11 @@
 //! | `--leeway <seconds>` | clock leeway for `exp`, `nbf` and `iat` |
 //! | `--max-token-bytes <n>` | refuse longer bearer tokens |
 //! | `--no-cache` | verify every token in full, without the verified-token cache |
+//! | `--introspect <url>` | also accept opaque tokens, checked at this RFC 7662 introspection endpoint (JWTs still go to the JWT verifier first) |
+//! | `--client-id <id>` | the edge's client id at the introspection endpoint (required with `--introspect`) |
+//! | `--client-secret <secret>`, `--client-secret-file <path>` | its client secret; without either, the environment variable `BATON_INTROSPECTION_CLIENT_SECRET` |
+//! | `--client-auth basic\|post` | `client_secret_basic` (default) or `client_secret_post` |
+//! | `--introspection-issuer <url>` | the issuer introspection answers speak for (default: the first `--issuer`) |
 //!
 //! **Pairing rule:** a `--jwks-url` belongs to the nearest `--issuer` before it on the
 //! command line, so `--issuer A --jwks-url JA --issuer B` reads A's keys from `JA` and
@@ -109,6 +114,89 @@ struct Cli {
     /// Verify every token in full, without the verified-token cache.
     #[arg(long = "no-cache")]
     no_cache: bool,
+    /// RFC 7662 introspection endpoint: also accept opaque tokens, checked there.
+    #[arg(long = "introspect", value_name = "URL", requires = "client_id")]
+    introspect: Option<String>,
+    /// The edge's client id at the introspection endpoint.
+    #[arg(long = "client-id", value_name = "ID", requires = "introspect")]
+    client_id: Option<String>,
+    /// The client secret (visible in the process list: prefer --client-secret-file or
+    /// the environment variable BATON_INTROSPECTION_CLIENT_SECRET).
+    #[arg(
+        long = "client-secret",
+        value_name = "SECRET",
+        requires = "introspect",
+        conflicts_with = "client_secret_file"
+    )]
+    client_secret: Option<String>,
+    /// A file holding the client secret (one line; surrounding whitespace ignored).
+    #[arg(
+        long = "client-secret-file",
+        value_name = "PATH",
+        requires = "introspect"
+    )]
+    client_secret_file: Option<std::path::PathBuf>,
+    /// How the edge authenticates at the introspection endpoint.
+    #[arg(long = "client-auth", value_name = "METHOD", value_enum, default_value_t = ClientAuthMethod::Basic,
+          requires = "introspect")]
+    client_auth: ClientAuthMethod,
+    /// The issuer introspection answers speak for (default: the first --issuer).
+    #[arg(
+        long = "introspection-issuer",
+        value_name = "URL",
+        requires = "introspect"
+    )]
+    introspection_issuer: Option<String>,
+}
+
+/// The environment variable the introspection client secret is read from when neither
+/// `--client-secret` nor `--client-secret-file` is given.
+pub const CLIENT_SECRET_ENV: &str = "BATON_INTROSPECTION_CLIENT_SECRET";
+
+/// How the edge authenticates at the introspection endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientAuthMethod {
+    /// `client_secret_basic`: HTTP Basic.
+    Basic,
+    /// `client_secret_post`: in the form body.
+    Post,
+}
+
+/// Where the introspection client secret comes from. The secret itself is read when the
+/// edge starts, and never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Given on the command line.
+    Inline(String),
+    /// Read from this file.
+    File(std::path::PathBuf),
+    /// Read from [`CLIENT_SECRET_ENV`].
+    Environment,
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline(<redacted>)"),
+            SecretSource::File(path) => f.debug_tuple("File").field(path).finish(),
+            SecretSource::Environment => f.write_str("Environment"),
+        }
+    }
+}
+
+/// Opaque tokens through RFC 7662 introspection, next to the JWT verifier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntrospectionArg {
+    /// The introspection endpoint.
+    pub url: String,
+    /// The edge's client id there.
+    pub client_id: String,
+    /// Where its secret comes from.
+    pub secret: SecretSource,
+    /// Basic or post.
+    pub method: ClientAuthMethod,
+    /// The issuer its answers speak for.
+    pub issuer: String,
 }
 
 /// One trusted issuer and, optionally, the JWKS URL that replaces discovery for it.
@@ -137,6 +225,8 @@ pub struct EdgeArgs {
     pub max_token_bytes: Option<usize>,
     /// Whether the verified-token cache is off.
     pub no_cache: bool,
+    /// Opaque tokens through introspection, when `--introspect` is given.
+    pub introspection: Option<IntrospectionArg>,
 }
 
 impl EdgeArgs {
@@ -214,7 +304,34 @@ impl EdgeArgs {
             }
             owner.jwks_url = Some(url);
         }
+        let introspection = match (cli.introspect, cli.client_id) {
+            (Some(url), Some(client_id)) => Some(IntrospectionArg {
+                url,
+                client_id,
+                secret: match (cli.client_secret, cli.client_secret_file) {
+                    (Some(secret), _) => SecretSource::Inline(secret),
+                    (None, Some(path)) => SecretSource::File(path),
+                    (None, None) => SecretSource::Environment,
+                },
+                method: cli.client_auth,
+                issuer: match cli
+                    .introspection_issuer
+                    .or_else(|| issuers.first().map(|first| first.issuer.clone()))
+                {
+                    Some(issuer) => issuer,
+                    None => {
+                        return Err(command.error(
+                            ErrorKind::MissingRequiredArgument,
+                            "--introspect needs an --issuer or --introspection-issuer",
+                        ));
+                    }
+                },
+            }),
+            // clap's `requires` makes each need the other.
+            _ => None,
+        };
         Ok(EdgeArgs {
+            introspection,
             issuers,
             audiences: cli.audiences,
             listen: cli.listen,
@@ -531,12 +648,15 @@ mod verifier {
     use std::time::Duration;
 
     use principal::{Audience, Issuer};
-    use tower_auth::Verifier;
+    use tower_auth::introspect::{ClientAuth, IntrospectionVerifier};
     use tower_auth::jwks::{RefresherHandle, StartupPolicy};
     use tower_auth::jwt::{IssuerConfig, JwtVerifier};
     use tower_auth::token_cache::TokenCacheConfig;
+    use tower_auth::{Verifier, VerifierChain};
 
-    use super::{EdgeArgs, EdgeError};
+    use super::{
+        CLIENT_SECRET_ENV, ClientAuthMethod, EdgeArgs, EdgeError, IntrospectionArg, SecretSource,
+    };
 
     /// What keeps the key sets fresh; dropping it stops the refreshers.
     pub(super) struct Background {
@@ -587,6 +707,10 @@ mod verifier {
             builder = builder.token_cache(TokenCacheConfig::disabled());
         }
         let verifier = builder.build().map_err(|e| config_error(e.reason(), &e))?;
+        let introspection = match &args.introspection {
+            Some(arg) => Some(introspection_verifier(arg, &audiences)?),
+            None => None,
+        };
         // One fetch per issuer now, so a wrong URL or an IdP that is down stops the start
         // with a clear message instead of a 401 on every request.
         verifier
@@ -604,12 +728,61 @@ mod verifier {
             cache = !args.no_cache,
             "edge: keys loaded, background refresh running"
         );
+        let verifier: Arc<dyn Verifier> = match introspection {
+            // JWTs first; a token that is not a JWT goes to introspection.
+            Some(introspection) => {
+                Arc::new(VerifierChain::new(Arc::new(verifier)).then(Arc::new(introspection)))
+            }
+            None => Arc::new(verifier),
+        };
         Ok((
-            Arc::new(verifier),
+            verifier,
             Background {
                 _refreshers: refreshers,
             },
         ))
+    }
+
+    /// The introspection verifier of `--introspect`, its secret read now.
+    fn introspection_verifier(
+        arg: &IntrospectionArg,
+        audiences: &[Audience],
+    ) -> Result<IntrospectionVerifier, EdgeError> {
+        let secret = match &arg.secret {
+            SecretSource::Inline(secret) => secret.clone(),
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|secret| secret.trim().to_owned())
+                .map_err(|e| {
+                    config_error(
+                        "client_secret_unavailable",
+                        format!("--client-secret-file {}: {e}", path.display()),
+                    )
+                })?,
+            SecretSource::Environment => std::env::var(CLIENT_SECRET_ENV).map_err(|_| {
+                config_error(
+                    "client_secret_unavailable",
+                    format!(
+                        "--introspect needs a client secret: --client-secret, \
+                         --client-secret-file or {CLIENT_SECRET_ENV}"
+                    ),
+                )
+            })?,
+        };
+        let auth = match arg.method {
+            ClientAuthMethod::Basic => ClientAuth::client_secret_basic(&arg.client_id, secret),
+            ClientAuthMethod::Post => ClientAuth::client_secret_post(&arg.client_id, secret),
+        }
+        .map_err(|e| config_error(e.reason(), &e))?;
+        let issuer = Issuer::new(arg.issuer.as_str()).map_err(|e| {
+            config_error(
+                "invalid_issuer",
+                format!("--introspection-issuer {}: {e}", arg.issuer),
+            )
+        })?;
+        IntrospectionVerifier::builder(&arg.url, issuer, auth)
+            .audiences(audiences.iter().cloned())
+            .build()
+            .map_err(|e| config_error(e.reason(), &e))
     }
 }
 
@@ -638,6 +811,7 @@ mod tests {
                 leeway_seconds: None,
                 max_token_bytes: None,
                 no_cache: false,
+                introspection: None,
             }
         );
         let args = parse(&[
@@ -663,6 +837,88 @@ mod tests {
         assert_eq!(args.leeway_seconds, Some(5));
         assert_eq!(args.max_token_bytes, Some(4096));
         assert!(args.no_cache);
+    }
+
+    #[test]
+    fn introspection_flags_pair_up_and_never_print_the_secret() {
+        let base = ["--issuer", "https://a.example", "--audience", "api"];
+        let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+
+        let args = with(&[
+            "--introspect",
+            "https://as.example/introspect",
+            "--client-id",
+            "edge",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.introspection,
+            Some(IntrospectionArg {
+                url: "https://as.example/introspect".into(),
+                client_id: "edge".into(),
+                secret: SecretSource::Environment,
+                method: ClientAuthMethod::Basic,
+                issuer: "https://a.example".into(),
+            })
+        );
+        let args = with(&[
+            "--introspect",
+            "https://as.example/introspect",
+            "--client-id",
+            "edge",
+            "--client-secret",
+            "hunter2",
+            "--client-auth",
+            "post",
+            "--introspection-issuer",
+            "https://as.example",
+        ])
+        .unwrap();
+        let introspection = args.introspection.unwrap();
+        assert_eq!(introspection.secret, SecretSource::Inline("hunter2".into()));
+        assert_eq!(introspection.method, ClientAuthMethod::Post);
+        assert_eq!(introspection.issuer, "https://as.example");
+        assert!(!format!("{introspection:?}").contains("hunter2"));
+        let file = with(&[
+            "--introspect",
+            "https://as.example/introspect",
+            "--client-id",
+            "edge",
+            "--client-secret-file",
+            "/run/secrets/edge",
+        ])
+        .unwrap();
+        assert_eq!(
+            file.introspection.unwrap().secret,
+            SecretSource::File("/run/secrets/edge".into())
+        );
+
+        // Refused: one without the other, a secret without an endpoint, two secrets.
+        for refused in [
+            &["--introspect", "https://as.example/introspect"][..],
+            &["--client-id", "edge"],
+            &["--client-secret", "hunter2"],
+            &[
+                "--introspect",
+                "https://as.example/introspect",
+                "--client-id",
+                "edge",
+                "--client-secret",
+                "a",
+                "--client-secret-file",
+                "/run/secrets/edge",
+            ],
+            &[
+                "--introspect",
+                "https://as.example/introspect",
+                "--client-id",
+                "edge",
+                "--client-auth",
+                "digest",
+            ],
+        ] {
+            assert!(with(refused).is_err(), "{refused:?}");
+        }
     }
 
     #[test]

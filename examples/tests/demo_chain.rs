@@ -166,7 +166,9 @@ async fn the_edge_refuses_a_missing_token_and_strips_a_spoofed_passport() {
 
     // A valid token for alice, plus a passport for mallory the client made itself.
     let token = chain.token(Persona::Human).await.unwrap();
-    let spoofed = forged_passport("mallory", "documents", "req-spoofed").encode_header();
+    let spoofed = forged_passport("mallory", "documents", "req-spoofed")
+        .encode_header()
+        .unwrap();
     let response = http
         .get(&url)
         .bearer_auth(&token)

@@ -945,3 +945,84 @@ fn the_dev_idp_binary_refuses_a_non_loopback_address() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("loopback only"), "{stderr}");
 }
+
+/// `--introspect`: opaque tokens of the development IdP go to its RFC 7662 endpoint, JWTs
+/// still to the JWT verifier; a revoked opaque token is refused; without a secret the
+/// edge does not start.
+#[tokio::test]
+async fn introspect_accepts_opaque_tokens_next_to_jwts() {
+    let idp = dev_idp().await;
+    let secret_file =
+        std::env::temp_dir().join(format!("baton-edge-secret-{}", std::process::id()));
+    std::fs::write(&secret_file, "s3cret\n").unwrap();
+    let addr = start_edge(&[
+        "--issuer",
+        idp.issuer(),
+        "--audience",
+        "api",
+        "--introspect",
+        &idp.introspection_url(),
+        "--client-id",
+        "edge",
+        "--client-secret-file",
+        secret_file.to_str().unwrap(),
+    ])
+    .await;
+    std::fs::remove_file(&secret_file).unwrap();
+
+    let opaque = idp
+        .issue_opaque(json!({
+            "iss": idp.issuer(), "sub": "bob", "aud": "api", "scope": "orders:read",
+            "iat": now(), "exp": now() + 300,
+        }))
+        .unwrap();
+    let (status, _, body) = get(addr, "/whoami", Some(&opaque)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("bob"), "{body}");
+    let calls = idp.introspection_requests();
+    assert_eq!(calls, 1);
+
+    // A JWT is not sent to introspection.
+    let jwt = idp
+        .issue(dev_claims(&idp, "api"), Algorithm::ES256)
+        .unwrap();
+    let (status, _, body) = get(addr, "/whoami", Some(&jwt)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("alice"), "{body}");
+    assert_eq!(idp.introspection_requests(), calls);
+
+    // An opaque token for another audience, and an unknown one: refused.
+    let other = idp
+        .issue_opaque(
+            json!({"iss": idp.issuer(), "sub": "eve", "aud": "billing", "exp": now() + 300}),
+        )
+        .unwrap();
+    for refused in [other.as_str(), "0123456789abcdef0123456789abcdef"] {
+        let (status, challenge, _) = get(addr, "/whoami", Some(refused)).await;
+        assert_eq!(status, 401);
+        assert_eq!(
+            challenge.as_deref(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+    }
+
+    // No secret anywhere: the edge refuses to start and says what is missing.
+    let args = EdgeArgs::try_parse_from([
+        "edge",
+        "--issuer",
+        idp.issuer(),
+        "--audience",
+        "api",
+        "--listen",
+        "127.0.0.1:0",
+        "--introspect",
+        &idp.introspection_url(),
+        "--client-id",
+        "edge",
+        "--client-secret-file",
+        "/nonexistent/baton-secret",
+    ])
+    .unwrap();
+    let error = Edge::start(&args).await.unwrap_err();
+    assert_eq!(error.reason(), "client_secret_unavailable");
+}

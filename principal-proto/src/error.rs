@@ -24,6 +24,20 @@ pub enum PassportError {
         max: usize,
     },
 
+    /// A passport too large to send: its `x-principal-bin` value would be longer than
+    /// the sender's [`HeaderLimit`](crate::header::HeaderLimit). Refused where the
+    /// passport is made, before it could be sent; the Principal carries too many roles,
+    /// scopes, audiences or attributes, or too long a delegation chain, for one header.
+    #[error(
+        "the principal is too large to send: its passport header would be {len} bytes, more than the limit of {max}"
+    )]
+    PrincipalTooLarge {
+        /// The header value's length in bytes (base64 text, unpadded).
+        len: usize,
+        /// The sender's limit in bytes.
+        max: usize,
+    },
+
     /// The header value is not standard base64 (padded or not).
     #[error("header value is not standard base64: {0}")]
     Base64(#[source] base64::DecodeError),
@@ -183,6 +197,7 @@ impl PassportError {
     pub fn reason(&self) -> &'static str {
         match self {
             PassportError::Oversized { .. } => "oversized",
+            PassportError::PrincipalTooLarge { .. } => "principal_too_large",
             PassportError::Base64(_) => "bad_base64",
             PassportError::Malformed { .. } => "malformed",
             PassportError::MissingField { .. } => "missing_field",

@@ -22,10 +22,110 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 
-use crate::error::PassportError;
+use crate::error::{ConfigError, PassportError};
 
 /// The header that carries a passport between hops.
 pub const HEADER_NAME: &str = "x-principal-bin";
+
+/// Default largest `x-principal-bin` value a sender writes, in bytes of base64 text
+/// (4 KiB: a passport of up to 3072 bytes, signed or not).
+///
+/// gRPC implementations accept 8 KiB of request metadata by default (grpc-java's
+/// `maxInboundMetadataSize`, gRPC core's `grpc.max_metadata_size`), counted over every
+/// header of the call (name, value and 32 bytes each, as HTTP/2 counts them). Half of it
+/// for the passport leaves the other half for what travels beside it: `:path`,
+/// `content-type`, `te`, `user-agent`, `grpc-timeout`, `traceparent`/`tracestate`,
+/// `x-request-id`, and an `authorization` token of its own when a hop carries one. A rich
+/// Principal (the reference passport, signed) takes well under 1 KiB of it.
+///
+/// Every receiver with default [`DecodeOptions`](crate::DecodeOptions) accepts a header
+/// this long in either form (it reads up to the base64 length of
+/// [`DEFAULT_MAX_PASSPORT_BYTES`](crate::DEFAULT_MAX_PASSPORT_BYTES) plus
+/// [`SIGNED_ENVELOPE_OVERHEAD`](crate::SIGNED_ENVELOPE_OVERHEAD)), so a sender within its
+/// default limit is never refused for size by a receiver within its own.
+pub const DEFAULT_MAX_HEADER_LEN: usize = 4096;
+
+// A default sender never writes a passport a default receiver refuses for its size.
+const _: () = assert!(max_encoded_len(crate::DEFAULT_MAX_PASSPORT_BYTES) >= DEFAULT_MAX_HEADER_LEN);
+
+/// The largest sending limit [`HeaderLimit::new`] accepts: 8 KiB, the whole of the
+/// metadata a default gRPC peer accepts (and the per-header line limit of common HTTP
+/// proxies). A larger passport would be refused on the way whatever the sender allows.
+pub const MAX_HEADER_LEN: usize = 8192;
+
+/// The smallest sending limit [`HeaderLimit::new`] accepts: a bare Principal's unsigned
+/// passport takes about as much (a signed one more).
+pub const MIN_HEADER_LEN: usize = 128;
+
+/// The length of the unpadded base64 text of `decoded` bytes.
+pub const fn encoded_len(decoded: usize) -> usize {
+    decoded.saturating_mul(4).div_ceil(3)
+}
+
+/// The largest `x-principal-bin` value a sender writes: a passport whose header would be
+/// longer is refused where it is made ([`PassportError::PrincipalTooLarge`]), never sent.
+/// [`DEFAULT_MAX_HEADER_LEN`] by default.
+///
+/// ```
+/// use principal_proto::ConfigError;
+/// use principal_proto::header::{DEFAULT_MAX_HEADER_LEN, HeaderLimit};
+///
+/// assert_eq!(HeaderLimit::default().max_len(), DEFAULT_MAX_HEADER_LEN);
+/// assert_eq!(HeaderLimit::new(2048)?.max_len(), 2048);
+///
+/// // Above what a default gRPC peer accepts in total, or too small for any passport: refused.
+/// assert!(matches!(HeaderLimit::new(16 * 1024), Err(ConfigError::OutOfRange { .. })));
+/// assert!(matches!(HeaderLimit::new(16), Err(ConfigError::OutOfRange { .. })));
+/// # Ok::<(), ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct HeaderLimit {
+    max_len: usize,
+}
+
+impl Default for HeaderLimit {
+    fn default() -> Self {
+        HeaderLimit {
+            max_len: DEFAULT_MAX_HEADER_LEN,
+        }
+    }
+}
+
+impl HeaderLimit {
+    /// A limit of `max_len` bytes of header text, [`MIN_HEADER_LEN`] to [`MAX_HEADER_LEN`].
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] (option `"max_header_len"`) outside that range.
+    pub fn new(max_len: usize) -> Result<Self, ConfigError> {
+        if !(MIN_HEADER_LEN..=MAX_HEADER_LEN).contains(&max_len) {
+            return Err(ConfigError::OutOfRange {
+                option: "max_header_len",
+                value: u64::try_from(max_len).unwrap_or(u64::MAX),
+                min: MIN_HEADER_LEN as u64,
+                max: MAX_HEADER_LEN as u64,
+            });
+        }
+        Ok(HeaderLimit { max_len })
+    }
+
+    /// The longest header value allowed, in bytes.
+    pub fn max_len(self) -> usize {
+        self.max_len
+    }
+
+    /// `bytes` (an encoded passport or envelope) as a header value, if it fits; checked
+    /// before anything is encoded.
+    pub(crate) fn encode(self, bytes: &[u8]) -> Result<String, PassportError> {
+        let len = encoded_len(bytes.len());
+        if len > self.max_len {
+            return Err(PassportError::PrincipalTooLarge {
+                len,
+                max: self.max_len,
+            });
+        }
+        Ok(encode_header_value(bytes))
+    }
+}
 
 /// The longest base64 text (padded) that can decode to at most `max_decoded` bytes.
 pub const fn max_encoded_len(max_decoded: usize) -> usize {
@@ -127,6 +227,34 @@ mod tests {
             error,
             PassportError::Oversized { len: 3, max: 2, .. }
         ));
+    }
+
+    #[test]
+    fn encoded_len_is_the_unpadded_length() {
+        for n in 0..64 {
+            assert_eq!(
+                encoded_len(n),
+                encode_header_value(&vec![0xa5; n]).len(),
+                "{n}"
+            );
+        }
+        assert_eq!(encoded_len(usize::MAX), usize::MAX.div_ceil(3));
+    }
+
+    #[test]
+    fn header_limit_refuses_one_byte_over_and_accepts_exactly_at() {
+        let limit = HeaderLimit::new(MIN_HEADER_LEN).unwrap();
+        // 96 bytes encode to exactly 128 characters; 97 to 130.
+        assert_eq!(limit.encode(&[7; 96]).unwrap().len(), MIN_HEADER_LEN);
+        let error = limit.encode(&[7; 97]).unwrap_err();
+        assert!(matches!(
+            error,
+            PassportError::PrincipalTooLarge { len: 130, max: 128 }
+        ));
+        assert_eq!(error.reason(), "principal_too_large");
+        assert!(HeaderLimit::new(MIN_HEADER_LEN - 1).is_err());
+        assert!(HeaderLimit::new(MAX_HEADER_LEN).is_ok());
+        assert!(HeaderLimit::new(MAX_HEADER_LEN + 1).is_err());
     }
 
     #[test]

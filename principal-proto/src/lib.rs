@@ -15,7 +15,10 @@
 //!   (an unsigned passport is safe for no other reason). [`Passport::reissue_for`]
 //!   turns a verified passport into the next hop's, to re-sign per hop.
 //! - [`header`]: the `x-principal-bin` form, standard base64 written without
-//!   padding and read with or without it (the gRPC `-bin` rule), on HTTP and gRPC alike.
+//!   padding and read with or without it (the gRPC `-bin` rule), on HTTP and gRPC alike,
+//!   and the sender's size limit ([`HeaderLimit`](header::HeaderLimit), 4 KiB by default,
+//!   under the 8 KiB of metadata a gRPC peer accepts): a Principal too large for it is
+//!   refused where its passport is made ([`PassportError::PrincipalTooLarge`]), never sent.
 //! - [`PassportKeyRing`] and [`PassportVerifier`]: the `SignedPassport`
 //!   envelope, HMAC-SHA256 or Ed25519 with key ids, rotation without downtime.
 //!   Verification is over the exact bytes received, binds algorithm and key id,

@@ -10,7 +10,7 @@ use prost::Message as _;
 
 use crate::convert::{UUID_TEXT_LEN, canonical_uuid, from_offset, offset, principal_from_view};
 use crate::error::{ConfigError, PassportError};
-use crate::header::{decode_header_value, encode_header_value};
+use crate::header::{HeaderLimit, decode_header_value};
 use crate::wire::TextOrUuid;
 use crate::{proto, wire};
 
@@ -517,6 +517,8 @@ impl Passport {
     /// [`PassportKeyRing`](crate::PassportKeyRing) of
     /// [`PassportSigningKey::ed25519_generate`](crate::PassportSigningKey::ed25519_generate)
     /// or `ed25519_from_pkcs8`), so the next hop knows which service vouches for it.
+    /// Signing it in header form checks its size against the sending limit
+    /// ([`PassportKeyRing::sign_header_within`](crate::PassportKeyRing::sign_header_within)).
     ///
     /// ```
     /// use principal::{Audience, Timestamp};
@@ -577,7 +579,9 @@ impl Passport {
     }
 
     /// The encoded `baton.principal.v1.Passport`. Deterministic: the same
-    /// passport always gives the same bytes.
+    /// passport always gives the same bytes. Its size is not limited here: send the
+    /// header form, [`encode_header`](Self::encode_header), which refuses a Principal too
+    /// large to send.
     ///
     /// ```
     /// use principal_proto::{Passport, TrustedPeer};
@@ -596,7 +600,9 @@ impl Passport {
         proto::Passport::from(self).encode_to_vec()
     }
 
-    /// [`encode`](Self::encode), in header form: standard base64 without padding.
+    /// [`encode`](Self::encode), in header form (standard base64 without padding): the
+    /// unsigned passport as it is sent, within the default sending limit
+    /// ([`DEFAULT_MAX_HEADER_LEN`](crate::header::DEFAULT_MAX_HEADER_LEN)).
     ///
     /// ```
     /// use principal_proto::{Passport, TrustedPeer};
@@ -605,14 +611,42 @@ impl Passport {
     /// # let options = principal_proto::fixtures::reference_decode_options()?;
     /// # let peer = TrustedPeer::allowlisted("spiffe://prod.example.com/gateway")?;
     ///
-    /// let header = passport.encode_header();
+    /// let header = passport.encode_header()?;
     /// assert!(!header.ends_with('='));
     /// assert_eq!(Passport::decode_unsigned_header(&header, &options, now, peer)?, passport);
     /// assert!(Passport::decode_unsigned_header(format!("{header}!"), &options, now, peer).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn encode_header(&self) -> String {
-        encode_header_value(&self.encode())
+    ///
+    /// # Errors
+    /// [`PassportError::PrincipalTooLarge`] when the header would be longer than the limit.
+    pub fn encode_header(&self) -> Result<String, PassportError> {
+        self.encode_header_within(HeaderLimit::default())
+    }
+
+    /// [`encode_header`](Self::encode_header) within the sending limit `limit`: a
+    /// Principal too large for it is refused here, so it is never sent.
+    ///
+    /// ```
+    /// use principal_proto::header::HeaderLimit;
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
+    ///
+    /// let header = passport.encode_header_within(HeaderLimit::new(1024)?)?;
+    /// let exact = HeaderLimit::new(header.len())?;
+    /// assert_eq!(passport.encode_header_within(exact)?, header);
+    ///
+    /// // One byte less and the passport is refused, saying how large it is.
+    /// let error = passport.encode_header_within(HeaderLimit::new(header.len() - 1)?).unwrap_err();
+    /// assert_eq!(error.reason(), "principal_too_large");
+    /// assert!(error.to_string().contains(&format!("{} bytes", header.len())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PassportError::PrincipalTooLarge`] when the header would be longer than `limit`.
+    pub fn encode_header_within(&self, limit: HeaderLimit) -> Result<String, PassportError> {
+        limit.encode(&self.encode())
     }
 
     /// Decode an unsigned passport that arrived from `peer`, and check it: size,
@@ -704,7 +738,7 @@ impl Passport {
     /// let padded = base64::engine::general_purpose::STANDARD.encode(passport.encode());
     /// assert_eq!(Passport::decode_unsigned_header(padded.as_bytes(), &options, now, peer)?, passport);
     /// assert_eq!(
-    ///     Passport::decode_unsigned_header(passport.encode_header(), &options, now, peer)?,
+    ///     Passport::decode_unsigned_header(passport.encode_header()?, &options, now, peer)?,
     ///     passport
     /// );
     /// assert!(matches!(
@@ -719,7 +753,7 @@ impl Passport {
     /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
     /// # let passport = principal_proto::fixtures::reference_passport(now).unwrap();
     /// # let options = principal_proto::fixtures::reference_decode_options().unwrap();
-    /// let _ = Passport::decode_header(passport.encode_header(), &options, now);
+    /// let _ = Passport::decode_header(passport.encode_header().unwrap(), &options, now);
     /// ```
     ///
     /// # Errors

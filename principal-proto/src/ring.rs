@@ -27,7 +27,7 @@ use principal::Timestamp;
 use prost::Message as _;
 
 use crate::error::{ConfigError, PassportError};
-use crate::header::{decode_header_value, encode_header_value};
+use crate::header::{HeaderLimit, decode_header_value};
 use crate::keys::{KeyId, PassportSigningKey, PassportVerifyingKey, SignatureAlgorithm};
 use crate::passport::{DecodeOptions, Passport};
 use crate::proto;
@@ -407,7 +407,9 @@ impl PassportKeyRing {
         &self.verifier
     }
 
-    /// Sign `passport`: the encoded `SignedPassport`.
+    /// Sign `passport`: the encoded `SignedPassport`. Its size is not limited here: send
+    /// the header form, [`sign_header`](Self::sign_header), which refuses a Principal
+    /// too large to send.
     ///
     /// ```
     /// use principal_proto::{KeyId, PassportKeyRing, PassportSigningKey};
@@ -439,7 +441,9 @@ impl PassportKeyRing {
         Ok(envelope.encode_to_vec())
     }
 
-    /// [`sign`](Self::sign), in header form (standard base64, no padding).
+    /// [`sign`](Self::sign), in header form (standard base64, no padding): the signed
+    /// passport as it is sent, within the default sending limit
+    /// ([`DEFAULT_MAX_HEADER_LEN`](crate::header::DEFAULT_MAX_HEADER_LEN)).
     ///
     /// ```
     /// use principal_proto::{KeyId, PassportKeyRing, PassportSigningKey};
@@ -456,10 +460,41 @@ impl PassportKeyRing {
     /// ```
     ///
     /// # Errors
-    /// As [`sign`](Self::sign).
+    /// [`PassportError::PrincipalTooLarge`] when the header would be longer than the
+    /// limit; otherwise as [`sign`](Self::sign).
     pub fn sign_header(&self, passport: &Passport) -> Result<String, PassportError> {
-        self.sign(passport)
-            .map(|signed| encode_header_value(&signed))
+        self.sign_header_within(passport, HeaderLimit::default())
+    }
+
+    /// [`sign_header`](Self::sign_header) within the sending limit `limit`: a Principal
+    /// too large for it is refused here, so it is never sent.
+    ///
+    /// ```
+    /// use principal_proto::header::HeaderLimit;
+    /// use principal_proto::{KeyId, PassportError, PassportKeyRing, PassportSigningKey};
+    /// # let now = principal::Timestamp::from_unix_seconds(1_700_000_000);
+    /// # let passport = principal_proto::fixtures::reference_passport(now)?;
+    /// # let options = principal_proto::fixtures::reference_decode_options()?;
+    ///
+    /// let ring = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new("k1")?)?);
+    /// let header = ring.sign_header_within(&passport, HeaderLimit::new(1024)?)?;
+    /// assert!(ring.verifier().verify_header(&header, &options, now).is_ok());
+    ///
+    /// let small = HeaderLimit::new(header.len() - 1)?;
+    /// let error = ring.sign_header_within(&passport, small).unwrap_err();
+    /// assert!(matches!(error, PassportError::PrincipalTooLarge { len, .. } if len == header.len()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PassportError::PrincipalTooLarge`] when the header would be longer than
+    /// `limit`; otherwise as [`sign`](Self::sign).
+    pub fn sign_header_within(
+        &self,
+        passport: &Passport,
+        limit: HeaderLimit,
+    ) -> Result<String, PassportError> {
+        limit.encode(&self.sign(passport)?)
     }
 
     /// Verify with any accepted key; see [`PassportVerifier::verify`].

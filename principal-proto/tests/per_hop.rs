@@ -50,8 +50,12 @@ fn an_unsigned_passport_decodes_only_with_a_stated_peer() {
     let bytes = passport.encode();
     let decoded = Passport::decode_unsigned(&bytes, &options(), NOW, peer()).unwrap();
     assert_eq!(decoded, passport);
-    let header =
-        Passport::decode_unsigned_header(passport.encode_header(), &options(), NOW, peer());
+    let header = Passport::decode_unsigned_header(
+        passport.encode_header().unwrap(),
+        &options(),
+        NOW,
+        peer(),
+    );
     assert_eq!(header.unwrap(), passport);
     // Stating a peer does not weaken a single check.
     assert_eq!(

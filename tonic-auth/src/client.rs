@@ -17,11 +17,15 @@
 //! `traceparent` on from the current request context, and attach the route's identity.
 //! Without a current Principal, a call carries no identity, or is refused
 //! (`UNAUTHENTICATED`, before anything is sent) when its route
-//! [requires one](tower_auth::propagate::Route::require_principal).
+//! [requires one](tower_auth::propagate::Route::require_principal). A Principal too large
+//! for the route's passport header limit (4 KiB by default, under the 8 KiB of metadata a
+//! gRPC peer accepts; [`Route::passport_header_limit`](tower_auth::propagate::Route::passport_header_limit))
+//! is refused before anything is sent too: `RESOURCE_EXHAUSTED`, with the size and the limit.
 
 use std::fmt;
 
 use http::Uri;
+use principal_proto::PassportError;
 use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
@@ -116,7 +120,8 @@ impl Interceptor for PassportInterceptor {
 
 /// The layer's error as tonic should report it: a refusal of the propagate layer
 /// ([`PropagateError`]) becomes the same status [`PassportInterceptor`] answers
-/// (`UNAUTHENTICATED` for a required Principal that is absent, `INTERNAL` otherwise)
+/// (`UNAUTHENTICATED` for a required Principal that is absent, `RESOURCE_EXHAUSTED` for a
+/// Principal too large for the route's passport header limit, `INTERNAL` otherwise)
 /// instead of tonic's `UNKNOWN`; the channel's own errors pass unchanged. For
 /// `ServiceBuilder::new().map_err(refusal_as_status).layer(layer).service(channel)`.
 ///
@@ -144,6 +149,13 @@ pub fn refusal_as_status(error: BoxError) -> BoxError {
 fn refusal(error: &PropagateError) -> Status {
     match error {
         PropagateError::NoPrincipal { .. } => Status::unauthenticated("no current principal"),
+        // gRPC's own code for a size over a configured limit; the sizes are no secret.
+        PropagateError::Passport {
+            source: PassportError::PrincipalTooLarge { len, max },
+            ..
+        } => Status::resource_exhausted(format!(
+            "principal too large for a passport: {len} bytes, more than the limit of {max}"
+        )),
         // A Principal too large for a passport, a request id it cannot carry...: this
         // client's own fault, said briefly (the reason is in the debug event).
         _ => Status::internal("identity could not be attached"),

@@ -3,6 +3,8 @@
 //! attaches the current Principal as the destination's route says. The server is
 //! tonic-auth's internal `GrpcAuthenticateLayer` (a passport verifier and a verifier of
 //! minted internal JWTs), behind a recorder of the metadata that arrived on the wire.
+//! Both client forms (the layer and `PassportInterceptor`) are tested on all four kinds
+//! of call: unary, client streaming, server streaming and bidirectional.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[allow(clippy::all, missing_docs)]
@@ -21,11 +23,13 @@ use pb::echo_service_client::EchoServiceClient;
 use pb::echo_service_server::{EchoService, EchoServiceServer};
 use pb::{EchoRequest, EchoResponse};
 use principal::{Audience, ClaimMapping, Issuer, ServiceId, TestClock, Timestamp};
+use principal_proto::header::{DEFAULT_MAX_HEADER_LEN, HeaderLimit, MAX_HEADER_LEN};
 use principal_proto::{
-    DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey, PassportVerifyingKey,
+    DecodeOptions, KeyId, Passport, PassportError, PassportKeyRing, PassportSigningKey,
+    PassportVerifyingKey,
 };
 use serde_json::json;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status, Streaming};
@@ -38,7 +42,9 @@ use tower_auth::jwks::{KeySet, KeySetPolicy, SymmetricKey};
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::mint::{InternalIssuer, MintCache, SigningAlgorithm, SigningKey};
 use tower_auth::passport::{PassportHeaderVerifier, PassportKeys};
-use tower_auth::propagate::{PropagateLayer, PropagateService, Route, SharedKeyRing};
+use tower_auth::propagate::{
+    PropagateError, PropagateLayer, PropagateService, Route, SharedKeyRing,
+};
 use tower_auth::trace::{RequestId, TraceContext};
 use tower_auth::{Pattern, Verifier, VerifierChain};
 
@@ -78,11 +84,16 @@ impl EchoService for Echo {
 
     type EchoStreamStream = ReplyStream;
 
+    /// `count` replies, each made when the response body is polled (after this handler
+    /// returned): `current_principal_id` shows the Principal is current while it streams.
     async fn echo_stream(
         &self,
-        _request: Request<EchoRequest>,
+        request: Request<EchoRequest>,
     ) -> Result<Response<ReplyStream>, Status> {
-        Err(Status::unimplemented("not used here"))
+        let verified = request.principal()?.clone();
+        let count = request.get_ref().count;
+        let replies = tokio_stream::iter(0..count).map(move |_| Ok(reply(&verified)));
+        Ok(Response::new(Box::pin(replies)))
     }
 
     async fn echo_collect(
@@ -97,11 +108,16 @@ impl EchoService for Echo {
 
     type EchoChatStream = ReplyStream;
 
+    /// One reply per request message, as they arrive.
     async fn echo_chat(
         &self,
-        _request: Request<Streaming<EchoRequest>>,
+        request: Request<Streaming<EchoRequest>>,
     ) -> Result<Response<ReplyStream>, Status> {
-        Err(Status::unimplemented("not used here"))
+        let verified = request.principal()?.clone();
+        let replies = request
+            .into_inner()
+            .map(move |message| message.map(|_| reply(&verified)));
+        Ok(Response::new(Box::pin(replies)))
     }
 }
 
@@ -149,6 +165,11 @@ fn audience() -> Audience {
 /// The caller's own token, verified as its authenticate layer would: the Principal that
 /// is current while it calls the echo service.
 async fn caller_context() -> RequestContext {
+    caller_context_with_scopes(0).await
+}
+
+/// [`caller_context`], with a token that grants `scopes` scopes (a large Principal).
+async fn caller_context_with_scopes(scopes: usize) -> RequestContext {
     let config = IssuerConfig::builder(Issuer::new(ISSUER).unwrap())
         .audience(Audience::new("edge-api").unwrap())
         .hmac_secrets([SymmetricKey::new(Some("k1"), Algorithm::HS256, SECRET.to_vec()).unwrap()])
@@ -159,8 +180,14 @@ async fn caller_context() -> RequestContext {
         .clock(Arc::new(clock()))
         .build()
         .unwrap();
-    let claims =
+    let mut claims =
         json!({"iss": ISSUER, "sub": "alice", "aud": "edge-api", "exp": NOW + 3600, "iat": NOW});
+    if scopes > 0 {
+        let scope: Vec<String> = (0..scopes)
+            .map(|i| format!("documents:folder-{i:04}:read"))
+            .collect();
+        claims["scope"] = json!(scope.join(" "));
+    }
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some("k1".into());
     let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&SECRET)).unwrap();
@@ -548,4 +575,371 @@ async fn the_interceptor_refuses_a_route_that_may_wait_and_an_endpoint_without_o
     }
     // Another destination of the same routes needs no waiting: accepted.
     assert!(PassportInterceptor::new(routes, &"http://other.internal:1".parse().unwrap()).is_ok());
+}
+
+/// The signed passport header the route makes for `ctx`, measured without a limit.
+fn signed_header_len(ring: &SharedKeyRing, ctx: &RequestContext) -> usize {
+    let now = Timestamp::from_unix_seconds(NOW);
+    let passport = Passport::new(
+        ctx.principal().unwrap().principal().clone(),
+        principal_proto::RequestId::new(REQUEST_ID).unwrap(),
+        audience(),
+        now,
+        now.add_seconds(60),
+    )
+    .unwrap();
+    ring.load()
+        .sign_header_within(&passport, HeaderLimit::new(MAX_HEADER_LEN).unwrap())
+        .unwrap()
+        .len()
+}
+
+fn assert_too_large(status: &Status, len: usize, max: usize) {
+    assert!(
+        status.message().contains(&format!("{len} bytes")),
+        "{status:?}"
+    );
+    assert!(
+        status.message().contains(&format!("limit of {max}")),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_principal_too_large_for_a_passport_is_refused_before_it_is_sent_by_either_client_form() {
+    let ring = shared_ring();
+    let (_, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    // 160 scopes: a signed passport of about 6 KiB of header, over the default 4 KiB.
+    let large = caller_context_with_scopes(160).await;
+    let len = signed_header_len(&ring, &large);
+    assert!(len > DEFAULT_MAX_HEADER_LEN, "{len}");
+    let routes = || {
+        PropagateLayer::new()
+            .route(
+                &addr.to_string(),
+                Route::signed_passport(Arc::clone(&ring), audience()),
+            )
+            .unwrap()
+    };
+
+    // The propagate layer over the channel: refused with the typed error, which tonic
+    // reports as UNKNOWN with its text...
+    let mut layered = client(addr, routes()).await;
+    let status = large
+        .clone()
+        .scope(layered.echo(EchoRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unknown, "{status:?}");
+    assert_too_large(&status, len, DEFAULT_MAX_HEADER_LEN);
+    let refused = std::error::Error::source(&status)
+        .and_then(|source| source.downcast_ref::<PropagateError>())
+        .expect("the layer's typed refusal");
+    assert!(matches!(
+        refused,
+        PropagateError::Passport {
+            source: PassportError::PrincipalTooLarge {
+                max: DEFAULT_MAX_HEADER_LEN,
+                ..
+            },
+            ..
+        }
+    ));
+    // ... and, mapped with `refusal_as_status`, as RESOURCE_EXHAUSTED, gRPC's code for a size
+    // over a limit.
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let layer = routes()
+        .clock(Arc::new(clock()))
+        .bound_to(endpoint.uri())
+        .unwrap();
+    let mut mapped = EchoServiceClient::new(
+        ServiceBuilder::new()
+            .map_err(refusal_as_status)
+            .layer(layer)
+            .service(endpoint.connect().await.unwrap()),
+    );
+    let status = large
+        .clone()
+        .scope(mapped.echo(EchoRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_too_large(&status, len, DEFAULT_MAX_HEADER_LEN);
+
+    // The interceptor: RESOURCE_EXHAUSTED from the client itself.
+    let interceptor =
+        PassportInterceptor::new(routes().clock(Arc::new(clock())), endpoint.uri()).unwrap();
+    let mut intercepted =
+        EchoServiceClient::with_interceptor(endpoint.connect().await.unwrap(), interceptor);
+    let status = large
+        .clone()
+        .scope(intercepted.echo(EchoRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_too_large(&status, len, DEFAULT_MAX_HEADER_LEN);
+    // A streaming call too.
+    let status = large
+        .clone()
+        .scope(intercepted.echo_collect(messages(2)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    // Nothing of it reached the server.
+    assert!(wire.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_passport_at_exactly_the_route_limit_goes_through_both_client_forms_one_byte_less_does_not()
+ {
+    let ring = shared_ring();
+    let (_, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    // 100 scopes: just under the default limit.
+    let ctx = caller_context_with_scopes(100).await;
+    let alice = ctx.principal().unwrap().id().to_string();
+    let len = signed_header_len(&ring, &ctx);
+    assert!(
+        (DEFAULT_MAX_HEADER_LEN - 1024..=DEFAULT_MAX_HEADER_LEN).contains(&len),
+        "{len}"
+    );
+    let routes = |limit: usize| {
+        PropagateLayer::new()
+            .route(
+                &addr.to_string(),
+                Route::signed_passport(Arc::clone(&ring), audience())
+                    .passport_header_limit(HeaderLimit::new(limit).unwrap()),
+            )
+            .unwrap()
+    };
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let interceptor = |limit| {
+        PassportInterceptor::new(routes(limit).clock(Arc::new(clock())), endpoint.uri()).unwrap()
+    };
+
+    // Under the default limit: both forms send it, and the server accepts it.
+    for limit in [DEFAULT_MAX_HEADER_LEN, len] {
+        let reply = ctx
+            .clone()
+            .scope(
+                client(addr, routes(limit))
+                    .await
+                    .echo(EchoRequest::default()),
+            )
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.principal_id, alice);
+        assert_eq!(last(&wire)["x-principal-bin"].len(), len);
+        let mut intercepted = EchoServiceClient::with_interceptor(
+            endpoint.connect().await.unwrap(),
+            interceptor(limit),
+        );
+        let reply = ctx
+            .clone()
+            .scope(intercepted.echo(EchoRequest::default()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.principal_id, alice);
+        assert_eq!(last(&wire)["x-principal-bin"].len(), len);
+    }
+
+    // One byte less: refused by both, before anything is sent.
+    let calls = wire.lock().unwrap().len();
+    let status = ctx
+        .clone()
+        .scope(
+            client(addr, routes(len - 1))
+                .await
+                .echo(EchoRequest::default()),
+        )
+        .await
+        .unwrap_err();
+    assert_too_large(&status, len, len - 1);
+    let mut intercepted = EchoServiceClient::with_interceptor(
+        endpoint.connect().await.unwrap(),
+        interceptor(len - 1),
+    );
+    let status = ctx
+        .clone()
+        .scope(intercepted.echo(EchoRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_too_large(&status, len, len - 1);
+    assert_eq!(wire.lock().unwrap().len(), calls);
+}
+
+/// Every reply of a response stream.
+async fn replies(stream: Response<Streaming<EchoResponse>>) -> Vec<EchoResponse> {
+    let mut stream = stream.into_inner();
+    let mut replies = Vec::new();
+    while let Some(reply) = stream.message().await.unwrap() {
+        replies.push(reply);
+    }
+    replies
+}
+
+/// Server streaming and bidirectional calls of `echo` inside `ctx`: every reply names the
+/// caller's Principal as verified and as current while the response streams, under
+/// `pattern`; the metadata on the wire carries the request's id and trace. Returns the
+/// metadata of the two calls.
+async fn assert_streaming_calls_carry_the_principal<T>(
+    echo: &mut EchoServiceClient<T>,
+    ctx: &RequestContext,
+    wire: &Wire,
+    pattern: Pattern,
+) -> [HeaderMap; 2]
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::ResponseBody: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let alice = ctx.principal().unwrap().id().to_string();
+    let request = EchoRequest {
+        message: "s".into(),
+        count: 3,
+    };
+    let streamed = replies(
+        ctx.clone()
+            .scope(echo.echo_stream(with_copied_identity(request, "copied-token")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let server_streaming = last(wire);
+    let chat = replies(
+        ctx.clone()
+            .scope(echo.echo_chat(messages(4)))
+            .await
+            .unwrap(),
+    )
+    .await;
+    let bidirectional = last(wire);
+    assert_eq!(streamed.len(), 3);
+    assert_eq!(chat.len(), 4);
+    for reply in streamed.iter().chain(&chat) {
+        assert_eq!(reply.principal_id, alice);
+        assert_eq!(reply.current_principal_id, alice);
+        assert_eq!(reply.message, pattern.as_str());
+    }
+    for headers in [&server_streaming, &bidirectional] {
+        assert_trace_arrived(headers);
+    }
+    [server_streaming, bidirectional]
+}
+
+#[tokio::test]
+async fn the_layer_over_a_channel_attaches_the_principal_to_server_streaming_and_bidirectional_calls()
+ {
+    let ring = shared_ring();
+    let (issuer, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    let ctx = caller_context().await;
+    let alice = ctx.principal().unwrap().id().to_string();
+
+    // A signed passport: on the wire, the route's passport for this request, never the
+    // identity the caller's code copied.
+    let layer = PropagateLayer::new()
+        .route(
+            &addr.to_string(),
+            Route::signed_passport(Arc::clone(&ring), audience()).require_principal(),
+        )
+        .unwrap();
+    let mut echo = client(addr, layer).await;
+    let sent =
+        assert_streaming_calls_carry_the_principal(&mut echo, &ctx, &wire, Pattern::Passport).await;
+    for headers in &sent {
+        assert!(!headers.contains_key("authorization"));
+        let passport = ring
+            .load()
+            .verifier()
+            .verify_header(
+                headers["x-principal-bin"].to_str().unwrap(),
+                &DecodeOptions::new(audience()),
+                Timestamp::from_unix_seconds(NOW),
+            )
+            .unwrap();
+        assert_eq!(passport.principal().id().to_string(), alice);
+        assert_eq!(passport.request_id().as_str(), REQUEST_ID);
+    }
+    // Required and absent: neither streaming call is made.
+    let calls = wire.lock().unwrap().len();
+    let status = echo.echo_stream(EchoRequest::default()).await.unwrap_err();
+    assert!(
+        status.message().contains("no current Principal"),
+        "{status:?}"
+    );
+    let status = echo.echo_chat(messages(2)).await.unwrap_err();
+    assert!(
+        status.message().contains("no current Principal"),
+        "{status:?}"
+    );
+    assert_eq!(wire.lock().unwrap().len(), calls);
+
+    // A minted JWT, the server streaming call the first (it waits for the mint on a cold
+    // cache with its request held), the bidirectional one from the cache.
+    let cache = Arc::new(MintCache::builder(issuer.clone()).build().unwrap());
+    let layer = PropagateLayer::new()
+        .route(&addr.to_string(), Route::minted_jwt(cache, audience()))
+        .unwrap();
+    let mut echo = client(addr, layer).await;
+    let sent =
+        assert_streaming_calls_carry_the_principal(&mut echo, &ctx, &wire, Pattern::InternalJwt)
+            .await;
+    for headers in &sent {
+        let authorization = headers["authorization"].to_str().unwrap();
+        assert!(authorization.starts_with("Bearer ey"), "{authorization}");
+        assert!(!headers.contains_key("x-principal-bin"));
+    }
+    assert_eq!(issuer.tokens_minted(), 1);
+}
+
+#[tokio::test]
+async fn the_interceptor_attaches_the_principal_to_server_streaming_and_bidirectional_calls() {
+    let ring = shared_ring();
+    let (_, minted) = minting();
+    let (addr, wire) = echo_service(&ring, minted).await;
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let routes = PropagateLayer::new()
+        .route(
+            &addr.to_string(),
+            Route::signed_passport(Arc::clone(&ring), audience()).require_principal(),
+        )
+        .unwrap()
+        .clock(Arc::new(clock()));
+    let interceptor = PassportInterceptor::new(routes, endpoint.uri()).unwrap();
+    let mut echo =
+        EchoServiceClient::with_interceptor(endpoint.connect().await.unwrap(), interceptor);
+    let ctx = caller_context().await;
+    let alice = ctx.principal().unwrap().id().to_string();
+
+    let sent =
+        assert_streaming_calls_carry_the_principal(&mut echo, &ctx, &wire, Pattern::Passport).await;
+    for headers in &sent {
+        assert!(!headers.contains_key("authorization"));
+        let passport = ring
+            .load()
+            .verifier()
+            .verify_header(
+                headers["x-principal-bin"].to_str().unwrap(),
+                &DecodeOptions::new(audience()),
+                Timestamp::from_unix_seconds(NOW),
+            )
+            .unwrap();
+        assert_eq!(passport.principal().id().to_string(), alice);
+        assert_eq!(passport.request_id().as_str(), REQUEST_ID);
+    }
+
+    // Required and absent: UNAUTHENTICATED from the client itself, nothing sent.
+    let calls = wire.lock().unwrap().len();
+    let status = echo.echo_stream(EchoRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let status = echo.echo_chat(messages(2)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(wire.lock().unwrap().len(), calls);
 }

@@ -466,7 +466,9 @@ async fn an_unsigned_passport_without_mtls_is_refused_even_from_inside() {
     let mut echo = EchoServiceClient::new(channel);
     // A client that claims to be the gateway in the passport and in metadata it makes up.
     let mut request = Request::new(request_with_count(0));
-    let unsigned = STANDARD_NO_PAD.decode(passport().encode_header()).unwrap();
+    let unsigned = STANDARD_NO_PAD
+        .decode(passport().encode_header().unwrap())
+        .unwrap();
     let metadata = request.metadata_mut();
     metadata.insert_bin("x-principal-bin", MetadataValue::from_bytes(&unsigned));
     metadata.insert("x-request-id", REQUEST_ID.parse().unwrap());

@@ -3,8 +3,9 @@
 //! [`DevIdp`] is a real HTTP server (axum) that serves OpenID Connect Discovery
 //! (`/.well-known/openid-configuration`), RFC 8414 metadata
 //! (`/.well-known/oauth-authorization-server`), a JWKS (`/jwks.json`) and a token endpoint
-//! (`POST /token`), and signs tokens from Rust with keys generated at start (RS256, ES256,
-//! EdDSA). Tests use it to rotate and remove keys, make it fail on purpose
+//! (`POST /token`), an RFC 7662 introspection endpoint for the opaque tokens it issues
+//! (`POST /introspect`), and signs tokens from Rust with keys generated at start (RS256,
+//! ES256, EdDSA). Tests use it to rotate and remove keys, make it fail on purpose
 //! ([`Override`]), and count requests; the examples use it as their identity provider.
 //!
 //! **Never for production:** it binds only to loopback, serves plain http, hands out tokens
@@ -13,10 +14,18 @@
 //! `POST /token` takes a JSON body `{"sub": "...", "aud": "..." | [...], "scope": "a b",
 //! "ttl_seconds": 300, "alg": "RS256" | "ES256" | "EdDSA", ...}`; other members are copied
 //! into the claims. It answers `{"access_token": "...", "token_type": "Bearer",
-//! "expires_in": 300}` with `iss`, `iat`, `exp` and `jti` filled in.
+//! "expires_in": 300}` with `iss`, `iat`, `exp` and `jti` filled in. With
+//! `"format": "opaque"` the access token is a random opaque string instead of a JWT, and
+//! its claims are what `POST /introspect` answers for it.
+//!
+//! `POST /introspect` (RFC 7662) takes `token=...` as a form and answers
+//! `{"active": true, ...the claims}` for an opaque token it issued that has not expired
+//! or been revoked ([`DevIdp::revoke_opaque`]), `{"active": false}` for anything else. It
+//! requires client authentication (an `Authorization` header or a `client_secret` form
+//! member, or `401`) but accepts any client.
 #![cfg(feature = "dev-idp")]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::fmt;
 use std::io;
@@ -200,7 +209,10 @@ struct Shared {
     discovery_requests: AtomicU64,
     jwks_requests: AtomicU64,
     token_requests: AtomicU64,
+    introspection_requests: AtomicU64,
     next_serial: AtomicU64,
+    /// Opaque token -> its claims.
+    opaque: Mutex<HashMap<String, Map<String, Value>>>,
 }
 
 struct DevKey {
@@ -254,7 +266,9 @@ impl DevIdp {
             discovery_requests: AtomicU64::new(0),
             jwks_requests: AtomicU64::new(0),
             token_requests: AtomicU64::new(0),
+            introspection_requests: AtomicU64::new(0),
             next_serial: AtomicU64::new(1),
+            opaque: Mutex::new(HashMap::new()),
         });
         for algorithm in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
             let key = generate_key(&shared, algorithm)?;
@@ -265,6 +279,7 @@ impl DevIdp {
             .route("/.well-known/oauth-authorization-server", get(discovery))
             .route("/jwks.json", get(jwks))
             .route("/token", post(token))
+            .route("/introspect", post(introspect))
             .with_state(Arc::clone(&shared));
         let listener = DownableListener {
             inner: listener,
@@ -306,6 +321,49 @@ impl DevIdp {
     /// The token endpoint URL.
     pub fn token_url(&self) -> String {
         format!("{}/token", self.shared.issuer)
+    }
+
+    /// The RFC 7662 introspection endpoint URL.
+    pub fn introspection_url(&self) -> String {
+        format!("{}/introspect", self.shared.issuer)
+    }
+
+    /// Issues an opaque token (32 random bytes, hex) whose introspection answers
+    /// `{"active": true}` with `claims` (a JSON object, answered as given) until its `exp`
+    /// passes or it is revoked.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tower_auth::dev_idp::{DevIdp, DevIdpError};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), DevIdpError> {
+    /// let idp = DevIdp::start("127.0.0.1:0".parse().unwrap()).await?;
+    /// let token = idp.issue_opaque(json!({"iss": idp.issuer(), "sub": "alice"}))?;
+    /// assert_eq!(token.len(), 64);
+    /// assert!(idp.revoke_opaque(&token));
+    ///
+    /// // Rejected: claims that are not an object.
+    /// assert!(matches!(idp.issue_opaque(json!("alice")), Err(DevIdpError::ClaimsNotObject)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn issue_opaque(&self, claims: Value) -> Result<String, DevIdpError> {
+        let Value::Object(claims) = claims else {
+            return Err(DevIdpError::ClaimsNotObject);
+        };
+        opaque_token(&self.shared, claims)
+    }
+
+    /// Revokes an opaque token: its introspection answers `{"active": false}` from now
+    /// on. Whether it was issued here and not revoked yet.
+    pub fn revoke_opaque(&self, token: &str) -> bool {
+        lock(&self.shared.opaque).remove(token).is_some()
+    }
+
+    /// Requests to `POST /introspect` so far.
+    pub fn introspection_requests(&self) -> u64 {
+        self.shared.introspection_requests.load(Ordering::SeqCst)
     }
 
     /// Signs `claims` (a JSON object, signed as given) with the newest key for `algorithm`
@@ -453,6 +511,7 @@ impl Shared {
             "issuer": issuer,
             "jwks_uri": jwks_uri,
             "token_endpoint": format!("{}/token", self.issuer),
+            "introspection_endpoint": format!("{}/introspect", self.issuer),
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
@@ -691,8 +750,66 @@ struct TokenRequest {
     scope: Option<String>,
     ttl_seconds: Option<i64>,
     alg: Option<String>,
+    format: Option<String>,
     #[serde(flatten)]
     extra: Map<String, Value>,
+}
+
+/// A new opaque token standing for `claims`.
+fn opaque_token(shared: &Shared, claims: Map<String, Value>) -> Result<String, DevIdpError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| DevIdpError::Signing {
+            detail: "no randomness".into(),
+        })?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    lock(&shared.opaque).insert(token.clone(), claims);
+    Ok(token)
+}
+
+/// RFC 7662 for the opaque tokens this IdP issued.
+async fn introspect(
+    State(shared): State<Arc<Shared>>,
+    headers: http::HeaderMap,
+    body: String,
+) -> Response {
+    shared.introspection_requests.fetch_add(1, Ordering::SeqCst);
+    let form: HashMap<String, String> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    // RFC 7662 §2.1: the caller must authenticate; any client will do here.
+    if !headers.contains_key(http::header::AUTHORIZATION) && !form.contains_key("client_secret") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let Some(token) = form.get("token") else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_request"})),
+        )
+            .into_response();
+    };
+    let now = shared.clock.now().as_unix_seconds();
+    let claims = lock(&shared.opaque).get(token).cloned();
+    let answer = match claims {
+        Some(claims)
+            if claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .is_none_or(|exp| now < exp) =>
+        {
+            let mut answer = Map::new();
+            answer.insert("active".into(), Value::Bool(true));
+            answer.extend(claims);
+            Value::Object(answer)
+        }
+        _ => json!({"active": false}),
+    };
+    Json(answer).into_response()
 }
 
 async fn token(State(shared): State<Arc<Shared>>, Json(request): Json<TokenRequest>) -> Response {
@@ -712,6 +829,11 @@ async fn token(State(shared): State<Arc<Shared>>, Json(request): Json<TokenReque
     if !aud_ok {
         return bad_request("aud must be a string or a non-empty array of strings");
     }
+    let opaque = match request.format.as_deref() {
+        None | Some("jwt") => false,
+        Some("opaque") => true,
+        Some(_) => return bad_request("format must be jwt or opaque"),
+    };
     let algorithm = match request.alg.as_deref().unwrap_or("RS256") {
         "RS256" => Algorithm::RS256,
         "ES256" => Algorithm::ES256,
@@ -738,7 +860,9 @@ async fn token(State(shared): State<Arc<Shared>>, Json(request): Json<TokenReque
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now.saturating_add(ttl)));
     claims.entry("jti").or_insert(Value::String(jti));
-    let signed = {
+    let signed = if opaque {
+        opaque_token(&shared, claims)
+    } else {
         let keys = lock(&shared.keys);
         match keys.iter().rev().find(|k| k.algorithm == algorithm) {
             Some(key) => sign(key, &Value::Object(claims)),

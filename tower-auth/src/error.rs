@@ -122,6 +122,76 @@ impl Revoked {
     }
 }
 
+/// Why RFC 7662 introspection did not vouch for a token: the authorization server said
+/// it is not active, or gave no usable answer. Carried by [`AuthError::Introspection`];
+/// every case refuses the request (fail closed), each under its own
+/// [`reason`](AuthError::reason) in the audit event and metrics.
+///
+/// ```
+/// use tower_auth::error::{AuthError, Challenge, IntrospectionError};
+///
+/// let inactive = AuthError::Introspection(IntrospectionError::Inactive);
+/// assert_eq!(inactive.reason(), "introspection_inactive");
+/// assert_eq!(inactive.challenge(), Challenge::InvalidToken);
+///
+/// // No usable answer: the token may be fine, it cannot be checked now (503).
+/// let timeout = AuthError::Introspection(IntrospectionError::Timeout);
+/// assert_eq!(timeout.reason(), "introspection_timeout");
+/// assert_eq!(timeout.challenge(), Challenge::Unavailable);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntrospectionError {
+    /// The authorization server answered `"active": false`: the token is unknown,
+    /// expired, revoked or not meant for this client.
+    #[error("the authorization server says the token is not active")]
+    Inactive,
+    /// No complete answer within the configured timeout.
+    #[error("no answer within the timeout")]
+    Timeout,
+    /// The endpoint answered with a redirect, which is never followed (it would send the
+    /// token and the client's credentials elsewhere).
+    #[error("answered with a redirect (HTTP {status}), which is not followed")]
+    Redirect {
+        /// The 3xx status.
+        status: u16,
+    },
+    /// The endpoint answered `401` or `403`: it refused this service's client
+    /// authentication (a configuration fault, not the caller's).
+    #[error("refused this service's client authentication (HTTP {status})")]
+    ClientRejected {
+        /// The status.
+        status: u16,
+    },
+    /// The endpoint answered another status than `200` (a 5xx, a 4xx other than 401 and
+    /// 403).
+    #[error("answered HTTP {status}")]
+    HttpStatus {
+        /// The status.
+        status: u16,
+    },
+    /// The endpoint could not be reached (connection refused, TLS failure, reset).
+    #[error("unreachable: {detail}")]
+    Unreachable {
+        /// What the transport said, cut to a bounded length.
+        detail: String,
+    },
+    /// The answer is not an RFC 7662 response: not JSON, not a JSON object, a content
+    /// type that is not JSON, no `active` member or one that is not a boolean, or a
+    /// registered member of the wrong type.
+    #[error("the answer is malformed: {why}")]
+    Malformed {
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The answer is larger than the limit.
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+}
+
 /// A request could not be authenticated.
 ///
 /// The variants fall in three groups: the request (header, size), the token (format,
@@ -304,12 +374,25 @@ pub enum AuthError {
     /// bound to the one request it was issued for.
     #[error("x-principal-bin: the passport's request id is not this request's x-request-id")]
     PassportRequestIdMismatch,
+    /// A signed passport arrived at a verifier that takes unsigned passports from
+    /// allowlisted peers only ([`PassportHeaderVerifier::unsigned_only`](crate::passport::PassportHeaderVerifier::unsigned_only)):
+    /// it holds no key to check the signature with.
+    #[error(
+        "x-principal-bin: a signed passport, where only unsigned passports from allowlisted peers are accepted"
+    )]
+    SignedPassportNotAccepted,
     /// A passport arrived without an `x-request-id` to bind it to.
     #[error("x-request-id: missing, so the passport cannot be bound to this request")]
     MissingRequestId,
     /// The verified claims do not map to a valid Principal.
     #[error("claims: {0}")]
     ClaimMapping(#[from] ClaimError),
+
+    // ---- introspection (pattern 3) ----
+    /// RFC 7662 introspection refused the token or gave no usable answer; the
+    /// [`IntrospectionError`] says which.
+    #[error("introspection: {0}")]
+    Introspection(#[from] IntrospectionError),
 
     // ---- authorization ----
     /// The Principal lacks a scope the resource requires (RFC 6750 `insufficient_scope`).
@@ -378,12 +461,23 @@ impl AuthError {
                 RevokedField::Actor => "revoked_actor",
             },
             AuthError::ClaimMapping(_) => "claim_mapping",
+            AuthError::Introspection(error) => match error {
+                IntrospectionError::Inactive => "introspection_inactive",
+                IntrospectionError::Timeout => "introspection_timeout",
+                IntrospectionError::Redirect { .. } => "introspection_redirect",
+                IntrospectionError::ClientRejected { .. } => "introspection_client_rejected",
+                IntrospectionError::HttpStatus { .. } => "introspection_http_status",
+                IntrospectionError::Unreachable { .. } => "introspection_unreachable",
+                IntrospectionError::Malformed { .. } => "introspection_malformed",
+                IntrospectionError::TooLarge { .. } => "introspection_too_large",
+            },
             AuthError::InvalidPassport(error) => passport_reason(error),
             AuthError::UnsignedPassportWithoutPeer => "unsigned_passport_without_peer",
             AuthError::UnsignedPassportPeerNotAllowed { .. } => {
                 "unsigned_passport_peer_not_allowed"
             }
             AuthError::PassportRequestIdMismatch => "passport_request_id_mismatch",
+            AuthError::SignedPassportNotAccepted => "signed_passport_not_accepted",
             AuthError::MissingRequestId => "missing_request_id",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::KeySourceUnavailable { .. } => "key_source_unavailable",
@@ -428,7 +522,15 @@ impl AuthError {
             | AuthError::UnsignedPassportWithoutPeer
             | AuthError::UnsignedPassportPeerNotAllowed { .. }
             | AuthError::PassportRequestIdMismatch
+            | AuthError::SignedPassportNotAccepted
             | AuthError::MissingRequestId => Challenge::InvalidToken,
+            AuthError::Introspection(IntrospectionError::Inactive) => Challenge::InvalidToken,
+            // The authorization server refused this service, not the caller.
+            AuthError::Introspection(IntrospectionError::ClientRejected { .. }) => {
+                Challenge::Internal
+            }
+            // No usable answer: the token may be fine, it cannot be checked now.
+            AuthError::Introspection(_) => Challenge::Unavailable,
             AuthError::InsufficientScope { .. } => Challenge::InsufficientScope,
             AuthError::KeySourceUnavailable { .. } => Challenge::Unavailable,
             AuthError::Internal { .. } => Challenge::Internal,
@@ -492,7 +594,8 @@ pub enum Challenge {
     InvalidToken,
     /// The token is valid but lacks a required scope (`insufficient_scope`).
     InsufficientScope,
-    /// The token cannot be verified right now (the issuer's keys are unavailable).
+    /// The token cannot be verified right now (the issuer's keys are unavailable, or
+    /// introspection gave no usable answer).
     Unavailable,
     /// A server-side fault.
     Internal,
@@ -618,7 +721,7 @@ pub const MAX_CHALLENGE_SCOPE_LEN: usize = 1024;
 ///   scope="<the required scope>"` (RFC 6750 §3: the scope needed to access the resource;
 ///   left out if it is not RFC 6749 §3.3 scope syntax or is longer than
 ///   [`MAX_CHALLENGE_SCOPE_LEN`]);
-/// - keys unavailable: 503 with `Retry-After: 30` ([`UNAVAILABLE_RETRY_AFTER`]), no
+/// - keys unavailable, or no usable introspection answer: 503 with `Retry-After: 30` ([`UNAVAILABLE_RETRY_AFTER`]), no
 ///   challenge: the token may be fine, it cannot be checked now;
 /// - server faults: 500, no challenge.
 ///
@@ -866,7 +969,18 @@ mod tests {
                 peer: "spiffe://a.example/batch".parse().unwrap(),
             },
             AuthError::PassportRequestIdMismatch,
+            AuthError::SignedPassportNotAccepted,
             AuthError::MissingRequestId,
+            AuthError::Introspection(IntrospectionError::Inactive),
+            AuthError::Introspection(IntrospectionError::Timeout),
+            AuthError::Introspection(IntrospectionError::Redirect { status: 307 }),
+            AuthError::Introspection(IntrospectionError::ClientRejected { status: 401 }),
+            AuthError::Introspection(IntrospectionError::HttpStatus { status: 503 }),
+            AuthError::Introspection(IntrospectionError::Unreachable {
+                detail: "connection refused".into(),
+            }),
+            AuthError::Introspection(IntrospectionError::Malformed { why: "not JSON" }),
+            AuthError::Introspection(IntrospectionError::TooLarge { limit: 65536 }),
         ]
     }
 

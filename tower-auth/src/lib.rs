@@ -6,6 +6,7 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`jwt`] | [`JwtVerifier`](jwt::JwtVerifier): external JWTs against each issuer's keys (pattern 1), with the checks and their order documented there |
+//! | [`introspect`] | [`IntrospectionVerifier`](introspect::IntrospectionVerifier): opaque tokens by RFC 7662 introspection (pattern 3), after the JWT verifier in a chain; client authentication, a cache bounded by `exp` and a maximum, a short negative cache, a single flight per token, failures told apart |
 //! | [`passport`] | [`PassportHeaderVerifier`](passport::PassportHeaderVerifier): the `x-principal-bin` passport (pattern 4), signed (key ring by key id, live rotation) or unsigned from an allowlisted mTLS peer, bound to the request's `x-request-id` |
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
 //! | [`credentials`], [`peer`] | what a request presents to the verifiers (bearer token, `x-principal-bin`, `x-baton-internal-token`, the mTLS peer), and the peer's SPIFFE identity with the allowlist shared by HTTP and gRPC |
@@ -17,13 +18,13 @@
 //! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
 //! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain; the wrapper whose constructor only this crate's verifiers call (code holding one can still clone it: it shows that a verification happened, not for which request); the one error type with its HTTP mapping (`scope` on `insufficient_scope`, `Retry-After` on 503) |
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
+//! | [`exchange`] | [`TokenExchangeClient`](exchange::TokenExchangeClient): RFC 8693 token exchange at a security token service (client authentication, `issued_token_type` checked, RFC 6749 errors typed), results cached per request digest until shortly before expiry, one call per burst, refreshed ahead of expiry; used by [`Route::exchanged`](propagate::Route::exchanged) |
 //! | [`mint`] | internal JWT minting (pattern 2): [`InternalIssuer`](mint::InternalIssuer) signs ES256/EdDSA `at+jwt` tokens from a Principal, with key rotation; [`JwksService`](mint::JwksService) serves its JWKS and discovery document; [`MintCache`](mint::MintCache) mints once per (Principal, audience) per token lifetime |
 //! | [`propagate`] | [`PropagateLayer`](propagate::PropagateLayer): the client side; per destination (an explicit allowlist), the current Principal as a passport (signed, forwarded in a trust domain, or unsigned toward allowlisted mTLS peers), a minted internal JWT, the original bearer token, or nothing; identity headers set by the caller's own code never leave; `x-request-id` and trace context passed on |
 //! | `mtls` | workload identity from mutual TLS (pattern 5, feature `mtls`): the SPIFFE ID of a client certificate, a rustls server configuration that requires and verifies client certificates, and a listener for `axum::serve` that puts the peer's [`PeerIdentity`](peer::PeerIdentity) into every request of its connection |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
-//! Still to come: introspection (pattern 3), the `require` layer, and RFC 8693 token
-//! exchange.
+//! Still to come: the `require` layer.
 //!
 //! The [`jwt`] module's example wires a verifier and the layer end to end, with an
 //! accepted and a refused request.
@@ -48,6 +49,8 @@ pub mod error;
 pub mod exchange;
 #[cfg(feature = "axum")]
 pub mod extract;
+mod http_client;
+pub mod introspect;
 pub mod jwks;
 pub mod jwt;
 pub mod manual;

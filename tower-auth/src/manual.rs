@@ -252,6 +252,33 @@
 //!   working keys, and a set with no usable key is refused ([`JwksError::NoUsableKeys`]);
 //!   a JWK carrying private members is dropped ([`DropReason::PrivateKeyMaterial`]).
 //!
+//! ## Opaque-token introspection (pattern 3)
+//!
+//! An [`IntrospectionVerifier`](crate::introspect::IntrospectionVerifier) sends tokens to
+//! an authorization server and trusts its answer, so the call and the answer are held to
+//! the JWKS fetch's rules and more ([`introspect`](crate::introspect)):
+//!
+//! - **tokens go only where they belong**: a JWT-shaped token is declined, so in a chain
+//!   a JWT the JWT verifier did not claim (another issuer's) is never handed to this
+//!   authorization server; the endpoint is `https` (or loopback `http`) and carries no
+//!   credentials in its URL; redirects are never followed (they would carry the token
+//!   and the client's secret elsewhere) and refuse the request;
+//! - **fail closed, told apart**: `active: false`, a timeout, an error status, a
+//!   redirect, an unreachable endpoint, an answer that is not an RFC 7662 JSON object
+//!   with a boolean `active` (a member sent twice, which parsers read differently,
+//!   included), or one over 64 KiB: each refuses, under its own reason;
+//! - **`active: true` is not enough**: `exp` is required and checked with the leeway,
+//!   `nbf` and `iat` too, `aud` must be accepted, a present `iss` must be the configured
+//!   server, a `refresh_token` is no access token, and the revocation list applies;
+//! - **the cache never vouches longer than the server would**: its key is a digest of the
+//!   endpoint, the configuration and the token (a token one endpoint accepted is never a
+//!   hit for another, even in a shared cache; tokens are never stored), an `active`
+//!   answer lives until `exp` and at most `max_ttl` (the revocation latency the operator
+//!   accepts), and only `active: false` is cached negatively, briefly;
+//! - **floods cost one call**: the verifications of one token share one call (single
+//!   flight), and an `active: false` answer serves from the negative cache;
+//! - the client's secret is never in `Debug`, and its header value is marked sensitive.
+//!
 //! ## Secrets never in `Debug` or logs
 //!
 //! Tokens are never logged: the one audit event per decision

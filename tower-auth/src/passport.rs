@@ -46,7 +46,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::ArcSwapOption;
 use principal::{Clock, ServiceId, SystemClock};
 use principal_proto::{
     ConfigError, DecodeOptions, KeyId, Passport, PassportForm, PassportVerifyingKey, TrustedPeer,
@@ -191,7 +191,8 @@ impl PassportKeys {
 /// ```
 pub struct PassportHeaderVerifier {
     options: DecodeOptions,
-    keys: ArcSwap<PassportKeys>,
+    /// `None`: unsigned passports only ([`PassportHeaderVerifier::unsigned_only`]).
+    keys: ArcSwapOption<PassportKeys>,
     unsigned_from: PeerAllowlist,
     clock: Arc<dyn Clock>,
 }
@@ -204,8 +205,57 @@ impl PassportHeaderVerifier {
     pub fn new(options: DecodeOptions, keys: PassportKeys) -> Self {
         PassportHeaderVerifier {
             options,
-            keys: ArcSwap::from_pointee(keys),
+            keys: ArcSwapOption::from_pointee(keys),
             unsigned_from: PeerAllowlist::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// A verifier that holds no signing key: it accepts only unsigned passports, and only
+    /// from the transport peers on `peers` (exact SPIFFE IDs, as the mTLS acceptor
+    /// authenticated them), for the audience of `options`. A signed passport is refused
+    /// ([`AuthError::SignedPassportNotAccepted`]) until [`set_keys`](Self::set_keys) gives
+    /// it keys. For a hop whose callers are trusted by mTLS alone (pattern 4 over
+    /// pattern 5).
+    ///
+    /// ```
+    /// use principal::{Audience, TestClock, Timestamp};
+    /// use principal_proto::{DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey};
+    /// use tower_auth::passport::PassportHeaderVerifier;
+    /// use tower_auth::peer::{PeerAllowlist, PeerIdentity, SpiffeId};
+    /// use tower_auth::{AuthError, Credentials, Verifier};
+    /// # let now = Timestamp::from_unix_seconds(1_700_000_000);
+    ///
+    /// let gateway: SpiffeId = "spiffe://shop.internal/gateway".parse()?;
+    /// let verifier = PassportHeaderVerifier::unsigned_only(
+    ///     DecodeOptions::new(Audience::new("orders")?),
+    ///     PeerAllowlist::new([gateway.clone()]),
+    /// )
+    /// .clock(std::sync::Arc::new(TestClock::new(now)));
+    /// let peer = PeerIdentity::new(gateway);
+    /// let passport = principal_proto::fixtures::reference_passport(now)?;
+    /// let request_id = passport.request_id().as_str();
+    ///
+    /// // Unsigned, from the allowlisted gateway: accepted.
+    /// let unsigned = passport.encode_header()?;
+    /// let credentials = Credentials::none().with_passport(&unsigned).with_request_id(request_id);
+    /// assert!(verifier.verify(&credentials.with_peer(&peer)).into_ready().unwrap().is_ok());
+    ///
+    /// // Signed, even by a real key and from the same peer: refused, no key to check it.
+    /// let ring = PassportKeyRing::new(PassportSigningKey::ed25519_generate(KeyId::new("edge-1")?)?);
+    /// let signed = ring.sign_header(&passport)?;
+    /// let credentials = Credentials::none().with_passport(&signed).with_request_id(request_id);
+    /// assert!(matches!(
+    ///     verifier.verify(&credentials.with_peer(&peer)).into_ready().unwrap(),
+    ///     Err(AuthError::SignedPassportNotAccepted)
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unsigned_only(options: DecodeOptions, peers: PeerAllowlist) -> Self {
+        PassportHeaderVerifier {
+            options,
+            keys: ArcSwapOption::empty(),
+            unsigned_from: peers,
             clock: Arc::new(SystemClock),
         }
     }
@@ -231,7 +281,7 @@ impl PassportHeaderVerifier {
     /// .clock(std::sync::Arc::new(TestClock::new(now)));
     ///
     /// let passport = principal_proto::fixtures::reference_passport(now)?;
-    /// let header = passport.encode_header(); // unsigned
+    /// let header = passport.encode_header()?; // unsigned
     /// let request_id = passport.request_id().as_str();
     /// let unsigned = Credentials::none().with_passport(&header).with_request_id(request_id);
     ///
@@ -263,8 +313,9 @@ impl PassportHeaderVerifier {
         self
     }
 
-    /// The keys accepted now.
-    pub fn keys(&self) -> Arc<PassportKeys> {
+    /// The keys accepted now; `None` for an [`unsigned_only`](Self::unsigned_only)
+    /// verifier that was given none since.
+    pub fn keys(&self) -> Option<Arc<PassportKeys>> {
         self.keys.load_full()
     }
 
@@ -284,14 +335,17 @@ impl PassportHeaderVerifier {
     ///     PassportKeys::new(old.verifying_key(), edge.clone())?,
     /// );
     /// // Rotation: accept the new key beside the old one, then retire the old one.
-    /// verifier.set_keys(verifier.keys().as_ref().clone().with_key(new.verifying_key(), edge)?);
-    /// assert_eq!(verifier.keys().key_ids().count(), 2);
-    /// verifier.set_keys(verifier.keys().as_ref().clone().without_key(old.key_id())?);
-    /// assert_eq!(verifier.keys().key_ids().map(KeyId::as_str).collect::<Vec<_>>(), ["edge-2"]);
+    /// let keys = verifier.keys().expect("made with keys");
+    /// verifier.set_keys(keys.as_ref().clone().with_key(new.verifying_key(), edge)?);
+    /// let keys = verifier.keys().expect("made with keys");
+    /// assert_eq!(keys.key_ids().count(), 2);
+    /// verifier.set_keys(keys.as_ref().clone().without_key(old.key_id())?);
+    /// let keys = verifier.keys().expect("made with keys");
+    /// assert_eq!(keys.key_ids().map(KeyId::as_str).collect::<Vec<_>>(), ["edge-2"]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_keys(&self, keys: PassportKeys) {
-        self.keys.store(Arc::new(keys));
+        self.keys.store(Some(Arc::new(keys)));
     }
 
     /// The audience passports must name.
@@ -358,6 +412,7 @@ impl PassportHeaderVerifier {
         let (passport, caller) = match PassportForm::of(&bytes) {
             PassportForm::Signed => {
                 let keys = self.keys.load();
+                let keys = keys.as_ref().ok_or(AuthError::SignedPassportNotAccepted)?;
                 let (passport, key) = keys
                     .keys
                     .verify_with_key(&bytes, &self.options, now)
@@ -424,9 +479,10 @@ impl fmt::Debug for PassportHeaderVerifier {
     /// Audience, key ids and allowed peers; never key material.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let keys = self.keys.load();
+        let key_ids: Vec<&KeyId> = keys.iter().flat_map(|keys| keys.key_ids()).collect();
         f.debug_struct("PassportHeaderVerifier")
             .field("audience", self.options.expected_audience())
-            .field("key_ids", &keys.key_ids().collect::<Vec<_>>())
+            .field("key_ids", &key_ids)
             .field("unsigned_from", &self.unsigned_from)
             .finish_non_exhaustive()
     }

@@ -145,8 +145,9 @@ impl fmt::Debug for VerifyFuture {
 /// a credential it recognises and finds bad; see the [module docs](self) for the chain
 /// rule.
 ///
-/// Verifiers of this crate: the JWT verifier (patterns 1 and 2) and the passport verifier
-/// (pattern 4). A [`VerifierChain`] is itself a verifier.
+/// Verifiers of this crate: the JWT verifier (patterns 1 and 2), the introspection
+/// verifier (pattern 3) and the passport verifier (pattern 4). A [`VerifierChain`] is
+/// itself a verifier.
 pub trait Verifier: Send + Sync + 'static {
     /// Verify `credentials`. Answer [`VerifyFuture::ready`] when the verdict needs no
     /// waiting, so callers can skip a box and an await; a pending future copies what it

@@ -480,7 +480,7 @@ fn spoofed_passport(
         .unwrap();
         match ring {
             Some(ring) => ring.load().sign_header(&passport).unwrap(),
-            None => passport.encode_header(),
+            None => passport.encode_header().unwrap(),
         }
     }
 }

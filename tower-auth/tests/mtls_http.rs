@@ -217,7 +217,7 @@ async fn an_unsigned_passport_is_accepted_from_the_allowlisted_workload_only() {
     let pki = Pki::new();
     let (addr, calls) = orders(&pki).await;
     let passport = passport_for("orders", REQUEST_ID, NOW);
-    let unsigned = passport.encode_header();
+    let unsigned = passport.encode_header().unwrap();
 
     // The gateway: several requests on one connection, each with the peer's identity.
     let mut gateway = Client::connect(addr, &connector(&pki, Some(pki.workload(GATEWAY))))
@@ -252,7 +252,9 @@ async fn an_unsigned_passport_is_accepted_from_the_allowlisted_workload_only() {
 async fn a_certificate_that_is_no_workload_identity_of_the_domain_is_never_served() {
     let pki = Pki::new();
     let (addr, calls) = orders(&pki).await;
-    let unsigned = passport_for("orders", REQUEST_ID, NOW).encode_header();
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     let refused = [
         pki.leaf(vec![SanType::DnsName(
             "gateway.shop.internal".try_into().unwrap(),
@@ -295,7 +297,9 @@ async fn a_certificate_that_is_no_workload_identity_of_the_domain_is_never_serve
 async fn a_chain_that_does_not_verify_gets_no_tls_session() {
     let pki = Pki::new();
     let (addr, calls) = orders(&pki).await;
-    let unsigned = passport_for("orders", REQUEST_ID, NOW).encode_header();
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     // The allowlisted SPIFFE ID, from a CA the server does not trust; and no certificate.
     let rogue = Pki::new().workload(GATEWAY);
     for identity in [Some(rogue), None] {

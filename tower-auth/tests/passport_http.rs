@@ -335,7 +335,9 @@ async fn unsigned_passports_over_http_need_an_allowlisted_peer() {
         serve_behind_acceptor(hop.clone(), layer(), peer("spiffe://shop.internal/batch")).await;
     let from_gateway = serve_behind_acceptor(hop, layer(), peer(gateway)).await;
 
-    let unsigned = passport_for("orders", REQUEST_ID, NOW).encode_header();
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     for url in [&no_peer, &batch] {
         let (status, body) = call(url, Some(&unsigned), Some(REQUEST_ID)).await;
         assert_eq!((status, body), (401, json!(INVALID_TOKEN)));
@@ -377,7 +379,9 @@ async fn at_an_edge_a_spoofed_passport_never_becomes_a_principal() {
     let (status, body) = call(&url, Some(&header), Some(REQUEST_ID)).await;
     // Stripped before anything read it: no credentials at all.
     assert_eq!((status, body), (401, json!("Bearer")));
-    let unsigned = passport_for("orders", REQUEST_ID, NOW).encode_header();
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     let (status, _) = call(&url, Some(&unsigned), Some(REQUEST_ID)).await;
     assert_eq!(status, 401);
     assert_eq!(calls.load(Ordering::SeqCst), 0);

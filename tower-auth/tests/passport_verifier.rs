@@ -261,6 +261,7 @@ fn rotation_accepts_the_previous_key_until_it_is_retired() {
     orders.set_keys(
         orders
             .keys()
+            .unwrap()
             .as_ref()
             .clone()
             .with_key(next_public, service("edge"))
@@ -277,6 +278,7 @@ fn rotation_accepts_the_previous_key_until_it_is_retired() {
     orders.set_keys(
         orders
             .keys()
+            .unwrap()
             .as_ref()
             .clone()
             .without_key(&kid("edge-1"))
@@ -343,7 +345,9 @@ fn unsigned_passports_need_an_allowlisted_peer() {
     let clock = clock();
     let (_, orders) = edge_and_orders(&clock);
     let gateway: SpiffeId = GATEWAY.parse().unwrap();
-    let unsigned = passport_for("orders", REQUEST_ID, NOW).encode_header();
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     let credentials = Credentials::none()
         .with_passport(&unsigned)
         .with_request_id(REQUEST_ID);
@@ -405,7 +409,9 @@ fn unsigned_passports_need_an_allowlisted_peer() {
         ),
         "passport_request_id_mismatch"
     );
-    let for_billing = passport_for("billing", REQUEST_ID, NOW).encode_header();
+    let for_billing = passport_for("billing", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
     assert_eq!(
         refusal(
             orders
@@ -440,5 +446,74 @@ fn an_oversized_passport_is_refused_before_decoding() {
     assert_eq!(
         refusal(verify(&orders, &huge, Some(REQUEST_ID))),
         "passport_too_large"
+    );
+}
+
+#[test]
+fn an_unsigned_only_verifier_refuses_signed_passports_until_it_is_given_keys() {
+    let clock = clock();
+    let gateway: SpiffeId = GATEWAY.parse().unwrap();
+    let orders = PassportHeaderVerifier::unsigned_only(
+        principal_proto::DecodeOptions::new(audience("orders")),
+        PeerAllowlist::new([gateway.clone()]),
+    )
+    .clock(std::sync::Arc::new(clock.clone()));
+    assert!(orders.keys().is_none());
+    let gateway_peer = PeerIdentity::new(gateway.clone());
+    let edge = ed25519_ring("edge-1");
+    let signed = signed(&edge, "orders");
+
+    // Signed, from the allowlisted peer and with the right request id: refused, reason
+    // of its own, with or without a peer.
+    let credentials = Credentials::none()
+        .with_passport(&signed)
+        .with_request_id(REQUEST_ID);
+    for credentials in [credentials.with_peer(&gateway_peer), credentials] {
+        let error = orders
+            .verify(&credentials)
+            .into_ready()
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(error, AuthError::SignedPassportNotAccepted));
+        assert_eq!(refusal(Err(error)), "signed_passport_not_accepted");
+    }
+
+    // Unsigned: the peer rule as for any passport verifier.
+    let unsigned = passport_for("orders", REQUEST_ID, NOW)
+        .encode_header()
+        .unwrap();
+    let credentials = Credentials::none()
+        .with_passport(&unsigned)
+        .with_request_id(REQUEST_ID);
+    assert_eq!(
+        refusal(orders.verify(&credentials).into_ready().unwrap()),
+        "unsigned_passport_without_peer"
+    );
+    let batch = PeerIdentity::new("spiffe://shop.internal/batch".parse().unwrap());
+    assert_eq!(
+        refusal(
+            orders
+                .verify(&credentials.with_peer(&batch))
+                .into_ready()
+                .unwrap()
+        ),
+        "unsigned_passport_peer_not_allowed"
+    );
+    let verified = orders
+        .verify(&credentials.with_peer(&gateway_peer))
+        .into_ready()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        verified.caller().unwrap().identity(),
+        &CallerIdentity::Workload(gateway)
+    );
+
+    // Given keys: signed passports are checked with them.
+    orders.set_keys(PassportKeys::new(public_key(&edge), service("edge")).unwrap());
+    let verified = verify(&orders, &signed, Some(REQUEST_ID)).unwrap();
+    assert_eq!(
+        verified.caller().unwrap().identity(),
+        &CallerIdentity::Service(service("edge"))
     );
 }

@@ -14,10 +14,9 @@
 //! | signed-passport | a passport for the callee, signed with its Ed25519 key ([`Route::signed_passport`]) | with the caller's public key; the caller is the signing service |
 //! | unsigned-passport | an unsigned passport for the callee ([`Route::unsigned_passport`]) | only from the caller's SPIFFE ID (the mTLS peer), on an allowlist of one; the caller is that workload |
 //!
-//! In the unsigned-passport pattern the hop's passport verifier still holds the caller's
-//! Ed25519 key (tower-auth's `PassportHeaderVerifier` is always built with at least one
-//! key), so a passport that caller signed is accepted too: the sender chooses the form,
-//! and the other form gains it nothing.
+//! In the unsigned-passport pattern the hop's passport verifier holds no key at all
+//! ([`PassportHeaderVerifier::unsigned_only`]): mTLS alone vouches for the caller, and a
+//! signed passport is refused.
 
 use std::sync::Arc;
 
@@ -496,16 +495,18 @@ pub async fn hop_verifier(
                     .map_err(|e| DemoError::config("internal JWT verifier", e))?,
             )
         }
-        DemoPattern::SignedPassport | DemoPattern::UnsignedPassport => {
+        DemoPattern::SignedPassport => {
             let keys = PassportKeys::new(caller.passport_key.clone(), caller.service_id.clone())
                 .map_err(|e| DemoError::config("passport keys", e))?;
-            let mut verifier =
-                PassportHeaderVerifier::new(DecodeOptions::new(audience.clone()), keys);
-            if pattern == DemoPattern::UnsignedPassport {
-                verifier = verifier.unsigned_from(PeerAllowlist::new([caller.spiffe_id.clone()]));
-            }
-            Arc::new(verifier)
+            Arc::new(PassportHeaderVerifier::new(
+                DecodeOptions::new(audience.clone()),
+                keys,
+            ))
         }
+        DemoPattern::UnsignedPassport => Arc::new(PassportHeaderVerifier::unsigned_only(
+            DecodeOptions::new(audience.clone()),
+            PeerAllowlist::new([caller.spiffe_id.clone()]),
+        )),
     };
     Ok(HopVerifier {
         verifier,

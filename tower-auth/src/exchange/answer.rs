@@ -5,6 +5,8 @@ use std::sync::Arc;
 use principal::{ScopeSet, Timestamp};
 use serde::Deserialize;
 
+use crate::http_client::is_json_media_type;
+
 use super::{
     ClientAuth, ExchangeError, ExchangeRequest, ExchangedToken, GRANT_TYPE, MAX_TOKEN_BYTES,
     MAX_TOKEN_TYPE_BYTES, OAuthErrorCode, TokenType, is_visible_ascii,
@@ -55,18 +57,6 @@ struct Success {
 #[derive(Deserialize)]
 struct Failure {
     error: String,
-}
-
-/// `application/json` or any `application/*+json`, with any parameters.
-pub(super) fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Reads the endpoint's answer to an exchange that requested `requested`.

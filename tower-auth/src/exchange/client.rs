@@ -15,6 +15,7 @@ use super::{
     ClientAuth, EXCHANGE_TARGET, ExchangeConfigError, ExchangeError, ExchangeRequest,
     ExchangedToken,
 };
+use crate::http_client::{self, BodyError, ClientSettings, error_chain};
 use crate::jwks::echo;
 use crate::jwks::url_rule;
 
@@ -191,7 +192,14 @@ impl Inner {
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let body = self.read_bounded(&mut response).await?;
+        let body = http_client::read_bounded(&mut response, self.max_answer_bytes)
+            .await
+            .map_err(|error| match error {
+                BodyError::TooLarge => ExchangeError::TooLarge {
+                    limit: self.max_answer_bytes,
+                },
+                BodyError::Transport(error) => transport_error(&error),
+            })?;
         parse_answer(
             status,
             content_type.as_deref(),
@@ -199,28 +207,6 @@ impl Inner {
             request.target.requested(),
             self.clock.now(),
         )
-    }
-
-    /// The body, refused past the limit (announced or counted while read).
-    async fn read_bounded(
-        &self,
-        response: &mut reqwest::Response,
-    ) -> Result<Vec<u8>, ExchangeError> {
-        let limit = self.max_answer_bytes;
-        let too_large = ExchangeError::TooLarge { limit };
-        let announced = response.content_length();
-        if announced.is_some_and(|len| len > limit as u64) {
-            return Err(too_large);
-        }
-        let capacity = announced.map_or(4 * 1024, |len| len as usize).min(limit);
-        let mut body = Vec::with_capacity(capacity);
-        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
-            if body.len() + chunk.len() > limit {
-                return Err(too_large);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
     }
 
     /// One event per call to the endpoint; never a token.
@@ -257,18 +243,6 @@ fn transport_error(error: &reqwest::Error) -> ExchangeError {
             detail: echo(&error_chain(error)),
         }
     }
-}
-
-/// The error and its sources, joined: reqwest's own message alone says little.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 impl TokenExchangeClientBuilder {
@@ -338,19 +312,16 @@ impl TokenExchangeClientBuilder {
         if self.max_entries == 0 {
             return Err(ExchangeConfigError::NoCacheEntries);
         }
-        let mut http = reqwest::Client::builder()
-            // A redirect would hand the subject token and the client's credentials to a
-            // host the operator never named.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout)
-            .user_agent(concat!("baton-tower-auth/", env!("CARGO_PKG_VERSION")));
-        if url_rule::is_loopback(&endpoint) {
-            // A loopback endpoint is local by definition; an environment proxy must not
-            // get the tokens.
-            http = http.no_proxy();
-        }
-        let http = http.build().map_err(|e| ExchangeConfigError::HttpClient {
+        // The crate's one hardened client: no redirects (one would hand the subject token
+        // and the client's credentials to a host the operator never named), timeouts,
+        // no environment proxy for a loopback endpoint; connections kept, as exchanges
+        // are frequent.
+        let http = http_client::client(ClientSettings {
+            timeout: self.timeout,
+            loopback: url_rule::is_loopback(&endpoint),
+            keep_alive: true,
+        })
+        .map_err(|e| ExchangeConfigError::HttpClient {
             detail: error_chain(&e),
         })?;
         let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);

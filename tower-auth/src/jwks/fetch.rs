@@ -1,8 +1,11 @@
-//! HTTP fetching of metadata and JWKS documents: no redirects, bounded bodies, JSON only.
+//! HTTP fetching of metadata and JWKS documents, with the crate's one hardened client
+//! ([`crate::http_client`]: no redirects, timeouts, bounded bodies, JSON only).
 
 use reqwest::header::{ACCEPT, AGE, CACHE_CONTROL, CONTENT_TYPE, HeaderMap};
 use reqwest::{Client, StatusCode, Url};
 use serde::Deserialize;
+
+use crate::http_client::{self, BodyError, ClientSettings, error_chain, is_json_media_type};
 
 use super::error::{JwksConfigError, JwksError};
 use super::key::echo;
@@ -33,20 +36,14 @@ impl Fetcher {
         source: &JwksSource,
         policy: &RefreshPolicy,
     ) -> Result<Self, JwksConfigError> {
-        let mut builder = Client::builder()
-            // A redirect could send the fetch to a host the operator never named.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(policy.fetch_timeout())
-            .connect_timeout(policy.fetch_timeout())
+        let client = http_client::client(ClientSettings {
+            timeout: policy.fetch_timeout(),
+            loopback: source.is_loopback(),
             // Fetches are minutes apart: a pooled connection buys nothing, and a fresh one
             // sees a server that went away at once.
-            .pool_max_idle_per_host(0)
-            .user_agent(concat!("baton-tower-auth/", env!("CARGO_PKG_VERSION")));
-        if source.is_loopback() {
-            // A loopback IdP is local by definition; an environment proxy must not get it.
-            builder = builder.no_proxy();
-        }
-        let client = builder.build().map_err(|e| JwksConfigError::HttpClient {
+            keep_alive: false,
+        })
+        .map_err(|e| JwksConfigError::HttpClient {
             detail: error_chain(&e),
         })?;
         Ok(Fetcher {
@@ -144,41 +141,14 @@ impl Fetcher {
             url: url_text.to_owned(),
             limit: self.max_body_bytes,
         };
-        let announced = response.content_length();
-        if announced.is_some_and(|len| len > self.max_body_bytes as u64) {
-            return Err(too_large());
-        }
-        let capacity = announced
-            .map_or(8 * 1024, |len| len as usize)
-            .min(self.max_body_bytes);
-        let mut body = Vec::with_capacity(capacity);
-        // Counted while reading: a server that lies about (or omits) its length is cut off
-        // at the limit instead of filling memory.
-        while let Some(chunk) = response
-            .chunk()
+        let body = http_client::read_bounded(&mut response, self.max_body_bytes)
             .await
-            .map_err(|e| transport_error(url_text, &e))?
-        {
-            if body.len() + chunk.len() > self.max_body_bytes {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+            .map_err(|error| match error {
+                BodyError::TooLarge => too_large(),
+                BodyError::Transport(e) => transport_error(url_text, &e),
+            })?;
         Ok((body, response.headers().clone()))
     }
-}
-
-/// `application/json`, `application/jwk-set+json` or any `application/*+json`, with any
-/// parameters. A missing `Content-Type` is let through to the JSON parser.
-fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn transport_error(url: &str, error: &reqwest::Error) -> JwksError {
@@ -191,46 +161,6 @@ fn transport_error(url: &str, error: &reqwest::Error) -> JwksError {
             url: url.to_owned(),
             // reqwest's chain repeats the URL and whatever the peer's TLS or HTTP stack said.
             detail: echo(&error_chain(error)),
-        }
-    }
-}
-
-/// The error and its sources, joined: reqwest's own message alone says little.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_media_types() {
-        for ok in [
-            "application/json",
-            "application/json; charset=utf-8",
-            "Application/JSON",
-            "application/jwk-set+json",
-            "application/problem+json",
-        ] {
-            assert!(is_json_media_type(ok), "{ok}");
-        }
-        for bad in [
-            "text/html",
-            "text/html; charset=utf-8",
-            "text/plain",
-            "application/jsonp",
-            "",
-        ] {
-            assert!(!is_json_media_type(bad), "{bad}");
         }
     }
 }

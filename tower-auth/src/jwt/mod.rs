@@ -114,7 +114,7 @@
 //! # }
 //! ```
 
-mod checks;
+pub(crate) mod checks;
 mod config;
 mod settings;
 mod token;
@@ -125,6 +125,7 @@ pub use self::config::{
     KeySource, MAX_CLAIM_NAME_BYTES, MAX_LEEWAY, MAX_MAX_TOKEN_BYTES, MAX_REQUIRED_CLAIMS,
     MAX_TYP_BYTES,
 };
+pub(crate) use self::settings::claim_mapping;
 pub use self::settings::{IssuerSettings, JwtVerifierSettings, KeySettings, MappingPreset};
 pub use self::token::MAX_HEADER_BYTES;
 pub use self::verifier::{JwtVerifier, JwtVerifierBuilder, WarmError};

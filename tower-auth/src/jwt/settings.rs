@@ -198,26 +198,45 @@ impl IssuerSettings {
         if let Some(max) = self.max_token_bytes {
             builder = builder.max_token_bytes(max);
         }
-        let mut mapping = match self.claim_mapping {
-            MappingPreset::Generic => ClaimMapping::generic(),
-            MappingPreset::Keycloak => ClaimMapping::keycloak(),
-            MappingPreset::Baton => ClaimMapping::baton(),
-        };
-        for (client_id, service) in &self.services {
-            let service = ServiceId::parse(service).map_err(|_| invalid("services", service))?;
-            mapping = mapping.with_service(client_id.as_str(), service);
-        }
-        for actor_issuer in &self.actor_issuers {
-            let actor_issuer = Issuer::new(actor_issuer.as_str())
-                .map_err(|_| invalid("actor_issuers", actor_issuer))?;
-            mapping = mapping.with_actor_issuer(actor_issuer);
-        }
-        if self.insecure_allow_missing_sub {
-            mapping = mapping.insecure_allow_missing_sub();
-        }
+        let mapping = claim_mapping(
+            self.claim_mapping,
+            &self.services,
+            &self.actor_issuers,
+            self.insecure_allow_missing_sub,
+        )
+        .map_err(|(field, value)| invalid(field, value))?;
         builder = builder.claim_mapping(mapping);
         builder.build()
     }
+}
+
+/// The [`ClaimMapping`] the mapping settings name: a preset, named services, actor
+/// issuers, the missing-`sub` opt-out. The one reading of these settings, for JWT and
+/// introspection verifiers alike; a value that does not parse is returned with its field.
+pub(crate) fn claim_mapping<'a>(
+    preset: MappingPreset,
+    services: &'a BTreeMap<String, String>,
+    actor_issuers: &'a [String],
+    allow_missing_sub: bool,
+) -> Result<ClaimMapping, (&'static str, &'a str)> {
+    let mut mapping = match preset {
+        MappingPreset::Generic => ClaimMapping::generic(),
+        MappingPreset::Keycloak => ClaimMapping::keycloak(),
+        MappingPreset::Baton => ClaimMapping::baton(),
+    };
+    for (client_id, service) in services {
+        let service = ServiceId::parse(service).map_err(|_| ("services", service.as_str()))?;
+        mapping = mapping.with_service(client_id.as_str(), service);
+    }
+    for actor_issuer in actor_issuers {
+        let actor_issuer = Issuer::new(actor_issuer.as_str())
+            .map_err(|_| ("actor_issuers", actor_issuer.as_str()))?;
+        mapping = mapping.with_actor_issuer(actor_issuer);
+    }
+    if allow_missing_sub {
+        mapping = mapping.insecure_allow_missing_sub();
+    }
+    Ok(mapping)
 }
 
 fn invalid(field: &'static str, value: &str) -> ConfigError {

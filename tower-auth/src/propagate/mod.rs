@@ -69,6 +69,7 @@ use http::header::AUTHORIZATION;
 use http::uri::{Authority, Scheme, Uri};
 use http::{HeaderMap, HeaderName};
 use principal::{Audience, Clock, SystemClock};
+use principal_proto::header::HeaderLimit;
 use principal_proto::{PassportError, PassportKeyRing};
 
 pub use self::service::{BoxError, PropagateService, ResponseFuture};
@@ -83,6 +84,11 @@ pub const PROPAGATE_TARGET: &str = "baton::propagate";
 /// then set only by the destination's route.
 pub const IDENTITY_HEADERS: [HeaderName; 3] =
     [AUTHORIZATION, PRINCIPAL_HEADER, INTERNAL_TOKEN_HEADER];
+
+// A passport a route may send always fits what tower-auth reads from one credential header.
+const _: () = assert!(
+    principal_proto::header::MAX_HEADER_LEN <= crate::credentials::MAX_CREDENTIAL_HEADER_BYTES
+);
 
 /// Default lifetime of a passport made for one call, in seconds (request-scoped).
 pub const DEFAULT_PASSPORT_LIFETIME_SECS: u32 = 60;
@@ -103,6 +109,7 @@ pub(crate) enum Attach {
         audience: Audience,
         signing: PassportSigning,
         lifetime_secs: u32,
+        max_header: HeaderLimit,
     },
     MintedJwt {
         cache: Arc<MintCache>,
@@ -181,6 +188,7 @@ impl Route {
             audience,
             signing: PassportSigning::Sign(ring),
             lifetime_secs: DEFAULT_PASSPORT_LIFETIME_SECS,
+            max_header: HeaderLimit::default(),
         })
     }
 
@@ -195,6 +203,7 @@ impl Route {
             audience: domain,
             signing: PassportSigning::Forward(ring),
             lifetime_secs: DEFAULT_PASSPORT_LIFETIME_SECS,
+            max_header: HeaderLimit::default(),
         })
     }
 
@@ -206,6 +215,7 @@ impl Route {
             audience,
             signing: PassportSigning::Unsigned,
             lifetime_secs: DEFAULT_PASSPORT_LIFETIME_SECS,
+            max_header: HeaderLimit::default(),
         })
     }
 
@@ -280,6 +290,42 @@ impl Route {
         Ok(self)
     }
 
+    /// For a passport route: the longest `x-principal-bin` value it sends (default
+    /// [`DEFAULT_MAX_HEADER_LEN`](principal_proto::header::DEFAULT_MAX_HEADER_LEN), 4 KiB,
+    /// under the 8 KiB of metadata a gRPC peer accepts in total). A call whose passport
+    /// would be longer, a Principal too large for it (or a received passport too long to
+    /// forward), is refused before it is sent: [`PropagateError::Passport`] with
+    /// [`PassportError::PrincipalTooLarge`]. Keep it within what the destination reads
+    /// (its `DecodeOptions::max_bytes`, signed and base64-encoded).
+    ///
+    /// ```
+    /// use principal::Audience;
+    /// use principal_proto::header::HeaderLimit;
+    /// use tower_auth::propagate::Route;
+    ///
+    /// let route = Route::unsigned_passport(Audience::new("orders")?)
+    ///     .passport_header_limit(HeaderLimit::new(2048)?);
+    /// assert_eq!(route.max_passport_header_len(), Some(2048));
+    /// assert_eq!(Route::unsigned_passport(Audience::new("orders")?).max_passport_header_len(), Some(4096));
+    /// assert_eq!(Route::passthrough().max_passport_header_len(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn passport_header_limit(mut self, limit: HeaderLimit) -> Self {
+        if let Attach::Passport { max_header, .. } = &mut self.attach {
+            *max_header = limit;
+        }
+        self
+    }
+
+    /// For a passport route, the longest `x-principal-bin` value it sends; `None` for
+    /// other routes.
+    pub fn max_passport_header_len(&self) -> Option<usize> {
+        match &self.attach {
+            Attach::Passport { max_header, .. } => Some(max_header.max_len()),
+            _ => None,
+        }
+    }
+
     /// Whether attaching may wait (a minted JWT on a cold cache, a token exchange): such a
     /// route needs the layer, never a synchronous hook ([`PropagateLayer::attach_now`]).
     pub fn may_wait(&self) -> bool {
@@ -318,10 +364,12 @@ impl fmt::Debug for Route {
             Attach::Passport {
                 audience,
                 lifetime_secs,
+                max_header,
                 ..
             } => {
                 debug.field("audience", audience);
                 debug.field("lifetime_secs", lifetime_secs);
+                debug.field("max_header_len", &max_header.max_len());
             }
             Attach::MintedJwt {
                 audience, header, ..
@@ -393,7 +441,9 @@ pub enum PropagateError {
         /// The destination authority.
         destination: String,
     },
-    /// The passport could not be made (a Principal too large, a signing failure...).
+    /// The passport could not be made or forwarded: a Principal too large for the
+    /// route's header limit ([`PassportError::PrincipalTooLarge`], nothing sent), a
+    /// signing failure...
     #[error("passport for {destination}: {source}")]
     Passport {
         /// The destination authority.

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use pin_project_lite::pin_project;
-use principal_proto::Passport;
+use principal_proto::{Passport, PassportError};
 use tower_service::Service;
 
 use super::{
@@ -236,6 +236,7 @@ fn attach(
             audience,
             signing,
             lifetime_secs,
+            max_header,
         } => {
             if let (PassportSigning::Forward(_), Some(received)) =
                 (signing, ctx.received_passport())
@@ -243,7 +244,17 @@ fn attach(
                 // alone is never handed to another (the route signs the domain's instead).
                 && verified.passport_audience() == Some(audience)
             {
-                // Inside the trust domain: the exact bytes the edge signed.
+                // Inside the trust domain: the exact bytes the edge signed, if they fit
+                // what this route sends (a receiver may read longer values than it sends).
+                if received.len() > max_header.max_len() {
+                    return Plan::Refuse(PropagateError::Passport {
+                        destination: destination(),
+                        source: PassportError::PrincipalTooLarge {
+                            len: received.len(),
+                            max: max_header.max_len(),
+                        },
+                    });
+                }
                 let mut value = received.clone();
                 value.set_sensitive(true);
                 headers.insert(PRINCIPAL_HEADER, value);
@@ -268,9 +279,9 @@ fn attach(
             )
             .and_then(|passport| match signing {
                 PassportSigning::Sign(ring) | PassportSigning::Forward(ring) => {
-                    ring.load().sign_header(&passport)
+                    ring.load().sign_header_within(&passport, *max_header)
                 }
-                PassportSigning::Unsigned => Ok(passport.encode_header()),
+                PassportSigning::Unsigned => passport.encode_header_within(*max_header),
             });
             match header {
                 Ok(header) => set(headers, PRINCIPAL_HEADER, &header, destination),

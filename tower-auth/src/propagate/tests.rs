@@ -246,6 +246,48 @@ async fn forward_passes_the_received_passport_unchanged_and_signs_at_the_edge() 
 }
 
 #[tokio::test]
+async fn a_received_passport_longer_than_the_route_sends_is_not_forwarded() {
+    let limit = principal_proto::header::HeaderLimit::new(128).unwrap();
+    let layer = PropagateLayer::new()
+        .route(
+            "orders.internal:8080",
+            Route::forward_passport(ring(), domain()).passport_header_limit(limit),
+        )
+        .unwrap()
+        .clock(clock());
+    // Accepted on the way in (a receiver may read longer values than a route sends).
+    let received = |len: usize| {
+        context_of(Some(verified(NOW + 3600).with_passport_audience(domain())))
+            .with_received_passport(http::HeaderValue::from_str(&"A".repeat(len)).unwrap())
+    };
+    let error = send(
+        layer.clone(),
+        Some(received(129)),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap_err()
+    .downcast::<PropagateError>()
+    .unwrap();
+    assert!(matches!(
+        *error,
+        PropagateError::Passport {
+            source: PassportError::PrincipalTooLarge { len: 129, max: 128 },
+            ..
+        }
+    ));
+    // At the limit, forwarded unchanged.
+    let headers = send(
+        layer,
+        Some(received(128)),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(headers["x-principal-bin"], "A".repeat(128).as_str());
+}
+
+#[tokio::test]
 async fn without_a_principal_nothing_is_sent_or_the_call_is_refused() {
     let route = Route::signed_passport(ring(), domain());
     let layer = PropagateLayer::new()
