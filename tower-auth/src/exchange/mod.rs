@@ -83,9 +83,8 @@
 //! A token endpoint on loopback, and an exchange for the `orders` audience:
 //!
 //! ```
-//! use axum::{Form, Json, Router, routing::post};
+//! use axum::{Json, Router, body::Bytes, routing::post};
 //! use principal::{Audience, ScopeSet};
-//! use std::collections::HashMap;
 //! use tower_auth::exchange::{
 //!     ClientAuth, ExchangeRequest, ExchangeTarget, TokenExchangeClient, TokenType,
 //! };
@@ -93,8 +92,9 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // A security token service that grants `orders` and refuses every other audience.
-//! let sts = Router::new().route("/token", post(|Form(form): Form<HashMap<String, String>>| async move {
-//!     if form.get("audience").map(String::as_str) == Some("orders") {
+//! let sts = Router::new().route("/token", post(|form: Bytes| async move {
+//!     let for_orders = form_urlencoded::parse(&form).any(|(k, v)| k == "audience" && v == "orders");
+//!     if for_orders {
 //!         (http::StatusCode::OK, Json(serde_json::json!({
 //!             "access_token": "exchanged-for-orders",
 //!             "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
