@@ -74,7 +74,9 @@
 //!   is dropped at once instead of being served to its end. A timeout or a 5xx does not
 //!   drop it: the endpoint said nothing about the token.
 //! - **Bounded.** At most [`max_entries`](TokenExchangeClientBuilder::max_entries) keys;
-//!   when full, expired entries go first, then the one closest to expiry.
+//!   when full, entries with nothing fresh go first, then the one closest to renewal. A
+//!   key whose call is under way is never dropped, so a burst of new keys may pass the
+//!   bound by the calls in flight until they end.
 //!
 //! Time comes from the [`Clock`](principal::Clock) given to the builder.
 //!
