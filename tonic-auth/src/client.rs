@@ -150,6 +150,34 @@ pub fn refusal_as_status(error: BoxError) -> BoxError {
     }
 }
 
+/// As [`refusal_as_status`], but every error becomes a [`Status`]: the propagate
+/// layer's refusals as the interceptor answers them, the channel's own errors as tonic
+/// reports them ([`Status::from_error`]). For a client stack whose error type must be a
+/// plain `Status`: a boxed error type trips rustc's higher-ranked lifetime check when a
+/// generated client is called in a future that must be `Send` (an axum or tonic handler).
+/// `ServiceBuilder::new().map_err(refusal_into_status).layer(layer).service(channel)`.
+///
+/// ```
+/// use tonic::{Code, Status};
+/// use tonic_auth::client::refusal_into_status;
+/// use tower_auth::propagate::{BoxError, PropagateError};
+///
+/// let refused: BoxError = Box::new(PropagateError::NoPrincipal { destination: "documents:50051".into() });
+/// assert_eq!(refusal_into_status(refused).code(), Code::Unauthenticated);
+///
+/// // A status passes as it is; any other error is tonic's UNKNOWN.
+/// let status: BoxError = Box::new(Status::unavailable("connection refused"));
+/// assert_eq!(refusal_into_status(status).code(), Code::Unavailable);
+/// let other: BoxError = "connection refused".into();
+/// assert_eq!(refusal_into_status(other).code(), Code::Unknown);
+/// ```
+pub fn refusal_into_status(error: BoxError) -> Status {
+    match error.downcast::<PropagateError>() {
+        Ok(refused) => refusal(&refused),
+        Err(other) => Status::from_error(other),
+    }
+}
+
 /// The status of a call this client refuses to make.
 fn refusal(error: &PropagateError) -> Status {
     match error {

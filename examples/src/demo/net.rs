@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tonic::Status;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic_auth::client::refusal_as_status;
+use tonic_auth::client::refusal_into_status;
 use tonic_auth::transport::{MtlsIncoming, grpc_server_config, incoming};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
@@ -18,7 +18,7 @@ use tower_auth::mtls::rustls::pki_types::pem::PemObject;
 use tower_auth::mtls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower_auth::mtls::{MtlsAcceptor, MtlsListener};
 use tower_auth::peer::TrustDomain;
-use tower_auth::propagate::{BoxError, PropagateLayer, Route};
+use tower_auth::propagate::{PropagateLayer, Route};
 
 use super::pki::{DevPki, SERVER_NAME, WorkloadCert};
 use super::{DemoError, TRUST_DOMAIN};
@@ -151,14 +151,6 @@ pub type HopChannel = BoxCloneSyncService<
     Status,
 >;
 
-/// The layer's refusals as tonic-auth maps them; the channel's own errors as tonic does.
-fn as_status(error: BoxError) -> Status {
-    match refusal_as_status(error).downcast::<Status>() {
-        Ok(status) => *status,
-        Err(other) => Status::from_error(other),
-    }
-}
-
 /// A channel to `endpoint` that attaches `route`'s identity to every call (and nothing
 /// to anything else). It connects on first use.
 ///
@@ -176,7 +168,7 @@ pub fn hop_channel(endpoint: &Endpoint, route: Route) -> Result<HopChannel, Demo
     let channel: Channel = endpoint.connect_lazy();
     Ok(BoxCloneSyncService::new(
         ServiceBuilder::new()
-            .map_err(as_status)
+            .map_err(refusal_into_status)
             .layer(layer)
             .service(channel),
     ))
