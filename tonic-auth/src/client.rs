@@ -122,12 +122,11 @@ impl Interceptor for PassportInterceptor {
 /// The layer's error as tonic should report it: a refusal of the propagate layer
 /// ([`PropagateError`]) becomes the same status [`PassportInterceptor`] answers
 /// (`UNAUTHENTICATED` for a required Principal that is absent, `RESOURCE_EXHAUSTED` for a
-/// Principal too large for the route's passport header limit, `INTERNAL` otherwise). A
-/// failed token exchange (a route the interceptor never takes) is `UNAVAILABLE` when the
-/// token endpoint could not answer (timeout, unreachable, an error status),
-/// `UNAUTHENTICATED` when it refused the caller's token (`invalid_grant`), and `INTERNAL`
-/// otherwise
-/// instead of tonic's `UNKNOWN`; the channel's own errors pass unchanged. For
+/// Principal too large for the route's passport header limit, `INTERNAL` otherwise)
+/// instead of tonic's `UNKNOWN`; the channel's own errors pass unchanged. A failed token
+/// exchange (a route only the layer takes) is `UNAVAILABLE` when the token endpoint could
+/// not answer (a timeout, unreachable, an error status), `UNAUTHENTICATED` when it refused
+/// the caller's token (`invalid_grant`), and `INTERNAL` otherwise. For
 /// `ServiceBuilder::new().map_err(refusal_as_status).layer(layer).service(channel)`.
 ///
 /// ```
