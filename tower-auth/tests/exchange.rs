@@ -851,6 +851,33 @@ async fn single_flight_a_thousand_concurrent_exchanges_make_one_call() {
 }
 
 #[tokio::test]
+async fn a_cancelled_exchange_leaves_nothing_behind() {
+    let sts = Sts::start().await;
+    let client = sts.basic_client(&clock());
+    let request = request(SUBJECT, "orders");
+    sts.hold();
+    {
+        // The caller goes away while its call is at the endpoint.
+        let exchange = client.exchange(&request);
+        let arrived = sts.arrived(1);
+        tokio::select! {
+            _ = exchange => panic!("the held call answered"),
+            () = arrived => {}
+        }
+    }
+    sts.release();
+    // The next caller takes the key over and is answered.
+    let token = client.exchange(&request).await.unwrap();
+    assert_eq!(token.as_str(), "exchanged-2");
+    assert_eq!(
+        client.exchange(&request).await.unwrap().as_str(),
+        "exchanged-2"
+    );
+    assert_eq!(sts.calls(), 2);
+    assert_eq!(client.cached_len(), 1);
+}
+
+#[tokio::test]
 async fn distinct_subjects_actors_audiences_scopes_and_types_are_distinct_keys() {
     let sts = Sts::start().await;
     let client = sts.basic_client(&clock());
