@@ -29,6 +29,7 @@ use principal_proto::PassportError;
 use tonic::metadata::MetadataMap;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
+use tower_auth::exchange::{ExchangeError, OAuthErrorCode};
 use tower_auth::propagate::{
     BoxError, PROPAGATE_TARGET, PropagateConfigError, PropagateError, PropagateLayer,
 };
@@ -122,7 +123,10 @@ impl Interceptor for PassportInterceptor {
 /// ([`PropagateError`]) becomes the same status [`PassportInterceptor`] answers
 /// (`UNAUTHENTICATED` for a required Principal that is absent, `RESOURCE_EXHAUSTED` for a
 /// Principal too large for the route's passport header limit, `INTERNAL` otherwise)
-/// instead of tonic's `UNKNOWN`; the channel's own errors pass unchanged. For
+/// instead of tonic's `UNKNOWN`; the channel's own errors pass unchanged. A failed token
+/// exchange (a route only the layer takes) is `UNAVAILABLE` when the token endpoint could
+/// not answer (a timeout, unreachable, an error status), `UNAUTHENTICATED` when it refused
+/// the caller's token (`invalid_grant`), and `INTERNAL` otherwise. For
 /// `ServiceBuilder::new().map_err(refusal_as_status).layer(layer).service(channel)`.
 ///
 /// ```
@@ -184,6 +188,16 @@ fn refusal(error: &PropagateError) -> Status {
         } => Status::resource_exhausted(format!(
             "principal too large for a passport: {len} bytes, more than the limit of {max}"
         )),
+        PropagateError::Exchange { source, .. } => match source {
+            ExchangeError::Timeout
+            | ExchangeError::Unreachable { .. }
+            | ExchangeError::HttpStatus { .. } => Status::unavailable("token exchange unavailable"),
+            ExchangeError::Rejected {
+                code: OAuthErrorCode::InvalidGrant,
+                ..
+            } => Status::unauthenticated("credential refused for exchange"),
+            _ => Status::internal("identity could not be attached"),
+        },
         // A Principal too large for a passport, a request id it cannot carry...: this
         // client's own fault, said briefly (the reason is in the debug event).
         _ => Status::internal("identity could not be attached"),
@@ -220,5 +234,55 @@ impl ClientConfigError {
             ClientConfigError::Endpoint(error) => error.reason(),
             ClientConfigError::RouteMayWait { .. } => "route_may_wait",
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn a_failed_exchange_maps_to_a_status_by_what_failed() {
+        let status = |source: ExchangeError| {
+            refusal_as_status(Box::new(PropagateError::Exchange {
+                destination: "documents:50051".into(),
+                source,
+            }))
+            .downcast::<Status>()
+            .unwrap()
+            .code()
+        };
+        assert_eq!(status(ExchangeError::Timeout), Code::Unavailable);
+        assert_eq!(
+            status(ExchangeError::Unreachable {
+                detail: "refused".into()
+            }),
+            Code::Unavailable
+        );
+        assert_eq!(
+            status(ExchangeError::HttpStatus { status: 503 }),
+            Code::Unavailable
+        );
+        assert_eq!(
+            status(ExchangeError::Rejected {
+                code: OAuthErrorCode::InvalidGrant,
+                status: 400
+            }),
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            status(ExchangeError::Rejected {
+                code: OAuthErrorCode::InvalidTarget,
+                status: 400
+            }),
+            Code::Internal
+        );
+        assert_eq!(
+            status(ExchangeError::MissingIssuedTokenType),
+            Code::Internal
+        );
     }
 }

@@ -84,6 +84,11 @@ impl BearerToken {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// The token, shared (no copy).
+    pub(crate) fn shared(&self) -> Arc<str> {
+        Arc::clone(&self.0)
+    }
 }
 
 impl fmt::Debug for BearerToken {

@@ -1,9 +1,10 @@
 //! The one way this crate calls out over HTTP (JWKS and metadata fetches, RFC 7662
-//! introspection): one reqwest client setup with the same hardening for every caller.
+//! introspection, RFC 8693 token exchange): one reqwest client setup with the same
+//! hardening for every caller.
 //!
-//! - **No redirects**: a redirect could send the call (and, for introspection, the token
-//!   and the client's credentials) to a host the operator never named; a 3xx is an answer
-//!   the caller refuses.
+//! - **No redirects**: a redirect could send the call (and, for introspection and token
+//!   exchange, the token and the client's credentials) to a host the operator never
+//!   named; a 3xx is an answer the caller refuses.
 //! - **Timeouts** on connecting and on the whole exchange, body included.
 //! - **Bounded bodies**, counted while read: a server that lies about (or omits) its
 //!   length is cut off at the limit instead of filling memory.

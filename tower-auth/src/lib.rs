@@ -18,13 +18,14 @@
 //! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
 //! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain; the wrapper whose constructor only this crate's verifiers call (code holding one can still clone it: it shows that a verification happened, not for which request); the one error type with its HTTP mapping (`scope` on `insufficient_scope`, `Retry-After` on 503) |
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
+//! | [`exchange`] | [`TokenExchangeClient`](exchange::TokenExchangeClient): RFC 8693 token exchange at a security token service (client authentication, `issued_token_type` checked, RFC 6749 errors typed), results cached per request digest until shortly before expiry, one call per burst, refreshed ahead of expiry; used by [`Route::exchanged`](propagate::Route::exchanged) |
 //! | [`mint`] | internal JWT minting (pattern 2): [`InternalIssuer`](mint::InternalIssuer) signs ES256/EdDSA `at+jwt` tokens from a Principal, with key rotation; [`JwksService`](mint::JwksService) serves its JWKS and discovery document; [`MintCache`](mint::MintCache) mints once per (Principal, audience) per token lifetime |
 //! | [`propagate`] | [`PropagateLayer`](propagate::PropagateLayer): the client side; per destination (an explicit allowlist), the current Principal as a passport (signed, forwarded in a trust domain, or unsigned toward allowlisted mTLS peers), a minted internal JWT, the original bearer token, or nothing; identity headers set by the caller's own code never leave; `x-request-id` and trace context passed on |
 //! | `mtls` | workload identity from mutual TLS (pattern 5, feature `mtls`): the SPIFFE ID of a client certificate, a rustls server configuration that requires and verifies client certificates, and a listener for `axum::serve` that puts the peer's [`PeerIdentity`](peer::PeerIdentity) into every request of its connection |
 //! | [`sts`] | [`TokenExchangeService`](sts::TokenExchangeService): an embeddable security token service; RFC 8693 token exchange (client authentication, subject and actor verified by any verifier, audience/scope/`may_act`/depth/kind policy, minted by the internal issuer with the `act` chain extended), RFC 7662 introspection and RFC 7009 revocation of what it issued, a versioned revocation feed, RFC 8414 metadata |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
-//! Still to come: the `require` layer, and the RFC 8693 token exchange client.
+//! Still to come: the `require` layer.
 //!
 //! The [`jwt`] module's example wires a verifier and the layer end to end, with an
 //! accepted and a refused request.
@@ -46,6 +47,7 @@ pub mod context;
 pub mod credentials;
 pub mod dev_idp;
 pub mod error;
+pub mod exchange;
 #[cfg(feature = "axum")]
 pub mod extract;
 mod http_client;

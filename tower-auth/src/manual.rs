@@ -279,7 +279,34 @@
 //!   flight), and an `active: false` answer serves from the negative cache;
 //! - the client's secret is never in `Debug`, and its header value is marked sensitive.
 //!
-//! ## Token exchange: a service that mints on request (RFC 8693)
+//! ## Token exchange, the client side (RFC 8693)
+//!
+//! A [`TokenExchangeClient`](crate::exchange::TokenExchangeClient) hands the caller's
+//! token to a security token service and attaches what comes back to an outgoing call,
+//! so both directions are held to rules ([`exchange`](crate::exchange)):
+//!
+//! - **the subject token goes only to the endpoint named**: `https` (or loopback `http`),
+//!   no credentials in the URL, redirects never followed (a 3xx refuses: following it
+//!   would carry the token and the client's secret elsewhere), through the crate's one
+//!   hardened HTTP client (timeouts, a bounded answer);
+//! - **a token of the kind asked for, or none**: `issued_token_type` is required and must
+//!   be the `requested_token_type` sent (an ID token or a refresh token is never sent as
+//!   if it were an access token); `token_type` must be `Bearer` (or `N_A`, which the
+//!   propagate route refuses), so a sender-constrained token (`DPoP`) is never sent bare;
+//! - **errors say little and hold no token**: an RFC 6749 error answer becomes its code
+//!   ([`OAuthErrorCode`](crate::exchange::OAuthErrorCode)); `error_description`, which a
+//!   server may fill with the request it received, is never read;
+//! - **the cache never mixes callers**: its key is a SHA-256 digest over the subject and
+//!   actor tokens, their types, the audiences, resources, scopes and requested type (the
+//!   tokens themselves are not kept as keys), so one caller's token is never served to
+//!   another, nor for another audience; a token is served until shortly before its
+//!   `expires_in`, and an RFC 6749 refusal of a refresh (`invalid_grant`: the subject
+//!   token was revoked) drops the cached token at once;
+//! - **fail closed on the way out**: an exchanged propagate route whose exchange fails
+//!   refuses the outgoing call ([`PropagateError::Exchange`](crate::propagate::PropagateError::Exchange)):
+//!   nothing is sent, neither the original token nor a stale one.
+//!
+//! ## Token exchange, the service side (RFC 8693)
 //!
 //! A token service turns one credential into another, so every way to get more out than
 //! went in is closed by [`TokenExchangeService`](crate::sts::TokenExchangeService)

@@ -17,7 +17,8 @@
 //!    passport, signed or unsigned, forwarded unchanged or made for the destination's
 //!    audience; a minted internal JWT for the destination's audience (cached per
 //!    Principal and audience, see [`crate::mint::MintCache`]); the original bearer token
-//!    (passthrough); or nothing.
+//!    (passthrough); the original bearer token exchanged at a security token service for
+//!    one made for the destination (RFC 8693, see [`crate::exchange`]); or nothing.
 //! 4. **passes `x-request-id` and `traceparent`/`tracestate` on** from the current request
 //!    context, untouched; outside a request (a background job), it keeps valid ones the
 //!    caller set and creates what is missing (W3C Trace Context).
@@ -73,6 +74,7 @@ use principal_proto::{PassportError, PassportKeyRing};
 
 pub use self::service::{BoxError, PropagateService, ResponseFuture};
 use crate::authenticate::{INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER};
+use crate::exchange::{ExchangeError, ExchangeTarget, TokenExchangeClient};
 use crate::mint::{MintCache, MintError};
 
 /// The `tracing` target of the layer's events.
@@ -113,6 +115,10 @@ pub(crate) enum Attach {
         cache: Arc<MintCache>,
         audience: Audience,
         header: MintedHeader,
+    },
+    Exchanged {
+        client: TokenExchangeClient,
+        target: ExchangeTarget,
     },
 }
 
@@ -223,6 +229,38 @@ impl Route {
         })
     }
 
+    /// The request's original bearer token exchanged (RFC 8693) by `client` for a token
+    /// as `target` says (the destination's audience, scopes), sent in
+    /// `authorization: Bearer`. The subject token is sent as
+    /// [`TokenType::ACCESS_TOKEN`](crate::exchange::TokenType::ACCESS_TOKEN); the result
+    /// is cached by the client per token and target, and must come back as a `Bearer`
+    /// token. The authenticate layer must keep the bearer token
+    /// ([`AuthenticateLayer::keep_bearer_token`](crate::authenticate::AuthenticateLayer::keep_bearer_token));
+    /// without it the call is refused ([`PropagateError::NoBearerToken`]), and a failed
+    /// exchange refuses the call too ([`PropagateError::Exchange`]): nothing is sent.
+    ///
+    /// ```
+    /// use principal::Audience;
+    /// use tower_auth::exchange::{ClientAuth, ExchangeTarget, TokenExchangeClient};
+    /// use tower_auth::propagate::{PropagateLayer, Route};
+    ///
+    /// let sts = TokenExchangeClient::builder(
+    ///     "https://sts.internal/token",
+    ///     ClientAuth::client_secret_basic("edge", "s3cret")?,
+    /// )
+    /// .build()?;
+    /// let route = Route::exchanged(sts, ExchangeTarget::audience(Audience::new("orders")?));
+    /// assert_eq!(route.kind(), "exchanged");
+    /// // It waits for the token endpoint: the layer, never a synchronous hook.
+    /// assert!(route.may_wait());
+    /// let layer = PropagateLayer::new().route("orders.internal:8080", route)?;
+    /// # let _ = layer;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn exchanged(client: TokenExchangeClient, target: ExchangeTarget) -> Self {
+        Route::with(Attach::Exchanged { client, target })
+    }
+
     /// For a minted-JWT route: send the token in `x-baton-internal-token` instead of
     /// `authorization` (the receiving JWT verifier then reads that header). Other routes
     /// are unchanged.
@@ -288,10 +326,13 @@ impl Route {
         }
     }
 
-    /// Whether attaching may wait (a minted JWT on a cold cache): such a route needs the
-    /// layer, never a synchronous hook ([`PropagateLayer::attach_now`]).
+    /// Whether attaching may wait (a minted JWT on a cold cache, a token exchange): such a
+    /// route needs the layer, never a synchronous hook ([`PropagateLayer::attach_now`]).
     pub fn may_wait(&self) -> bool {
-        matches!(self.attach, Attach::MintedJwt { .. })
+        matches!(
+            self.attach,
+            Attach::MintedJwt { .. } | Attach::Exchanged { .. }
+        )
     }
 
     /// Whether a call without a current Principal is refused.
@@ -310,6 +351,7 @@ impl Route {
                 PassportSigning::Unsigned => "unsigned_passport",
             },
             Attach::MintedJwt { .. } => "minted_jwt",
+            Attach::Exchanged { .. } => "exchanged",
         }
     }
 }
@@ -334,6 +376,10 @@ impl fmt::Debug for Route {
             } => {
                 debug.field("audience", audience);
                 debug.field("header", header);
+            }
+            Attach::Exchanged { client, target } => {
+                debug.field("endpoint", &client.endpoint());
+                debug.field("target", target);
             }
             Attach::Nothing | Attach::Passthrough => {}
         }
@@ -415,6 +461,16 @@ pub enum PropagateError {
         #[source]
         source: MintError,
     },
+    /// The token exchange for the destination failed (refused by the token endpoint,
+    /// unreachable, an answer of the wrong type...).
+    #[error("token exchange for {destination}: {source}")]
+    Exchange {
+        /// The destination authority.
+        destination: String,
+        /// Why.
+        #[source]
+        source: ExchangeError,
+    },
     /// The request id cannot go into a passport (it breaks the passport's rules).
     #[error("request id unusable in a passport for {destination}")]
     RequestId {
@@ -428,7 +484,7 @@ pub enum PropagateError {
         destination: String,
     },
     /// A synchronous hook ([`PropagateLayer::attach_now`]) was asked for a route that
-    /// may wait (a minted JWT): use the layer for that destination.
+    /// may wait (a minted JWT, a token exchange): use the layer for that destination.
     #[error("the route to {destination} may wait: it needs the propagate layer")]
     MayWait {
         /// The destination authority.
@@ -450,6 +506,7 @@ impl PropagateError {
             PropagateError::NoBearerToken { .. } => "no_bearer_token",
             PropagateError::Passport { .. } => "passport",
             PropagateError::Mint { .. } => "mint",
+            PropagateError::Exchange { .. } => "exchange",
             PropagateError::RequestId { .. } => "request_id",
             PropagateError::InvalidHeader { .. } => "invalid_header",
             PropagateError::InvalidUri { .. } => "invalid_uri",
@@ -660,14 +717,15 @@ impl PropagateLayer {
             None => uri.clone(),
         };
         parts.headers = std::mem::take(headers);
-        let plan = service::prepare(&self.shared, &mut parts);
+        let plan = service::prepare(&self.shared, &mut parts, service::Caller::Now);
         *headers = parts.headers;
         match plan {
             service::Plan::Call => Ok(()),
             // `prepare` removed every identity header first and attaches only on `Call`.
             service::Plan::Refuse(error) => Err(error),
-            // The mint future is dropped unpolled: nothing is minted, nothing attached.
-            service::Plan::Mint(..) => Err(PropagateError::MayWait {
+            // The future is dropped unpolled: nothing is minted or exchanged, nothing
+            // attached.
+            service::Plan::Wait(..) => Err(PropagateError::MayWait {
                 destination: parts
                     .uri
                     .authority()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, HeaderValue, Request};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
 use pin_project_lite::pin_project;
 use principal_proto::{Passport, PassportError};
 use tower_service::Service;
@@ -16,6 +16,7 @@ use super::{
 };
 use crate::authenticate::{INTERNAL_TOKEN_HEADER, PRINCIPAL_HEADER};
 use crate::context::{self, RequestContext};
+use crate::exchange::{ExchangeError, ExchangeRequest, ExchangedToken, TokenType};
 use crate::mint::{MintError, MintedToken};
 use crate::trace::{RequestId, TraceContext};
 
@@ -23,7 +24,41 @@ use crate::trace::{RequestId, TraceContext};
 /// [`PropagateError`], boxed (the tower convention for layers with errors of their own).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-type MintFuture = Pin<Box<dyn Future<Output = Result<MintedToken, MintError>> + Send>>;
+/// A route's identity that is not ready yet (a mint on a cold cache, a token exchange):
+/// the header to set, or why there is none.
+type AttachFuture =
+    Pin<Box<dyn Future<Output = Result<(HeaderName, HeaderValue), Refusal>> + Send>>;
+
+/// Why a route that waited attaches nothing (the destination is named only then).
+pub(super) enum Refusal {
+    Mint(MintError),
+    Exchange(ExchangeError),
+    InvalidHeader,
+}
+
+impl Refusal {
+    fn into_error(self, destination: String) -> PropagateError {
+        match self {
+            Refusal::Mint(source) => PropagateError::Mint {
+                destination,
+                source,
+            },
+            Refusal::Exchange(source) => PropagateError::Exchange {
+                destination,
+                source,
+            },
+            Refusal::InvalidHeader => PropagateError::InvalidHeader { destination },
+        }
+    }
+}
+
+/// Whether the caller can wait for a route's identity (the layer) or not (a synchronous
+/// hook, [`PropagateLayer::attach_now`](super::PropagateLayer::attach_now)).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Caller {
+    MayWait,
+    Now,
+}
 
 /// The client middleware made by [`PropagateLayer`](super::PropagateLayer).
 #[derive(Clone)]
@@ -48,8 +83,8 @@ impl<S> PropagateService<S> {
 pub(super) enum Plan {
     /// Headers are set: call.
     Call,
-    /// A token must be minted first (a cold mint cache).
-    Mint(MintFuture, MintedHeader),
+    /// A token must be minted or exchanged first.
+    Wait(AttachFuture),
     /// Refuse the call.
     Refuse(PropagateError),
 }
@@ -73,31 +108,31 @@ where
             Some(origin) => match origin.apply(&parts.uri) {
                 Some(uri) => {
                     parts.uri = uri;
-                    prepare(&self.shared, &mut parts)
+                    prepare(&self.shared, &mut parts, Caller::MayWait)
                 }
                 // Never routed by a URI the client will not use: refused, fail closed.
                 None => Plan::Refuse(PropagateError::InvalidUri {
                     destination: origin.authority().to_owned(),
                 }),
             },
-            None => prepare(&self.shared, &mut parts),
+            None => prepare(&self.shared, &mut parts, Caller::MayWait),
         };
         let request = Request::from_parts(parts, body);
         match plan {
             Plan::Call => ResponseFuture::calling(self.inner.call(request)),
             Plan::Refuse(error) => ResponseFuture::failed(error),
-            Plan::Mint(mint, header) => {
+            Plan::Wait(attach) => {
                 // The service that poll_ready readied goes with the request.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::minting(mint, header, request, inner)
+                ResponseFuture::waiting(attach, request, inner)
             }
         }
     }
 }
 
 /// Everything up to the call: strip, route, trace headers, identity.
-pub(super) fn prepare(shared: &Shared, parts: &mut http::request::Parts) -> Plan {
+pub(super) fn prepare(shared: &Shared, parts: &mut http::request::Parts, caller: Caller) -> Plan {
     let headers = &mut parts.headers;
     for name in &IDENTITY_HEADERS {
         headers.remove(name);
@@ -113,7 +148,7 @@ pub(super) fn prepare(shared: &Shared, parts: &mut http::request::Parts) -> Plan
         ctx.request_id().inject(headers);
         ctx.trace().inject(headers);
         match route {
-            Some(route) => attach(shared, route, ctx, headers, destination),
+            Some(route) => attach(shared, route, ctx, headers, destination, caller),
             None => Plan::Call,
         }
     });
@@ -173,10 +208,17 @@ fn attach(
     ctx: &RequestContext,
     headers: &mut HeaderMap,
     destination: impl FnOnce() -> String,
+    caller: Caller,
 ) -> Plan {
     let Some(verified) = ctx.principal() else {
         return without_principal(route, destination);
     };
+    if caller == Caller::Now && route.may_wait() {
+        // Refused whether or not a cache could answer now: one rule for such routes.
+        return Plan::Refuse(PropagateError::MayWait {
+            destination: destination(),
+        });
+    }
     match &route.attach {
         Attach::Nothing => Plan::Call,
         Attach::Passthrough => match ctx.bearer_token() {
@@ -257,11 +299,59 @@ fn attach(
             let cache = Arc::clone(cache);
             let principal = Arc::clone(verified.principal_arc());
             let audience = audience.clone();
-            let mint: MintFuture =
-                Box::pin(async move { cache.token(&principal, &audience).await });
-            Plan::Mint(mint, *header)
+            let header = *header;
+            Plan::Wait(Box::pin(async move {
+                let token = cache
+                    .token(&principal, &audience)
+                    .await
+                    .map_err(Refusal::Mint)?;
+                minted_header(header, &token).ok_or(Refusal::InvalidHeader)
+            }))
+        }
+        Attach::Exchanged { client, target } => {
+            let Some(token) = ctx.bearer_token() else {
+                return Plan::Refuse(PropagateError::NoBearerToken {
+                    destination: destination(),
+                });
+            };
+            let request =
+                match ExchangeRequest::new(token.shared(), TokenType::ACCESS_TOKEN, target.clone())
+                {
+                    Ok(request) => request,
+                    Err(source) => {
+                        return Plan::Refuse(PropagateError::Exchange {
+                            destination: destination(),
+                            source,
+                        });
+                    }
+                };
+            // A cached token is attached now: no future, no box.
+            if let Some(token) = client.try_cached(&request) {
+                return match exchanged_header(&token) {
+                    Ok(value) => {
+                        headers.insert(AUTHORIZATION, value);
+                        Plan::Call
+                    }
+                    Err(refusal) => Plan::Refuse(refusal.into_error(destination())),
+                };
+            }
+            let client = client.clone();
+            Plan::Wait(Box::pin(async move {
+                let token = client.exchange(&request).await.map_err(Refusal::Exchange)?;
+                Ok((AUTHORIZATION, exchanged_header(&token)?))
+            }))
         }
     }
+}
+
+/// `Bearer <token>` for an exchanged token; refused unless its `token_type` is `Bearer`.
+fn exchanged_header(token: &ExchangedToken) -> Result<HeaderValue, Refusal> {
+    if !token.is_bearer() {
+        return Err(Refusal::Exchange(ExchangeError::UnsupportedTokenType {
+            token_type: "N_A".to_owned(),
+        }));
+    }
+    sensitive(&format!("Bearer {}", token.as_str())).ok_or(Refusal::InvalidHeader)
 }
 
 /// `value` as a header value marked sensitive (kept out of HTTP/2 header compression
@@ -289,27 +379,20 @@ fn set(
     }
 }
 
-/// The minted token in the route's header; `false` if it is no valid header value.
-fn set_minted(headers: &mut HeaderMap, header: MintedHeader, token: &MintedToken) -> bool {
-    let (name, value) = match header {
-        MintedHeader::Authorization => (
+/// The minted token in the route's header; `None` if it is no valid header value.
+fn minted_header(header: MintedHeader, token: &MintedToken) -> Option<(HeaderName, HeaderValue)> {
+    match header {
+        MintedHeader::Authorization => Some((
             AUTHORIZATION,
-            sensitive(&format!("Bearer {}", token.as_str())),
-        ),
-        MintedHeader::InternalToken => (INTERNAL_TOKEN_HEADER, sensitive(token.as_str())),
-    };
-    match value {
-        Some(value) => {
-            headers.insert(name, value);
-            true
-        }
-        None => false,
+            sensitive(&format!("Bearer {}", token.as_str()))?,
+        )),
+        MintedHeader::InternalToken => Some((INTERNAL_TOKEN_HEADER, sensitive(token.as_str())?)),
     }
 }
 
 pin_project! {
-    /// Response future of [`PropagateService`]: calls at once, waits for a mint first
-    /// (a cold mint cache, the only boxed form), or refuses.
+    /// Response future of [`PropagateService`]: calls at once, waits for a mint or a
+    /// token exchange first (the only boxed form), or refuses.
     pub struct ResponseFuture<S, B>
     where
         S: Service<Request<B>>,
@@ -329,9 +412,8 @@ pin_project! {
             #[pin]
             future: S::Future,
         },
-        Minting {
-            mint: MintFuture,
-            header: MintedHeader,
+        Waiting {
+            attach: AttachFuture,
             request: Option<Request<B>>,
             inner: S,
         },
@@ -358,11 +440,10 @@ where
         }
     }
 
-    fn minting(mint: MintFuture, header: MintedHeader, request: Request<B>, inner: S) -> Self {
+    fn waiting(attach: AttachFuture, request: Request<B>, inner: S) -> Self {
         ResponseFuture {
-            state: State::Minting {
-                mint,
-                header,
+            state: State::Waiting {
+                attach,
                 request: Some(request),
                 inner,
             },
@@ -390,45 +471,32 @@ where
                         None => Poll::Pending,
                     };
                 }
-                StateProj::Minting {
-                    mint,
-                    header,
+                StateProj::Waiting {
+                    attach,
                     request,
                     inner,
                 } => {
-                    let minted = match mint.as_mut().poll(cx) {
+                    let attached = match attach.as_mut().poll(cx) {
                         Poll::Pending => return Poll::Pending,
-                        Poll::Ready(minted) => minted,
+                        Poll::Ready(attached) => attached,
                     };
                     let Some(mut request) = request.take() else {
                         return Poll::Pending;
                     };
-                    // Only refusals name the destination: no copy on the way through.
-                    let destination = |request: &Request<B>| {
-                        request
-                            .uri()
-                            .authority()
-                            .map_or_else(|| "-".to_owned(), |a| a.as_str().to_owned())
-                    };
-                    match minted {
-                        Ok(token) => {
-                            if set_minted(request.headers_mut(), *header, &token) {
-                                State::Calling {
-                                    future: inner.call(request),
-                                }
-                            } else {
-                                State::Failed {
-                                    error: Some(PropagateError::InvalidHeader {
-                                        destination: destination(&request),
-                                    }),
-                                }
+                    match attached {
+                        Ok((name, value)) => {
+                            request.headers_mut().insert(name, value);
+                            State::Calling {
+                                future: inner.call(request),
                             }
                         }
-                        Err(source) => {
-                            let error = PropagateError::Mint {
-                                destination: destination(&request),
-                                source,
-                            };
+                        Err(refusal) => {
+                            // Only refusals name the destination: no copy on the way through.
+                            let destination = request
+                                .uri()
+                                .authority()
+                                .map_or_else(|| "-".to_owned(), |a| a.as_str().to_owned());
+                            let error = refusal.into_error(destination);
                             tracing::debug!(target: PROPAGATE_TARGET, reason = error.reason(), %error, "outgoing call refused");
                             State::Failed { error: Some(error) }
                         }

@@ -721,3 +721,55 @@ async fn a_refused_mint_refuses_the_call_and_sends_nothing() {
     ));
     assert_eq!(cache.issuer().tokens_minted(), 0);
 }
+
+fn exchanged_route() -> Route {
+    let client = crate::exchange::TokenExchangeClient::builder(
+        // Never called by these tests: every refusal comes before the exchange.
+        "https://sts.invalid/token",
+        crate::exchange::ClientAuth::client_secret_basic("edge", "s3cret").unwrap(),
+    )
+    .build()
+    .unwrap();
+    Route::exchanged(
+        client,
+        crate::exchange::ExchangeTarget::audience(Audience::new("orders").unwrap()),
+    )
+}
+
+#[test]
+fn attach_now_refuses_an_exchanged_route_and_attaches_nothing() {
+    let route = exchanged_route();
+    assert!(route.may_wait());
+    assert_eq!(route.kind(), "exchanged");
+    let layer = PropagateLayer::new()
+        .route("orders.internal:8080", route)
+        .unwrap()
+        .bound_to(&"http://orders.internal:8080".parse().unwrap())
+        .unwrap();
+    let mut headers = to("/x").headers().clone();
+    let ctx = context(true).with_bearer_token(BearerToken::new("edge-token"));
+    let error = ctx
+        .enter(|| layer.attach_now(&Uri::from_static("/orders.v1.Orders/Get"), &mut headers))
+        .unwrap_err();
+    assert_eq!(error.reason(), "may_wait");
+    for name in &IDENTITY_HEADERS {
+        assert!(headers.get(name).is_none(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn an_exchanged_route_without_a_kept_bearer_token_refuses_the_call() {
+    let layer = PropagateLayer::new()
+        .route("orders.internal:8080", exchanged_route())
+        .unwrap();
+    let error = send(
+        layer,
+        Some(context(true)),
+        to("http://orders.internal:8080/"),
+    )
+    .await
+    .unwrap_err()
+    .downcast::<PropagateError>()
+    .unwrap();
+    assert_eq!(error.reason(), "no_bearer_token");
+}
