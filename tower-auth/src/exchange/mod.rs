@@ -187,9 +187,7 @@ pub struct TokenType(Cow<'static, str>);
 
 impl TokenType {
     /// An OAuth 2.0 access token.
-    pub const ACCESS_TOKEN: TokenType = TokenType(Cow::Borrowed(
-        "urn:ietf:params:oauth:token-type:access_token",
-    ));
+    pub const ACCESS_TOKEN: TokenType = TokenType(Cow::Borrowed(crate::sts::ACCESS_TOKEN_TYPE));
     /// An OAuth 2.0 refresh token.
     pub const REFRESH_TOKEN: TokenType = TokenType(Cow::Borrowed(
         "urn:ietf:params:oauth:token-type:refresh_token",
@@ -198,7 +196,7 @@ impl TokenType {
     pub const ID_TOKEN: TokenType =
         TokenType(Cow::Borrowed("urn:ietf:params:oauth:token-type:id_token"));
     /// A JWT (RFC 7519).
-    pub const JWT: TokenType = TokenType(Cow::Borrowed("urn:ietf:params:oauth:token-type:jwt"));
+    pub const JWT: TokenType = TokenType(Cow::Borrowed(crate::sts::JWT_TOKEN_TYPE));
     /// A base64url-encoded SAML 1.1 assertion.
     pub const SAML1: TokenType = TokenType(Cow::Borrowed("urn:ietf:params:oauth:token-type:saml1"));
     /// A base64url-encoded SAML 2.0 assertion.

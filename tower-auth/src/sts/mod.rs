@@ -121,8 +121,9 @@ use principal::Kind;
 
 /// The `tracing` target of the service's audit events.
 pub const STS_TARGET: &str = "tower_auth::sts";
-/// RFC 8693 §2.1: the `grant_type` of a token exchange.
-pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// RFC 8693 §2.1: the `grant_type` of a token exchange (the client's
+/// [`GRANT_TYPE`](crate::exchange::GRANT_TYPE), spelled once).
+pub const TOKEN_EXCHANGE_GRANT: &str = crate::exchange::GRANT_TYPE;
 /// RFC 8693 §3: an OAuth 2.0 access token.
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// RFC 8693 §3: a JWT.
