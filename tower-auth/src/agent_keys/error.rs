@@ -89,7 +89,9 @@ pub enum AgentKeyError {
     #[error("no secure random bytes available")]
     RandomUnavailable,
     /// The database was created by a newer version of this crate; it is not touched.
-    #[error("the agent key database has schema version {found}, newer than the {supported} this build knows")]
+    #[error(
+        "the agent key database has schema version {found}, newer than the {supported} this build knows"
+    )]
     SchemaTooNew {
         /// The version found in the database.
         found: i64,

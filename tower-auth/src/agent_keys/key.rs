@@ -61,8 +61,7 @@ fn parse_id(bytes: &[u8]) -> Result<AgentKeyId, AgentKeyError> {
         return Err(malformed(MalformedKey::Prefix));
     }
     let mut id = [0u8; ID_BYTES];
-    decode_hex(&bytes[KEY_PREFIX.len()..ID_LEN], &mut id)
-        .ok_or(malformed(MalformedKey::Id))?;
+    decode_hex(&bytes[KEY_PREFIX.len()..ID_LEN], &mut id).ok_or(malformed(MalformedKey::Id))?;
     Ok(AgentKeyId(id))
 }
 

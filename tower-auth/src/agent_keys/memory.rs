@@ -13,8 +13,7 @@ use super::key::{PresentedKey, generate};
 use super::record::StoredKey;
 use super::store::{CREATE_ATTEMPTS, StoreFuture};
 use super::{
-    AgentGrant, AgentKeyError, AgentKeyId, AgentKeyInfo, AgentKeyStore, IssuedAgentKey,
-    NewAgentKey,
+    AgentGrant, AgentKeyError, AgentKeyId, AgentKeyInfo, AgentKeyStore, IssuedAgentKey, NewAgentKey,
 };
 
 /// Agent keys in a map in memory: nothing survives the process. Every method answers at
@@ -111,10 +110,7 @@ impl MemoryAgentKeyStore {
     }
 
     /// [`AgentKeyStore::list_for_human`] without a future.
-    pub fn list_for_human_sync(
-        &self,
-        human: &HumanId,
-    ) -> Result<Vec<AgentKeyInfo>, AgentKeyError> {
+    pub fn list_for_human_sync(&self, human: &HumanId) -> Result<Vec<AgentKeyInfo>, AgentKeyError> {
         let mut keys: Vec<AgentKeyInfo> = self
             .read()?
             .values()
@@ -132,9 +128,7 @@ impl MemoryAgentKeyStore {
             .map_err(|_| AgentKeyError::storage("the key map's lock is poisoned"))
     }
 
-    fn write(
-        &self,
-    ) -> Result<RwLockWriteGuard<'_, HashMap<AgentKeyId, StoredKey>>, AgentKeyError> {
+    fn write(&self) -> Result<RwLockWriteGuard<'_, HashMap<AgentKeyId, StoredKey>>, AgentKeyError> {
         self.keys
             .write()
             .map_err(|_| AgentKeyError::storage("the key map's lock is poisoned"))

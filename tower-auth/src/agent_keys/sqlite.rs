@@ -13,8 +13,7 @@ use super::key::{PresentedKey, SecretHash, generate};
 use super::record::StoredKey;
 use super::store::{CREATE_ATTEMPTS, StoreFuture};
 use super::{
-    AgentGrant, AgentKeyError, AgentKeyId, AgentKeyInfo, AgentKeyStore, IssuedAgentKey,
-    NewAgentKey,
+    AgentGrant, AgentKeyError, AgentKeyId, AgentKeyInfo, AgentKeyStore, IssuedAgentKey, NewAgentKey,
 };
 
 /// This store's name in the `schema_version` table (one row per component, so that
@@ -233,7 +232,8 @@ fn stored_key(row: &Row<'_>) -> rusqlite::Result<Result<StoredKey, AgentKeyError
     let expires_at: i64 = row.get(6)?;
     let revoked_at: Option<i64> = row.get(7)?;
     Ok((|| {
-        let corrupt = |what: &str| AgentKeyError::storage(format!("stored key has an invalid {what}"));
+        let corrupt =
+            |what: &str| AgentKeyError::storage(format!("stored key has an invalid {what}"));
         let id = AgentKeyId::parse(&key_id).map_err(|_| corrupt("key id"))?;
         Ok(StoredKey {
             info: AgentKeyInfo {
@@ -287,7 +287,8 @@ impl AgentKeyStore for SqliteAgentKeyStore {
                         Ok(_) => Ok(true),
                         // The id drawn is taken: draw again.
                         Err(error)
-                            if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) =>
+                            if error.sqlite_error_code()
+                                == Some(ErrorCode::ConstraintViolation) =>
                         {
                             Ok(false)
                         }

@@ -71,8 +71,11 @@ pub trait AgentKeyStore: Send + Sync + fmt::Debug + 'static {
     /// key has ([`AgentKeyError::UnknownKey`]), a wrong secret
     /// ([`AgentKeyError::WrongSecret`]), then, for the right secret only, a revoked
     /// ([`AgentKeyError::Revoked`]) or expired ([`AgentKeyError::Expired`]) key.
-    fn authenticate<'a>(&'a self, presented: &'a str, now: Timestamp)
-    -> StoreFuture<'a, AgentGrant>;
+    fn authenticate<'a>(
+        &'a self,
+        presented: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, AgentGrant>;
 
     /// Revokes the key `id` at `now`: it is refused from then on. Revoking a revoked key
     /// changes nothing (the first revocation time stays); an unknown id is

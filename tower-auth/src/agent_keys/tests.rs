@@ -81,10 +81,7 @@ async fn behaviour_suite(store: &dyn AgentKeyStore, clock: &TestClock) {
         .await
         .expect("create a second key");
     assert_ne!(second.info.id, issued.info.id);
-    assert_ne!(
-        secret_part(second.key.expose_secret()),
-        secret_part(&key)
-    );
+    assert_ne!(secret_part(second.key.expose_secret()), secret_part(&key));
     let second_grant = store
         .authenticate(second.key.expose_secret(), now)
         .await
@@ -95,9 +92,7 @@ async fn behaviour_suite(store: &dyn AgentKeyStore, clock: &TestClock) {
     let refused = store.authenticate(&wrong_secret(&key), now).await;
     assert_eq!(
         refused,
-        Err(AgentKeyError::WrongSecret {
-            id: issued.info.id
-        })
+        Err(AgentKeyError::WrongSecret { id: issued.info.id })
     );
     // Another key's secret behind this key's id.
     let swapped = format!(
@@ -128,31 +123,66 @@ async fn behaviour_suite(store: &dyn AgentKeyStore, clock: &TestClock) {
         ("empty", String::new(), MalformedKey::Length),
         ("prefix only", KEY_PREFIX.to_owned(), MalformedKey::Length),
         ("huge", huge, MalformedKey::Length),
-        ("one byte short", key[..KEY_LEN - 1].to_owned(), MalformedKey::Length),
+        (
+            "one byte short",
+            key[..KEY_LEN - 1].to_owned(),
+            MalformedKey::Length,
+        ),
         ("one byte long", format!("{key}0"), MalformedKey::Length),
-        ("trailing newline", format!("{}\n", &key[..KEY_LEN - 1]), MalformedKey::Secret),
-        ("bearer scheme", format!("Bearer {}", &key[7..]), MalformedKey::Prefix),
-        ("other prefix", format!("xaton_ak_{}", &key[9..]), MalformedKey::Prefix),
-        ("uppercase id", format!("{KEY_PREFIX}{}", key[9..].to_uppercase()), MalformedKey::Id),
-        ("uppercase secret", format!("{}{}", &key[..26], key[26..].to_uppercase()), MalformedKey::Secret),
-        ("separator", format!("{}-{}", &key[..25], &key[26..]), MalformedKey::Separator),
-        ("non-ASCII secret", non_ascii_same_length, MalformedKey::Secret),
+        (
+            "trailing newline",
+            format!("{}\n", &key[..KEY_LEN - 1]),
+            MalformedKey::Secret,
+        ),
+        (
+            "bearer scheme",
+            format!("Bearer {}", &key[7..]),
+            MalformedKey::Prefix,
+        ),
+        (
+            "other prefix",
+            format!("xaton_ak_{}", &key[9..]),
+            MalformedKey::Prefix,
+        ),
+        (
+            "uppercase id",
+            format!("{KEY_PREFIX}{}", key[9..].to_uppercase()),
+            MalformedKey::Id,
+        ),
+        (
+            "uppercase secret",
+            format!("{}{}", &key[..26], key[26..].to_uppercase()),
+            MalformedKey::Secret,
+        ),
+        (
+            "separator",
+            format!("{}-{}", &key[..25], &key[26..]),
+            MalformedKey::Separator,
+        ),
+        (
+            "non-ASCII secret",
+            non_ascii_same_length,
+            MalformedKey::Secret,
+        ),
         ("non-ASCII id", non_ascii_id, MalformedKey::Id),
-        ("NUL", format!("{}\0{}", &key[..40], &key[41..]), MalformedKey::Secret),
+        (
+            "NUL",
+            format!("{}\0{}", &key[..40], &key[41..]),
+            MalformedKey::Secret,
+        ),
     ];
     for (what, presented, problem) in cases {
         let refused = store.authenticate(&presented, now).await;
-        assert_eq!(
-            refused,
-            Err(AgentKeyError::Malformed { problem }),
-            "{what}"
-        );
+        assert_eq!(refused, Err(AgentKeyError::Malformed { problem }), "{what}");
         assert!(refused.as_ref().is_err_and(AgentKeyError::is_rejection));
     }
 
     // Listed for its human only, as metadata; oldest first.
     let other = store
-        .create(NewAgentKey::new(agent(2), human(2), scopes("profile"), expires_at), now.add_seconds(1))
+        .create(
+            NewAgentKey::new(agent(2), human(2), scopes("profile"), expires_at),
+            now.add_seconds(1),
+        )
         .await
         .expect("another human's key");
     let listed = store.list_for_human(&human(1)).await.expect("list");
@@ -210,10 +240,19 @@ async fn behaviour_suite(store: &dyn AgentKeyStore, clock: &TestClock) {
         .iter()
         .find(|info| info.id == issued.info.id)
         .expect("the revoked key is still listed");
-    assert_eq!(revoked.revoked_at, Some(revoked_at), "the first revocation time stays");
+    assert_eq!(
+        revoked.revoked_at,
+        Some(revoked_at),
+        "the first revocation time stays"
+    );
     assert!(revoked.is_revoked());
     // The other key of the same human is untouched.
-    assert!(store.authenticate(second.key.expose_secret(), now).await.is_ok());
+    assert!(
+        store
+            .authenticate(second.key.expose_secret(), now)
+            .await
+            .is_ok()
+    );
 
     // Revoking an id no key has.
     let unknown_id = AgentKeyId::parse("baton_ak_fedcba9876543210").expect("id");
@@ -280,7 +319,10 @@ fn secret_is_redacted_in_debug_and_errors() {
         .expect_err("wrong secret");
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains(secret_part(key)), "{shown}");
-    assert!(!shown.contains(&secret_part(&wrong_secret(key))[..60]), "{shown}");
+    assert!(
+        !shown.contains(&secret_part(&wrong_secret(key))[..60]),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -295,7 +337,10 @@ fn grant_never_exceeds_the_humans_scopes() {
         .expect("grant");
     assert_eq!(grant.effective_scopes(&scopes("b c d")), scopes("b c"));
     assert_eq!(grant.effective_scopes(&scopes("")), scopes(""));
-    assert_eq!(grant.effective_scopes(&scopes("a b c d e")), scopes("a b c"));
+    assert_eq!(
+        grant.effective_scopes(&scopes("a b c d e")),
+        scopes("a b c")
+    );
 }
 
 #[test]
@@ -303,18 +348,50 @@ fn rejections_and_failures_are_told_apart() {
     let id = AgentKeyId::parse("baton_ak_0000000000000001").expect("id");
     let at = Timestamp::from_unix_seconds(START);
     let all = [
-        (AgentKeyError::Malformed { problem: MalformedKey::Length }, "malformed_agent_key", true),
-        (AgentKeyError::UnknownKey { id }, "unknown_agent_key", true),
-        (AgentKeyError::WrongSecret { id }, "wrong_agent_key_secret", true),
-        (AgentKeyError::Revoked { id, revoked_at: at }, "agent_key_revoked", true),
-        (AgentKeyError::Expired { id, expired_at: at }, "agent_key_expired", true),
         (
-            AgentKeyError::ExpiryNotInFuture { expires_at: at, now: at },
+            AgentKeyError::Malformed {
+                problem: MalformedKey::Length,
+            },
+            "malformed_agent_key",
+            true,
+        ),
+        (AgentKeyError::UnknownKey { id }, "unknown_agent_key", true),
+        (
+            AgentKeyError::WrongSecret { id },
+            "wrong_agent_key_secret",
+            true,
+        ),
+        (
+            AgentKeyError::Revoked { id, revoked_at: at },
+            "agent_key_revoked",
+            true,
+        ),
+        (
+            AgentKeyError::Expired { id, expired_at: at },
+            "agent_key_expired",
+            true,
+        ),
+        (
+            AgentKeyError::ExpiryNotInFuture {
+                expires_at: at,
+                now: at,
+            },
             "agent_key_expiry_not_in_future",
             true,
         ),
-        (AgentKeyError::RandomUnavailable, "random_unavailable", false),
-        (AgentKeyError::SchemaTooNew { found: 9, supported: 1 }, "agent_key_schema_too_new", false),
+        (
+            AgentKeyError::RandomUnavailable,
+            "random_unavailable",
+            false,
+        ),
+        (
+            AgentKeyError::SchemaTooNew {
+                found: 9,
+                supported: 1,
+            },
+            "agent_key_schema_too_new",
+            false,
+        ),
         (AgentKeyError::storage("disk"), "agent_key_storage", false),
     ];
     for (error, reason, rejection) in all {
@@ -442,7 +519,10 @@ mod sqlite {
             store.authenticate(&wrong_secret(&key), now).await,
             Err(AgentKeyError::WrongSecret { .. })
         ));
-        assert_eq!(store.list_for_human(&human(1)).await.expect("list").len(), 2);
+        assert_eq!(
+            store.list_for_human(&human(1)).await.expect("list").len(),
+            2
+        );
     }
 
     #[tokio::test]
@@ -551,7 +631,10 @@ mod sqlite {
         assert!(hashes >= keys.len(), "a hash per key is stored");
         for (_, key) in &keys {
             for value in &values {
-                assert!(!value.contains(secret_part(key)), "secret stored in {value:?}");
+                assert!(
+                    !value.contains(secret_part(key)),
+                    "secret stored in {value:?}"
+                );
                 assert!(!value.contains(key.as_str()));
             }
         }
@@ -575,7 +658,11 @@ mod sqlite {
             .create(request(1, "orders:read", now.add_seconds(DAY)), now)
             .await
             .expect("create");
-        assert!(two.authenticate(issued.key.expose_secret(), now).await.is_ok());
+        assert!(
+            two.authenticate(issued.key.expose_secret(), now)
+                .await
+                .is_ok()
+        );
         two.revoke(&issued.info.id, now).await.expect("revoke");
         assert!(matches!(
             one.authenticate(issued.key.expose_secret(), now).await,
