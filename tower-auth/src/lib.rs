@@ -23,6 +23,7 @@
 //! | [`propagate`] | [`PropagateLayer`](propagate::PropagateLayer): the client side; per destination (an explicit allowlist), the current Principal as a passport (signed, forwarded in a trust domain, or unsigned toward allowlisted mTLS peers), a minted internal JWT, the original bearer token, or nothing; identity headers set by the caller's own code never leave; `x-request-id` and trace context passed on |
 //! | `mtls` | workload identity from mutual TLS (pattern 5, feature `mtls`): the SPIFFE ID of a client certificate, a rustls server configuration that requires and verifies client certificates, and a listener for `axum::serve` that puts the peer's [`PeerIdentity`](peer::PeerIdentity) into every request of its connection |
 //! | [`sts`] | [`TokenExchangeService`](sts::TokenExchangeService): an embeddable security token service; RFC 8693 token exchange (client authentication, subject and actor verified by any verifier, audience/scope/`may_act`/depth/kind policy, minted by the internal issuer with the `act` chain extended), RFC 7662 introspection and RFC 7009 revocation of what it issued, a versioned revocation feed, RFC 8414 metadata |
+//! | [`agent_keys`] | agent credentials: API keys shown once, stored as a hash with a lookup id, bound to an agent, the human it acts for, a scope grant and an expiry, revocable; the [`AgentKeyStore`](agent_keys::AgentKeyStore) trait with an in-memory store and a SQLite one (feature `agent-keys-sqlite`) |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
 //! Still to come: the `require` layer.
@@ -37,11 +38,13 @@
 //! | `axum` | the `extract` module |
 //! | `dev-idp` | the `dev_idp` module (axum, tokio networking) |
 //! | `mtls` | the `mtls` module (rustls with aws-lc-rs, tokio-rustls, x509-parser, axum) |
+//! | `agent-keys-sqlite` | `agent_keys::SqliteAgentKeyStore` (rusqlite with SQLite compiled from source: needs a C compiler) |
 //!
 //! No feature changes a security default.
 #![deny(missing_docs)]
 
 // Module declarations: one line each, kept in this block; add yours with a one-line edit.
+pub mod agent_keys;
 pub mod authenticate;
 pub mod context;
 pub mod credentials;
