@@ -11,6 +11,7 @@
 //! | [`jwks`] | per-issuer key sets behind an `ArcSwap` (lock-free lookup), JWKS fetch and OIDC/RFC 8414 discovery, background refresh, single-flight refetch on an unknown `kid`, bounded staleness |
 //! | [`credentials`], [`peer`] | what a request presents to the verifiers (bearer token, `x-principal-bin`, `x-baton-internal-token`, the mTLS peer), and the peer's SPIFFE identity with the allowlist shared by HTTP and gRPC |
 //! | [`authenticate`] | [`AuthenticateLayer`](authenticate::AuthenticateLayer): strips spoofable headers, reads the request's [`Credentials`], verifies, inserts a [`VerifiedPrincipal`] and makes the request context current, answers RFC 6750 challenges, one audit event per decision; [`StripHeadersLayer`](authenticate::StripHeadersLayer): the same header stripping for every route of a router, the unauthenticated ones and the fallback included |
+//! | [`client_auth`] | [`ClientAuth`](client_auth::ClientAuth): how this service authenticates to an authorization server (`client_secret_basic`, `client_secret_post`, bearer), shared by introspection and token exchange; secrets redacted, headers sensitive |
 //! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
 //! | [`context`] | the current request's [`RequestContext`](context::RequestContext) (verified Principal, request id, trace context) in a task-local scoped around the future that serves it; [`context::spawn`] carries it into spawned tasks |
 //! | [`trace`] | W3C `traceparent`/`tracestate` and `x-request-id`: validated, passed on untouched, generated when absent or invalid |
@@ -46,6 +47,7 @@
 // Module declarations: one line each, kept in this block; add yours with a one-line edit.
 pub mod agent_keys;
 pub mod authenticate;
+pub mod client_auth;
 pub mod context;
 pub mod credentials;
 pub mod dev_idp;

@@ -142,7 +142,6 @@
 mod answer;
 mod cache;
 mod client;
-mod client_auth;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -156,7 +155,7 @@ pub use self::client::{
     DEFAULT_TIMEOUT, MAX_MAX_ANSWER_BYTES, MAX_TIMEOUT, REFRESH_RETRY_SECS, TokenExchangeClient,
     TokenExchangeClientBuilder,
 };
-pub use self::client_auth::{ClientAuth, MAX_CLIENT_ID_BYTES, MAX_CLIENT_SECRET_BYTES};
+pub use crate::client_auth::{ClientAuth, MAX_CLIENT_ID_BYTES, MAX_CLIENT_SECRET_BYTES};
 
 /// The `grant_type` of a token exchange (RFC 8693 §2.1).
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -726,5 +725,11 @@ impl ExchangeConfigError {
             ExchangeConfigError::NoCacheEntries => "no_cache_entries",
             ExchangeConfigError::HttpClient { .. } => "http_client",
         }
+    }
+}
+
+impl From<crate::client_auth::ClientAuthError> for ExchangeConfigError {
+    fn from(error: crate::client_auth::ClientAuthError) -> Self {
+        ExchangeConfigError::InvalidClientAuth { why: error.why() }
     }
 }

@@ -115,3 +115,9 @@ pub(crate) fn in_range(
         })
     }
 }
+
+impl From<crate::client_auth::ClientAuthError> for IntrospectionConfigError {
+    fn from(error: crate::client_auth::ClientAuthError) -> Self {
+        IntrospectionConfigError::InvalidClientAuth { why: error.why() }
+    }
+}

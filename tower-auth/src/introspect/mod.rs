@@ -73,7 +73,6 @@
 //! secret always in code).
 
 mod cache;
-mod client_auth;
 mod config;
 mod settings;
 mod verifier;
@@ -82,8 +81,8 @@ pub use self::cache::{
     DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TTL, DEFAULT_NEGATIVE_TTL, IntrospectionCache,
     IntrospectionCacheConfig, MAX_MAX_ENTRIES, MAX_MAX_TTL, MAX_NEGATIVE_TTL,
 };
-pub use self::client_auth::{ClientAuth, MAX_CLIENT_ID_BYTES, MAX_CLIENT_SECRET_BYTES};
 pub use self::config::{DEFAULT_TIMEOUT, IntrospectionConfigError, MAX_ANSWER_BYTES, MAX_TIMEOUT};
 pub use self::settings::{CacheSettings, IntrospectionSettings};
 pub use self::verifier::{IntrospectionVerifier, IntrospectionVerifierBuilder};
+pub use crate::client_auth::{ClientAuth, MAX_CLIENT_ID_BYTES, MAX_CLIENT_SECRET_BYTES};
 pub use crate::error::IntrospectionError;

@@ -8,9 +8,9 @@ use principal::{Audience, Issuer};
 use serde::Deserialize;
 
 use super::cache::IntrospectionCacheConfig;
-use super::client_auth::ClientAuth;
 use super::config::IntrospectionConfigError;
 use super::verifier::{IntrospectionVerifier, IntrospectionVerifierBuilder};
+use crate::client_auth::ClientAuth;
 use crate::jwks::echo;
 use crate::jwt::MappingPreset;
 

@@ -17,10 +17,10 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::cache::{self, CacheKey, IntrospectionCache, IntrospectionCacheConfig, Recheck};
-use super::client_auth::ClientAuth;
 use super::config::{
     DEFAULT_TIMEOUT, IntrospectionConfigError, MAX_ANSWER_BYTES, MAX_TIMEOUT, in_range,
 };
+use crate::client_auth::ClientAuth;
 use crate::credentials::Credentials;
 use crate::error::{AuthError, IntrospectionError};
 use crate::http_client::{self, BodyError, ClientSettings, error_chain, is_json_media_type};
@@ -309,7 +309,7 @@ impl IntrospectionVerifier {
             .post(engine.endpoint.clone())
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json")
-            .body(engine.auth.form_body(token));
+            .body(form_body(&engine.auth, token));
         if let Some(authorization) = engine.auth.authorization() {
             request = request.header(AUTHORIZATION, authorization.clone());
         }
@@ -773,6 +773,15 @@ impl fmt::Debug for IntrospectionVerifierBuilder {
     }
 }
 
+/// The form body of an introspection request for `token`.
+fn form_body(auth: &ClientAuth, token: &str) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::with_capacity(token.len() + 64));
+    form.append_pair("token", token);
+    form.append_pair("token_type_hint", "access_token");
+    auth.append_to_form(&mut form);
+    form.finish()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -906,5 +915,19 @@ mod tests {
             Err(IntrospectionError::Inactive)
         ));
         assert!(parse_answer(br#"{"active": true, "sub": "a"}"#).is_ok());
+    }
+
+    #[test]
+    fn the_form_carries_the_token_and_the_post_credentials_only() {
+        let basic = ClientAuth::client_secret_basic("api", "s3cret").unwrap();
+        assert_eq!(
+            form_body(&basic, "a+b"),
+            "token=a%2Bb&token_type_hint=access_token"
+        );
+        let post = ClientAuth::client_secret_post("orders api", "p&w").unwrap();
+        assert_eq!(
+            form_body(&post, "t"),
+            "token=t&token_type_hint=access_token&client_id=orders+api&client_secret=p%26w"
+        );
     }
 }
