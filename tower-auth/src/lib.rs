@@ -48,6 +48,8 @@
 pub mod agent_keys;
 pub mod authenticate;
 pub mod client_auth;
+#[cfg(feature = "config")]
+pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod dev_idp;
