@@ -23,6 +23,7 @@
 //! | `--client-secret <secret>`, `--client-secret-file <path>` | its client secret; without either, the environment variable `BATON_INTROSPECTION_CLIENT_SECRET` |
 //! | `--client-auth basic\|post` | `client_secret_basic` (default) or `client_secret_post` |
 //! | `--introspection-issuer <url>` | the issuer introspection answers speak for (default: the first `--issuer`) |
+//! | `--config <file>` | read the verifiers from a TOML file instead (its `[jwt]` and `[introspection]` sections, see `tower_auth::config` and `examples/config/`); only `--listen` and `--no-cache` go with it |
 //!
 //! **Pairing rule:** a `--jwks-url` belongs to the nearest `--issuer` before it on the
 //! command line, so `--issuer A --jwks-url JA --issuer B` reads A's keys from `JA` and
@@ -90,13 +91,21 @@ use tower_auth::extract::Authenticated;
 struct Cli {
     /// Issuer URL to trust (repeat for more); keys come from its OpenID Connect Discovery
     /// document unless a --jwks-url follows it.
-    #[arg(long = "issuer", value_name = "URL", required = true)]
+    #[arg(
+        long = "issuer",
+        value_name = "URL",
+        required_unless_present = "config"
+    )]
     issuers: Vec<String>,
     /// JWKS URL of the --issuer it follows: skips discovery for that issuer.
     #[arg(long = "jwks-url", value_name = "URL")]
     jwks_urls: Vec<String>,
     /// Accepted audience (repeatable); applies to every issuer.
-    #[arg(long = "audience", value_name = "AUD", required = true)]
+    #[arg(
+        long = "audience",
+        value_name = "AUD",
+        required_unless_present = "config"
+    )]
     audiences: Vec<String>,
     /// Address to serve on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
@@ -147,6 +156,11 @@ struct Cli {
         requires = "introspect"
     )]
     introspection_issuer: Option<String>,
+    /// Read the verifiers from this TOML file (sections `[jwt]`, `[introspection]`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "issuers", "jwks_urls", "audiences", "require_typ", "leeway", "max_token_bytes", "introspect",
+    ])]
+    config: Option<std::path::PathBuf>,
 }
 
 /// The environment variable the introspection client secret is read from when neither
@@ -211,7 +225,7 @@ pub struct IssuerArg {
 /// The edge's configuration, from the command line ([`EdgeArgs::try_parse_from`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EdgeArgs {
-    /// Trusted issuers, in command-line order (at least one).
+    /// Trusted issuers, in command-line order (at least one, unless `config` is given).
     pub issuers: Vec<IssuerArg>,
     /// Accepted audiences, for every issuer (at least one).
     pub audiences: Vec<String>,
@@ -227,6 +241,9 @@ pub struct EdgeArgs {
     pub no_cache: bool,
     /// Opaque tokens through introspection, when `--introspect` is given.
     pub introspection: Option<IntrospectionArg>,
+    /// A TOML configuration file (`--config`): its `[jwt]` and `[introspection]` sections
+    /// replace the verifier flags.
+    pub config: Option<std::path::PathBuf>,
 }
 
 impl EdgeArgs {
@@ -339,6 +356,7 @@ impl EdgeArgs {
             leeway_seconds: cli.leeway,
             max_token_bytes: cli.max_token_bytes,
             no_cache: cli.no_cache,
+            config: cli.config,
         })
     }
 }
@@ -469,7 +487,10 @@ impl Edge {
             listener,
             local_addr,
             router,
-            issuers: args.issuers.iter().map(|i| i.issuer.clone()).collect(),
+            issuers: match &args.config {
+                Some(path) => vec![format!("from {}", path.display())],
+                None => args.issuers.iter().map(|i| i.issuer.clone()).collect(),
+            },
             no_cache: args.no_cache,
             _background: background,
         })
@@ -648,6 +669,7 @@ mod verifier {
     use std::time::Duration;
 
     use principal::{Audience, Issuer};
+    use tower_auth::config::ServiceConfig;
     use tower_auth::introspect::{ClientAuth, IntrospectionVerifier};
     use tower_auth::jwks::{RefresherHandle, StartupPolicy};
     use tower_auth::jwt::{IssuerConfig, JwtVerifier};
@@ -673,6 +695,9 @@ mod verifier {
     pub(super) async fn build(
         args: &EdgeArgs,
     ) -> Result<(Arc<dyn Verifier>, Background), EdgeError> {
+        if let Some(path) = &args.config {
+            return from_file(path, args.no_cache).await;
+        }
         let audiences = args
             .audiences
             .iter()
@@ -744,6 +769,70 @@ mod verifier {
     }
 
     /// The introspection verifier of `--introspect`, its secret read now.
+    /// The verifiers of a `--config` file: `[jwt]` first, then `[introspection]`.
+    async fn from_file(
+        path: &std::path::Path,
+        no_cache: bool,
+    ) -> Result<(Arc<dyn Verifier>, Background), EdgeError> {
+        let config = ServiceConfig::load(path).map_err(|e| config_error(e.reason(), &e))?;
+        let jwt = match config.jwt {
+            Some(mut builder) => {
+                if no_cache {
+                    builder = builder.token_cache(TokenCacheConfig::disabled());
+                }
+                Some(builder.build().map_err(|e| config_error(e.reason(), &e))?)
+            }
+            None => None,
+        };
+        let introspection = match config.introspection {
+            Some(builder) => Some(Arc::new(
+                builder.build().map_err(|e| config_error(e.reason(), &e))?,
+            )),
+            None => None,
+        };
+        let mut refreshers = Vec::new();
+        let verifier: Arc<dyn Verifier> = match (jwt, introspection) {
+            (Some(jwt), introspection) => {
+                refreshers = warm(&jwt).await?;
+                let jwt = Arc::new(jwt);
+                match introspection {
+                    Some(introspection) => Arc::new(VerifierChain::new(jwt).then(introspection)),
+                    None => jwt,
+                }
+            }
+            (None, Some(introspection)) => introspection,
+            (None, None) => {
+                return Err(config_error(
+                    "no_verifier",
+                    format!(
+                        "{}: the edge needs a [jwt] or an [introspection] section",
+                        path.display()
+                    ),
+                ));
+            }
+        };
+        Ok((
+            verifier,
+            Background {
+                _refreshers: refreshers,
+            },
+        ))
+    }
+
+    /// One fetch per issuer now, then the background refresh.
+    async fn warm(verifier: &JwtVerifier) -> Result<Vec<RefresherHandle>, EdgeError> {
+        verifier
+            .warm(StartupPolicy::FailIfUnavailable)
+            .await
+            .map_err(|e| EdgeError::KeysUnavailable {
+                issuer: e.issuer().as_str().to_owned(),
+                detail: e.error().to_string(),
+            })?;
+        verifier
+            .spawn_refreshers()
+            .map_err(|e| config_error(e.reason(), &e))
+    }
+
     fn introspection_verifier(
         arg: &IntrospectionArg,
         audiences: &[Audience],
@@ -812,6 +901,7 @@ mod tests {
                 max_token_bytes: None,
                 no_cache: false,
                 introspection: None,
+                config: None,
             }
         );
         let args = parse(&[
