@@ -16,6 +16,20 @@
 //! whole. Entries for token ids and sessions may carry an expiry (the token's or the
 //! session's end), after which [`Denylist::remove_expired`] lets them go.
 
+mod mirror;
+mod poll;
+#[cfg(feature = "revocation-redis")]
+pub mod redis;
+
+pub use mirror::{
+    DEFAULT_MAX_AGE, MirrorState, RevocationMirror, RevocationMirrorBuilder, RevocationStatus,
+    StalePolicy,
+};
+pub use poll::{
+    DEFAULT_MAX_FEED_BYTES, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_TIMEOUT, FeedConfigError,
+    FeedError, FeedPoller, FeedPollerBuilder, FeedPollerHandle, MAX_FEED_JTI_BYTES, PollOutcome,
+};
+
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +37,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use principal::{Issuer, Principal, PrincipalId, Timestamp};
 
-pub use crate::error::{Revoked, RevokedField};
+pub use crate::error::{RevocationError, RevocationListStale, Revoked, RevokedField};
 
 /// How long after its expiry an entry is kept by [`Denylist::remove_expired`], in
 /// seconds: the largest clock leeway a verifier accepts
@@ -43,8 +57,9 @@ type Until = Option<Timestamp>;
 /// some Principal. A cache that recorded version `v` with a Principal may reuse the
 /// verdict while the version is still `v`.
 pub trait RevocationCheck: Send + Sync + 'static {
-    /// `Ok(())` if the Principal is not revoked; otherwise which field matched.
-    fn check(&self, principal: &Principal) -> Result<(), Revoked>;
+    /// `Ok(())` if the Principal is not revoked; otherwise which field matched, or (for a
+    /// [`RevocationMirror`] that fails closed) that the list is too stale to say.
+    fn check(&self, principal: &Principal) -> Result<(), RevocationError>;
 
     /// The version of the data `check` answers from.
     fn version(&self) -> u64;
@@ -53,14 +68,14 @@ pub trait RevocationCheck: Send + Sync + 'static {
     /// least as recent as the version, which is what a cache must record. The default
     /// reads the version first, then checks; implementations with a snapshot (like
     /// [`Denylist`]) answer both from the same snapshot.
-    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), Revoked>) {
+    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), RevocationError>) {
         let version = self.version();
         (version, self.check(principal))
     }
 }
 
 impl<R: RevocationCheck + ?Sized> RevocationCheck for Arc<R> {
-    fn check(&self, principal: &Principal) -> Result<(), Revoked> {
+    fn check(&self, principal: &Principal) -> Result<(), RevocationError> {
         (**self).check(principal)
     }
 
@@ -68,7 +83,7 @@ impl<R: RevocationCheck + ?Sized> RevocationCheck for Arc<R> {
         (**self).version()
     }
 
-    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), Revoked>) {
+    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), RevocationError>) {
         (**self).check_versioned(principal)
     }
 }
@@ -427,21 +442,22 @@ impl RevocationCheck for Denylist {
     /// assert!(denylist.check(&principal).is_ok());
     ///
     /// denylist.replace(DenylistEntries::new().deny_session_id("session-42"));
-    /// let revoked = denylist.check(&principal).unwrap_err();
-    /// assert_eq!(revoked.field(), RevokedField::SessionId);
+    /// let refused = denylist.check(&principal).unwrap_err();
+    /// assert_eq!(refused.revoked().map(|r| r.field()), Some(RevokedField::SessionId));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn check(&self, principal: &Principal) -> Result<(), Revoked> {
-        self.read().entries.matches(principal)
+    fn check(&self, principal: &Principal) -> Result<(), RevocationError> {
+        Ok(self.read().entries.matches(principal)?)
     }
 
     fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
 
-    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), Revoked>) {
+    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), RevocationError>) {
         let snapshot = self.read();
-        (snapshot.version, snapshot.entries.matches(principal))
+        let verdict = snapshot.entries.matches(principal).map_err(Into::into);
+        (snapshot.version, verdict)
     }
 }
 
