@@ -22,12 +22,17 @@ const INTERVAL: Duration = Duration::from_millis(200);
 const MARGIN: Duration = Duration::from_millis(800);
 
 fn mirror(sts: &Sts, policy: StalePolicy) -> Arc<RevocationMirror> {
+    named_mirror(sts, policy, "sts_feed")
+}
+
+/// A mirror whose audit events carry `source` (tests run in parallel, one capture).
+fn named_mirror(sts: &Sts, policy: StalePolicy, source: &'static str) -> Arc<RevocationMirror> {
     Arc::new(
         RevocationMirror::builder()
             .max_age(Duration::from_secs(60))
             .stale_policy(policy)
             .clock(Arc::new(sts.clock.clone()))
-            .source_name("sts_feed")
+            .source_name(source)
             .build(),
     )
 }
@@ -154,6 +159,7 @@ async fn unchanged_polls_are_answered_304() {
 /// A mirror fed by the stub feed, a verifier over it, a cached token and a revoked one.
 async fn stale_fixture(
     policy: StalePolicy,
+    source: &'static str,
 ) -> (
     Sts,
     StubFeed,
@@ -165,7 +171,7 @@ async fn stale_fixture(
 ) {
     let sts = Sts::start().await;
     let feed = StubFeed::start().await;
-    let mirror = mirror(&sts, policy);
+    let mirror = named_mirror(&sts, policy, source);
     let verifier = sts.orders_verifier(mirror.clone());
     let kept = sts.exchange("alice").await;
     let revoked = sts.exchange("bob").await;
@@ -185,10 +191,9 @@ async fn stale_fixture(
 
 #[tokio::test]
 async fn a_stale_mirror_fails_closed_loudly_and_recovers() {
-    let audit = AuditCapture::default();
-    let _guard = tracing::subscriber::set_default(audit.clone());
+    let audit = AuditCapture::global();
     let (sts, feed, mirror, verifier, poller, kept, revoked) =
-        stale_fixture(StalePolicy::FailClosed).await;
+        stale_fixture(StalePolicy::FailClosed, "feed_fail_closed").await;
 
     // The source fails: the list is kept, and it is said once, not once per poll.
     feed.set_mode(FeedMode::Status(503));
@@ -201,7 +206,8 @@ async fn a_stale_mirror_fails_closed_loudly_and_recovers() {
     assert!(status.source_failing);
     assert!(status.last_error.as_deref().unwrap().contains("503"));
     let failing: Vec<_> = audit
-        .with("revocation_source", "sts_feed")
+        .of("feed_fail_closed")
+        .0
         .into_iter()
         .filter(|e| {
             e.field("revocation_error")
@@ -224,7 +230,9 @@ async fn a_stale_mirror_fails_closed_loudly_and_recovers() {
     let status = mirror.status();
     assert_eq!(status.state, MirrorState::Stale);
     assert_eq!(status.age, Some(Duration::from_secs(61)));
-    let stale = audit.with("revocation_state", "stale");
+    let stale = audit
+        .of("feed_fail_closed")
+        .with("revocation_state", "stale");
     assert_eq!(stale.len(), 1, "{stale:?}");
     assert_eq!(stale[0].level, tracing::Level::WARN);
     assert_eq!(stale[0].field("revocation_policy"), Some("fail_closed"));
@@ -242,11 +250,16 @@ async fn a_stale_mirror_fails_closed_loudly_and_recovers() {
         verifier.verify_sync(&revoked).unwrap_err().reason(),
         "revoked_token_id"
     );
-    let recovered = audit.with("revocation_previous_state", "stale");
+    let recovered = audit
+        .of("feed_fail_closed")
+        .with("revocation_previous_state", "stale");
     assert_eq!(recovered.len(), 1, "{recovered:?}");
     assert_eq!(recovered[0].field("revocation_state"), Some("fresh"));
     assert_eq!(
-        audit.with("revocation_state", "stale").len(),
+        audit
+            .of("feed_fail_closed")
+            .with("revocation_state", "stale")
+            .len(),
         1,
         "said once"
     );
@@ -254,10 +267,9 @@ async fn a_stale_mirror_fails_closed_loudly_and_recovers() {
 
 #[tokio::test]
 async fn a_stale_mirror_degrades_when_the_operator_chose_so() {
-    let audit = AuditCapture::default();
-    let _guard = tracing::subscriber::set_default(audit.clone());
+    let audit = AuditCapture::global();
     let (sts, feed, mirror, verifier, poller, kept, revoked) =
-        stale_fixture(StalePolicy::Degrade).await;
+        stale_fixture(StalePolicy::Degrade, "feed_degrade").await;
     feed.set_mode(FeedMode::Status(500));
     poller.poll_once(&mirror).await.unwrap_err();
     sts.clock.advance(200);
@@ -274,7 +286,7 @@ async fn a_stale_mirror_degrades_when_the_operator_chose_so() {
         (status.state, status.policy),
         (MirrorState::Stale, StalePolicy::Degrade)
     );
-    let stale = audit.with("revocation_state", "stale");
+    let stale = audit.of("feed_degrade").with("revocation_state", "stale");
     assert_eq!(stale.len(), 1, "{stale:?}");
     assert_eq!(stale[0].level, tracing::Level::WARN);
     assert_eq!(stale[0].field("revocation_policy"), Some("degrade"));

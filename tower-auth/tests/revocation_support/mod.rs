@@ -55,6 +55,31 @@ pub struct AuditCapture {
 }
 
 impl AuditCapture {
+    /// The capture, installed as the global subscriber (once per test binary: a scoped
+    /// one misses events when tests on other threads race to register the callsites).
+    /// Tests run in parallel: each filters by its own `revocation_source`.
+    pub fn global() -> AuditCapture {
+        static GLOBAL: std::sync::OnceLock<AuditCapture> = std::sync::OnceLock::new();
+        GLOBAL
+            .get_or_init(|| {
+                let capture = AuditCapture::default();
+                tracing::subscriber::set_global_default(capture.clone())
+                    .expect("no other global subscriber");
+                capture
+            })
+            .clone()
+    }
+
+    /// The events of the mirror whose source is named `source`.
+    pub fn of(&self, source: &str) -> SourceEvents {
+        SourceEvents(
+            self.events()
+                .into_iter()
+                .filter(|event| event.field("revocation_source") == Some(source))
+                .collect(),
+        )
+    }
+
     pub fn events(&self) -> Vec<Captured> {
         self.events.lock().unwrap().clone()
     }
@@ -64,6 +89,21 @@ impl AuditCapture {
         self.events()
             .into_iter()
             .filter(|event| event.field(field) == Some(value))
+            .collect()
+    }
+}
+
+/// The audit events of one source.
+#[derive(Debug)]
+pub struct SourceEvents(pub Vec<Captured>);
+
+impl SourceEvents {
+    /// The events whose `field` is `value`.
+    pub fn with(&self, field: &str, value: &str) -> Vec<Captured> {
+        self.0
+            .iter()
+            .filter(|event| event.field(field) == Some(value))
+            .cloned()
             .collect()
     }
 }
