@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use principal::{Clock, Principal, SystemClock, Timestamp};
 
-use super::{Denylist, DenylistEntries, RevocationCheck, RevocationError, RevocationListStale};
+use super::{
+    Denylist, DenylistEntries, RevocationCheck, RevocationError, RevocationListStale, Revoked,
+    TokenIds,
+};
 use crate::authenticate::AUDIT_TARGET;
 
 /// `last_sync` before the first successful sync.
@@ -501,6 +504,10 @@ impl RevocationCheck for RevocationMirror {
         // compares it, so no cached verdict outlives the freshness it was given under.
         self.observe(self.clock.now());
         self.denylist.version()
+    }
+
+    fn check_token(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        self.denylist.check_token(ids)
     }
 
     fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), RevocationError>) {

@@ -72,9 +72,50 @@ pub trait RevocationCheck: Send + Sync + 'static {
         let version = self.version();
         (version, self.check(principal))
     }
+
+    /// Whether a token known only by its identifiers is revoked (see [`TokenIds`]), for
+    /// caches of tokens this service did not verify: they drop what it refuses. Never
+    /// refuses for staleness (those tokens are checked by whoever verifies them). The
+    /// default refuses nothing: implement it for the caches to follow the list.
+    fn check_token(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        let _ = ids;
+        Ok(())
+    }
+}
+
+/// What a revocation can name in a token this service holds but did not verify (the
+/// token exchange client's cached tokens, and the subject tokens they were exchanged
+/// for): its `jti`, `sid`, `iss` and `sub`, read from its claims. Typed Principal ids
+/// are not among them (they come from a verifier's claim mapping).
+///
+/// ```
+/// use tower_auth::revocation::{DenylistEntries, Denylist, RevocationCheck, TokenIds};
+///
+/// let denylist = Denylist::with_entries(DenylistEntries::new().deny_session_id("s-1"));
+/// let mut ids = TokenIds::default();
+/// ids.session_id = Some("s-1");
+/// assert!(denylist.check_token(&ids).is_err());
+/// ids.session_id = Some("s-2");
+/// assert!(denylist.check_token(&ids).is_ok());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenIds<'a> {
+    /// `jti`.
+    pub token_id: Option<&'a str>,
+    /// `sid`.
+    pub session_id: Option<&'a str>,
+    /// `iss`.
+    pub issuer: Option<&'a str>,
+    /// `sub`.
+    pub subject: Option<&'a str>,
 }
 
 impl<R: RevocationCheck + ?Sized> RevocationCheck for Arc<R> {
+    fn check_token(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        (**self).check_token(ids)
+    }
+
     fn check(&self, principal: &Principal) -> Result<(), RevocationError> {
         (**self).check(principal)
     }
@@ -240,6 +281,31 @@ impl DenylistEntries {
     /// Whether nothing is revoked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The field of a token known by `ids` that this list revokes, if any.
+    fn matches_ids(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        if ids
+            .token_id
+            .is_some_and(|jti| self.token_ids.contains_key(jti))
+        {
+            return Err(Revoked::new(RevokedField::TokenId));
+        }
+        if ids
+            .session_id
+            .is_some_and(|sid| self.session_ids.contains_key(sid))
+        {
+            return Err(Revoked::new(RevokedField::SessionId));
+        }
+        if let (Some(issuer), Some(subject)) = (ids.issuer, ids.subject)
+            && self
+                .subjects
+                .iter()
+                .any(|(iss, subjects)| iss.as_str() == issuer && subjects.contains_key(subject))
+        {
+            return Err(Revoked::new(RevokedField::Subject));
+        }
+        Ok(())
     }
 
     /// The field of `principal` that this list revokes, if any.
@@ -452,6 +518,10 @@ impl RevocationCheck for Denylist {
 
     fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
+    }
+
+    fn check_token(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        self.read().entries.matches_ids(ids)
     }
 
     fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), RevocationError>) {

@@ -235,21 +235,32 @@ impl Sts {
         }
     }
 
-    /// A token of the service for `orders-api`, exchanged over HTTP for `user`'s.
-    pub async fn exchange(&self, user: &str) -> String {
+    /// An upstream token of `user` for the service (a subject token).
+    pub fn subject_token(&self, user: &str) -> String {
         let idp = self.idp.issuer().clone();
         let principal = Principal::builder(HumanId::derive(&idp, user).into(), idp, user)
             .scopes(ScopeSet::parse("orders:read").unwrap())
             .expires_at(Timestamp::from_unix_seconds(START + 3600))
             .build()
             .unwrap();
-        let subject = self
-            .idp
+        self.idp
             .mint(&principal, &Audience::new("sts").unwrap())
-            .unwrap();
+            .unwrap()
+            .as_str()
+            .to_owned()
+    }
+
+    /// The token endpoint and the credentials of its client `gateway`.
+    pub fn token_endpoint(&self) -> (String, &'static str, &'static str) {
+        (format!("{}/token", self.base), "gateway", GATEWAY_SECRET)
+    }
+
+    /// A token of the service for `orders-api`, exchanged over HTTP for `user`'s.
+    pub async fn exchange(&self, user: &str) -> String {
+        let subject = self.subject_token(user);
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", TOKEN_EXCHANGE_GRANT)
-            .append_pair("subject_token", subject.as_str())
+            .append_pair("subject_token", &subject)
             .append_pair("subject_token_type", ACCESS_TOKEN_TYPE)
             .append_pair("audience", ORDERS)
             .finish();
