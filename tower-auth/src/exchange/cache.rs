@@ -16,7 +16,6 @@ use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use principal::Timestamp;
-use serde::Deserialize;
 
 use super::{ExchangeError, ExchangeRequest, ExchangedToken};
 use crate::revocation::{RevocationCheck, TokenIds};
@@ -72,7 +71,6 @@ pub(super) fn key(request: &ExchangeRequest) -> Key {
 }
 
 /// What a revocation can name of one token (see [`TokenIds`]).
-#[derive(Default, Deserialize)]
 struct CoveredIds {
     jti: Option<String>,
     sid: Option<String>,
@@ -92,7 +90,7 @@ impl CoveredIds {
         };
         let claims = URL_SAFE_NO_PAD.decode(payload).ok()?;
         // Any other claim (and any type of these) is ignored: the ids are best effort.
-        let ids: CoveredIds = serde_json::from_slice::<serde_json::Value>(&claims)
+        let ids = serde_json::from_slice::<serde_json::Value>(&claims)
             .ok()
             .map(|claims| {
                 let text =
@@ -108,12 +106,12 @@ impl CoveredIds {
     }
 
     fn ids(&self) -> TokenIds<'_> {
-        let mut ids = TokenIds::default();
-        ids.token_id = self.jti.as_deref();
-        ids.session_id = self.sid.as_deref();
-        ids.issuer = self.iss.as_deref();
-        ids.subject = self.sub.as_deref();
-        ids
+        TokenIds {
+            token_id: self.jti.as_deref(),
+            session_id: self.sid.as_deref(),
+            issuer: self.iss.as_deref(),
+            subject: self.sub.as_deref(),
+        }
     }
 }
 

@@ -15,6 +15,31 @@
 //! batch is applied under one lock, so no reader sees it half-applied), or replaced
 //! whole. Entries for token ids and sessions may carry an expiry (the token's or the
 //! session's end), after which [`Denylist::remove_expired`] lets them go.
+//!
+//! # Revocation that reaches every instance
+//!
+//! A [`RevocationMirror`] is a denylist that a *source* keeps in step with a list held
+//! elsewhere, in the background, while the verifiers check it synchronously:
+//!
+//! | source | how | a revocation arrives |
+//! | --- | --- | --- |
+//! | [`FeedPoller`] | polls the STS feed `GET /revocations?since=N` with `If-None-Match`: an unchanged list is a 304 and costs nothing | within the poll interval |
+//! | `redis::RedisSubscriber` (feature `revocation-redis`) | Redis pub/sub plus a snapshot key, written together by `redis::RevocationPublisher`; late starters and reconnections resync from the snapshot | within a round trip |
+//!
+//! The mirror knows its age (time since the last successful sync, by its
+//! [`Clock`](principal::Clock)). Past its maximum age the verifiers follow the operator's
+//! [`StalePolicy`]: **fail closed** (every token refused with
+//! [`AuthError::RevocationListStale`](crate::AuthError::RevocationListStale): HTTP 503
+//! with `Retry-After`, gRPC `UNAVAILABLE`; the token may be fine, the caller should retry,
+//! not re-authenticate: a 401 would send every client back to its IdP at once) or
+//! **degrade** (keep checking against the last list). Either way it is said: one audit
+//! event per change of state on [`AUDIT_TARGET`](crate::authenticate::AUDIT_TARGET), and
+//! [`RevocationMirror::status`] for metrics.
+//!
+//! Caches follow the list without being flushed: the verified-token and introspection
+//! caches re-check a cached Principal when the version moved (a covered entry is refused,
+//! the others stay hits), and the token exchange client drops the cached tokens a
+//! revocation names (see [`TokenIds`]).
 
 mod mirror;
 mod poll;
