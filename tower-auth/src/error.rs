@@ -122,6 +122,81 @@ impl Revoked {
     }
 }
 
+/// The revocation list cannot vouch for anyone: its mirror has not synced with its source
+/// for longer than the operator allows, and the operator chose to fail closed
+/// ([`StalePolicy::FailClosed`](crate::revocation::StalePolicy::FailClosed)). Carried by
+/// [`AuthError::RevocationListStale`]: 503, like unavailable keys, since the token may be
+/// fine and the caller can do nothing but retry.
+///
+/// ```
+/// use tower_auth::error::{AuthError, Challenge, RevocationListStale};
+///
+/// let stale = RevocationListStale::new(Some(95), 60);
+/// assert_eq!(stale.age_seconds(), Some(95));
+/// let error = AuthError::from(stale);
+/// assert_eq!(error.reason(), "revocation_list_stale");
+/// assert_eq!(error.challenge(), Challenge::Unavailable);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("revocation list stale: last synced {}, at most {max_age_seconds} s allowed", match age_seconds { Some(age) => format!("{age} s ago"), None => "never".to_owned() })]
+pub struct RevocationListStale {
+    age_seconds: Option<u64>,
+    max_age_seconds: u64,
+}
+
+impl RevocationListStale {
+    /// The list was last synced `age_seconds` ago (`None`: never), more than
+    /// `max_age_seconds`.
+    pub fn new(age_seconds: Option<u64>, max_age_seconds: u64) -> Self {
+        RevocationListStale {
+            age_seconds,
+            max_age_seconds,
+        }
+    }
+
+    /// Seconds since the last successful sync; `None` if it never synced.
+    pub fn age_seconds(&self) -> Option<u64> {
+        self.age_seconds
+    }
+
+    /// The largest age the operator allows.
+    pub fn max_age_seconds(&self) -> u64 {
+        self.max_age_seconds
+    }
+}
+
+/// Why a [`RevocationCheck`](crate::revocation::RevocationCheck) refused a Principal:
+/// it is revoked, or the list is too stale to say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevocationError {
+    /// A denylist entry matched.
+    #[error(transparent)]
+    Revoked(#[from] Revoked),
+    /// The list is too old to answer (fail closed).
+    #[error(transparent)]
+    Stale(#[from] RevocationListStale),
+}
+
+impl RevocationError {
+    /// The matched denylist entry, if that was the reason.
+    pub fn revoked(&self) -> Option<Revoked> {
+        match self {
+            RevocationError::Revoked(revoked) => Some(*revoked),
+            RevocationError::Stale(_) => None,
+        }
+    }
+}
+
+impl From<RevocationError> for AuthError {
+    fn from(error: RevocationError) -> Self {
+        match error {
+            RevocationError::Revoked(revoked) => AuthError::Revoked(revoked),
+            RevocationError::Stale(stale) => AuthError::RevocationListStale(stale),
+        }
+    }
+}
+
 /// Why RFC 7662 introspection did not vouch for a token: the authorization server said
 /// it is not active, or gave no usable answer. Carried by [`AuthError::Introspection`];
 /// every case refuses the request (fail closed), each under its own
@@ -411,6 +486,10 @@ pub enum AuthError {
         /// The issuer whose keys are unavailable.
         issuer: String,
     },
+    /// The revocation list is older than its maximum age and the operator chose to fail
+    /// closed: no token can be checked against it now. The token may be fine (503).
+    #[error(transparent)]
+    RevocationListStale(#[from] RevocationListStale),
     /// A server-side fault: a configuration that cannot work, or an invariant broken
     /// inside Baton. Never the caller's fault.
     #[error("internal: {why}")]
@@ -481,6 +560,7 @@ impl AuthError {
             AuthError::MissingRequestId => "missing_request_id",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::KeySourceUnavailable { .. } => "key_source_unavailable",
+            AuthError::RevocationListStale(_) => "revocation_list_stale",
             AuthError::Internal { .. } => "internal",
         }
     }
@@ -533,6 +613,7 @@ impl AuthError {
             AuthError::Introspection(_) => Challenge::Unavailable,
             AuthError::InsufficientScope { .. } => Challenge::InsufficientScope,
             AuthError::KeySourceUnavailable { .. } => Challenge::Unavailable,
+            AuthError::RevocationListStale(_) => Challenge::Unavailable,
             AuthError::Internal { .. } => Challenge::Internal,
         }
     }
@@ -721,7 +802,8 @@ pub const MAX_CHALLENGE_SCOPE_LEN: usize = 1024;
 ///   scope="<the required scope>"` (RFC 6750 §3: the scope needed to access the resource;
 ///   left out if it is not RFC 6749 §3.3 scope syntax or is longer than
 ///   [`MAX_CHALLENGE_SCOPE_LEN`]);
-/// - keys unavailable, or no usable introspection answer: 503 with `Retry-After: 30` ([`UNAVAILABLE_RETRY_AFTER`]), no
+/// - keys unavailable, no usable introspection answer, or a revocation list past its
+///   maximum age (fail closed): 503 with `Retry-After: 30` ([`UNAVAILABLE_RETRY_AFTER`]), no
 ///   challenge: the token may be fine, it cannot be checked now;
 /// - server faults: 500, no challenge.
 ///
@@ -956,6 +1038,7 @@ mod tests {
             AuthError::KeySourceUnavailable {
                 issuer: "https://idp".into(),
             },
+            AuthError::RevocationListStale(RevocationListStale::new(None, 60)),
             AuthError::Internal { why: "test" },
             AuthError::MalformedCredentialHeader {
                 header: "x-principal-bin",

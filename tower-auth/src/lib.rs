@@ -15,7 +15,7 @@
 //! | `extract` | the axum extractor `Authenticated` and `Option<Authenticated>` (feature `axum`) |
 //! | [`context`] | the current request's [`RequestContext`](context::RequestContext) (verified Principal, request id, trace context) in a task-local scoped around the future that serves it; [`context::spawn`] carries it into spawned tasks |
 //! | [`trace`] | W3C `traceparent`/`tracestate` and `x-request-id`: validated, passed on untouched, generated when absent or invalid |
-//! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, and an in-memory [`Denylist`](revocation::Denylist) updated in place, with expiring entries |
+//! | [`revocation`] | the [`RevocationCheck`](revocation::RevocationCheck) consulted on every verification, an in-memory [`Denylist`](revocation::Denylist) updated in place, with expiring entries, and the [`RevocationMirror`](revocation::RevocationMirror) a source keeps in step in the background (the STS feed by [`FeedPoller`](revocation::FeedPoller), Redis with `revocation-redis`), its age known: past a maximum, fail closed (503) or degrade, loudly |
 //! | [`token_cache`] | the verified-token cache: never more trusting than a fresh verification |
 //! | [`verifier`], [`verified`], [`error`] | the [`Verifier`] trait and chain; the wrapper whose constructor only this crate's verifiers call (code holding one can still clone it: it shows that a verification happened, not for which request); the one error type with its HTTP mapping (`scope` on `insufficient_scope`, `Retry-After` on 503) |
 //! | `dev_idp` | a development identity provider on loopback (feature `dev-idp`), for examples and tests; never for production |
@@ -40,6 +40,7 @@
 //! | `dev-idp` | the `dev_idp` module (axum, tokio networking) |
 //! | `mtls` | the `mtls` module (rustls with aws-lc-rs, tokio-rustls, x509-parser, axum) |
 //! | `agent-keys-sqlite` | `agent_keys::SqliteAgentKeyStore` (rusqlite with SQLite compiled from source: needs a C compiler) |
+//! | `revocation-redis` | `revocation::redis`: the revocation list through Redis pub/sub and a snapshot key, subscriber and publisher (the `redis` crate, tokio only) |
 //!
 //! No feature changes a security default.
 #![deny(missing_docs)]

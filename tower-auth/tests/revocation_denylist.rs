@@ -31,6 +31,7 @@ fn revoked_field(denylist: &Denylist) -> Option<RevokedField> {
     denylist
         .check(&principal())
         .err()
+        .and_then(|refused| refused.revoked())
         .map(|revoked| revoked.field())
 }
 

@@ -1,13 +1,24 @@
 //! The exchange cache: tokens per key (a SHA-256 digest of the request), one flight per
-//! key, refresh ahead of expiry.
+//! key, refresh ahead of expiry, and the tokens a revocation covers dropped.
+//!
+//! With a revocation check, each entry remembers what a revocation can name of it: the
+//! `jti`, `sid`, `iss` and `sub` of its subject token, its actor token and the issued
+//! token, read from their claims when they are JWTs (unverified: the key holds exactly
+//! the tokens the endpoint accepted, and the claims only decide what this cache drops).
+//! When the list's version moved since the entry was checked, a lookup checks them again:
+//! a covered entry's token is dropped (the next caller exchanges again, and the endpoint
+//! answers for the revoked subject), an uncovered one stays a hit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use principal::Timestamp;
 
 use super::{ExchangeError, ExchangeRequest, ExchangedToken};
+use crate::revocation::{RevocationCheck, TokenIds};
 
 /// A cache key: SHA-256 over everything that makes a request (never the token itself).
 pub(super) type Key = [u8; 32];
@@ -59,9 +70,75 @@ pub(super) fn key(request: &ExchangeRequest) -> Key {
     key
 }
 
+/// What a revocation can name of one token (see [`TokenIds`]).
+struct CoveredIds {
+    jti: Option<String>,
+    sid: Option<String>,
+    iss: Option<String>,
+    sub: Option<String>,
+}
+
+impl CoveredIds {
+    /// The ids in a JWT's claims; `None` for a token that is not a JWT (or whose claims
+    /// name none of them).
+    fn of(token: &str) -> Option<CoveredIds> {
+        let mut parts = token.split('.');
+        let (Some(_), Some(payload), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let claims = URL_SAFE_NO_PAD.decode(payload).ok()?;
+        // Any other claim (and any type of these) is ignored: the ids are best effort.
+        let ids = serde_json::from_slice::<serde_json::Value>(&claims)
+            .ok()
+            .map(|claims| {
+                let text =
+                    |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+                CoveredIds {
+                    jti: text("jti"),
+                    sid: text("sid"),
+                    iss: text("iss"),
+                    sub: text("sub"),
+                }
+            })?;
+        (ids.jti.is_some() || ids.sid.is_some() || ids.sub.is_some()).then_some(ids)
+    }
+
+    fn ids(&self) -> TokenIds<'_> {
+        TokenIds {
+            token_id: self.jti.as_deref(),
+            session_id: self.sid.as_deref(),
+            issuer: self.iss.as_deref(),
+            subject: self.sub.as_deref(),
+        }
+    }
+}
+
+/// The ids of the request's tokens and of the issued token.
+fn covered_ids(request: &ExchangeRequest, token: &ExchangedToken) -> Vec<CoveredIds> {
+    let mut covered = Vec::with_capacity(3);
+    covered.extend(CoveredIds::of(request.subject.expose()));
+    if let Some((actor, _)) = &request.actor {
+        covered.extend(CoveredIds::of(actor.expose()));
+    }
+    covered.extend(CoveredIds::of(token.as_str()));
+    covered
+}
+
+fn is_covered(revocation: &dyn RevocationCheck, covered: &[CoveredIds]) -> bool {
+    covered
+        .iter()
+        .any(|ids| revocation.check_token(&ids.ids()).is_err())
+}
+
 struct Entry {
     /// The last token issued for the key (served while fresh).
     token: Option<ExchangedToken>,
+    /// What a revocation can name of the token and of the request's tokens.
+    covered: Vec<CoveredIds>,
+    /// The revocation list's version `covered` was last checked against.
+    checked_version: u64,
     /// The call under way for the key, if any.
     flight: Option<Arc<Flight>>,
     /// No refresh ahead before this (after a failed one).
@@ -90,6 +167,7 @@ pub(super) enum Lookup {
 }
 
 pub(super) struct Cache {
+    revocation: Option<Arc<dyn RevocationCheck>>,
     renew_before: i64,
     refresh_ahead: i64,
     refresh_retry: i64,
@@ -103,8 +181,10 @@ impl Cache {
         refresh_ahead: i64,
         refresh_retry: i64,
         max_entries: usize,
+        revocation: Option<Arc<dyn RevocationCheck>>,
     ) -> Self {
         Cache {
+            revocation,
             renew_before,
             refresh_ahead,
             refresh_retry,
@@ -132,6 +212,20 @@ impl Cache {
     pub(super) fn lookup(&self, key: &Key, now: Timestamp) -> Lookup {
         let mut entries = self.lock();
         if let Some(entry) = entries.get_mut(key) {
+            if entry.token.is_some()
+                && let Some(revocation) = &self.revocation
+            {
+                let version = revocation.version();
+                if version != entry.checked_version {
+                    if is_covered(revocation.as_ref(), &entry.covered) {
+                        // Revoked since: never served again; the next call exchanges.
+                        entry.token = None;
+                        entry.covered.clear();
+                    } else {
+                        entry.checked_version = version;
+                    }
+                }
+            }
             if let Some(token) = &entry.token
                 && let Some(renew_at) = self.renew_at(token)
                 && now < renew_at
@@ -157,6 +251,8 @@ impl Cache {
             *key,
             Entry {
                 token: None,
+                covered: Vec::new(),
+                checked_version: 0,
                 flight: Some(Arc::clone(&flight)),
                 retry_refresh_at: Timestamp::EPOCH,
             },
@@ -170,10 +266,21 @@ impl Cache {
     pub(super) fn settle(
         &self,
         key: &Key,
+        request: &ExchangeRequest,
         flight: &Arc<Flight>,
         outcome: &Outcome,
         now: Timestamp,
     ) {
+        // Checked before the lock: the version first, so a revocation that lands after
+        // the check moves it and the next lookup checks again.
+        let checked = match (&self.revocation, outcome) {
+            (Some(revocation), Ok(token)) => {
+                let version = revocation.version();
+                let covered = covered_ids(request, token);
+                (!is_covered(revocation.as_ref(), &covered)).then_some((covered, version))
+            }
+            _ => Some((Vec::new(), 0)),
+        };
         let mut entries = self.lock();
         let Some(entry) = entries.get_mut(key) else {
             return;
@@ -186,7 +293,18 @@ impl Cache {
             entry.flight = None;
         }
         match outcome {
-            Ok(token) if self.is_fresh(token, now) => entry.token = Some(token.clone()),
+            Ok(token) if self.is_fresh(token, now) => match checked {
+                Some((covered, version)) => {
+                    entry.token = Some(token.clone());
+                    entry.covered = covered;
+                    entry.checked_version = version;
+                }
+                // Already revoked: returned to its callers, never cached.
+                None => {
+                    entry.token = None;
+                    entry.covered.clear();
+                }
+            },
             // Returned to its callers, not cached; an older token still serves to its end.
             Ok(_) => {}
             Err(ExchangeError::Rejected { .. }) => entry.token = None,

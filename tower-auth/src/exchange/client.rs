@@ -18,6 +18,7 @@ use super::{
 use crate::http_client::{self, BodyError, ClientSettings, error_chain};
 use crate::jwks::echo;
 use crate::jwks::url_rule;
+use crate::revocation::RevocationCheck;
 
 /// Default timeout on connecting and on the whole exchange.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,6 +66,7 @@ pub struct TokenExchangeClientBuilder {
     refresh_ahead: Duration,
     max_entries: usize,
     clock: Arc<dyn Clock>,
+    revocation: Option<Arc<dyn RevocationCheck>>,
 }
 
 impl TokenExchangeClient {
@@ -80,6 +82,7 @@ impl TokenExchangeClient {
             refresh_ahead: DEFAULT_REFRESH_AHEAD,
             max_entries: DEFAULT_MAX_ENTRIES,
             clock: Arc::new(SystemClock),
+            revocation: None,
         }
     }
 
@@ -162,7 +165,7 @@ impl Inner {
                 let outcome = inner.call(request).await;
                 inner
                     .cache
-                    .settle(&key, flight, &outcome, inner.clock.now());
+                    .settle(&key, request, flight, &outcome, inner.clock.now());
                 inner.completed_calls.fetch_add(1, Ordering::Release);
                 inner.audit(request, &outcome);
                 outcome
@@ -283,6 +286,16 @@ impl TokenExchangeClientBuilder {
         self
     }
 
+    /// The revocation list whose changes the cache follows (default none): a cached token
+    /// whose subject, actor or own `jti`, `sid` or `iss`/`sub` the list names is dropped,
+    /// and the next caller exchanges again; every other cached token stays a hit. Give it
+    /// the service's [`RevocationMirror`](crate::revocation::RevocationMirror) (or
+    /// [`Denylist`](crate::revocation::Denylist)).
+    pub fn revocation(mut self, check: Arc<dyn RevocationCheck>) -> Self {
+        self.revocation = Some(check);
+        self
+    }
+
     /// Checks the settings and builds the client.
     pub fn build(self) -> Result<TokenExchangeClient, ExchangeConfigError> {
         let invalid_endpoint =
@@ -337,6 +350,7 @@ impl TokenExchangeClientBuilder {
                     seconds(self.refresh_ahead),
                     REFRESH_RETRY_SECS,
                     self.max_entries,
+                    self.revocation,
                 ),
                 completed_calls: AtomicU64::new(0),
             }),

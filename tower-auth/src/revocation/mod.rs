@@ -15,6 +15,45 @@
 //! batch is applied under one lock, so no reader sees it half-applied), or replaced
 //! whole. Entries for token ids and sessions may carry an expiry (the token's or the
 //! session's end), after which [`Denylist::remove_expired`] lets them go.
+//!
+//! # Revocation that reaches every instance
+//!
+//! A [`RevocationMirror`] is a denylist that a *source* keeps in step with a list held
+//! elsewhere, in the background, while the verifiers check it synchronously:
+//!
+//! | source | how | a revocation arrives |
+//! | --- | --- | --- |
+//! | [`FeedPoller`] | polls the STS feed `GET /revocations?since=N` with `If-None-Match`: an unchanged list is a 304 and costs nothing | within the poll interval |
+//! | `redis::RedisSubscriber` (feature `revocation-redis`) | Redis pub/sub plus a snapshot key, written together by `redis::RevocationPublisher`; late starters and reconnections resync from the snapshot | within a round trip |
+//!
+//! The mirror knows its age (time since the last successful sync, by its
+//! [`Clock`](principal::Clock)). Past its maximum age the verifiers follow the operator's
+//! [`StalePolicy`]: **fail closed** (every token refused with
+//! [`AuthError::RevocationListStale`](crate::AuthError::RevocationListStale): HTTP 503
+//! with `Retry-After`, gRPC `UNAVAILABLE`; the token may be fine, the caller should retry,
+//! not re-authenticate: a 401 would send every client back to its IdP at once) or
+//! **degrade** (keep checking against the last list). Either way it is said: one audit
+//! event per change of state on [`AUDIT_TARGET`](crate::authenticate::AUDIT_TARGET), and
+//! [`RevocationMirror::status`] for metrics.
+//!
+//! Caches follow the list without being flushed: the verified-token and introspection
+//! caches re-check a cached Principal when the version moved (a covered entry is refused,
+//! the others stay hits), and the token exchange client drops the cached tokens a
+//! revocation names (see [`TokenIds`]).
+
+mod mirror;
+mod poll;
+#[cfg(feature = "revocation-redis")]
+pub mod redis;
+
+pub use mirror::{
+    DEFAULT_MAX_AGE, MirrorState, RevocationMirror, RevocationMirrorBuilder, RevocationStatus,
+    StalePolicy,
+};
+pub use poll::{
+    DEFAULT_MAX_FEED_BYTES, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_TIMEOUT, FeedConfigError,
+    FeedError, FeedPoller, FeedPollerBuilder, FeedPollerHandle, MAX_FEED_JTI_BYTES, PollOutcome,
+};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,7 +62,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use principal::{Issuer, Principal, PrincipalId, Timestamp};
 
-pub use crate::error::{Revoked, RevokedField};
+pub use crate::error::{RevocationError, RevocationListStale, Revoked, RevokedField};
 
 /// How long after its expiry an entry is kept by [`Denylist::remove_expired`], in
 /// seconds: the largest clock leeway a verifier accepts
@@ -43,8 +82,9 @@ type Until = Option<Timestamp>;
 /// some Principal. A cache that recorded version `v` with a Principal may reuse the
 /// verdict while the version is still `v`.
 pub trait RevocationCheck: Send + Sync + 'static {
-    /// `Ok(())` if the Principal is not revoked; otherwise which field matched.
-    fn check(&self, principal: &Principal) -> Result<(), Revoked>;
+    /// `Ok(())` if the Principal is not revoked; otherwise which field matched, or (for a
+    /// [`RevocationMirror`] that fails closed) that the list is too stale to say.
+    fn check(&self, principal: &Principal) -> Result<(), RevocationError>;
 
     /// The version of the data `check` answers from.
     fn version(&self) -> u64;
@@ -53,14 +93,55 @@ pub trait RevocationCheck: Send + Sync + 'static {
     /// least as recent as the version, which is what a cache must record. The default
     /// reads the version first, then checks; implementations with a snapshot (like
     /// [`Denylist`]) answer both from the same snapshot.
-    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), Revoked>) {
+    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), RevocationError>) {
         let version = self.version();
         (version, self.check(principal))
     }
+
+    /// Whether a token known only by its identifiers is revoked (see [`TokenIds`]), for
+    /// caches of tokens this service did not verify: they drop what it refuses. Never
+    /// refuses for staleness (those tokens are checked by whoever verifies them). The
+    /// default refuses nothing: implement it for the caches to follow the list.
+    fn check_token(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        let _ = ids;
+        Ok(())
+    }
+}
+
+/// What a revocation can name in a token this service holds but did not verify (the
+/// token exchange client's cached tokens, and the subject tokens they were exchanged
+/// for): its `jti`, `sid`, `iss` and `sub`, read from its claims. Typed Principal ids
+/// are not among them (they come from a verifier's claim mapping).
+///
+/// ```
+/// use tower_auth::revocation::{DenylistEntries, Denylist, RevocationCheck, TokenIds};
+///
+/// let denylist = Denylist::with_entries(DenylistEntries::new().deny_session_id("s-1"));
+/// let mut ids = TokenIds::default();
+/// ids.session_id = Some("s-1");
+/// assert!(denylist.check_token(&ids).is_err());
+/// ids.session_id = Some("s-2");
+/// assert!(denylist.check_token(&ids).is_ok());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenIds<'a> {
+    /// `jti`.
+    pub token_id: Option<&'a str>,
+    /// `sid`.
+    pub session_id: Option<&'a str>,
+    /// `iss`.
+    pub issuer: Option<&'a str>,
+    /// `sub`.
+    pub subject: Option<&'a str>,
 }
 
 impl<R: RevocationCheck + ?Sized> RevocationCheck for Arc<R> {
-    fn check(&self, principal: &Principal) -> Result<(), Revoked> {
+    fn check_token(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        (**self).check_token(ids)
+    }
+
+    fn check(&self, principal: &Principal) -> Result<(), RevocationError> {
         (**self).check(principal)
     }
 
@@ -68,7 +149,7 @@ impl<R: RevocationCheck + ?Sized> RevocationCheck for Arc<R> {
         (**self).version()
     }
 
-    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), Revoked>) {
+    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), RevocationError>) {
         (**self).check_versioned(principal)
     }
 }
@@ -225,6 +306,31 @@ impl DenylistEntries {
     /// Whether nothing is revoked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The field of a token known by `ids` that this list revokes, if any.
+    fn matches_ids(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        if ids
+            .token_id
+            .is_some_and(|jti| self.token_ids.contains_key(jti))
+        {
+            return Err(Revoked::new(RevokedField::TokenId));
+        }
+        if ids
+            .session_id
+            .is_some_and(|sid| self.session_ids.contains_key(sid))
+        {
+            return Err(Revoked::new(RevokedField::SessionId));
+        }
+        if let (Some(issuer), Some(subject)) = (ids.issuer, ids.subject)
+            && self
+                .subjects
+                .iter()
+                .any(|(iss, subjects)| iss.as_str() == issuer && subjects.contains_key(subject))
+        {
+            return Err(Revoked::new(RevokedField::Subject));
+        }
+        Ok(())
     }
 
     /// The field of `principal` that this list revokes, if any.
@@ -427,21 +533,26 @@ impl RevocationCheck for Denylist {
     /// assert!(denylist.check(&principal).is_ok());
     ///
     /// denylist.replace(DenylistEntries::new().deny_session_id("session-42"));
-    /// let revoked = denylist.check(&principal).unwrap_err();
-    /// assert_eq!(revoked.field(), RevokedField::SessionId);
+    /// let refused = denylist.check(&principal).unwrap_err();
+    /// assert_eq!(refused.revoked().map(|r| r.field()), Some(RevokedField::SessionId));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    fn check(&self, principal: &Principal) -> Result<(), Revoked> {
-        self.read().entries.matches(principal)
+    fn check(&self, principal: &Principal) -> Result<(), RevocationError> {
+        Ok(self.read().entries.matches(principal)?)
     }
 
     fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
     }
 
-    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), Revoked>) {
+    fn check_token(&self, ids: &TokenIds<'_>) -> Result<(), Revoked> {
+        self.read().entries.matches_ids(ids)
+    }
+
+    fn check_versioned(&self, principal: &Principal) -> (u64, Result<(), RevocationError>) {
         let snapshot = self.read();
-        (snapshot.version, snapshot.entries.matches(principal))
+        let verdict = snapshot.entries.matches(principal).map_err(Into::into);
+        (snapshot.version, verdict)
     }
 }
 
