@@ -21,8 +21,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_auth::Pattern;
 use tower_auth::agent_keys::{
-    AgentKeyStore, DirectoryFuture, HumanDirectory, HumanDirectoryError, HumanEntry,
-    IssuedAgentKey, MemoryAgentKeyStore, MemoryHumanDirectory, NewAgentKey, SqliteAgentKeyStore,
+    AgentGrant, AgentKeyError, AgentKeyId, AgentKeyInfo, AgentKeyStore, DirectoryFuture,
+    HumanDirectory, HumanDirectoryError, HumanEntry, IssuedAgentKey, MemoryAgentKeyStore,
+    MemoryHumanDirectory, NewAgentKey, SqliteAgentKeyStore, StoreFuture,
 };
 use tower_auth::exchange::{
     AgentSession, ClientAuth, ExchangeError, ExchangeTarget, OAuthErrorCode, TokenExchangeClient,
@@ -803,6 +804,57 @@ async fn a_directory_that_cannot_answer_is_temporarily_unavailable() {
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily_unavailable",
         StsError::HumanDirectoryUnavailable,
+    )
+    .await;
+}
+
+/// A key store whose database is down.
+#[derive(Debug)]
+struct DownStore;
+
+impl AgentKeyStore for DownStore {
+    fn create(&self, _: NewAgentKey, _: Timestamp) -> StoreFuture<'_, IssuedAgentKey> {
+        Box::pin(std::future::ready(Err(down())))
+    }
+    fn authenticate<'a>(&'a self, _: &'a str, _: Timestamp) -> StoreFuture<'a, AgentGrant> {
+        Box::pin(std::future::ready(Err(down())))
+    }
+    fn revoke<'a>(&'a self, _: &'a AgentKeyId, _: Timestamp) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(Err(down())))
+    }
+    fn list_for_human<'a>(&'a self, _: &'a HumanId) -> StoreFuture<'a, Vec<AgentKeyInfo>> {
+        Box::pin(std::future::ready(Err(down())))
+    }
+}
+
+fn down() -> AgentKeyError {
+    AgentKeyError::Storage {
+        detail: "disk I/O error".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_key_store_that_cannot_answer_is_temporarily_unavailable() {
+    let f = start_with(Arc::new(DownStore), |b| b).await;
+    // A well-formed key (of another store): the store is never able to say yes.
+    let elsewhere = MemoryAgentKeyStore::new()
+        .create_sync(
+            NewAgentKey::new(
+                bot(),
+                alice(),
+                ScopeSet::parse(GRANT).unwrap(),
+                Timestamp::from_unix_seconds(START + 3600),
+            ),
+            Timestamp::from_unix_seconds(START),
+        )
+        .unwrap();
+    f.assert_refused(
+        &agent_key(elsewhere.key.expose_secret(), None),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        StsError::AgentKeyStoreUnavailable {
+            reason: "agent_key_storage",
+        },
     )
     .await;
 }

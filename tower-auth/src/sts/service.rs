@@ -629,6 +629,9 @@ impl TokenExchangeService {
             .authenticate(presented, self.now())
             .await
             .map_err(|e| {
+                // The store's error names the key's public id once the form was valid,
+                // never the secret: the operator sees which key was refused.
+                tracing::warn!(target: STS_TARGET, client_id = client.id(), error = %e, "sts: agent key not accepted");
                 if e.is_rejection() {
                     StsError::AgentKeyRefused { reason: e.reason() }
                 } else {
