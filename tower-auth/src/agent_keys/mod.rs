@@ -46,7 +46,19 @@
 //!
 //! Both pass the same behaviour suite. Time comes from the caller's
 //! [`Clock`](principal::Clock), as `now` on every method that needs it.
+//!
+//! # Exchanging a key
+//!
+//! An agent never sends its key to a service: it exchanges it at the token exchange
+//! service ([`TokenExchangeServiceBuilder::agent_keys`](crate::sts::TokenExchangeServiceBuilder::agent_keys),
+//! `subject_token_type` [`AGENT_KEY_TOKEN_TYPE`](crate::sts::AGENT_KEY_TOKEN_TYPE)) for a
+//! token of minutes, for one audience, whose Principal is the human with the agent acting.
+//! The service looks the human up in a [`HumanDirectory`] at every exchange
+//! ([`MemoryHumanDirectory`] in memory), so the token carries at most the grant and what
+//! the human holds now. On the client side, an
+//! [`AgentSession`](crate::exchange::AgentSession) re-exchanges for every sub-request.
 
+mod directory;
 mod error;
 mod key;
 mod memory;
@@ -57,7 +69,11 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+pub use directory::{
+    DirectoryFuture, HumanDirectory, HumanDirectoryError, HumanEntry, MemoryHumanDirectory,
+};
 pub use error::{AgentKeyError, MalformedKey};
+pub(crate) use key::PresentedKey;
 pub use key::{AgentKeyId, AgentKeySecret, KEY_LEN, KEY_PREFIX};
 pub use memory::MemoryAgentKeyStore;
 pub use record::{AgentGrant, AgentKeyInfo, IssuedAgentKey, NewAgentKey};

@@ -104,6 +104,20 @@ impl TokenExchangeClient {
         }
     }
 
+    /// A new token for `request` from the endpoint, every time: the cache is neither read
+    /// nor written. For a credential that must be checked at every use (an
+    /// [`AgentSession`](super::AgentSession) re-exchanges its agent key per sub-request,
+    /// so a revoked key stops at the next one) and for measuring the round trip.
+    pub async fn exchange_uncached(
+        &self,
+        request: &ExchangeRequest,
+    ) -> Result<ExchangedToken, ExchangeError> {
+        let outcome = self.inner.call(request).await;
+        self.inner.completed_calls.fetch_add(1, Ordering::Release);
+        self.inner.audit(request, &outcome);
+        outcome
+    }
+
     /// The cached token for `request` if there is a fresh one (starting the refresh ahead
     /// as [`exchange`](Self::exchange) would); `None` when a call is needed (then
     /// `exchange` waits for it).

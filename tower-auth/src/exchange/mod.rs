@@ -10,6 +10,7 @@
 //! | [`ExchangedToken`] | the answer: the token, its `issued_token_type`, `token_type`, expiry and scopes |
 //! | [`ClientAuth`] | `client_secret_basic` or `client_secret_post` |
 //! | [`ExchangeError`] | why no token came back; RFC 6749 §5.2 error answers as [`OAuthErrorCode`]s |
+//! | [`AgentSession`] | a long-running agent: its API key exchanged afresh for each sub-request |
 //!
 //! The propagate layer uses it as one more way to attach identity:
 //! [`Route::exchanged`](crate::propagate::Route::exchanged) exchanges the request's kept
@@ -142,6 +143,7 @@
 mod answer;
 mod cache;
 mod client;
+mod session;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -155,6 +157,7 @@ pub use self::client::{
     DEFAULT_TIMEOUT, MAX_MAX_ANSWER_BYTES, MAX_TIMEOUT, REFRESH_RETRY_SECS, TokenExchangeClient,
     TokenExchangeClientBuilder,
 };
+pub use self::session::AgentSession;
 pub use crate::client_auth::{ClientAuth, MAX_CLIENT_ID_BYTES, MAX_CLIENT_SECRET_BYTES};
 
 /// The `grant_type` of a token exchange (RFC 8693 §2.1).
@@ -200,6 +203,8 @@ impl TokenType {
     pub const SAML1: TokenType = TokenType(Cow::Borrowed("urn:ietf:params:oauth:token-type:saml1"));
     /// A base64url-encoded SAML 2.0 assertion.
     pub const SAML2: TokenType = TokenType(Cow::Borrowed("urn:ietf:params:oauth:token-type:saml2"));
+    /// A Baton agent API key ([`crate::agent_keys`]), exchanged by an [`AgentSession`].
+    pub const AGENT_KEY: TokenType = TokenType(Cow::Borrowed(crate::sts::AGENT_KEY_TOKEN_TYPE));
 
     /// Another token type: an absolute URI (`scheme:rest`) of visible ASCII, at most
     /// [`MAX_TOKEN_TYPE_BYTES`].

@@ -42,6 +42,43 @@
 //!    kept, so a later exchange must still name its actor. To re-target a delegated
 //!    token, exchange it without an actor token (the model never repeats an actor).
 //!
+//! # Agent keys
+//!
+//! With [`agent_keys`](TokenExchangeServiceBuilder::agent_keys), an agent API key
+//! ([`crate::agent_keys`]) is a subject token of type [`AGENT_KEY_TOKEN_TYPE`]. Steps 1
+//! to 3 are as above; then, in place of a verifier:
+//!
+//! 1. the key is authenticated by the [`AgentKeyStore`](crate::agent_keys::AgentKeyStore)
+//!    at the service's clock: a malformed, unknown, wrong, revoked or expired key is
+//!    [`StsError::AgentKeyRefused`], `invalid_grant`;
+//! 2. the human the key is bound to is looked up in the
+//!    [`HumanDirectory`](crate::agent_keys::HumanDirectory) *now*: a human who no longer
+//!    exists is [`StsError::HumanUnknown`], `invalid_grant` (a key never outlives its
+//!    human). A store or directory that cannot answer is `temporarily_unavailable` (503):
+//!    nothing is minted on a guess;
+//! 3. the subject is the human (`kind = Human`, this service as issuer, the directory's
+//!    roles and tenant) with the agent as its one actor (`act`, with the calling client as
+//!    `act.client_id`), holding [`AgentGrant::effective_scopes`](crate::agent_keys::AgentGrant::effective_scopes):
+//!    the key's grant intersected with the human's current scopes, and expiring with the
+//!    key. Step 5 then applies to it unchanged: the acting policy must let an agent act
+//!    for a human, the chain must fit the maximum depth, and a requested `scope` only
+//!    narrows (`invalid_scope` otherwise). An actor token may extend the chain as usual.
+//!
+//! An agent key is never an actor token (`actor_token_type` [`AGENT_KEY_TOKEN_TYPE`] is
+//! `invalid_request`): the key already names both parties.
+//!
+//! Why a dedicated builder method and not a [`Verifier`](crate::Verifier) registered with
+//! [`token_type`](TokenExchangeServiceBuilder::token_type): a verifier's refusal is an
+//! [`AuthError`](crate::AuthError), which this service answers as a refused token
+//! (`invalid_request`, RFC 8693 §2.2.2) and which cannot say "the store is down" apart from
+//! "the key is bad"; an agent key is the agent's long-lived grant, and its refusal is
+//! `invalid_grant` (RFC 6749 §5.2: the grant is invalid, expired or revoked), what
+//! [`AgentKeyError::is_rejection`](crate::agent_keys::AgentKeyError::is_rejection)
+//! promises; a failing store must be a 5xx. And a verifier is also what the authenticate
+//! layer takes: an agent-key verifier could be mounted at every service, accepting a
+//! long-lived key on each request, which is exactly what the exchange exists to prevent.
+//! Here the key is good for one thing: a short-lived token from this service.
+//!
 //! RFC 8693 §2.2.2 says a subject or actor token that is invalid "for any reason, or
 //! unacceptable based on policy" is `invalid_request`: so are an expired, revoked or
 //! forged token, a wrong token type, an actor `may_act` does not name, a kind that may not
@@ -128,6 +165,9 @@ pub const TOKEN_EXCHANGE_GRANT: &str = crate::exchange::GRANT_TYPE;
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// RFC 8693 §3: a JWT.
 pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+/// An agent API key ([`crate::agent_keys`]) as a subject token (Baton's own token type,
+/// taken when [`agent_keys`](TokenExchangeServiceBuilder::agent_keys) is configured).
+pub const AGENT_KEY_TOKEN_TYPE: &str = "urn:baton:params:oauth:token-type:agent-key";
 /// The token endpoint, relative to the issuer.
 pub const TOKEN_PATH: &str = "/token";
 /// The RFC 7662 introspection endpoint, relative to the issuer.
@@ -271,6 +311,25 @@ pub enum StsError {
         /// The model's reason.
         reason: &'static str,
     },
+    /// The agent key presented as the subject token was refused by the store (malformed,
+    /// unknown, wrong secret, revoked, expired).
+    #[error("agent key refused: {reason}")]
+    AgentKeyRefused {
+        /// The store's [`AgentKeyError::reason`](crate::agent_keys::AgentKeyError::reason).
+        reason: &'static str,
+    },
+    /// The human an agent key acts for is not in the directory (any more).
+    #[error("the human the agent key acts for does not exist")]
+    HumanUnknown,
+    /// The agent key store could not answer; nothing was accepted.
+    #[error("agent key store unavailable: {reason}")]
+    AgentKeyStoreUnavailable {
+        /// The store's [`AgentKeyError::reason`](crate::agent_keys::AgentKeyError::reason).
+        reason: &'static str,
+    },
+    /// The human directory could not answer; nothing was accepted.
+    #[error("human directory unavailable")]
+    HumanDirectoryUnavailable,
     /// The record of issued tokens is full of unexpired tokens.
     #[error("the record of issued tokens is full")]
     RecordFull,
@@ -290,6 +349,7 @@ impl StsError {
     /// assert_eq!(StsError::WrongClientSecret.error_code(), "invalid_client");
     /// assert_eq!(StsError::SubjectTokenRevoked.error_code(), "invalid_request");
     /// assert_eq!(StsError::NoTarget.error_code(), "invalid_target");
+    /// assert_eq!(StsError::HumanUnknown.error_code(), "invalid_grant");
     /// ```
     pub fn error_code(&self) -> &'static str {
         match self {
@@ -304,7 +364,10 @@ impl StsError {
             | StsError::InvalidTarget
             | StsError::TargetNotAllowed { .. } => "invalid_target",
             StsError::InvalidScope | StsError::ScopeWidening { .. } => "invalid_scope",
-            StsError::RecordFull => "temporarily_unavailable",
+            StsError::AgentKeyRefused { .. } | StsError::HumanUnknown => "invalid_grant",
+            StsError::RecordFull
+            | StsError::AgentKeyStoreUnavailable { .. }
+            | StsError::HumanDirectoryUnavailable => "temporarily_unavailable",
             StsError::Internal { .. } => "server_error",
             StsError::MalformedRequest { .. }
             | StsError::MissingParameter { .. }
@@ -373,6 +436,10 @@ impl StsError {
             StsError::KindMayNotAct { .. } => "kind_may_not_act",
             StsError::DelegationTooDeep { .. } => "delegation_too_deep",
             StsError::DelegationRefused { .. } => "delegation_refused",
+            StsError::AgentKeyRefused { .. } => "agent_key_refused",
+            StsError::HumanUnknown => "human_unknown",
+            StsError::AgentKeyStoreUnavailable { .. } => "agent_key_store_unavailable",
+            StsError::HumanDirectoryUnavailable => "human_directory_unavailable",
             StsError::RecordFull => "record_full",
             StsError::Internal { .. } => "internal",
         }

@@ -16,7 +16,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, Limited};
-use principal::{Audience, Clock, Principal, ScopeSet, Timestamp};
+use principal::{Actor, Audience, Clock, Principal, ScopeSet, Timestamp};
 use serde_json::{Map, Value, json};
 use tower_service::Service;
 
@@ -25,10 +25,11 @@ use super::form::Form;
 use super::policy::{ActingPolicy, ExchangePolicy};
 use super::record::{DEFAULT_MAX_ISSUED_TOKENS, IssuedTokens, Lookup, Revocation, RevocationList};
 use super::{
-    ACCESS_TOKEN_TYPE, INTROSPECTION_PATH, JWT_TOKEN_TYPE, MAX_FORM_BYTES, METADATA_PATH,
-    REVOCATION_FEED_PATH, REVOCATION_PATH, STS_TARGET, StsConfigError, StsError,
+    ACCESS_TOKEN_TYPE, AGENT_KEY_TOKEN_TYPE, INTROSPECTION_PATH, JWT_TOKEN_TYPE, MAX_FORM_BYTES,
+    METADATA_PATH, REVOCATION_FEED_PATH, REVOCATION_PATH, STS_TARGET, StsConfigError, StsError,
     TOKEN_EXCHANGE_GRANT, TOKEN_PATH,
 };
+use crate::agent_keys::{AgentKeyStore, HumanDirectory};
 use crate::credentials::Credentials;
 use crate::mint::{DISCOVERY_PATH, InternalIssuer, JWKS_PATH, MintError};
 use crate::verifier::Verifier;
@@ -42,10 +43,24 @@ struct Inner {
     /// Further subject and actor token types, each with its verifier.
     token_types: Vec<(String, Arc<dyn Verifier>)>,
     clients: Clients,
+    agent_keys: Option<AgentKeys>,
     policy: ExchangePolicy,
     record: IssuedTokens,
     serve_jwks: bool,
     metadata: String,
+}
+
+/// Where agent keys are authenticated and their humans looked up.
+#[derive(Clone)]
+struct AgentKeys {
+    store: Arc<dyn AgentKeyStore>,
+    humans: Arc<dyn HumanDirectory>,
+}
+
+/// Who the subject token is checked by: a verifier, or the agent key store.
+enum SubjectCheck<'a> {
+    Verifier(&'a Arc<dyn Verifier>),
+    AgentKey(&'a AgentKeys),
 }
 
 /// The security token service as one tower service (see the [module docs](super)):
@@ -67,6 +82,7 @@ pub struct TokenExchangeServiceBuilder {
     actor_verifier: Option<Arc<dyn Verifier>>,
     token_types: Vec<(String, Arc<dyn Verifier>)>,
     clients: Vec<RegisteredClient>,
+    agent_keys: Option<AgentKeys>,
     acting: ActingPolicy,
     require_may_act: bool,
     max_depth: Option<usize>,
@@ -88,6 +104,7 @@ impl TokenExchangeService {
             actor_verifier: None,
             token_types: Vec::new(),
             clients: Vec::new(),
+            agent_keys: None,
             acting: ActingPolicy::default(),
             require_may_act: false,
             max_depth: None,
@@ -180,6 +197,46 @@ impl TokenExchangeServiceBuilder {
         self
     }
 
+    /// Also takes agent API keys as subject tokens of type [`AGENT_KEY_TOKEN_TYPE`]:
+    /// authenticated by `store`, the human each acts for looked up in `humans` at every
+    /// exchange; the token is the human's, with the agent acting, holding at most the
+    /// key's grant and the human's current scopes (see the [module docs](super#agent-keys)).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use principal::Issuer;
+    /// # use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+    /// # use tower_auth::mint::{InternalIssuer, SigningAlgorithm, SigningKey};
+    /// use tower_auth::agent_keys::{MemoryAgentKeyStore, MemoryHumanDirectory};
+    /// use tower_auth::sts::{AGENT_KEY_TOKEN_TYPE, TokenExchangeService};
+    ///
+    /// # let issuer = InternalIssuer::builder(
+    /// #     Issuer::new("https://sts.internal")?,
+    /// #     SigningKey::generate(SigningAlgorithm::Es256)?,
+    /// # ).build()?;
+    /// # let idp = IssuerConfig::builder(Issuer::new("https://idp.example.com")?)
+    /// #     .audience(principal::Audience::new("sts")?).oidc_discovery().build()?;
+    /// let verifier = Arc::new(JwtVerifier::builder().issuer(idp).build()?);
+    /// let sts = TokenExchangeService::builder(issuer.clone(), verifier.clone())
+    ///     .agent_keys(Arc::new(MemoryAgentKeyStore::new()), Arc::new(MemoryHumanDirectory::new()))
+    ///     .build();
+    /// assert!(sts.is_ok());
+    /// // Refused: the agent key token type handed to another verifier.
+    /// let taken = TokenExchangeService::builder(issuer, verifier.clone())
+    ///     .token_type(AGENT_KEY_TOKEN_TYPE, verifier)
+    ///     .build();
+    /// assert_eq!(taken.unwrap_err().reason(), "duplicate_token_type");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn agent_keys(
+        mut self,
+        store: Arc<dyn AgentKeyStore>,
+        humans: Arc<dyn HumanDirectory>,
+    ) -> Self {
+        self.agent_keys = Some(AgentKeys { store, humans });
+        self
+    }
+
     /// Registers a client (its id must be unique).
     pub fn client(mut self, client: RegisteredClient) -> Self {
         self.clients.push(client);
@@ -269,8 +326,10 @@ impl TokenExchangeServiceBuilder {
             if !is_absolute_uri(token_type) {
                 return Err(StsConfigError::InvalidTokenType);
             }
+            // The agent key type is Baton's own: never handed to a verifier.
             let taken = token_type == ACCESS_TOKEN_TYPE
                 || token_type == JWT_TOKEN_TYPE
+                || token_type == AGENT_KEY_TOKEN_TYPE
                 || self.token_types[..i].iter().any(|(t, _)| t == token_type);
             if taken {
                 return Err(StsConfigError::DuplicateTokenType {
@@ -291,6 +350,7 @@ impl TokenExchangeServiceBuilder {
                 subject_verifier: self.subject_verifier,
                 token_types: self.token_types,
                 clients,
+                agent_keys: self.agent_keys,
                 policy: ExchangePolicy {
                     acting: self.acting,
                     require_may_act: self.require_may_act,
@@ -436,11 +496,15 @@ impl TokenExchangeService {
             return Err(StsError::UnauthorizedClient);
         }
         let subject_token = form.required("subject_token")?;
-        let subject_verifier = self.verifier_for(
-            form.required("subject_token_type")?,
-            "subject_token_type",
-            &inner.subject_verifier,
-        )?;
+        let subject_type = form.required("subject_token_type")?;
+        let subject_check = match (&inner.agent_keys, subject_type) {
+            (Some(keys), AGENT_KEY_TOKEN_TYPE) => SubjectCheck::AgentKey(keys),
+            _ => SubjectCheck::Verifier(self.verifier_for(
+                subject_type,
+                "subject_token_type",
+                &inner.subject_verifier,
+            )?),
+        };
         let actor_token = match (
             form.single("actor_token")?,
             form.single("actor_token_type")?,
@@ -462,13 +526,21 @@ impl TokenExchangeService {
             .transpose()
             .map_err(|_| StsError::InvalidScope)?;
 
-        let subject = subject_verifier
-            .verify(&Credentials::bearer(subject_token))
-            .await
-            .map_err(|e| StsError::SubjectTokenRefused { reason: e.reason() })?;
-        if self.revoked_here(subject.principal()) {
-            return Err(StsError::SubjectTokenRevoked);
-        }
+        let subject = match subject_check {
+            SubjectCheck::Verifier(verifier) => {
+                let subject = verifier
+                    .verify(&Credentials::bearer(subject_token))
+                    .await
+                    .map_err(|e| StsError::SubjectTokenRefused { reason: e.reason() })?;
+                if self.revoked_here(subject.principal()) {
+                    return Err(StsError::SubjectTokenRevoked);
+                }
+                subject.into_principal()
+            }
+            SubjectCheck::AgentKey(keys) => {
+                Arc::new(self.agent_subject(keys, subject_token, client).await?)
+            }
+        };
         let actor = match actor_token {
             None => None,
             Some((token, verifier)) => {
@@ -482,7 +554,7 @@ impl TokenExchangeService {
                 Some(actor)
             }
         };
-        let subject = subject.principal();
+        let subject = &*subject;
         let actor = actor.as_ref().map(|a| a.principal());
         let result = inner
             .policy
@@ -542,6 +614,66 @@ impl TokenExchangeService {
             .to_string(),
             "no-store",
         ))
+    }
+
+    /// The subject an agent key stands for: the human, as the directory knows them now,
+    /// with the agent acting, holding the key's grant within the human's scopes.
+    async fn agent_subject(
+        &self,
+        keys: &AgentKeys,
+        presented: &str,
+        client: &RegisteredClient,
+    ) -> Result<Principal, StsError> {
+        let grant = keys
+            .store
+            .authenticate(presented, self.now())
+            .await
+            .map_err(|e| {
+                // The store's error names the key's public id once the form was valid,
+                // never the secret: the operator sees which key was refused.
+                tracing::warn!(target: STS_TARGET, client_id = client.id(), error = %e, "sts: agent key not accepted");
+                if e.is_rejection() {
+                    StsError::AgentKeyRefused { reason: e.reason() }
+                } else {
+                    StsError::AgentKeyStoreUnavailable { reason: e.reason() }
+                }
+            })?;
+        let human = keys
+            .humans
+            .lookup(&grant.human)
+            .await
+            .map_err(|e| {
+                tracing::error!(target: STS_TARGET, agent_key = %grant.key_id, error = %e, "sts: human directory failed");
+                StsError::HumanDirectoryUnavailable
+            })?
+            .ok_or(StsError::HumanUnknown)?;
+        let scopes = grant.effective_scopes(&human.scopes);
+        tracing::info!(
+            target: STS_TARGET,
+            client_id = client.id(),
+            agent_key = %grant.key_id,
+            agent = %grant.agent,
+            human = %grant.human,
+            "sts: agent key accepted"
+        );
+        let issuer = self.inner.issuer.issuer().clone();
+        let agent = Actor::new(grant.agent.into())
+            .with_issuer(issuer.clone())
+            .with_subject(grant.agent.to_string())
+            .with_client_id(client.id())
+            .with_grant(scopes.clone());
+        let mut subject = Principal::builder(grant.human.into(), issuer, grant.human.to_string())
+            .scopes(scopes)
+            .roles(human.roles)
+            .actor(agent)
+            // No token made from the key outlives it.
+            .expires_at(grant.expires_at);
+        if let Some(tenant) = human.tenant {
+            subject = subject.tenant(tenant);
+        }
+        subject
+            .build()
+            .map_err(|e| StsError::DelegationRefused { reason: e.reason() })
     }
 
     /// The verifier of a subject or actor token of `token_type`.
