@@ -8,7 +8,7 @@
 //!   answers later ([`DecideFuture::pending`]).
 //! - [`PolicyLayer`] asks it for every request, with the action and resource a function of
 //!   the operator's derives from the request ([`method_and_path`] is one).
-//! - [`cedar`] (feature `cedar`) is an engine: Cedar policies and their schema from files,
+//! - `cedar` (feature `cedar`) is an engine, `CedarPolicy`: Cedar policies and their schema from files,
 //!   validated, reloadable without a restart.
 //!
 //! # Answers
@@ -64,6 +64,9 @@ mod service;
 
 #[cfg(feature = "cedar")]
 pub mod cedar;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;
 
 pub use future::ResponseFuture;
 pub use layer::{PolicyLayer, method_and_path};
