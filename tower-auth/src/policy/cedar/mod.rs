@@ -115,14 +115,17 @@ struct Names {
 }
 
 impl Names {
-    fn new() -> Result<Self, cedar_policy::ParseErrors> {
+    /// The names, or what Cedar says is wrong with one (boxed by `to_string`: Cedar's
+    /// parse error is large and this path is never taken).
+    fn new() -> Result<Self, String> {
+        let name = |name: &str| EntityTypeName::from_str(name).map_err(|error| error.to_string());
         Ok(Names {
-            human: EntityTypeName::from_str("Baton::Human")?,
-            agent: EntityTypeName::from_str("Baton::Agent")?,
-            service: EntityTypeName::from_str("Baton::Service")?,
-            tenant: EntityTypeName::from_str("Baton::Tenant")?,
-            workload: EntityTypeName::from_str("Baton::Workload")?,
-            action: EntityTypeName::from_str("Baton::Action")?,
+            human: name("Baton::Human")?,
+            agent: name("Baton::Agent")?,
+            service: name("Baton::Service")?,
+            tenant: name("Baton::Tenant")?,
+            workload: name("Baton::Workload")?,
+            action: name("Baton::Action")?,
         })
     }
 
