@@ -13,6 +13,9 @@
 //! - `policy/cedar_agent_delete_forbidden`: the agent deletes it (forbidden).
 //! - `policy/cedar_reference_read_not_permitted`: the unmodified reference Principal reads
 //!   it (no `documents:read`: not permitted).
+//!
+//! One short run (`-- --warm-up-time 1 --measurement-time 3`, machine load average ~16 on
+//! 2 cores), medians: allow 36.1 µs, forbidden 38.6 µs, not permitted 36.9 µs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
