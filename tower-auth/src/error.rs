@@ -477,6 +477,17 @@ pub enum AuthError {
         required: String,
     },
 
+    /// An authorization policy refused the request, or could not decide it and so refused
+    /// it (fail closed): answered 403 `insufficient_scope` like a missing scope, without a
+    /// `scope` attribute (no one scope would make it pass). `reason` is the
+    /// [`policy`](crate::policy) module's stable label (`policy_not_permitted`,
+    /// `policy_forbidden`, `policy_error`, `policy_no_target`).
+    #[error("policy: refused ({reason})")]
+    PolicyDenied {
+        /// The policy module's label for the refusal.
+        reason: &'static str,
+    },
+
     // ---- the server ----
     /// The issuer's keys are unavailable: the key source cannot be reached and the last
     /// good key set is older than the maximum staleness. The token may be fine; it cannot
@@ -559,6 +570,7 @@ impl AuthError {
             AuthError::SignedPassportNotAccepted => "signed_passport_not_accepted",
             AuthError::MissingRequestId => "missing_request_id",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
+            AuthError::PolicyDenied { reason } => reason,
             AuthError::KeySourceUnavailable { .. } => "key_source_unavailable",
             AuthError::RevocationListStale(_) => "revocation_list_stale",
             AuthError::Internal { .. } => "internal",
@@ -611,7 +623,9 @@ impl AuthError {
             }
             // No usable answer: the token may be fine, it cannot be checked now.
             AuthError::Introspection(_) => Challenge::Unavailable,
-            AuthError::InsufficientScope { .. } => Challenge::InsufficientScope,
+            AuthError::InsufficientScope { .. } | AuthError::PolicyDenied { .. } => {
+                Challenge::InsufficientScope
+            }
             AuthError::KeySourceUnavailable { .. } => Challenge::Unavailable,
             AuthError::RevocationListStale(_) => Challenge::Unavailable,
             AuthError::Internal { .. } => Challenge::Internal,

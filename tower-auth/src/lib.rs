@@ -68,6 +68,7 @@ pub mod mint;
 pub mod mtls;
 pub mod passport;
 pub mod peer;
+pub mod policy;
 pub mod propagate;
 pub mod revocation;
 pub mod sts;
