@@ -644,6 +644,12 @@ pub struct AuthRejection {
 }
 
 impl AuthRejection {
+    /// A refusal with this reason and class: for authorization refusals (the
+    /// [`require`](crate::require) layer), whose precise reason is not an [`AuthError`].
+    pub(crate) fn new(reason: &'static str, challenge: Challenge) -> Self {
+        AuthRejection { reason, challenge }
+    }
+
     /// The rejection of `error`.
     pub fn of(error: &AuthError) -> Self {
         AuthRejection {

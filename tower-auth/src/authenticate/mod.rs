@@ -136,7 +136,7 @@
 //! [`VerifiedPrincipal`]: crate::verified::VerifiedPrincipal
 //! [`RequestContext`]: crate::context::RequestContext
 
-mod audit;
+pub(crate) mod audit;
 mod bearer;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
