@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | [`client`] | tower-auth's propagate routes on outgoing gRPC calls: its layer bound to a `Channel`'s endpoint for every route, [`PassportInterceptor`](client::PassportInterceptor) (synchronous) for routes that need no waiting |
 //! | [`server`] | [`GrpcAuthenticateLayer`](server::GrpcAuthenticateLayer): tower-auth's authenticate layer for `tonic::transport::Server::builder().layer(..)`: edge and internal roles, the verified Principal in the request extensions and current while the service and its response stream run, refusals as trailers-only gRPC responses; [`UntilExpiry`](server::UntilExpiry) for streams that must stop at the Principal's expiry |
+//! | [`require`] | [`GrpcRequireLayer`](require::GrpcRequireLayer): tower-auth's require layer per server, service or method ([`GrpcRequirements`](require::GrpcRequirements), deny by default), refusals as `PERMISSION_DENIED` (or `UNAUTHENTICATED` without a Principal) |
 //! | [`PrincipalExt`] | `request.principal()?` in a handler, and its optional form |
 //! | [`status`] | the one map from a refusal's class to a gRPC status code and short message |
 //! | `transport` (feature `mtls`) | tonic over mutual TLS: tower-auth's mTLS listener as tonic's incoming connections, the calling workload's SPIFFE identity in every request (pattern 5) |
@@ -30,6 +31,7 @@
 
 pub mod client;
 mod request;
+pub mod require;
 pub mod server;
 pub mod status;
 #[cfg(feature = "mtls")]

@@ -739,6 +739,12 @@ pub struct AuthRejection {
 }
 
 impl AuthRejection {
+    /// A refusal with this reason and class: for authorization refusals (the
+    /// [`require`](crate::require) layer), whose precise reason is not an [`AuthError`].
+    pub(crate) fn new(reason: &'static str, challenge: Challenge) -> Self {
+        AuthRejection { reason, challenge }
+    }
+
     /// The rejection of `error`.
     pub fn of(error: &AuthError) -> Self {
         AuthRejection {
@@ -821,7 +827,9 @@ pub const MAX_CHALLENGE_SCOPE_LEN: usize = 1024;
 ///   challenge: the token may be fine, it cannot be checked now;
 /// - server faults: 500, no challenge.
 ///
-/// With a realm, every challenge starts `Bearer realm="…"`. Bodies are always empty and
+/// With a realm, every challenge starts `Bearer realm="…"`; with
+/// [`with_resource_metadata`](Self::with_resource_metadata), every challenge carries
+/// `resource_metadata="…"` (RFC 9728 §5.1). Bodies are always empty and
 /// there is never an `error_description`: the precise reason is for logs, not for
 /// callers. The [`AuthRejection`] rides in the response extensions.
 ///
@@ -858,6 +866,9 @@ pub const MAX_CHALLENGE_SCOPE_LEN: usize = 1024;
 /// ```
 #[derive(Clone, Debug)]
 pub struct HttpChallenge {
+    realm: Option<Box<str>>,
+    /// RFC 9728 §5.1: where the protected resource metadata is.
+    resource_metadata: Option<Box<str>>,
     no_credentials: HeaderValue,
     invalid_request: HeaderValue,
     invalid_token: HeaderValue,
@@ -874,6 +885,8 @@ impl HttpChallenge {
     /// Challenges without a realm.
     pub fn new() -> Self {
         HttpChallenge {
+            realm: None,
+            resource_metadata: None,
             no_credentials: HeaderValue::from_static("Bearer"),
             invalid_request: HeaderValue::from_static(r#"Bearer error="invalid_request""#),
             invalid_token: HeaderValue::from_static(r#"Bearer error="invalid_token""#),
@@ -898,16 +911,80 @@ impl HttpChallenge {
         }) {
             return Err(RealmError::InvalidChar { position });
         }
-        let value = |suffix: &str| {
-            HeaderValue::from_str(&format!(r#"Bearer realm="{realm}"{suffix}"#))
-                // Unreachable after the checks above; kept typed rather than panicking.
+        HttpChallenge::assemble(Some(realm), None)
+    }
+
+    /// These challenges with `resource_metadata="<url>"` (RFC 9728 §5.1) added to every
+    /// one, the URL where clients find the
+    /// [protected resource metadata](crate::resource_metadata) and, through it, the
+    /// authorization servers to get a token from.
+    ///
+    /// ```
+    /// use tower_auth::error::{AuthError, HttpChallenge};
+    /// use tower_auth::resource_metadata::ResourceMetadata;
+    ///
+    /// let metadata = ResourceMetadata::builder("https://api.example.com")?.build()?;
+    /// let challenge = HttpChallenge::new().with_resource_metadata(&metadata);
+    /// let response: http::Response<String> = challenge.response(&AuthError::MissingToken);
+    /// assert_eq!(
+    ///     response.headers()["www-authenticate"],
+    ///     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#
+    /// );
+    /// let response: http::Response<String> = challenge.response(&AuthError::BadSignature);
+    /// assert_eq!(
+    ///     response.headers()["www-authenticate"],
+    ///     r#"Bearer error="invalid_token", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_resource_metadata(
+        &self,
+        metadata: &crate::resource_metadata::ResourceMetadata,
+    ) -> Self {
+        self.with_resource_metadata_url(metadata.metadata_url())
+    }
+
+    /// [`Self::with_resource_metadata`] from the URL of an already checked document.
+    pub(crate) fn with_resource_metadata_url(&self, url: &str) -> Self {
+        HttpChallenge::assemble(self.realm.as_deref(), Some(url))
+            // Unreachable: the realm and the URL were both checked to be header-safe.
+            .unwrap_or_else(|_| self.clone())
+    }
+
+    /// The resource metadata URL the challenges carry, if any.
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.resource_metadata.as_deref()
+    }
+
+    /// The challenges for a checked realm and resource metadata URL.
+    fn assemble(realm: Option<&str>, resource_metadata: Option<&str>) -> Result<Self, RealmError> {
+        let value = |error: Option<&str>| {
+            let mut params = Vec::with_capacity(3);
+            if let Some(realm) = realm {
+                params.push(format!(r#"realm="{realm}""#));
+            }
+            if let Some(error) = error {
+                params.push(format!(r#"error="{error}""#));
+            }
+            if let Some(url) = resource_metadata {
+                params.push(format!(r#"resource_metadata="{url}""#));
+            }
+            let value = if params.is_empty() {
+                "Bearer".to_owned()
+            } else {
+                format!("Bearer {}", params.join(", "))
+            };
+            HeaderValue::from_str(&value)
+                // Unreachable after the checks; kept typed rather than panicking.
                 .map_err(|_| RealmError::InvalidChar { position: 0 })
         };
         Ok(HttpChallenge {
-            no_credentials: value("")?,
-            invalid_request: value(r#", error="invalid_request""#)?,
-            invalid_token: value(r#", error="invalid_token""#)?,
-            insufficient_scope: value(r#", error="insufficient_scope""#)?,
+            realm: realm.map(Into::into),
+            resource_metadata: resource_metadata.map(Into::into),
+            no_credentials: value(None)?,
+            invalid_request: value(Some("invalid_request"))?,
+            invalid_token: value(Some("invalid_token"))?,
+            insufficient_scope: value(Some("insufficient_scope"))?,
         })
     }
 

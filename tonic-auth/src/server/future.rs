@@ -20,7 +20,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F) -> Self {
+    pub(crate) fn new(inner: F) -> Self {
         ResponseFuture { inner }
     }
 }

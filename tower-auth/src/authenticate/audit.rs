@@ -33,7 +33,7 @@ pub(super) fn request_id(headers: &HeaderMap) -> &str {
 }
 
 /// The delegation chain as `am-…,svc-…` (oldest first).
-struct Delegation<'a>(&'a principal::Principal);
+pub(crate) struct Delegation<'a>(pub(crate) &'a principal::Principal);
 
 impl fmt::Display for Delegation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -48,7 +48,7 @@ impl fmt::Display for Delegation<'_> {
 }
 
 /// The calling service, or `-`.
-struct Caller<'a>(Option<&'a crate::verified::Caller>);
+pub(crate) struct Caller<'a>(pub(crate) Option<&'a crate::verified::Caller>);
 
 impl fmt::Display for Caller<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -249,8 +249,65 @@ impl AuthenticateLayer {
     /// Send `realm="<realm>"` in every challenge (1 to 256 bytes of visible ASCII, space
     /// or tab; no `"` or `\`).
     pub fn realm(mut self, realm: &str) -> Result<Self, ConfigError> {
-        self.shared_mut().challenge = Arc::new(HttpChallenge::with_realm(realm)?);
+        let mut challenge = HttpChallenge::with_realm(realm)?;
+        if let Some(url) = self.shared.challenge.resource_metadata() {
+            challenge = challenge.with_resource_metadata_url(url);
+        }
+        self.shared_mut().challenge = Arc::new(challenge);
         Ok(self)
+    }
+
+    /// Puts `resource_metadata="<url>"` (RFC 9728 §5.1) into every challenge: the URL
+    /// where clients (MCP clients, agent runtimes) find this service's
+    /// [protected resource metadata](crate::resource_metadata), and through it the
+    /// authorization servers to get a token from. Serve the document itself with
+    /// [`ResourceMetadata::service`](crate::resource_metadata::ResourceMetadata::service),
+    /// outside this layer.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use http::{Request, StatusCode};
+    /// use tower::{ServiceBuilder, ServiceExt, service_fn};
+    /// use tower_auth::authenticate::AuthenticateLayer;
+    /// use tower_auth::resource_metadata::ResourceMetadata;
+    /// # use tower_auth::{AuthError, Credentials, Pattern, Verifier, VerifyFuture};
+    /// # struct Refuse;
+    /// # impl Verifier for Refuse {
+    /// #     fn verify(&self, _: &Credentials<'_>) -> VerifyFuture { VerifyFuture::ready(Err(AuthError::BadSignature)) }
+    /// #     fn pattern(&self) -> Pattern { Pattern::JwtPassthrough }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # let verifier: Arc<dyn Verifier> = Arc::new(Refuse);
+    /// let metadata = ResourceMetadata::builder("https://api.example.com")?.build()?;
+    /// let service = ServiceBuilder::new()
+    ///     .layer(AuthenticateLayer::new(verifier).resource_metadata(&metadata))
+    ///     .service(service_fn(|_: Request<String>| async {
+    ///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    ///     }));
+    /// // No credentials: 401, and where to learn how to get some.
+    /// let response = service.oneshot(Request::new(String::new())).await?;
+    /// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    /// assert_eq!(
+    ///     response.headers()["www-authenticate"],
+    ///     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn resource_metadata(
+        mut self,
+        metadata: &crate::resource_metadata::ResourceMetadata,
+    ) -> Self {
+        let challenge = self.shared.challenge.with_resource_metadata(metadata);
+        self.shared_mut().challenge = Arc::new(challenge);
+        self
+    }
+
+    /// The challenges this layer answers with: give the same to a
+    /// [`RequireLayer`](crate::require::RequireLayer) so its refusals carry the same realm
+    /// and resource metadata.
+    pub fn http_challenge(&self) -> HttpChallenge {
+        HttpChallenge::clone(&self.shared.challenge)
     }
 
     /// The headers stripped from every request.

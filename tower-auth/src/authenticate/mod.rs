@@ -61,6 +61,9 @@
 //!
 //! `invalid_request` answers 400 as RFC 6750 §3.1 asks; everything about the token itself
 //! answers 401. With [`AuthenticateLayer::realm`], challenges start `Bearer realm="…"`.
+//! With [`AuthenticateLayer::resource_metadata`], every challenge also carries
+//! `resource_metadata="<url>"` (RFC 9728 §5.1), where clients find the
+//! [protected resource metadata](crate::resource_metadata) of this service.
 //!
 //! # Optional authentication
 //!
@@ -136,7 +139,7 @@
 //! [`VerifiedPrincipal`]: crate::verified::VerifiedPrincipal
 //! [`RequestContext`]: crate::context::RequestContext
 
-mod audit;
+pub(crate) mod audit;
 mod bearer;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

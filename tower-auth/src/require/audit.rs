@@ -1,0 +1,98 @@
+//! The one `tracing` event per authorization decision, on the authenticate layer's
+//! [`AUDIT_TARGET`], with the same fields as its events (`request_id`, `principal_id`,
+//! `kind`, `delegation`, `pattern`, `caller`, `outcome`, `reason`) plus `trace_id` and
+//! `decision = "authorization"`. `outcome` is `allowed` or `denied`; `reason` is
+//! `satisfied` or a [`Denial::reason`] (`unauthenticated` when no Principal arrived).
+//! `caller` is the calling service as the verifier named it; `workload` the SPIFFE ID the
+//! requirement saw (`-` when none).
+
+use std::fmt;
+
+use tracing::Level;
+
+use super::requirement::Denial;
+use crate::authenticate::AUDIT_TARGET;
+use crate::authenticate::audit::{Caller, Delegation};
+use crate::context::RequestContext;
+use crate::peer::SpiffeId;
+use crate::verified::VerifiedPrincipal;
+
+/// The request's trace id as 32 lowercase hex digits, or `-`.
+struct TraceId<'a>(Option<&'a RequestContext>);
+
+impl fmt::Display for TraceId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(context) => context
+                .trace()
+                .traceparent()
+                .trace_id()
+                .iter()
+                .try_for_each(|byte| write!(f, "{byte:02x}")),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+struct Workload<'a>(Option<&'a SpiffeId>);
+
+impl fmt::Display for Workload<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => fmt::Display::fmt(id, f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+fn request_id(context: Option<&RequestContext>) -> &str {
+    context.map_or("-", |context| context.request_id().as_str())
+}
+
+pub(super) fn decided(
+    context: Option<&RequestContext>,
+    verified: &VerifiedPrincipal,
+    workload: Option<&SpiffeId>,
+    outcome: Result<(), Denial>,
+) {
+    let principal = verified.principal();
+    let (outcome, reason, message) = match outcome {
+        Ok(()) => ("allowed", "satisfied", "request authorized"),
+        Err(denial) => ("denied", denial.reason(), "request forbidden"),
+    };
+    tracing::event!(
+        target: AUDIT_TARGET,
+        Level::INFO,
+        decision = "authorization",
+        request_id = request_id(context),
+        trace_id = %TraceId(context),
+        principal_id = %principal.id(),
+        kind = %principal.kind(),
+        delegation = %Delegation(principal),
+        pattern = verified.pattern().as_str(),
+        caller = %Caller(verified.caller()),
+        workload = %Workload(workload),
+        outcome,
+        reason,
+        "{message}"
+    );
+}
+
+pub(super) fn unauthenticated(context: Option<&RequestContext>) {
+    tracing::event!(
+        target: AUDIT_TARGET,
+        Level::INFO,
+        decision = "authorization",
+        request_id = request_id(context),
+        trace_id = %TraceId(context),
+        principal_id = "-",
+        kind = "-",
+        delegation = "",
+        pattern = "-",
+        caller = "-",
+        workload = "-",
+        outcome = "denied",
+        reason = "unauthenticated",
+        "request refused: no verified Principal"
+    );
+}
