@@ -1081,9 +1081,15 @@ async fn metrics_answers_prometheus_text_with_the_baton_series() {
     );
     at_least_one(
         "baton_jwks_refreshes_total",
-        &[&format!(r#"issuer="{}""#, idp.issuer()), r#"outcome="updated""#],
+        &[
+            &format!(r#"issuer="{}""#, idp.issuer()),
+            r#"outcome="updated""#,
+        ],
     );
     at_least_one("baton_cache_misses_total", &[r#"cache="verified_token""#]);
-    assert!(text.contains("# TYPE baton_auth_decisions_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE baton_auth_decisions_total counter"),
+        "{text}"
+    );
     assert!(!text.contains(&token));
 }

@@ -709,13 +709,25 @@ async fn each_decision_emits_one_audit_event_with_the_precise_reason() {
     ] {
         assert!(accepted.contains(&field), "{field} in {accepted}");
     }
-    let principal_id = accepted.split("principal_id=").nth(1).unwrap().split(' ').next().unwrap();
+    let principal_id = accepted
+        .split("principal_id=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
     assert!(principal_id.starts_with("hm-"), "{accepted}");
-    assert!(accepted.contains(&format!("acting={principal_id} ")), "{accepted}");
+    assert!(
+        accepted.contains(&format!("acting={principal_id} ")),
+        "{accepted}"
+    );
     // A refusal has a trace id too (a new trace: none came), never a subject.
     let missing = &audited("grpc-audit-missing")[0];
     assert!(missing.contains("subject=\"-\""), "{missing}");
-    assert!(!missing.contains(&format!("trace_id={TRACE_ID}")), "{missing}");
+    assert!(
+        !missing.contains(&format!("trace_id={TRACE_ID}")),
+        "{missing}"
+    );
     assert!(!missing.contains("trace_id=-"), "{missing}");
 }
 

@@ -48,16 +48,61 @@
 //!
 //! # Example
 //!
-//! With the feature, a recorder sees every decision (a thread-local recorder here; an
-//! application installs a global one):
+//! A recorder sees every decision of the authenticate layer, by pattern, outcome and
+//! reason (here a thread-local Prometheus recorder; an application installs a global
+//! one, and serves `handle.render()` on `/metrics`):
 //!
 //! ```
 //! # #[cfg(feature = "metrics")]
-//! # fn main() {
-//! use tower_auth::metrics::{AUTH_DECISIONS_TOTAL, VERIFICATION_DURATION_SECONDS};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use jsonwebtoken::{Algorithm, EncodingKey, Header};
+//! use principal::{Audience, Issuer};
+//! use tower::{ServiceExt, service_fn};
+//! use tower_auth::authenticate::AuthenticateLayer;
+//! use tower_auth::jwks::SymmetricKey;
+//! use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+//! use tower_layer::Layer;
 //!
-//! assert_eq!(AUTH_DECISIONS_TOTAL, "baton_auth_decisions_total");
-//! assert!(VERIFICATION_DURATION_SECONDS.starts_with("baton_"));
+//! let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+//! let handle = recorder.handle();
+//! let _local = metrics::set_default_local_recorder(&recorder);
+//!
+//! let secret = [7u8; 32];
+//! let verifier = JwtVerifier::builder()
+//!     .issuer(
+//!         IssuerConfig::builder(Issuer::new("https://issuer.example")?)
+//!             .audience(Audience::new("api")?)
+//!             .hmac_secrets([SymmetricKey::new(Some("k1"), Algorithm::HS256, secret.to_vec())?])
+//!             .build()?,
+//!     )
+//!     .build()?;
+//! let service = AuthenticateLayer::new(Arc::new(verifier)).layer(service_fn(
+//!     |_: http::Request<String>| async { Ok::<_, std::convert::Infallible>(http::Response::new(String::new())) },
+//! ));
+//! let call = |authorization: String| {
+//!     let request = http::Request::builder().header("authorization", authorization).body(String::new());
+//!     service.clone().oneshot(request.unwrap())
+//! };
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! // Accepted.
+//! let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() + 300;
+//! let claims = serde_json::json!({"iss": "https://issuer.example", "sub": "alice", "aud": "api", "exp": exp});
+//! let mut header = Header::new(Algorithm::HS256);
+//! header.kid = Some("k1".into());
+//! let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret))?;
+//! assert_eq!(call(format!("Bearer {token}")).await?.status(), 200);
+//! // Refused: signed with another secret.
+//! let forged = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&[8u8; 32]))?;
+//! assert_eq!(call(format!("Bearer {forged}")).await?.status(), 401);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//!
+//! let text = handle.render();
+//! assert!(text.contains(r#"baton_auth_decisions_total{pattern="jwt_passthrough",outcome="accepted",reason="verified"} 1"#));
+//! assert!(text.contains(r#"baton_auth_decisions_total{pattern="jwt_passthrough",outcome="rejected",reason="bad_signature"} 1"#));
+//! assert!(text.contains(r#"baton_verification_duration_seconds_count{pattern="jwt_passthrough"} 2"#));
+//! # Ok(())
 //! # }
 //! # #[cfg(not(feature = "metrics"))]
 //! # fn main() {}

@@ -112,7 +112,12 @@ async fn jwt_verifier(idp: &DevIdp, clock: &TestClock) -> JwtVerifier {
     verifier
 }
 
-fn introspection(url: &str, issuer: &str, auth: ClientAuth, clock: &TestClock) -> Arc<dyn Verifier> {
+fn introspection(
+    url: &str,
+    issuer: &str,
+    auth: ClientAuth,
+    clock: &TestClock,
+) -> Arc<dyn Verifier> {
     Arc::new(
         IntrospectionVerifier::builder(url, Issuer::new(issuer).unwrap(), auth)
             .audience(Audience::new(AUD).unwrap())
@@ -179,8 +184,12 @@ async fn no_event_ever_holds_a_token_or_a_client_secret() {
         )),
     ));
     let claims = |sub: &str, exp: i64| json!({"iss": idp.issuer(), "sub": sub, "aud": AUD, "exp": exp, "iat": START});
-    let good_jwt = idp.issue(claims("alice", START + 300), Algorithm::ES256).unwrap();
-    let expired_jwt = idp.issue(claims("bob", START - 10), Algorithm::ES256).unwrap();
+    let good_jwt = idp
+        .issue(claims("alice", START + 300), Algorithm::ES256)
+        .unwrap();
+    let expired_jwt = idp
+        .issue(claims("bob", START - 10), Algorithm::ES256)
+        .unwrap();
     let mut forged = good_jwt.clone().into_bytes();
     let at = forged.len() - 10;
     forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
@@ -216,8 +225,16 @@ async fn no_event_ever_holds_a_token_or_a_client_secret() {
         post_auth,
         &clock,
     ));
-    cases.push((&refusing, good_opaque.clone(), StatusCode::SERVICE_UNAVAILABLE));
-    cases.push((&nonsense, good_opaque.clone(), StatusCode::SERVICE_UNAVAILABLE));
+    cases.push((
+        &refusing,
+        good_opaque.clone(),
+        StatusCode::SERVICE_UNAVAILABLE,
+    ));
+    cases.push((
+        &nonsense,
+        good_opaque.clone(),
+        StatusCode::SERVICE_UNAVAILABLE,
+    ));
 
     let mut request_ids = Vec::new();
     for (index, (layer, token, _)) in cases.iter().enumerate() {

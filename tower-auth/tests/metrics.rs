@@ -107,13 +107,21 @@ async fn a_verification_counts_its_decision_with_labels_and_times_it_per_pattern
         ("outcome", "accepted"),
         ("reason", "verified"),
     ];
-    assert_eq!(value(&text, AUTH_DECISIONS_TOTAL, &accepted), Some(1.0), "{text}");
+    assert_eq!(
+        value(&text, AUTH_DECISIONS_TOTAL, &accepted),
+        Some(1.0),
+        "{text}"
+    );
     let count = format!("{VERIFICATION_DURATION_SECONDS}_count");
     let pattern = [("pattern", "jwt_passthrough")];
     assert_eq!(value(&text, &count, &pattern), Some(1.0), "{text}");
     // The first verification of a token misses the verified-token cache...
     let cache = [("cache", "verified_token")];
-    assert_eq!(value(&text, CACHE_MISSES_TOTAL, &cache), Some(1.0), "{text}");
+    assert_eq!(
+        value(&text, CACHE_MISSES_TOTAL, &cache),
+        Some(1.0),
+        "{text}"
+    );
     assert_eq!(value(&text, CACHE_HITS_TOTAL, &cache), None, "{text}");
 
     // ...the second hits it, and is a decision and a timing like any other.
@@ -122,10 +130,18 @@ async fn a_verification_counts_its_decision_with_labels_and_times_it_per_pattern
         StatusCode::OK
     );
     let text = recorder.handle().render();
-    assert_eq!(value(&text, AUTH_DECISIONS_TOTAL, &accepted), Some(2.0), "{text}");
+    assert_eq!(
+        value(&text, AUTH_DECISIONS_TOTAL, &accepted),
+        Some(2.0),
+        "{text}"
+    );
     assert_eq!(value(&text, &count, &pattern), Some(2.0), "{text}");
     assert_eq!(value(&text, CACHE_HITS_TOTAL, &cache), Some(1.0), "{text}");
-    assert_eq!(value(&text, CACHE_MISSES_TOTAL, &cache), Some(1.0), "{text}");
+    assert_eq!(
+        value(&text, CACHE_MISSES_TOTAL, &cache),
+        Some(1.0),
+        "{text}"
+    );
     // The latency is a real duration, not a constant: a positive sum.
     let sum = format!("{VERIFICATION_DURATION_SECONDS}_sum");
     assert!(value(&text, &sum, &pattern).unwrap() > 0.0, "{text}");
@@ -181,7 +197,11 @@ async fn each_rejection_counts_under_its_own_reason() {
     assert_eq!(rejected("bad_signature"), Some(1.0), "{text}");
     assert_eq!(rejected("expired"), Some(1.0), "{text}");
     assert_eq!(rejected("missing_token"), Some(1.0), "{text}");
-    assert_eq!(rejected("malformed_authorization_header"), Some(1.0), "{text}");
+    assert_eq!(
+        rejected("malformed_authorization_header"),
+        Some(1.0),
+        "{text}"
+    );
     assert_eq!(
         value(&text, AUTH_DECISIONS_TOTAL, &[("outcome", "accepted")]),
         None,
@@ -207,7 +227,11 @@ async fn key_refreshes_failures_and_staleness_are_recorded() {
         Some(1.0),
         "{text}"
     );
-    assert_eq!(value(&text, JWKS_STALENESS_SECONDS, &[]), Some(0.0), "{text}");
+    assert_eq!(
+        value(&text, JWKS_STALENESS_SECONDS, &[]),
+        Some(0.0),
+        "{text}"
+    );
 
     // The same keys again: unchanged, still current.
     clock.advance(300);
@@ -224,20 +248,40 @@ async fn key_refreshes_failures_and_staleness_are_recorded() {
     clock.advance(300);
     assert!(cache.refresh_if_due().await.is_err());
     let text = recorder.handle().render();
-    assert_eq!(value(&text, JWKS_REFRESH_FAILURES_TOTAL, &[]), Some(1.0), "{text}");
-    assert_eq!(value(&text, JWKS_STALENESS_SECONDS, &[]), Some(300.0), "{text}");
+    assert_eq!(
+        value(&text, JWKS_REFRESH_FAILURES_TOTAL, &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, JWKS_STALENESS_SECONDS, &[]),
+        Some(300.0),
+        "{text}"
+    );
     clock.advance(30);
     assert!(cache.refresh_if_due().await.is_err());
     let text = recorder.handle().render();
-    assert_eq!(value(&text, JWKS_REFRESH_FAILURES_TOTAL, &[]), Some(2.0), "{text}");
-    assert_eq!(value(&text, JWKS_STALENESS_SECONDS, &[]), Some(330.0), "{text}");
+    assert_eq!(
+        value(&text, JWKS_REFRESH_FAILURES_TOTAL, &[]),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, JWKS_STALENESS_SECONDS, &[]),
+        Some(330.0),
+        "{text}"
+    );
 
     // Back: current again.
     idp.set_response(Override::Normal);
     clock.advance(30);
     cache.refresh_if_due().await.unwrap();
     let text = recorder.handle().render();
-    assert_eq!(value(&text, JWKS_STALENESS_SECONDS, &[]), Some(0.0), "{text}");
+    assert_eq!(
+        value(&text, JWKS_STALENESS_SECONDS, &[]),
+        Some(0.0),
+        "{text}"
+    );
 }
 
 #[tokio::test]

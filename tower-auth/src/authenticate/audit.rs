@@ -159,7 +159,12 @@ pub(super) fn accepted(ids: Ids<'_>, verified: &VerifiedPrincipal, verification:
         reason = "verified",
         "request authenticated"
     );
-    metrics::auth_decision(verified.pattern(), "accepted", "verified", Some(verification));
+    metrics::auth_decision(
+        verified.pattern(),
+        "accepted",
+        "verified",
+        Some(verification),
+    );
 }
 
 /// A request without credentials let through by optional authentication.

@@ -100,7 +100,15 @@ where
         ResBody: Default,
     {
         ResponseFuture {
-            state: conclude(verdict, absence, request, context, verification, inner, shared),
+            state: conclude(
+                verdict,
+                absence,
+                request,
+                context,
+                verification,
+                inner,
+                shared,
+            ),
         }
     }
 

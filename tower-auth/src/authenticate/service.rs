@@ -145,7 +145,12 @@ where
                 ResponseFuture::calling(context.call_scoped(&mut self.inner, request))
             }
             Step::Refuse(error) => {
-                audit::rejected(audit::Ids::of(&context), self.shared.pattern(), &error, None);
+                audit::rejected(
+                    audit::Ids::of(&context),
+                    self.shared.pattern(),
+                    &error,
+                    None,
+                );
                 ResponseFuture::refused(self.shared.challenge().response(&error))
             }
         }

@@ -583,12 +583,20 @@ async fn a_refused_request_is_audited_with_its_ids_and_no_subject() {
     assert_eq!(fields["request_id"], "req-42");
     let trace_id = &fields["trace_id"];
     assert_eq!(trace_id.len(), 32, "{trace_id}");
-    assert!(trace_id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(
+        trace_id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
     assert_ne!(trace_id.as_str(), "0".repeat(32));
     for field in ["principal_id", "kind", "subject", "acting", "caller"] {
         assert_eq!(fields[field], "-", "{field}");
     }
     assert_eq!(fields["outcome"], "rejected");
     assert_eq!(fields["reason"], "bad_signature");
-    assert!(fields.values().all(|value| !value.contains("forged.token.sig")));
+    assert!(
+        fields
+            .values()
+            .all(|value| !value.contains("forged.token.sig"))
+    );
 }
