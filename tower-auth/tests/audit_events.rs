@@ -2,6 +2,7 @@
 //! target, every field, every span) is captured, and no token nor client secret may appear
 //! in any, whatever the request or the endpoint sent back; each request still gets exactly
 //! one audit event. A development IdP and a hostile introspection endpoint on loopback.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! them: rendered in Prometheus text by `metrics-exporter-prometheus`, from a recorder
 //! local to the test's thread (each test is a current-thread runtime, so everything it
 //! runs records there). A development IdP on loopback, a test clock; nothing sleeps.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
