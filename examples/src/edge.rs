@@ -38,6 +38,8 @@
 //!   §3, §3.1: a request without credentials gets no error code).
 //! - `GET /bare`: the same JSON work on a fixed sample Principal, without
 //!   authentication: the baseline the load benchmark compares against.
+//! - `GET /metrics`: the Prometheus text of Baton's metrics (`tower_auth::metrics` lists
+//!   them), without authentication, as scrapers expect ([`metrics_router`](crate::metrics_router)).
 //! - Anything else: 404 (the authenticate layer is a `route_layer`), or the router given
 //!   to [`Edge::start_with_fallback`].
 //!
@@ -620,6 +622,8 @@ fn router(
         .with_state(BareState {
             sample: Arc::new(sample),
         });
+    // The operator's view, without credentials (see `metrics_router` for where to serve it).
+    router = router.merge(crate::metrics_router());
     if let Some(fallback) = fallback {
         router = router.fallback_service(fallback);
     }

@@ -21,11 +21,12 @@ pub mod edge;
 /// that keeps the writer running. Stdout stays free for the one line a binary prints
 /// when it serves.
 ///
-/// Every event, the audit event of each request included (target `baton::audit`), is
-/// one JSON object per line, fields at the top level:
+/// Every event, the audit event of each request included (target `baton::audit`, fields
+/// in `tower_auth::authenticate::audit`), is one JSON object per line, fields at the top
+/// level:
 ///
 /// ```text
-/// {"timestamp":"…","level":"INFO","message":"request authenticated","request_id":"r-1","principal_id":"hm-…","kind":"human","delegation":"","pattern":"jwt_passthrough","outcome":"accepted","reason":"verified","target":"baton::audit"}
+/// {"timestamp":"…","level":"INFO","message":"request authenticated","request_id":"r-1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","principal_id":"hm-…","kind":"human","subject":"alice","acting":"hm-…","delegation":"","caller":"-","pattern":"jwt_passthrough","outcome":"accepted","reason":"verified","target":"baton::audit"}
 /// ```
 ///
 /// The request only formats its line and queues it; a background thread writes to
@@ -44,22 +45,75 @@ pub mod edge;
 /// let _second = examples::init_tracing();
 /// ```
 pub fn init_tracing() -> TracingGuard {
+    // The audit lines are written by the same subscriber; the metrics recorder goes in
+    // with it, so the first request (and the first key fetch) is counted.
+    init_metrics();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (writer, worker) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("log-writer")
         .finish(Batched::new(std::io::stderr()));
-    let installed = tracing_subscriber::fmt()
+    let installed = tracing::subscriber::set_global_default(json_lines(filter, writer));
+    TracingGuard {
+        worker: installed.is_ok().then_some(worker),
+    }
+}
+
+/// The subscriber of [`init_tracing`]: one JSON object per event and line, its fields at
+/// the top level, no span data, filtered by `filter`, written to `writer`. For tests and
+/// tools that want the binaries' exact log lines somewhere else.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// let lines = Arc::new(Mutex::new(Vec::new()));
+/// let sink = Arc::clone(&lines);
+/// let subscriber = examples::json_lines(
+///     tracing_subscriber::EnvFilter::new("baton::audit=info"),
+///     move || examples::SharedLines(Arc::clone(&sink)),
+/// );
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!(target: "baton::audit", outcome = "accepted", "request authenticated");
+///     tracing::info!(target: "elsewhere", "filtered out");
+/// });
+/// let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+/// let event: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+/// assert_eq!(event["outcome"], "accepted");
+/// assert_eq!(event["target"], "baton::audit");
+/// ```
+pub fn json_lines<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
         .with_env_filter(filter)
         .with_writer(writer)
-        .try_init();
-    TracingGuard {
-        worker: installed.is_ok().then_some(worker),
+        .finish()
+}
+
+/// A writer that appends to a shared buffer: [`json_lines`] into memory, for tests.
+#[derive(Clone, Debug, Default)]
+pub struct SharedLines(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -114,4 +168,85 @@ impl<W: std::io::Write> std::io::Write for Batched<W> {
         std::thread::sleep(LOG_LINGER);
         Ok(())
     }
+}
+
+/// The process's metrics recorder ([`metrics_exporter_prometheus`], installed as the
+/// global `metrics` recorder on the first call) and the handle that renders it. Every
+/// metric tower-auth records (`tower_auth::metrics` lists them) lands there.
+///
+/// A background thread runs the recorder's upkeep every [`METRICS_UPKEEP`], so
+/// histogram samples stay bounded between scrapes. If another global recorder was set
+/// first, the handle renders an empty page and a warning is logged.
+///
+/// ```
+/// let handle = examples::init_metrics();
+/// // The same recorder on every call.
+/// let again = examples::init_metrics();
+/// assert_eq!(handle.render(), again.render());
+/// ```
+pub fn init_metrics() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = metrics_exporter_prometheus::PrometheusBuilder::new();
+            let handle = builder.install_recorder().unwrap_or_else(|error| {
+                tracing::warn!(%error, "metrics: another recorder is installed; /metrics stays empty");
+                metrics_exporter_prometheus::PrometheusBuilder::new()
+                    .build_recorder()
+                    .handle()
+            });
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(METRICS_UPKEEP);
+                        upkeep.run_upkeep();
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::warn!(%error, "metrics: no upkeep thread; upkeep runs at each scrape only");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// How often [`init_metrics`]'s thread runs the recorder's upkeep.
+pub const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `GET /metrics`: the Prometheus text exposition (`text/plain; version=0.0.4`) of
+/// [`init_metrics`]'s recorder. Merge it into a service's router.
+///
+/// It needs no credentials, as scrapers expect: in production serve it where only the
+/// monitoring system reaches (an internal listener or a network policy). It shows
+/// counts, reasons, issuers and timings, never an id, a token or a secret.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use tower::ServiceExt;
+///
+/// let router = examples::metrics_router();
+/// let request = http::Request::get("/metrics").body(axum::body::Body::empty()).unwrap();
+/// let response = router.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// assert_eq!(response.headers()["content-type"], "text/plain; version=0.0.4");
+/// # });
+/// ```
+pub fn metrics_router() -> axum::Router {
+    let handle = init_metrics();
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move {
+                handle.run_upkeep();
+                (
+                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    )
 }

@@ -1026,3 +1026,70 @@ async fn introspect_accepts_opaque_tokens_next_to_jwts() {
     let error = Edge::start(&args).await.unwrap_err();
     assert_eq!(error.reason(), "client_secret_unavailable");
 }
+
+/// `GET /metrics`: Prometheus text from the exporter's recorder, with the series of the
+/// requests just served (other tests of this binary add to the same global recorder, so
+/// counts are at least, not exactly, what this test sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_answers_prometheus_text_with_the_baton_series() {
+    let idp = dev_idp().await;
+    let addr = start_edge(&["--issuer", idp.issuer(), "--audience", "api"]).await;
+    let token = idp
+        .issue(dev_claims(&idp, "api"), Algorithm::ES256)
+        .unwrap();
+    assert_eq!(get(addr, "/whoami", Some(&token)).await.0, 200);
+    assert_eq!(get(addr, "/whoami", None).await.0, 401);
+
+    let response = client()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4"
+    );
+    let text = response.text().await.unwrap();
+    let at_least_one = |name: &str, labels: &[&str]| {
+        let found = text.lines().any(|line| {
+            line.starts_with(&format!("{name}{{"))
+                && labels.iter().all(|label| line.contains(label))
+                && line
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|value| value.parse::<f64>().ok())
+                    .is_some_and(|value| value >= 1.0)
+        });
+        assert!(found, "{name} {labels:?} in:\n{text}");
+    };
+    at_least_one(
+        "baton_auth_decisions_total",
+        &[
+            r#"pattern="jwt_passthrough""#,
+            r#"outcome="accepted""#,
+            r#"reason="verified""#,
+        ],
+    );
+    at_least_one(
+        "baton_auth_decisions_total",
+        &[r#"outcome="rejected""#, r#"reason="missing_token""#],
+    );
+    at_least_one(
+        "baton_verification_duration_seconds_count",
+        &[r#"pattern="jwt_passthrough""#],
+    );
+    at_least_one(
+        "baton_jwks_refreshes_total",
+        &[
+            &format!(r#"issuer="{}""#, idp.issuer()),
+            r#"outcome="updated""#,
+        ],
+    );
+    at_least_one("baton_cache_misses_total", &[r#"cache="verified_token""#]);
+    assert!(
+        text.contains("# TYPE baton_auth_decisions_total counter"),
+        "{text}"
+    );
+    assert!(!text.contains(&token));
+}

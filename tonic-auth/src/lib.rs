@@ -12,6 +12,12 @@
 //! | [`status`] | the one map from a refusal's class to a gRPC status code and short message |
 //! | `transport` (feature `mtls`) | tonic over mutual TLS: tower-auth's mTLS listener as tonic's incoming connections, the calling workload's SPIFFE identity in every request (pattern 5) |
 //!
+//! Features: `mtls` (above), and `metrics`, which turns on tower-auth's metrics
+//! (`tower_auth::metrics`): gRPC decisions are tower-auth's layer's, recorded there under
+//! the same names as HTTP ones. The audit event is tower-auth's too
+//! (`tower_auth::authenticate::audit`), for every call and for a stream ended by
+//! [`UntilExpiry`](server::UntilExpiry).
+//!
 //! Interceptors
 //! are synchronous; anything that may wait (a key refetch, introspection, minting) runs
 //! in a tower layer.

@@ -650,6 +650,7 @@ async fn each_decision_emits_one_audit_event_with_the_precise_reason() {
             &[
                 ("authorization", ok.as_bytes()),
                 ("x-request-id", b"grpc-audit-ok"),
+                ("traceparent", TRACEPARENT.as_bytes()),
             ],
         ))
         .await
@@ -696,10 +697,47 @@ async fn each_decision_emits_one_audit_event_with_the_precise_reason() {
     }
     // The precise reason is in the audit event, the client got only the class.
     assert!(audited("grpc-audit-scope")[0].contains("echo:write"));
+    // The same event as over HTTP: the trace continued from the caller, the subject and
+    // the party acting (here the subject itself), no caller service at an edge.
+    let accepted = &audited("grpc-audit-ok")[0];
+    for field in [
+        format!("trace_id={TRACE_ID}"),
+        "subject=\"alice\"".to_owned(),
+        "delegation= ".to_owned(),
+        "caller=- ".to_owned(),
+        "pattern=\"jwt_passthrough\"".to_owned(),
+    ] {
+        assert!(accepted.contains(&field), "{field} in {accepted}");
+    }
+    let principal_id = accepted
+        .split("principal_id=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(principal_id.starts_with("hm-"), "{accepted}");
+    assert!(
+        accepted.contains(&format!("acting={principal_id} ")),
+        "{accepted}"
+    );
+    // A refusal has a trace id too (a new trace: none came), never a subject.
+    let missing = &audited("grpc-audit-missing")[0];
+    assert!(missing.contains("subject=\"-\""), "{missing}");
+    assert!(
+        !missing.contains(&format!("trace_id={TRACE_ID}")),
+        "{missing}"
+    );
+    assert!(!missing.contains("trace_id=-"), "{missing}");
 }
+
+/// A caller's W3C trace context, and its trace id.
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 #[tokio::test]
 async fn a_stream_asked_to_stop_at_expiry_authorizes_no_message_past_it() {
+    audit_lines();
     let service_clock = clock();
     let echo = Echo {
         expiry_clock: Some(service_clock.clone()),
@@ -711,7 +749,11 @@ async fn a_stream_asked_to_stop_at_expiry_authorizes_no_message_past_it() {
     let mut replies = client
         .echo_chat(with_metadata(
             tokio_stream::wrappers::ReceiverStream::new(inbound),
-            &[("authorization", auth.as_bytes())],
+            &[
+                ("authorization", auth.as_bytes()),
+                ("x-request-id", b"grpc-expiry"),
+                ("traceparent", TRACEPARENT.as_bytes()),
+            ],
         ))
         .await
         .unwrap()
@@ -727,6 +769,21 @@ async fn a_stream_asked_to_stop_at_expiry_authorizes_no_message_past_it() {
     let status = replies.message().await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     assert_eq!(status.message(), "credentials expired");
+    // Two decisions on this call, two events: accepted when it started, refused when the
+    // late message came; the second the same event, for the same request and subject.
+    let lines = audited("grpc-expiry");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains("outcome=\"accepted\""), "{}", lines[0]);
+    let expired = &lines[1];
+    for field in [
+        "outcome=\"rejected\"".to_owned(),
+        "reason=\"expired_mid_stream\"".to_owned(),
+        "subject=\"alice\"".to_owned(),
+        "pattern=\"jwt_passthrough\"".to_owned(),
+        format!("trace_id={TRACE_ID}"),
+    ] {
+        assert!(expired.contains(&field), "{field} in {expired}");
+    }
 }
 
 #[tokio::test]

@@ -104,6 +104,7 @@ impl DemoEdge {
                 pattern,
                 documents: DocumentsServiceClient::new(documents),
             })
+            .merge(crate::metrics_router())
             .layer(strip);
         let bind_error = |e: std::io::Error| DemoError::Bind {
             addr: listen,

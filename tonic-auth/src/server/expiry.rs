@@ -8,7 +8,7 @@ use pin_project_lite::pin_project;
 use principal::{Clock, Timestamp};
 use tonic::Status;
 use tower_auth::VerifiedPrincipal;
-use tower_auth::authenticate::AUDIT_TARGET;
+use tower_auth::authenticate::audit;
 
 pin_project! {
     /// A request stream whose messages are authorized only while the caller's Principal
@@ -41,6 +41,8 @@ pin_project! {
         #[pin]
         inner: S,
         expires_at: Timestamp,
+        // For the audit event when the stream ends (an `Arc` clone).
+        principal: VerifiedPrincipal,
         clock: Arc<dyn Clock>,
         ended: bool,
     }
@@ -52,6 +54,7 @@ impl<S> UntilExpiry<S> {
         UntilExpiry {
             inner,
             expires_at: principal.expires_at(),
+            principal: principal.clone(),
             clock,
             ended: false,
         }
@@ -81,14 +84,15 @@ where
         // handed to the service, whenever the stream began.
         if this.clock.now() >= *this.expires_at {
             *this.ended = true;
-            let request_id = tower_auth::context::with_current(|ctx| ctx.request_id().to_string());
-            tracing::info!(
-                target: AUDIT_TARGET,
-                request_id = request_id.as_deref().unwrap_or("-"),
-                outcome = "rejected",
-                reason = "expired_mid_stream",
-                "a stream message arrived after the Principal expired; the stream ends"
-            );
+            // The same event as every decision (tower-auth's audit), with the call's ids.
+            let principal = &*this.principal;
+            if tower_auth::context::with_current(|ctx| {
+                audit::expired_during_call(principal, Some(ctx));
+            })
+            .is_none()
+            {
+                audit::expired_during_call(principal, None);
+            }
             return Poll::Ready(Some(Err(Status::unauthenticated("credentials expired"))));
         }
         Poll::Ready(Some(item))

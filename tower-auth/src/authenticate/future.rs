@@ -13,6 +13,7 @@ use super::layer::Shared;
 use super::strip::strip_headers;
 use crate::context::{BearerToken, RequestContext, Scoped};
 use crate::error::AuthError;
+use crate::metrics::Stopwatch;
 use crate::verified::{Pattern, VerifiedPrincipal};
 use crate::verifier::{Verdict, VerifyFuture};
 
@@ -43,6 +44,7 @@ pin_project! {
             absence: Option<AuthError>,
             request: Option<Request<ReqBody>>,
             context: Option<RequestContext>,
+            verification: Stopwatch,
             // The clone of the inner service that `poll_ready` made ready.
             inner: S,
             shared: Arc<Shared>,
@@ -66,6 +68,7 @@ where
         absence: Option<AuthError>,
         request: Request<ReqBody>,
         context: RequestContext,
+        verification: Stopwatch,
         inner: S,
         shared: Arc<Shared>,
     ) -> Self {
@@ -75,6 +78,7 @@ where
                 absence,
                 request: Some(request),
                 context: Some(context),
+                verification,
                 inner,
                 shared,
             },
@@ -87,6 +91,7 @@ where
         absence: Option<AuthError>,
         request: Request<ReqBody>,
         context: RequestContext,
+        verification: Stopwatch,
         inner: &mut S,
         shared: &Shared,
     ) -> Self
@@ -95,7 +100,15 @@ where
         ResBody: Default,
     {
         ResponseFuture {
-            state: conclude(verdict, absence, request, context, inner, shared),
+            state: conclude(
+                verdict,
+                absence,
+                request,
+                context,
+                verification,
+                inner,
+                shared,
+            ),
         }
     }
 
@@ -137,6 +150,7 @@ where
                     absence,
                     request,
                     context,
+                    verification,
                     inner,
                     shared,
                 } => {
@@ -148,7 +162,15 @@ where
                         // Only after completion, as above.
                         return Poll::Pending;
                     };
-                    conclude(verdict, absence.take(), request, context, inner, shared)
+                    conclude(
+                        verdict,
+                        absence.take(),
+                        request,
+                        context,
+                        *verification,
+                        inner,
+                        shared,
+                    )
                 }
             };
             self.as_mut().project().state.set(next);
@@ -168,6 +190,7 @@ fn conclude<S, ReqBody, ResBody>(
     absence: Option<AuthError>,
     mut request: Request<ReqBody>,
     context: RequestContext,
+    verification: Stopwatch,
     inner: &mut S,
     shared: &Shared,
 ) -> State<S, ReqBody>
@@ -177,7 +200,7 @@ where
 {
     let error = match (verdict, absence) {
         (Ok(verified), _) => {
-            audit::accepted(context.request_id().as_str(), &verified);
+            audit::accepted(audit::Ids::of(&context), &verified, verification);
             // What the verifiers read is now in the Principal: the handler, and anything
             // it forwards, never sees the raw internal headers.
             let context = keep_received_passport(context, &verified, &request, shared);
@@ -193,7 +216,7 @@ where
         }
         (Err(error), Some(absence)) if error.is_decline() => {
             if shared.optional() {
-                audit::anonymous(context.request_id().as_str(), shared.pattern(), &absence);
+                audit::anonymous(audit::Ids::of(&context), shared.pattern(), &absence);
                 request.extensions_mut().insert(context.clone());
                 return State::Calling {
                     future: context.call_scoped(inner, request),
@@ -203,7 +226,12 @@ where
         }
         (Err(error), _) => error,
     };
-    audit::rejected(context.request_id().as_str(), shared.pattern(), &error);
+    audit::rejected(
+        audit::Ids::of(&context),
+        shared.pattern(),
+        &error,
+        Some(verification),
+    );
     State::Refused {
         response: Some(shared.challenge().response(&error)),
     }

@@ -42,7 +42,9 @@
 //!    with 500 rather than served without one.
 //!
 //! Each decision emits exactly one `tracing` event on target [`AUDIT_TARGET`] with the
-//! request id, principal id, kind, delegation chain, pattern, outcome and reason.
+//! request id, trace id, subject, acting party, delegation chain, calling service,
+//! pattern, outcome and reason ([`audit`] lists the fields), and, with the `metrics`
+//! feature, counts in [`crate::metrics`].
 //!
 //! # Responses
 //!
@@ -139,7 +141,7 @@
 //! [`VerifiedPrincipal`]: crate::verified::VerifiedPrincipal
 //! [`RequestContext`]: crate::context::RequestContext
 
-pub(crate) mod audit;
+pub mod audit;
 mod bearer;
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -12,6 +12,7 @@ use super::strip::strip_headers;
 use crate::context::RequestContext;
 use crate::credentials::Credentials;
 use crate::error::AuthError;
+use crate::metrics::Stopwatch;
 use crate::trace::{RequestId, TraceContext};
 use crate::verified::VerifiedPrincipal;
 use crate::verifier::{Verdict, VerifyFuture};
@@ -102,14 +103,15 @@ where
         let context = match request_context(request.headers(), &self.shared) {
             Ok(context) => context,
             Err(error) => {
-                let request_id = audit::request_id(request.headers());
-                audit::rejected(request_id, self.shared.pattern(), &error);
+                let ids = audit::Ids::from_headers(request.headers());
+                audit::rejected(ids, self.shared.pattern(), &error, None);
                 return ResponseFuture::refused(self.shared.challenge().response(&error));
             }
         };
 
         // Ask the verifiers with the credentials borrowed from the request: a verdict that
         // is already known (a token-cache hit) costs no copy and no box.
+        let verification = Stopwatch::start();
         match decide((request.headers(), request.extensions()), &self.shared) {
             // The service that poll_ready readied takes the request now.
             Step::Concluded(verdict, absence) => ResponseFuture::concluded(
@@ -117,6 +119,7 @@ where
                 absence,
                 request,
                 context,
+                verification,
                 &mut self.inner,
                 &self.shared,
             ),
@@ -131,21 +134,23 @@ where
                     absence,
                     request,
                     context,
+                    verification,
                     inner,
                     Arc::clone(&self.shared),
                 )
             }
             Step::Anonymous(reason) => {
-                audit::anonymous(
-                    context.request_id().as_str(),
-                    self.shared.pattern(),
-                    &reason,
-                );
+                audit::anonymous(audit::Ids::of(&context), self.shared.pattern(), &reason);
                 request.extensions_mut().insert(context.clone());
                 ResponseFuture::calling(context.call_scoped(&mut self.inner, request))
             }
             Step::Refuse(error) => {
-                audit::rejected(context.request_id().as_str(), self.shared.pattern(), &error);
+                audit::rejected(
+                    audit::Ids::of(&context),
+                    self.shared.pattern(),
+                    &error,
+                    None,
+                );
                 ResponseFuture::refused(self.shared.challenge().response(&error))
             }
         }

@@ -547,3 +547,56 @@ async fn the_audit_event_names_the_calling_service_and_how_it_is_known() {
     assert_eq!(fields["caller"], "svc-edge (passport)");
     assert_eq!(fields["delegation"], AGENT);
 }
+
+#[tokio::test]
+async fn the_audit_event_carries_the_trace_the_subject_and_the_acting_party() {
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let request = with_token(GOOD)
+        .header("traceparent", TRACEPARENT)
+        .body(String::new())
+        .unwrap();
+    let (response, _) = call(AuthenticateLayer::new(OneToken::new(GOOD)), request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, fields) = capture.single();
+    // The trace continued from the caller; the human on whose authority the request runs,
+    // and the agent acting for them now (the last of the chain).
+    assert_eq!(fields["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(fields["principal_id"], HUMAN);
+    assert_eq!(fields["subject"], "alice");
+    assert_eq!(fields["acting"], AGENT);
+    assert_eq!(fields["delegation"], AGENT);
+    assert_eq!(fields["caller"], "-");
+}
+
+#[tokio::test]
+async fn a_refused_request_is_audited_with_its_ids_and_no_subject() {
+    let capture = Capture::default();
+    let _guard = capture.install();
+    // No traceparent: the event names the trace started here, the one sent on.
+    let request = with_token("forged.token.sig").body(String::new()).unwrap();
+    let (response, _) = call(AuthenticateLayer::new(OneToken::new(GOOD)), request).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let (level, fields) = capture.single();
+    assert_eq!(level, Level::INFO);
+    assert_eq!(fields["request_id"], "req-42");
+    let trace_id = &fields["trace_id"];
+    assert_eq!(trace_id.len(), 32, "{trace_id}");
+    assert!(
+        trace_id
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+    assert_ne!(trace_id.as_str(), "0".repeat(32));
+    for field in ["principal_id", "kind", "subject", "acting", "caller"] {
+        assert_eq!(fields[field], "-", "{field}");
+    }
+    assert_eq!(fields["outcome"], "rejected");
+    assert_eq!(fields["reason"], "bad_signature");
+    assert!(
+        fields
+            .values()
+            .all(|value| !value.contains("forged.token.sig"))
+    );
+}

@@ -18,6 +18,7 @@ use super::{
 use crate::http_client::{self, BodyError, ClientSettings, error_chain};
 use crate::jwks::echo;
 use crate::jwks::url_rule;
+use crate::metrics::CacheName;
 use crate::revocation::RevocationCheck;
 
 /// Default timeout on connecting and on the whole exchange.
@@ -94,7 +95,9 @@ impl TokenExchangeClient {
         request: &ExchangeRequest,
     ) -> Result<ExchangedToken, ExchangeError> {
         let key = cache::key(request);
-        match self.inner.cache.lookup(&key, self.inner.clock.now()) {
+        let lookup = self.inner.cache.lookup(&key, self.inner.clock.now());
+        crate::metrics::cache_lookup(CacheName::Exchange, !matches!(lookup, Lookup::Wait(_)));
+        match lookup {
             Lookup::Fresh(token) => Ok(token),
             Lookup::FreshRefresh(token, flight) => {
                 self.refresh_in_background(key, flight, request.clone());
@@ -123,7 +126,12 @@ impl TokenExchangeClient {
     /// `exchange` waits for it).
     pub(crate) fn try_cached(&self, request: &ExchangeRequest) -> Option<ExchangedToken> {
         let key = cache::key(request);
-        match self.inner.cache.lookup(&key, self.inner.clock.now()) {
+        let lookup = self.inner.cache.lookup(&key, self.inner.clock.now());
+        // A miss here is counted by the `exchange` call that follows it, not twice.
+        if !matches!(lookup, Lookup::Wait(_)) {
+            crate::metrics::cache_lookup(CacheName::Exchange, true);
+        }
+        match lookup {
             Lookup::Fresh(token) => Some(token),
             Lookup::FreshRefresh(token, flight) => {
                 self.refresh_in_background(key, flight, request.clone());

@@ -218,7 +218,9 @@ impl IntrospectionVerifier {
             return Err(AuthError::UnsupportedTokenFormat);
         }
         let key = cache::key(&engine.scope, token);
-        Ok(match self.cached(&key) {
+        let cached = self.cached(&key);
+        crate::metrics::cache_lookup(crate::metrics::CacheName::Introspection, cached.is_some());
+        Ok(match cached {
             Some(verdict) => Lookup::Hit(verdict),
             None => Lookup::Miss(key),
         })

@@ -714,6 +714,7 @@ impl KeyCache {
             next_refresh_at: Some(expires_at),
             last_error: None,
         }));
+        crate::metrics::jwks_refreshed(&inner.label, changed);
         if changed {
             inner.version_tx.send_replace(version);
             tracing::info!(issuer = %inner.label, version, keys = key_count, "key set installed");
@@ -736,6 +737,11 @@ impl KeyCache {
             error = %error,
             "key set refresh failed; the last good set keeps serving until its maximum staleness"
         );
+        let last_good = match current.freshness {
+            Freshness::Loaded { fetched_at, .. } => Some(fetched_at),
+            Freshness::Static | Freshness::NotLoaded => None,
+        };
+        crate::metrics::jwks_refresh_failed(&inner.label, error.reason(), last_good, now);
         inner.state.store(Arc::new(CacheState {
             keys: Arc::clone(&current.keys),
             freshness: current.freshness,

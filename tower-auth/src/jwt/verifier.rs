@@ -334,7 +334,9 @@ impl JwtVerifier {
         // recorded against the older version and re-checked on its next hit.
         let revocation_version = self.engine.revocation.version();
         let key = self.engine.cache.key(token);
-        match self.engine.cache.get(&key, |entry| self.recheck(entry)) {
+        let cached = self.engine.cache.get(&key, |entry| self.recheck(entry));
+        crate::metrics::cache_lookup(crate::metrics::CacheName::VerifiedToken, cached.is_some());
+        match cached {
             Some(verdict) => verdict.map(Ok),
             None => Ok(Err(Some(CacheSlot {
                 key,
