@@ -79,22 +79,42 @@ fn ed25519_signer() -> PassportKeyRing {
     )
 }
 
+/// `value` with every object's keys in sorted order, whichever map serde_json was built
+/// with: a workspace build unifies its features, and a dependency (cedar-policy) turns on
+/// `preserve_order`, which would write `json!` objects in the order they are written here.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key, sorted(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
 /// Every file of `proto/testdata/` this test owns, as it must be, from the
 /// reference passport and the test keys.
 fn expected_files() -> Vec<(&'static str, Vec<u8>)> {
     let passport = fixtures::reference_passport(NOW).unwrap();
     let principal_json = serde_json::to_string_pretty(passport.principal()).unwrap() + "\n";
-    let passport_json = serde_json::to_string_pretty(&json!({
+    let passport_json = serde_json::to_string_pretty(&sorted(json!({
         "principal": "principal.json",
         "request_id": passport.request_id().as_str(),
         "audience": passport.audience().as_str(),
         "issued_at": passport.issued_at().as_unix_seconds(),
         "expires_at": passport.expires_at().as_unix_seconds(),
         "verify_at": NOW.as_unix_seconds(),
-    }))
+    })))
     .unwrap()
         + "\n";
-    let keys_json = serde_json::to_string_pretty(&json!({
+    let keys_json = serde_json::to_string_pretty(&sorted(json!({
         "warning": "TEST ONLY. These keys are published with Baton's test vectors; \
                     never use them, or anything derived from them, outside tests.",
         "hmac_sha256": {
@@ -107,7 +127,7 @@ fn expected_files() -> Vec<(&'static str, Vec<u8>)> {
             "pkcs8_der_hex": hex(&pkcs8()),
             "public_key_hex": TEST_ED25519_PUBLIC_HEX,
         },
-    }))
+    })))
     .unwrap()
         + "\n";
     let bytes = passport.encode();
