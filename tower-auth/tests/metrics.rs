@@ -21,8 +21,11 @@ use tower_auth::jwks::{RefreshPolicy, StartupPolicy};
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::metrics::{
     AUTH_DECISIONS_TOTAL, CACHE_HITS_TOTAL, CACHE_MISSES_TOTAL, JWKS_REFRESH_FAILURES_TOTAL,
-    JWKS_REFRESHES_TOTAL, JWKS_STALENESS_SECONDS, VERIFICATION_DURATION_SECONDS,
+    JWKS_REFRESHES_TOTAL, JWKS_STALENESS_SECONDS, REVOCATION_LIST_AGE_SECONDS,
+    REVOCATION_LIST_VERSION, REVOCATION_STALE, REVOCATION_SYNC_TOTAL,
+    VERIFICATION_DURATION_SECONDS,
 };
+use tower_auth::revocation::{DenylistEntries, RevocationMirror, StalePolicy};
 use tower_layer::Layer;
 
 const AUD: &str = "api";
@@ -298,4 +301,61 @@ async fn a_cache_that_never_loaded_is_infinitely_stale() {
         Some(f64::INFINITY),
         "{text}"
     );
+}
+
+#[test]
+fn the_revocation_mirror_reports_syncs_failures_age_and_staleness() {
+    let recorder = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let clock = test_clock();
+    let mirror = RevocationMirror::builder()
+        .clock(Arc::new(clock.clone()))
+        .max_age(std::time::Duration::from_secs(60))
+        .stale_policy(StalePolicy::FailClosed)
+        .source_name("sts_feed")
+        .build();
+    let ok = [("source", "sts_feed"), ("outcome", "ok")];
+    let failure = [("source", "sts_feed"), ("outcome", "failure")];
+
+    assert!(mirror.apply_snapshot(1, DenylistEntries::new().deny_token_id("t-1")));
+    let text = recorder.handle().render();
+    assert_eq!(
+        value(&text, REVOCATION_SYNC_TOTAL, &ok),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, REVOCATION_STALE, &[]), Some(0.0), "{text}");
+    assert_eq!(
+        value(&text, REVOCATION_LIST_AGE_SECONDS, &[]),
+        Some(0.0),
+        "{text}"
+    );
+    let version = value(&text, REVOCATION_LIST_VERSION, &[]).unwrap();
+    assert!(version >= 1.0, "{text}");
+
+    // The source fails for longer than the allowed age: counted, aged, and stale.
+    clock.advance(61);
+    mirror.record_failure("connection refused");
+    let text = recorder.handle().render();
+    assert_eq!(
+        value(&text, REVOCATION_SYNC_TOTAL, &failure),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, REVOCATION_LIST_AGE_SECONDS, &[]),
+        Some(61.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, REVOCATION_STALE, &[]), Some(1.0), "{text}");
+
+    // It comes back: fresh again.
+    mirror.confirm_unchanged();
+    let text = recorder.handle().render();
+    assert_eq!(
+        value(&text, REVOCATION_SYNC_TOTAL, &ok),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(value(&text, REVOCATION_STALE, &[]), Some(0.0), "{text}");
 }

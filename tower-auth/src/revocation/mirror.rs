@@ -287,6 +287,13 @@ impl RevocationMirror {
         changed
     }
 
+    /// Forgets which source version was applied, keeping the list: the source's
+    /// numbering started again (a restarted service), so the next version it names is
+    /// applied even when it equals the old one.
+    pub(crate) fn forget_source_version(&self) {
+        self.books().source_version = None;
+    }
+
     /// The source confirmed that the applied version is still current (an HTTP 304, a
     /// snapshot of the same version): only the age is reset.
     pub fn confirm_unchanged(&self) {
@@ -320,6 +327,13 @@ impl RevocationMirror {
                 );
             }
             books.last_error = Some(text);
+        }
+        crate::metrics::revocation_sync(self.source, "failure");
+        if let Some(age) = self.age_seconds(self.clock.now()) {
+            crate::metrics::revocation_list(
+                self.denylist.version(),
+                Duration::from_secs(u64::try_from(age).unwrap_or(0)),
+            );
         }
         self.observe(self.clock.now());
         self.attempts.send_modify(|n| *n = n.wrapping_add(1));
@@ -394,6 +408,8 @@ impl RevocationMirror {
             }
             books.last_error = None;
         }
+        crate::metrics::revocation_sync(self.source, "ok");
+        crate::metrics::revocation_list(self.denylist.version(), Duration::ZERO);
         self.observe(now);
         self.attempts.send_modify(|n| *n = n.wrapping_add(1));
     }
@@ -433,6 +449,7 @@ impl RevocationMirror {
         self.stale_seen
             .store(state != MirrorState::Fresh, Ordering::Release);
         let age = self.age_seconds(now);
+        crate::metrics::revocation_stale(state != MirrorState::Fresh);
         match state {
             MirrorState::Fresh => tracing::info!(
                 target: AUDIT_TARGET,
