@@ -328,28 +328,42 @@ async fn hostile_feed_answers_are_refused_and_the_last_list_kept() {
         (FeedMode::NotJson, "feed_malformed"),
         (FeedMode::Body("{\"version\":".into()), "feed_malformed"),
         (
-            FeedMode::Body("{\"version\":9,\"revoked\":[],\"extra\":1}".into()),
+            FeedMode::Body("{\"epoch\":\"e0\",\"version\":9,\"revoked\":[],\"extra\":1}".into()),
             "feed_malformed",
         ),
         (
-            FeedMode::Body("{\"version\":9,\"revoked\":[{\"jti\":\"\",\"exp\":1}]}".into()),
+            FeedMode::Body(
+                "{\"epoch\":\"e0\",\"version\":9,\"revoked\":[{\"jti\":\"\",\"exp\":1}]}".into(),
+            ),
             "feed_malformed",
         ),
         (
             FeedMode::Body(format!(
-                "{{\"version\":9,\"revoked\":[{{\"jti\":\"{}\",\"exp\":1}}]}}",
+                "{{\"epoch\":\"e0\",\"version\":9,\"revoked\":[{{\"jti\":\"{}\",\"exp\":1}}]}}",
                 "j".repeat(300)
             )),
             "feed_malformed",
         ),
         (
             FeedMode::Body(format!(
-                "{{\"version\":9,\"revoked\":[{{\"jti\":\"{}\",\"exp\":1}}]}}",
+                "{{\"epoch\":\"e0\",\"version\":9,\"revoked\":[{{\"jti\":\"{}\",\"exp\":1}}]}}",
                 "j".repeat(2000)
             )),
             "feed_too_large",
         ),
         (FeedMode::WrongEtag, "feed_malformed"),
+        (
+            FeedMode::Body("{\"version\":9,\"revoked\":[]}".into()),
+            "feed_malformed",
+        ),
+        (
+            FeedMode::Body("{\"epoch\":\"\",\"version\":9,\"revoked\":[]}".into()),
+            "feed_malformed",
+        ),
+        (
+            FeedMode::Body("{\"epoch\":\"e 0\\n\",\"version\":9,\"revoked\":[]}".into()),
+            "feed_malformed",
+        ),
     ];
     feed.revoke("jti-2", START + 600);
     for (mode, reason) in cases {
@@ -467,4 +481,40 @@ fn principal_with_jti(jti: &str) -> principal::Principal {
     .token_id(jti)
     .build()
     .unwrap()
+}
+
+#[tokio::test]
+async fn a_restarted_feed_that_overtook_the_old_version_is_read_whole_by_its_new_epoch() {
+    let feed = StubFeed::start().await;
+    let mirror = RevocationMirror::builder().build();
+    let poller = FeedPoller::builder(&feed.url).build().unwrap();
+    feed.revoke("jti-a", i64::MAX / 4);
+    assert_eq!(
+        poller.poll_once(&mirror).await.unwrap(),
+        PollOutcome::Updated(1)
+    );
+
+    // The service restarts and revokes three tokens before the next poll: its version
+    // (3) is past the one the poller knows (1), so only the epoch tells the lists apart.
+    // Asking "since 1" of the new list would lose jti-b.
+    feed.restart();
+    feed.revoke("jti-b", i64::MAX / 4);
+    feed.revoke("jti-c", i64::MAX / 4);
+    feed.revoke("jti-d", i64::MAX / 4);
+    assert_eq!(
+        poller.poll_once(&mirror).await.unwrap(),
+        PollOutcome::Updated(3)
+    );
+    for jti in ["jti-a", "jti-b", "jti-c", "jti-d"] {
+        assert!(
+            mirror.check(&principal_with_jti(jti)).is_err(),
+            "{jti} was lost across the restart"
+        );
+    }
+    assert!(mirror.check(&principal_with_jti("jti-e")).is_ok());
+    // And the next poll of the new epoch is a 304 again.
+    assert_eq!(
+        poller.poll_once(&mirror).await.unwrap(),
+        PollOutcome::Unchanged
+    );
 }

@@ -1029,18 +1029,34 @@ async fn introspection_answers_active_then_inactive_after_revocation() {
     assert!(f.sts.revocations_since(1).revoked.is_empty());
     let feed = f.get("/revocations", None).await;
     assert_eq!(feed.status, StatusCode::OK);
-    assert_eq!(feed.header("etag"), "\"1\"");
+    // The epoch names this instance's list: 16 hex digits, in the body and the ETag.
+    let epoch = list.epoch.clone();
+    assert_eq!(epoch.len(), 16);
+    assert!(epoch.bytes().all(|b| b.is_ascii_hexdigit()), "{epoch}");
+    let etag = format!("\"{epoch}-1\"");
+    assert_eq!(feed.header("etag"), etag);
     assert_eq!(
         feed.json(),
-        json!({"version": 1, "revoked": [{"jti": jti, "exp": START + 300}]})
+        json!({"epoch": epoch, "version": 1, "revoked": [{"jti": jti, "exp": START + 300}]})
     );
     assert_eq!(
-        f.get("/revocations", Some("\"1\"")).await.status,
+        f.get("/revocations", Some(etag.as_str())).await.status,
         StatusCode::NOT_MODIFIED
+    );
+    // The version alone, or another instance's epoch, is not this list.
+    assert_eq!(
+        f.get("/revocations", Some("\"1\"")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        f.get("/revocations", Some("\"0000000000000000-1\""))
+            .await
+            .status,
+        StatusCode::OK
     );
     assert_eq!(
         f.get("/revocations?since=1", None).await.json(),
-        json!({"version": 1, "revoked": []})
+        json!({"epoch": epoch, "version": 1, "revoked": []})
     );
     assert_eq!(
         f.get("/revocations?since=x", None).await.status,
@@ -1070,7 +1086,10 @@ async fn introspection_answers_active_then_inactive_after_revocation() {
     );
     assert!(!f.sts.revoke_token_id("no-such-jti"));
     assert_eq!(introspect(second).await.json(), json!({"active": false}));
-    assert_eq!(f.get("/revocations", None).await.header("etag"), "\"2\"");
+    assert_eq!(
+        f.get("/revocations", None).await.header("etag"),
+        format!("\"{epoch}-2\"")
+    );
     assert_eq!(introspect(third.clone()).await.json()["active"], true);
     f.clock.advance(300);
     assert_eq!(introspect(third).await.json(), json!({"active": false}));

@@ -63,6 +63,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use principal::{Issuer, Principal, PrincipalId, Timestamp};
 
 pub use crate::error::{RevocationError, RevocationListStale, Revoked, RevokedField};
+pub(crate) use poll::feed_etag;
 
 /// How long after its expiry an entry is kept by [`Denylist::remove_expired`], in
 /// seconds: the largest clock leeway a verifier accepts

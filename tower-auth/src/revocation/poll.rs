@@ -23,11 +23,20 @@ pub const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_FEED_BYTES: usize = 4 << 20;
 /// The longest `jti` taken from the feed; a longer one makes the answer malformed.
 pub const MAX_FEED_JTI_BYTES: usize = 256;
+/// The longest feed epoch taken (the STS's are 16 hex digits).
+const MAX_FEED_EPOCH_BYTES: usize = 64;
+
+/// The feed's entity tag: the list's epoch and its version, both of which a poller must
+/// match for "unchanged".
+pub(crate) fn feed_etag(epoch: &str, version: u64) -> String {
+    format!("\"{epoch}-{version}\"")
+}
 
 /// The feed's answer (the STS's [`RevocationList`](crate::sts::RevocationList)).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FeedList {
+    epoch: String,
     version: u64,
     revoked: Vec<FeedToken>,
 }
@@ -144,6 +153,8 @@ pub struct FeedPoller {
     url: Url,
     interval: Duration,
     max_bytes: usize,
+    /// The epoch of the list last applied (see [`RevocationList::epoch`](crate::sts::RevocationList::epoch)).
+    epoch: std::sync::Mutex<Option<String>>,
 }
 
 /// Builds a [`FeedPoller`].
@@ -207,6 +218,7 @@ impl FeedPollerBuilder {
         })
         .map_err(|error| FeedConfigError::Client(http_client::error_chain(&error)))?;
         Ok(FeedPoller {
+            epoch: std::sync::Mutex::new(None),
             client,
             url,
             interval: self.interval,
@@ -281,18 +293,23 @@ impl FeedPoller {
     /// One poll: asks for what changed since the mirror's version and applies it. A
     /// failure is recorded in the mirror and returned.
     pub async fn poll_once(&self, mirror: &RevocationMirror) -> Result<PollOutcome, FeedError> {
-        let known = mirror.status().source_version;
-        let result = match self.fetch(known).await {
-            // The version went back: the service restarted. Read everything again and
-            // add it to what the mirror holds.
-            Ok(Some(list)) if known.is_some_and(|known| list.version < known) => {
+        let known = mirror.status().source_version.zip(self.epoch());
+        let result = match self.fetch(known.as_ref()).await {
+            // Another epoch, or the version went back: the service restarted and counts
+            // from zero again. Read everything again and add it to what the mirror holds.
+            Ok(Some(list))
+                if known.as_ref().is_some_and(|(version, epoch)| {
+                    list.epoch != *epoch || list.version < *version
+                }) =>
+            {
                 tracing::warn!(
                     target: crate::authenticate::AUDIT_TARGET,
                     revocation_source = "sts_feed",
                     revocation_source_version = list.version,
-                    revocation_previous_source_version = known,
-                    "revocation: feed version went back (service restarted); reading it again"
+                    revocation_previous_source_version = known.as_ref().map(|(version, _)| *version),
+                    "revocation: feed restarted (new epoch or version went back); reading it again"
                 );
+                mirror.forget_source_version();
                 self.fetch(None).await
             }
             other => other,
@@ -304,6 +321,7 @@ impl FeedPoller {
             }
             Ok(Some(list)) => {
                 let version = list.version;
+                *self.epoch_slot() = Some(list.epoch);
                 let changed = mirror.apply_changes(version, |entries| {
                     for token in list.revoked {
                         entries
@@ -324,14 +342,26 @@ impl FeedPoller {
         }
     }
 
+    fn epoch_slot(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.epoch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn epoch(&self) -> Option<String> {
+        self.epoch_slot().clone()
+    }
+
     /// `None`: unchanged (304).
-    async fn fetch(&self, known: Option<u64>) -> Result<Option<FeedList>, FeedError> {
+    async fn fetch(&self, known: Option<&(u64, String)>) -> Result<Option<FeedList>, FeedError> {
         let mut url = self.url.clone();
-        url.query_pairs_mut()
-            .append_pair("since", &known.unwrap_or(0).to_string());
+        url.query_pairs_mut().append_pair(
+            "since",
+            &known.map_or(0, |(version, _)| *version).to_string(),
+        );
         let mut request = self.client.get(url);
-        if let Some(known) = known {
-            request = request.header(IF_NONE_MATCH, format!("\"{known}\""));
+        if let Some((version, epoch)) = known {
+            request = request.header(IF_NONE_MATCH, feed_etag(epoch, *version));
         }
         let mut response = request
             .send()
@@ -373,8 +403,21 @@ impl FeedPoller {
         {
             return Err(FeedError::Malformed("a jti is empty or too long".into()));
         }
-        // The ETag, when sent, names the same version as the body.
-        if etag.is_some_and(|etag| etag.as_bytes() != format!("\"{}\"", list.version).as_bytes()) {
+        if list.epoch.is_empty()
+            || list.epoch.len() > MAX_FEED_EPOCH_BYTES
+            || !list
+                .epoch
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        {
+            return Err(FeedError::Malformed(
+                "the epoch is empty, too long or not alphanumeric".into(),
+            ));
+        }
+        // The ETag, when sent, names the same epoch and version as the body.
+        if etag
+            .is_some_and(|etag| etag.as_bytes() != feed_etag(&list.epoch, list.version).as_bytes())
+        {
             return Err(FeedError::Malformed("ETag and version disagree".into()));
         }
         Ok(Some(list))

@@ -28,6 +28,10 @@ pub struct RevokedToken {
 /// with [`version`](Self::version).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RevocationList {
+    /// This service instance's list: random, drawn when the service is built. Versions
+    /// count from zero again after a restart; a poller that sees another epoch reads
+    /// the whole list again instead of asking from a version of the old instance.
+    pub epoch: String,
     /// The list's version now: the number of revocations made so far.
     pub version: u64,
     /// The tokens revoked after the version asked for, oldest first, still unexpired.
@@ -68,6 +72,7 @@ pub(super) enum Revocation {
 
 pub(super) struct IssuedTokens {
     max_entries: usize,
+    epoch: String,
     state: Mutex<State>,
 }
 
@@ -75,6 +80,7 @@ impl IssuedTokens {
     pub(super) fn new(max_entries: usize) -> Self {
         IssuedTokens {
             max_entries,
+            epoch: new_epoch(),
             state: Mutex::new(State::default()),
         }
     }
@@ -180,6 +186,7 @@ impl IssuedTokens {
         let mut state = self.lock();
         prune_revocations(&mut state, now);
         RevocationList {
+            epoch: self.epoch.clone(),
             version: state.version,
             revoked: state
                 .revocations
@@ -192,6 +199,11 @@ impl IssuedTokens {
 
     pub(super) fn version(&self) -> u64 {
         self.lock().version
+    }
+
+    /// The feed's entity tag: the epoch and the version.
+    pub(super) fn etag(&self) -> String {
+        crate::revocation::feed_etag(&self.epoch, self.version())
     }
 }
 
@@ -223,4 +235,17 @@ fn prune_revocations(state: &mut State, now: Timestamp) {
         }
         keep
     });
+}
+
+/// 16 hex digits from the system random number generator; the clock's nanoseconds if
+/// it fails (an epoch only needs to differ from the previous instance's, it is no secret).
+fn new_epoch() -> String {
+    let mut bytes = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        bytes = (nanos as u64).to_be_bytes();
+    }
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

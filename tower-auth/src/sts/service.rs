@@ -157,7 +157,8 @@ impl TokenExchangeService {
     /// assert_eq!(list.version, 0);
     /// assert!(list.revoked.is_empty());
     /// // A poller keeps `list.version` and asks `revocations_since(version)` next time
-    /// // (over HTTP: `GET /revocations?since=<version>`, `ETag` the version).
+    /// // (over HTTP: `GET /revocations?since=<version>`, `ETag` `"<epoch>-<version>"`);
+    /// // another `list.epoch` means a restarted service: it reads the list whole again.
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn revoke_token_id(&self, jti: &str) -> bool {
@@ -764,7 +765,7 @@ impl TokenExchangeService {
                 }
             }
         }
-        let etag = format!("\"{}\"", self.inner.record.version());
+        let etag = self.inner.record.etag();
         if headers
             .get(IF_NONE_MATCH)
             .is_some_and(|v| v.as_bytes() == etag.as_bytes())
@@ -774,7 +775,7 @@ impl TokenExchangeService {
             return response;
         }
         let list = self.revocations_since(since);
-        let etag = format!("\"{}\"", list.version);
+        let etag = crate::revocation::feed_etag(&list.epoch, list.version);
         let body = serde_json::to_string(&list).unwrap_or_default();
         let mut response = json_response(StatusCode::OK, body, "no-cache");
         insert(&mut response, ETAG, &etag);

@@ -315,6 +315,8 @@ struct FeedState {
     mode: Option<FeedMode>,
     /// (version, jti, exp), oldest first; the version is the last one's.
     revoked: Vec<(u64, String, i64)>,
+    /// Which instance of the service answers: a restart draws the next one.
+    epoch: u64,
     requests: u64,
     not_modified: u64,
 }
@@ -342,7 +344,8 @@ async fn feed(
     let mut state = state.lock().unwrap();
     state.requests += 1;
     let version = state.revoked.last().map_or(0, |(v, _, _)| *v);
-    let etag = format!("\"{version}\"");
+    let epoch = format!("e{}", state.epoch);
+    let etag = format!("\"{epoch}-{version}\"");
     let json = [(http::header::CONTENT_TYPE, "application/json")];
     match state.mode.clone().unwrap_or(FeedMode::Normal) {
         FeedMode::Status(code) => http::StatusCode::from_u16(code).unwrap().into_response(),
@@ -378,9 +381,10 @@ async fn feed(
                 .filter(|(v, _, _)| *v > since)
                 .map(|(_, jti, exp)| serde_json::json!({"jti": jti, "exp": exp}))
                 .collect();
-            let body = serde_json::json!({"version": version, "revoked": revoked}).to_string();
+            let body = serde_json::json!({"epoch": epoch, "version": version, "revoked": revoked})
+                .to_string();
             let etag = if matches!(mode, FeedMode::WrongEtag) {
-                format!("\"{}\"", version + 7)
+                format!("\"{epoch}-{}\"", version + 7)
             } else {
                 etag
             };
@@ -423,7 +427,9 @@ impl StubFeed {
 
     /// Forgets everything (a restarted service with an empty record).
     pub fn restart(&self) {
-        self.state.lock().unwrap().revoked.clear();
+        let mut state = self.state.lock().unwrap();
+        state.revoked.clear();
+        state.epoch += 1;
     }
 
     /// (requests served, of which 304).
