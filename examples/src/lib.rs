@@ -16,6 +16,12 @@
 pub mod demo;
 pub mod edge;
 
+/// Every ```rust block of the README, compiled (and run unless marked otherwise) as a
+/// doc test of this crate, so the README's snippets cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Installs a `tracing` subscriber that writes JSON lines to stderr through a
 /// non-blocking writer, filtered by `RUST_LOG` (default `info`), and returns the guard
 /// that keeps the writer running. Stdout stays free for the one line a binary prints
