@@ -158,17 +158,6 @@ pub(crate) enum CacheName {
     Exchange,
 }
 
-impl CacheName {
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    fn as_str(self) -> &'static str {
-        match self {
-            CacheName::VerifiedToken => "verified_token",
-            CacheName::Introspection => "introspection",
-            CacheName::Exchange => "exchange",
-        }
-    }
-}
-
 /// When a verification started; without the feature it holds nothing and reads no clock.
 ///
 /// Latency is measured on the monotonic clock, not the verifiers' [`Clock`](principal::Clock):
