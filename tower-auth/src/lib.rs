@@ -24,10 +24,12 @@
 //! | [`propagate`] | [`PropagateLayer`](propagate::PropagateLayer): the client side; per destination (an explicit allowlist), the current Principal as a passport (signed, forwarded in a trust domain, or unsigned toward allowlisted mTLS peers), a minted internal JWT, the original bearer token, or nothing; identity headers set by the caller's own code never leave; `x-request-id` and trace context passed on |
 //! | `mtls` | workload identity from mutual TLS (pattern 5, feature `mtls`): the SPIFFE ID of a client certificate, a rustls server configuration that requires and verifies client certificates, and a listener for `axum::serve` that puts the peer's [`PeerIdentity`](peer::PeerIdentity) into every request of its connection |
 //! | [`sts`] | [`TokenExchangeService`](sts::TokenExchangeService): an embeddable security token service; RFC 8693 token exchange (client authentication, subject and actor verified by any verifier, audience/scope/`may_act`/depth/kind policy, minted by the internal issuer with the `act` chain extended), RFC 7662 introspection and RFC 7009 revocation of what it issued, a versioned revocation feed, RFC 8414 metadata |
-//! | [`agent_keys`] | agent credentials: API keys shown once, stored as a hash with a lookup id, bound to an agent, the human it acts for, a scope grant and an expiry, revocable; the [`AgentKeyStore`](agent_keys::AgentKeyStore) trait with an in-memory store and a SQLite one (feature `agent-keys-sqlite`) |
+//! | [`agent_keys`] | agent credentials: API keys shown once, stored as a hash with a lookup id, bound to an agent, the human it acts for, a scope grant and an expiry, revocable; the [`AgentKeyStore`](agent_keys::AgentKeyStore) trait with an in-memory store and a SQLite one (feature `agent-keys-sqlite`); the [`HumanDirectory`](agent_keys::HumanDirectory) the token exchange service asks whether the human still exists; exchanged at the STS for the human with the agent acting ([`AgentSession`](exchange::AgentSession): a fresh token per sub-request) |
 //! | [`metrics`] | the names, types, labels and meaning of every metric recorded through the `metrics` facade (feature `metrics`), and their recording points |
 //! | [`require`] | [`RequireLayer`](require::RequireLayer): authorization after authentication; [`Requirement`](require::Requirement)s over scopes, roles (delegation aware), tenant, kinds, delegation depth and the calling workload's SPIFFE ID, composed with and / or / not, per route or per path with deny by default; 403 `insufficient_scope` naming the required scopes; one audit event per decision |
 //! | [`resource_metadata`] | RFC 9728 protected resource metadata: [`ResourceMetadata`](resource_metadata::ResourceMetadata) (checked and serialised once), served by [`ResourceMetadataService`](resource_metadata::ResourceMetadataService) at `/.well-known/oauth-protected-resource`, its URL in the challenges' `resource_metadata` |
+//! | [`policy`] | the [`Policy`](policy::Policy) trait for external decision engines (Principal, action, resource) and [`PolicyLayer`](policy::PolicyLayer), fail closed; a Cedar adapter with feature `cedar`: the Principal, its delegation chain and the calling workload as Cedar entities, schema-validated policy files, reloaded without restart keeping the last good set |
+//! | `config` | the service configuration from a TOML file (feature `config`): every section turned into the builders' own outputs; unknown fields are errors; errors name the file, line, column and field; secrets only from files or the environment |
 //! | [`manual`] | the attacks on token verification and header propagation, how each is avoided, and why the defaults are what they are |
 //!
 //! The [`jwt`] module's example wires a verifier and the layer end to end, with an
@@ -42,6 +44,8 @@
 //! | `mtls` | the `mtls` module (rustls with aws-lc-rs, tokio-rustls, x509-parser, axum) |
 //! | `metrics` | counters, histograms and gauges through the `metrics` facade (see [`metrics`]); without it the recording calls compile to nothing |
 //! | `agent-keys-sqlite` | `agent_keys::SqliteAgentKeyStore` (rusqlite with SQLite compiled from source: needs a C compiler) |
+//! | `cedar` | `policy::cedar`: Cedar policies (`cedar-policy`, in process) |
+//! | `config` | the `config` module (the `toml` crate, parsing and serde only) |
 //! | `revocation-redis` | `revocation::redis`: the revocation list through Redis pub/sub and a snapshot key, subscriber and publisher (the `redis` crate, tokio only) |
 //!
 //! No feature changes a security default.

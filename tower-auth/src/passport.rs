@@ -7,7 +7,7 @@
 //! - **signed**, checked with principal-proto's key ring over the exact bytes received
 //!   (HMAC-SHA256 or Ed25519, several keys by key id). Each key id maps to the
 //!   [`ServiceId`] that signs with it, which becomes the hop's
-//!   [`Caller`]. The keys live in an [`ArcSwap`]: rotate them with
+//!   [`Caller`]. The keys live in an [`ArcSwap`](arc_swap::ArcSwap): rotate them with
 //!   [`PassportHeaderVerifier::set_keys`] while requests are served (add the next key,
 //!   switch the signer, retire the old key once its passports have expired);
 //! - **unsigned**, only from a transport peer (the mTLS workload a TLS acceptor put in

@@ -2,7 +2,7 @@
 //! hop, HTTP ([`AuthenticateLayer`](super::AuthenticateLayer)) and gRPC (tonic-auth's
 //! layer, which is this one) alike (DESIGN §6).
 //!
-//! Events go to target [`AUDIT_TARGET`](super::AUDIT_TARGET) (`baton::audit`): at `INFO` for an accepted,
+//! Events go to target [`AUDIT_TARGET`] (`baton::audit`): at `INFO` for an accepted,
 //! anonymous or refused request, `WARN` when the refusal is "keys unavailable" (503),
 //! `ERROR` for an internal fault (500). Each decision also counts in
 //! `baton_auth_decisions_total` (see [`crate::metrics`], feature `metrics`).
