@@ -540,6 +540,12 @@ async fn each_decision_emits_one_authorization_audit_event() {
         denied.contains(&format!("delegation={}", agent("bot"))),
         "{denied}"
     );
+    // The human is the subject, the agent acts: the same fields as the authentication event.
+    assert!(denied.contains("subject=\"subject\""), "{denied}");
+    assert!(
+        denied.contains(&format!("acting={}", agent("bot"))),
+        "{denied}"
+    );
     assert!(denied.contains("trace_id="), "{denied}");
     assert!(!denied.contains("trace_id=-"), "{denied}");
     let allowed = &lines[1];

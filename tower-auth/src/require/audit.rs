@@ -1,7 +1,7 @@
 //! The one `tracing` event per authorization decision, on the authenticate layer's
-//! [`AUDIT_TARGET`], with the same fields as its events (`request_id`, `principal_id`,
-//! `kind`, `delegation`, `pattern`, `caller`, `outcome`, `reason`) plus `trace_id` and
-//! `decision = "authorization"`. `outcome` is `allowed` or `denied`; `reason` is
+//! [`AUDIT_TARGET`], with the same fields as its events (`request_id`, `trace_id`,
+//! `principal_id`, `kind`, `subject`, `acting`, `delegation`, `pattern`, `caller`,
+//! `outcome`, `reason`) plus `decision = "authorization"` and `workload`. `outcome` is `allowed` or `denied`; `reason` is
 //! `satisfied` or a [`Denial::reason`] (`unauthenticated` when no Principal arrived).
 //! `caller` is the calling service as the verifier named it; `workload` the SPIFFE ID the
 //! requirement saw (`-` when none).
@@ -68,6 +68,8 @@ pub(super) fn decided(
         trace_id = %TraceId(context),
         principal_id = %principal.id(),
         kind = %principal.kind(),
+        subject = principal.subject(),
+        acting = %principal.acting(),
         delegation = %Delegation(principal),
         pattern = verified.pattern().as_str(),
         caller = %Caller(verified.caller()),
@@ -87,6 +89,8 @@ pub(super) fn unauthenticated(context: Option<&RequestContext>) {
         trace_id = %TraceId(context),
         principal_id = "-",
         kind = "-",
+        subject = "-",
+        acting = "-",
         delegation = "",
         pattern = "-",
         caller = "-",
