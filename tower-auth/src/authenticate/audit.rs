@@ -96,7 +96,7 @@ impl<'a> Ids<'a> {
 }
 
 /// The trace id as 32 lowercase hex digits, or `-`.
-struct TraceId<'a>(Option<&'a TraceParent>);
+pub(crate) struct TraceId<'a>(pub(crate) Option<&'a TraceParent>);
 
 impl fmt::Display for TraceId<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

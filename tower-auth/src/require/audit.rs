@@ -12,27 +12,10 @@ use tracing::Level;
 
 use super::requirement::Denial;
 use crate::authenticate::AUDIT_TARGET;
-use crate::authenticate::audit::{Caller, Delegation};
+use crate::authenticate::audit::{Caller, Delegation, TraceId};
 use crate::context::RequestContext;
 use crate::peer::SpiffeId;
 use crate::verified::VerifiedPrincipal;
-
-/// The request's trace id as 32 lowercase hex digits, or `-`.
-struct TraceId<'a>(Option<&'a RequestContext>);
-
-impl fmt::Display for TraceId<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(context) => context
-                .trace()
-                .traceparent()
-                .trace_id()
-                .iter()
-                .try_for_each(|byte| write!(f, "{byte:02x}")),
-            None => f.write_str("-"),
-        }
-    }
-}
 
 struct Workload<'a>(Option<&'a SpiffeId>);
 
@@ -65,7 +48,7 @@ pub(super) fn decided(
         Level::INFO,
         decision = "authorization",
         request_id = request_id(context),
-        trace_id = %TraceId(context),
+        trace_id = %TraceId(context.map(|context| context.trace().traceparent())),
         principal_id = %principal.id(),
         kind = %principal.kind(),
         subject = principal.subject(),
@@ -86,7 +69,7 @@ pub(super) fn unauthenticated(context: Option<&RequestContext>) {
         Level::INFO,
         decision = "authorization",
         request_id = request_id(context),
-        trace_id = %TraceId(context),
+        trace_id = %TraceId(context.map(|context| context.trace().traceparent())),
         principal_id = "-",
         kind = "-",
         subject = "-",
