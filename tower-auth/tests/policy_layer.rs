@@ -333,3 +333,109 @@ async fn a_request_without_an_action_is_refused() {
     assert_eq!(asked.load(Ordering::SeqCst), 0);
     assert_eq!(fixture.served.load(Ordering::SeqCst), 0);
 }
+
+// ---- the audit event ------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Events(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl std::io::Write for Events {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(bytes).into_owned());
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The authorization events: the authentication event's fields (the human as subject,
+/// the agent acting, the request and trace ids) plus the policy's own.
+#[tokio::test(flavor = "current_thread")]
+async fn each_policy_decision_emits_one_authorization_event_with_the_shared_fields() {
+    let events = Events::default();
+    let writer = events.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter(tower_auth::authenticate::AUDIT_TARGET)
+        .with_ansi(false)
+        .finish();
+    // With a single dispatcher alive, tracing-core computes a new callsite's interest
+    // from the default of whichever thread hits it first: another test's thread, with no
+    // subscriber, would cache "never" for this one's events. A second dispatcher makes
+    // it ask every live dispatcher instead.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fixture = serve(reference_cedar(), true).await;
+    let alice = agent_for_alice();
+    let (human, agent) = (alice.id().to_string(), alice.acting().to_string());
+    let passport = signed(&fixture, alice);
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        send(&fixture, method, "/documents/d-1", Some(&passport)).await;
+    }
+    send(
+        &fixture,
+        reqwest::Method::POST,
+        "/documents/d-1",
+        Some(&passport),
+    )
+    .await;
+    send(&fixture, reqwest::Method::GET, "/documents/d-1", None).await;
+
+    let lines: Vec<String> = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains("decision=\"authorization\""))
+        .cloned()
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    for line in &lines {
+        assert!(
+            line.contains(&format!("request_id=\"{REQUEST_ID}\"")),
+            "{line}"
+        );
+        assert!(
+            line.contains("trace_id=") && !line.contains("trace_id=-"),
+            "{line}"
+        );
+    }
+    for line in &lines[..3] {
+        assert!(line.contains(&format!("principal_id={human}")), "{line}");
+        assert!(line.contains("subject=\"alice\""), "{line}");
+        assert!(line.contains(&format!("acting={agent}")), "{line}");
+        assert!(line.contains(&format!("delegation={agent}")), "{line}");
+        assert!(line.contains("caller=svc-edge (passport)"), "{line}");
+        assert!(line.contains("pattern=\"passport\""), "{line}");
+    }
+    let allowed = &lines[0];
+    assert!(allowed.contains("outcome=\"allowed\""), "{allowed}");
+    assert!(allowed.contains("reason=\"policy_allowed\""), "{allowed}");
+    assert!(allowed.contains("action=\"read\""), "{allowed}");
+    assert!(
+        allowed.contains("resource=Baton::Document::\"d-1\""),
+        "{allowed}"
+    );
+    let denied = &lines[1];
+    assert!(denied.contains("outcome=\"denied\""), "{denied}");
+    assert!(denied.contains("action=\"delete\""), "{denied}");
+    let untargeted = &lines[2];
+    assert!(
+        untargeted.contains("reason=\"policy_no_target\""),
+        "{untargeted}"
+    );
+    assert!(!untargeted.contains("action="), "{untargeted}");
+    // No Principal: the same event as the require layer's.
+    let anonymous = &lines[3];
+    assert!(anonymous.contains("outcome=\"denied\""), "{anonymous}");
+    assert!(
+        anonymous.contains("reason=\"unauthenticated\""),
+        "{anonymous}"
+    );
+    assert!(anonymous.contains("principal_id=\"-\""), "{anonymous}");
+}

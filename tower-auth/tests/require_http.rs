@@ -492,6 +492,11 @@ async fn each_decision_emits_one_authorization_audit_event() {
         .with_env_filter(AUDIT_TARGET)
         .with_ansi(false)
         .finish();
+    // With a single dispatcher alive, tracing-core computes a new callsite's interest
+    // from the default of whichever thread hits it first: another test's thread, with no
+    // subscriber, would cache "never" for this one's events. A second dispatcher makes
+    // it ask every live dispatcher instead.
+    let _second = tracing::Dispatch::new(tracing_subscriber::registry());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = Router::new()

@@ -8,9 +8,11 @@ use tower_service::Service;
 use super::future::ResponseFuture;
 use super::layer::Shared;
 use super::{Action, Decision, Outcome, Resource, TargetError};
-use crate::authenticate::AUDIT_TARGET;
+use tracing::Level;
+
 use crate::context::RequestContext;
 use crate::error::AuthError;
+use crate::require::audit::{authorization_event, unauthenticated};
 use crate::verified::VerifiedPrincipal;
 
 /// Middleware that asks a policy about every request; made by
@@ -60,14 +62,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let Some(principal) = request.extensions().get::<VerifiedPrincipal>().cloned() else {
             let error = AuthError::MissingToken;
-            tracing::info!(
-                target: AUDIT_TARGET,
-                request_id = request_id(request.extensions()),
-                principal_id = "-",
-                outcome = "rejected",
-                reason = error.reason(),
-                "policy: no verified Principal in the request (no authenticate layer ran, or an anonymous pass)"
-            );
+            unauthenticated(request.extensions().get::<RequestContext>());
             return ResponseFuture::refused(self.shared.challenge.response(&error));
         };
         let (parts, body) = request.into_parts();
@@ -114,39 +109,6 @@ where
     }
 }
 
-fn request_id(extensions: &Extensions) -> &str {
-    extensions
-        .get::<RequestContext>()
-        .map_or("-", |context| context.request_id().as_str())
-}
-
-/// The delegation chain as `am-…,svc-…` (oldest first).
-struct Delegation<'a>(&'a principal::Principal);
-
-impl fmt::Display for Delegation<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (index, actor) in self.0.delegation().iter().enumerate() {
-            if index > 0 {
-                f.write_str(",")?;
-            }
-            fmt::Display::fmt(actor.id(), f)?;
-        }
-        Ok(())
-    }
-}
-
-/// The calling service, or `-`.
-struct CallerField<'a>(&'a VerifiedPrincipal);
-
-impl fmt::Display for CallerField<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.caller() {
-            Some(caller) => fmt::Display::fmt(caller, f),
-            None => f.write_str("-"),
-        }
-    }
-}
-
 /// The decision, a plain function of the policy's outcome (house rule 1): `Ok` lets the
 /// request on; anything else is the refusal. One audit event either way.
 pub(super) fn conclude<B: Default>(
@@ -160,59 +122,49 @@ pub(super) fn conclude<B: Default>(
         action,
         resource,
     } = question;
-    let request_id = request_id(extensions);
+    let context = extensions.get::<RequestContext>();
     let (reason, detail) = match &outcome {
         Ok(Decision::Allow) => {
-            tracing::info!(
-                target: AUDIT_TARGET,
-                request_id,
-                principal_id = %principal.id(),
-                kind = %principal.kind(),
-                delegation = %Delegation(principal),
-                caller = %CallerField(principal),
+            authorization_event!(
+                Level::INFO,
+                context,
+                principal,
+                "allowed",
+                "policy_allowed",
+                "policy allowed the request",
                 action = action.as_str(),
                 resource = %resource,
-                outcome = "allowed",
-                reason = "policy_allowed",
-                "policy allowed the request"
             );
             return Ok(());
         }
         Ok(Decision::Deny(denial)) => (denial.reason(), denial.to_string()),
         Err(error) => ("policy_error", error.to_string()),
     };
-    if let Err(error) = &outcome {
+    match &outcome {
         // The engine failed: the operator's problem, louder than a plain denial.
-        tracing::warn!(
-            target: AUDIT_TARGET,
-            request_id,
-            principal_id = %principal.id(),
-            kind = %principal.kind(),
-            delegation = %Delegation(principal),
-            caller = %CallerField(principal),
+        Err(error) => authorization_event!(
+            Level::WARN,
+            context,
+            principal,
+            "denied",
+            reason,
+            "policy engine failed: request denied (fail closed)",
             action = action.as_str(),
             resource = %resource,
-            outcome = "denied",
-            reason,
             engine_error = error.reason(),
             error = %detail,
-            "policy engine failed: request denied (fail closed)"
-        );
-    } else {
-        tracing::info!(
-            target: AUDIT_TARGET,
-            request_id,
-            principal_id = %principal.id(),
-            kind = %principal.kind(),
-            delegation = %Delegation(principal),
-            caller = %CallerField(principal),
+        ),
+        Ok(_) => authorization_event!(
+            Level::INFO,
+            context,
+            principal,
+            "denied",
+            reason,
+            "policy denied the request",
             action = action.as_str(),
             resource = %resource,
-            outcome = "denied",
-            reason,
             error = %detail,
-            "policy denied the request"
-        );
+        ),
     }
     Err(shared
         .challenge
@@ -226,17 +178,14 @@ fn refuse_untargeted<B: Default>(
     error: &TargetError,
 ) -> Response<B> {
     let reason = "policy_no_target";
-    tracing::info!(
-        target: AUDIT_TARGET,
-        request_id = request_id(extensions),
-        principal_id = %principal.id(),
-        kind = %principal.kind(),
-        delegation = %Delegation(principal),
-        caller = %CallerField(principal),
-        outcome = "denied",
+    authorization_event!(
+        Level::INFO,
+        extensions.get::<RequestContext>(),
+        principal,
+        "denied",
         reason,
+        "policy: the request has no action or resource",
         error = %error,
-        "policy: the request has no action or resource"
     );
     shared
         .challenge

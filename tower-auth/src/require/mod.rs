@@ -82,7 +82,7 @@
 //!   refuses; use [`Requirement::delegated_role`] only where the agent may use its
 //!   human's role.
 
-mod audit;
+pub(crate) mod audit;
 mod future;
 mod layer;
 mod requirement;
