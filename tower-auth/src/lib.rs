@@ -53,6 +53,7 @@
 
 // Module declarations: one line each, kept in this block; add yours with a one-line edit.
 pub mod agent_keys;
+mod answer;
 pub mod authenticate;
 pub mod client_auth;
 #[cfg(feature = "config")]

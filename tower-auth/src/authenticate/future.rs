@@ -11,6 +11,7 @@ use super::audit;
 use super::bearer::bearer_token;
 use super::layer::Shared;
 use super::strip::strip_headers;
+use crate::answer::Answer;
 use crate::context::{BearerToken, RequestContext, Scoped};
 use crate::error::AuthError;
 use crate::metrics::Stopwatch;
@@ -49,12 +50,9 @@ pin_project! {
             inner: S,
             shared: Arc<Shared>,
         },
-        Calling {
+        Answering {
             #[pin]
-            future: Scoped<S::Future>,
-        },
-        Refused {
-            response: Option<S::Response>,
+            answer: Answer<Scoped<S::Future>, S::Response>,
         },
     }
 }
@@ -114,14 +112,16 @@ where
 
     pub(super) fn calling(future: Scoped<S::Future>) -> Self {
         ResponseFuture {
-            state: State::Calling { future },
+            state: State::Answering {
+                answer: Answer::calling(future),
+            },
         }
     }
 
     pub(super) fn refused(response: S::Response) -> Self {
         ResponseFuture {
-            state: State::Refused {
-                response: Some(response),
+            state: State::Answering {
+                answer: Answer::refused(response),
             },
         }
     }
@@ -137,14 +137,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().state.project() {
-                StateProj::Calling { future } => return future.poll(cx),
-                StateProj::Refused { response } => {
-                    return match response.take() {
-                        Some(response) => Poll::Ready(Ok(response)),
-                        // Polled after completion: a caller bug; never resolve twice.
-                        None => Poll::Pending,
-                    };
-                }
+                StateProj::Answering { answer } => return answer.poll(cx),
                 StateProj::Verifying {
                     verify,
                     absence,
@@ -210,16 +203,16 @@ where
             let extensions = request.extensions_mut();
             extensions.insert(verified);
             extensions.insert(context.clone());
-            return State::Calling {
-                future: context.call_scoped(inner, request),
+            return State::Answering {
+                answer: Answer::calling(context.call_scoped(inner, request)),
             };
         }
         (Err(error), Some(absence)) if error.is_decline() => {
             if shared.optional() {
                 audit::anonymous(audit::Ids::of(&context), shared.pattern(), &absence);
                 request.extensions_mut().insert(context.clone());
-                return State::Calling {
-                    future: context.call_scoped(inner, request),
+                return State::Answering {
+                    answer: Answer::calling(context.call_scoped(inner, request)),
                 };
             }
             absence
@@ -232,8 +225,8 @@ where
         &error,
         Some(verification),
     );
-    State::Refused {
-        response: Some(shared.challenge().response(&error)),
+    State::Answering {
+        answer: Answer::refused(shared.challenge().response(&error)),
     }
 }
 

@@ -10,6 +10,7 @@ use tower_service::Service;
 use super::DecideFuture;
 use super::layer::Shared;
 use super::service::{Question, conclude};
+use crate::answer::Answer;
 
 pin_project! {
     /// Response future of [`PolicyService`](super::PolicyService).
@@ -40,12 +41,9 @@ pin_project! {
             inner: S,
             shared: Arc<Shared>,
         },
-        Calling {
+        Answering {
             #[pin]
-            future: S::Future,
-        },
-        Refused {
-            response: Option<S::Response>,
+            answer: Answer<S::Future, S::Response>,
         },
     }
 }
@@ -74,14 +72,16 @@ where
 
     pub(super) fn calling(future: S::Future) -> Self {
         ResponseFuture {
-            state: State::Calling { future },
+            state: State::Answering {
+                answer: Answer::calling(future),
+            },
         }
     }
 
     pub(super) fn refused(response: S::Response) -> Self {
         ResponseFuture {
-            state: State::Refused {
-                response: Some(response),
+            state: State::Answering {
+                answer: Answer::refused(response),
             },
         }
     }
@@ -97,14 +97,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().state.project() {
-                StateProj::Calling { future } => return future.poll(cx),
-                StateProj::Refused { response } => {
-                    return match response.take() {
-                        Some(response) => Poll::Ready(Ok(response)),
-                        // Polled after completion: a caller bug; never resolve twice.
-                        None => Poll::Pending,
-                    };
-                }
+                StateProj::Answering { answer } => return answer.poll(cx),
                 StateProj::Deciding {
                     decision,
                     question,
@@ -120,14 +113,11 @@ where
                         // Polled after completion: a caller bug; never call twice.
                         return Poll::Pending;
                     };
-                    match conclude(outcome, question, request.extensions(), shared) {
-                        Ok(()) => State::Calling {
-                            future: inner.call(request),
-                        },
-                        Err(response) => State::Refused {
-                            response: Some(response),
-                        },
-                    }
+                    let answer = match conclude(outcome, question, request.extensions(), shared) {
+                        Ok(()) => Answer::calling(inner.call(request)),
+                        Err(response) => Answer::refused(response),
+                    };
+                    State::Answering { answer }
                 }
             };
             self.as_mut().project().state.set(next);
