@@ -72,18 +72,20 @@ mod locate;
 mod sections;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use toml::de::DeTable;
 
 pub use self::error::{ConfigFileError, ConfigFileErrorKind};
 use self::locate::Document;
 pub use self::sections::WorkloadConfig;
-use self::sections::{FileFormat, Refusal, SECRET_UNAVAILABLE};
+use self::sections::{FileFormat, Refusal, RouteSources, SECRET_UNAVAILABLE};
+use crate::exchange::TokenExchangeClient;
 use crate::introspect::IntrospectionVerifierBuilder;
 use crate::jwt::JwtVerifierBuilder;
-use crate::mint::InternalIssuer;
+use crate::mint::{InternalIssuer, MintCache};
 use crate::passport::PassportHeaderVerifier;
-use crate::propagate::PropagateLayer;
+use crate::propagate::{PropagateLayer, SharedKeyRing};
 
 /// The largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -106,6 +108,14 @@ pub struct ServiceConfig {
     pub mint: Option<InternalIssuer>,
     /// `[propagate]`: the client-side layer, one route per destination.
     pub propagate: Option<PropagateLayer>,
+    /// `[mint.cache]`: the cache in front of the `[mint]` issuer that minted-JWT routes
+    /// share; built when `[mint.cache]` is written or a route mints, `None` otherwise.
+    pub mint_cache: Option<Arc<MintCache>>,
+    /// `[passport_signing]`: the key ring `signed_passport` and `forward_passport` routes
+    /// sign with (shared with them: `ring.store(..)` rotates it for every route).
+    pub passport_signing: Option<SharedKeyRing>,
+    /// `[exchange]`: the token exchange client `exchanged` routes use (cheap to clone).
+    pub exchange: Option<TokenExchangeClient>,
 }
 
 impl ServiceConfig {
@@ -194,6 +204,30 @@ impl ServiceConfig {
             .map(|section| sections::mint(section, base))
             .transpose()
             .map_err(refused)?;
+        let mint_cache = match (&format.mint, &mint) {
+            (Some(section), Some(issuer)) => {
+                let needed = format.propagate.as_ref().is_some_and(|p| p.mints());
+                sections::mint_cache(section, issuer, needed).map_err(refused)?
+            }
+            _ => None,
+        };
+        let passport_signing = format
+            .passport_signing
+            .as_ref()
+            .map(|section| sections::passport_signing(section, base))
+            .transpose()
+            .map_err(refused)?;
+        let exchange = format
+            .exchange
+            .as_ref()
+            .map(|section| sections::exchange(section, base))
+            .transpose()
+            .map_err(refused)?;
+        let sources = RouteSources {
+            mint_cache: mint_cache.as_ref(),
+            passport_signing: passport_signing.as_ref(),
+            exchange: exchange.as_ref(),
+        };
         Ok(ServiceConfig {
             jwt: format
                 .jwt
@@ -222,10 +256,13 @@ impl ServiceConfig {
             propagate: format
                 .propagate
                 .as_ref()
-                .map(|section| sections::propagate(section, mint.as_ref()))
+                .map(|section| sections::propagate(section, &sources))
                 .transpose()
                 .map_err(refused)?,
             mint,
+            mint_cache,
+            passport_signing,
+            exchange,
         })
     }
 }
