@@ -873,9 +873,8 @@ fn a_key_file_is_read_from_the_configuration_files_directory() {
     // The same text, loaded from elsewhere, does not find the key: paths are relative
     // to the file, not to the working directory.
     let dir = Dir::new();
-    let text = format!("{SIGNING}");
-    assert!(dir.load(&text).unwrap().passport_signing.is_some());
-    let error = ServiceConfig::from_toml(Path::new("elsewhere/service.toml"), &text).unwrap_err();
+    assert!(dir.load(SIGNING).unwrap().passport_signing.is_some());
+    let error = ServiceConfig::from_toml(Path::new("elsewhere/service.toml"), SIGNING).unwrap_err();
     assert_eq!(error.kind(), ConfigFileErrorKind::SecretUnavailable);
     assert_eq!(error.field(), "passport_signing.key_file");
 }
