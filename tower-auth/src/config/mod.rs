@@ -23,12 +23,15 @@
 //! | `[introspection]` | [`IntrospectionVerifierBuilder`] | the keys of [`IntrospectionSettings`](crate::introspect::IntrospectionSettings) (`endpoint`, `issuer`, `audiences`, `timeout_ms`, `leeway_seconds`, `max_token_bytes`, `introspect_jwts`, `claim_mapping`, `services`, `actor_issuers`, `[introspection.cache]`), and `client_id`, `client_auth` (`client_secret_basic` or `client_secret_post`), `client_secret_file` or `client_secret_env` |
 //! | `[passport]`, `[[passport.keys]]` | [`PassportHeaderVerifier`] | `audience`, `leeway_seconds`, `max_lifetime_seconds`, `max_bytes`, `max_delegation_depth`, `unsigned_from` (SPIFFE IDs); each key: `key_id`, `signer`, `algorithm` (`ed25519` with `public_key`, base64; `hmac_sha256` with `secret_file` or `secret_env`) |
 //! | `[workload]` | [`WorkloadConfig`] | `trust_domain`, `allowed_peers` (SPIFFE IDs) |
-//! | `[mint]` | [`InternalIssuer`] | `issuer`, `algorithm` (`ES256` or `EdDSA`), `key_file` (PKCS#8 DER) or `generate_key = true`, `kid`, `lifetime_seconds`, `leeway_seconds`, `max_delegation_depth`, `jwks_max_age_seconds` |
-//! | `[[propagate.routes]]` | [`PropagateLayer`] | `destination`, `pattern` (`nothing`, `passthrough`, `unsigned_passport`, `minted_jwt` with the `[mint]` issuer), `audience`, `passport_lifetime_seconds`, `in_internal_token_header`, `require_principal` |
+//! | `[mint]`, `[mint.cache]` | [`InternalIssuer`], [`MintCache`] | `issuer`, `algorithm` (`ES256` or `EdDSA`), `key_file` (PKCS#8, DER or PEM `BEGIN PRIVATE KEY`, told apart by content) or `generate_key = true`, `kid`, `lifetime_seconds`, `leeway_seconds`, `max_delegation_depth`, `jwks_max_age_seconds`; the cache (built when `[mint.cache]` is written or a route mints): `renew_before_seconds`, `max_entries` |
+//! | `[passport_signing]` | a [`SharedKeyRing`] | `key_id`, `algorithm` (`ed25519` with `key_file`, PKCS#8 DER or PEM; `hmac_sha256` with `secret_file` or `secret_env`, and every holder of the secret can sign: prefer Ed25519) |
+//! | `[exchange]` | [`TokenExchangeClient`] | `token_endpoint`, `client_id`, `client_auth`, `client_secret_file` or `client_secret_env`, `timeout_ms`, `max_answer_bytes`, `renew_before_seconds`, `refresh_ahead_seconds`, `max_entries` |
+//! | `[[propagate.routes]]` | [`PropagateLayer`] | `destination`, `pattern` (`nothing`, `passthrough`, `unsigned_passport`, `signed_passport` and `forward_passport` with the `[passport_signing]` ring, `minted_jwt` with the `[mint]` cache, `exchanged` with the `[exchange]` client), `audience` (for `exchanged`: `audience` or `resources`, or both), `passport_lifetime_seconds` and `passport_header_limit_bytes` (passport routes), `in_internal_token_header` (`minted_jwt`), `resources`, `scopes`, `requested_token_type` (`exchanged`), `require_principal`; a key the route's pattern does not read is refused |
 //!
-//! What needs live objects (a revocation check, a clock, static key sets, a signed passport
-//! key ring for propagation, a token exchange client) is added in code to the builders
-//! the file gives.
+//! What needs live objects (a revocation check, a clock, static key sets) is added in
+//! code to the builders the file gives; the `[exchange]` client is built from the file
+//! alone, so a service whose exchanged tokens must follow a revocation list builds that
+//! client in code.
 //!
 //! ```
 //! use tower_auth::config::{ConfigFileErrorKind, ServiceConfig};
@@ -72,18 +75,20 @@ mod locate;
 mod sections;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use toml::de::DeTable;
 
 pub use self::error::{ConfigFileError, ConfigFileErrorKind};
 use self::locate::Document;
 pub use self::sections::WorkloadConfig;
-use self::sections::{FileFormat, Refusal, SECRET_UNAVAILABLE};
+use self::sections::{FileFormat, Refusal, RouteSources, SECRET_UNAVAILABLE};
+use crate::exchange::TokenExchangeClient;
 use crate::introspect::IntrospectionVerifierBuilder;
 use crate::jwt::JwtVerifierBuilder;
-use crate::mint::InternalIssuer;
+use crate::mint::{InternalIssuer, MintCache};
 use crate::passport::PassportHeaderVerifier;
-use crate::propagate::PropagateLayer;
+use crate::propagate::{PropagateLayer, SharedKeyRing};
 
 /// The largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -91,6 +96,58 @@ pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// A configuration file, loaded and checked: each section the file has, turned into what
 /// the builders make. Add what only code can give (a clock, a revocation check) to the
 /// builders, then build.
+///
+/// Routes use what other sections make: a signed passport route signs with the
+/// `[passport_signing]` ring, an exchanged route calls the `[exchange]` client.
+///
+/// ```
+/// use tower_auth::config::{ConfigFileErrorKind, ServiceConfig};
+///
+/// let dir = std::env::temp_dir().join(format!("baton-config-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("passport-secret"), "a shared secret of at least 32 bytes!")?;
+/// std::fs::write(dir.join("sts-secret"), "edge-client-secret")?;
+/// let path = dir.join("edge.toml");
+/// let signing = r#"
+/// [passport_signing]
+/// key_id = "edge-1"
+/// algorithm = "hmac_sha256"
+/// secret_file = "passport-secret"
+/// "#;
+/// let routes = r#"
+/// [exchange]
+/// token_endpoint = "https://sts.example.com/token"
+/// client_id = "edge"
+/// client_secret_file = "sts-secret"
+///
+/// [[propagate.routes]]
+/// destination = "orders.internal"
+/// pattern = "signed_passport"
+/// audience = "orders"
+///
+/// [[propagate.routes]]
+/// destination = "billing.internal"
+/// pattern = "exchanged"
+/// audience = "billing"
+/// scopes = ["billing:read"]
+/// "#;
+/// std::fs::write(&path, format!("{signing}{routes}"))?;
+/// let config = ServiceConfig::load(&path)?;
+/// let layer = config.propagate.expect("a [propagate] section");
+/// let orders = layer.route_for(&"http://orders.internal/x".parse()?).expect("routed");
+/// assert_eq!(orders.kind(), "signed_passport");
+/// assert_eq!(config.passport_signing.expect("a ring").load().current_key_id().as_str(), "edge-1");
+/// assert_eq!(config.exchange.expect("a client").endpoint(), "https://sts.example.com/token");
+///
+/// // Refused: a signed passport route without the key to sign with.
+/// std::fs::write(&path, routes)?;
+/// let error = ServiceConfig::load(&path).unwrap_err();
+/// assert_eq!(error.kind(), ConfigFileErrorKind::Invalid);
+/// assert_eq!(error.setting_reason(), Some("no_passport_signing_section"));
+/// assert_eq!((error.line(), error.field()), (Some(9), "propagate.routes[0].pattern"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct ServiceConfig {
@@ -106,6 +163,14 @@ pub struct ServiceConfig {
     pub mint: Option<InternalIssuer>,
     /// `[propagate]`: the client-side layer, one route per destination.
     pub propagate: Option<PropagateLayer>,
+    /// `[mint.cache]`: the cache in front of the `[mint]` issuer that minted-JWT routes
+    /// share; built when `[mint.cache]` is written or a route mints, `None` otherwise.
+    pub mint_cache: Option<Arc<MintCache>>,
+    /// `[passport_signing]`: the key ring `signed_passport` and `forward_passport` routes
+    /// sign with (shared with them: `ring.store(..)` rotates it for every route).
+    pub passport_signing: Option<SharedKeyRing>,
+    /// `[exchange]`: the token exchange client `exchanged` routes use (cheap to clone).
+    pub exchange: Option<TokenExchangeClient>,
 }
 
 impl ServiceConfig {
@@ -194,6 +259,30 @@ impl ServiceConfig {
             .map(|section| sections::mint(section, base))
             .transpose()
             .map_err(refused)?;
+        let mint_cache = match (&format.mint, &mint) {
+            (Some(section), Some(issuer)) => {
+                let needed = format.propagate.as_ref().is_some_and(|p| p.mints());
+                sections::mint_cache(section, issuer, needed).map_err(refused)?
+            }
+            _ => None,
+        };
+        let passport_signing = format
+            .passport_signing
+            .as_ref()
+            .map(|section| sections::passport_signing(section, base))
+            .transpose()
+            .map_err(refused)?;
+        let exchange = format
+            .exchange
+            .as_ref()
+            .map(|section| sections::exchange(section, base))
+            .transpose()
+            .map_err(refused)?;
+        let sources = RouteSources {
+            mint_cache: mint_cache.as_ref(),
+            passport_signing: passport_signing.as_ref(),
+            exchange: exchange.as_ref(),
+        };
         Ok(ServiceConfig {
             jwt: format
                 .jwt
@@ -222,10 +311,13 @@ impl ServiceConfig {
             propagate: format
                 .propagate
                 .as_ref()
-                .map(|section| sections::propagate(section, mint.as_ref()))
+                .map(|section| sections::propagate(section, &sources))
                 .transpose()
                 .map_err(refused)?,
             mint,
+            mint_cache,
+            passport_signing,
+            exchange,
         })
     }
 }
@@ -251,6 +343,17 @@ fn format_error(path: &Path, document: &Document<'_>, error: &toml::de::Error) -
         (
             ConfigFileErrorKind::WrongType,
             format!("wrong type: expected {expected}, found {found}"),
+        )
+    } else if let Some((what, expected)) = ["unknown variant ", "invalid value: "]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix).map(|rest| (*prefix, rest)))
+        .and_then(|(prefix, rest)| rest.split_once(", expected ").map(|(_, e)| (prefix, e)))
+    {
+        // "unknown variant `hunter2`, expected one of …": the value may be a secret in the
+        // wrong key; keep what was expected only.
+        (
+            ConfigFileErrorKind::Format,
+            format!("{}, expected {expected}", what.trim_end_matches([' ', ':'])),
         )
     } else {
         (ConfigFileErrorKind::Format, message.to_owned())

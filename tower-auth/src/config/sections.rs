@@ -7,14 +7,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use principal::{Audience, Issuer, ServiceId};
-use principal_proto::{DecodeOptions, KeyId, PassportVerifyingKey};
+use principal::{Audience, Issuer, Scope, ScopeSet, ServiceId};
+use principal_proto::header::HeaderLimit;
+use principal_proto::{
+    DecodeOptions, KeyId, PassportKeyRing, PassportSigningKey, PassportVerifyingKey,
+};
 use serde::Deserialize;
 
 use super::locate::FieldPath;
 use crate::client_auth::ClientAuth;
+use crate::exchange::{ExchangeConfigError, ExchangeTarget, TokenExchangeClient, TokenType};
 use crate::introspect::{
     CacheSettings, IntrospectionConfigError, IntrospectionSettings, IntrospectionVerifierBuilder,
 };
@@ -24,7 +29,7 @@ use crate::jwt::{
 use crate::mint::{InternalIssuer, MintCache, MintConfigError, SigningAlgorithm, SigningKey};
 use crate::passport::{PassportHeaderVerifier, PassportKeys};
 use crate::peer::{PeerAllowlist, SpiffeId, TrustDomain};
-use crate::propagate::{PropagateLayer, Route};
+use crate::propagate::{PropagateLayer, Route, SharedKeyRing};
 
 /// The whole file. Every section is optional; a service reads the ones it uses.
 #[derive(Debug, Deserialize)]
@@ -42,6 +47,10 @@ pub(super) struct FileFormat {
     pub(super) mint: Option<MintSection>,
     #[serde(default)]
     pub(super) propagate: Option<PropagateSection>,
+    #[serde(default)]
+    pub(super) passport_signing: Option<PassportSigningSection>,
+    #[serde(default)]
+    pub(super) exchange: Option<ExchangeSection>,
 }
 
 /// A setting the builder refused: where, the builder's reason, its message.
@@ -115,6 +124,94 @@ fn read_secret(
             format!("a secret is needed: {file_key} or {env_key} (inline secrets are not read)"),
         )),
     }
+}
+
+/// Largest private key file read, in bytes (a PKCS#8 key is a few hundred).
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// The PKCS#8 document in the private key file `path` (relative paths from the
+/// configuration file's directory), DER or PEM: a file that starts with `-----BEGIN ` is
+/// read as PEM and must hold exactly one unencrypted `PRIVATE KEY` block (RFC 7468 §10);
+/// anything else is taken as DER. The file's content is never echoed.
+fn read_pkcs8(base: &Path, at: &FieldPath, path: &str) -> Result<Vec<u8>, Refusal> {
+    let full = base.join(path);
+    let unavailable = |message: String| Refusal::at(at.clone(), SECRET_UNAVAILABLE, message);
+    let size = std::fs::metadata(&full)
+        .map_err(|error| unavailable(format!("cannot read {}: {error}", full.display())))?
+        .len();
+    if size > MAX_KEY_FILE_BYTES {
+        return Err(unavailable(format!(
+            "{} is {size} bytes, above the {MAX_KEY_FILE_BYTES} of a key file",
+            full.display()
+        )));
+    }
+    let bytes = std::fs::read(&full)
+        .map_err(|error| unavailable(format!("cannot read {}: {error}", full.display())))?;
+    if !bytes.trim_ascii_start().starts_with(b"-----BEGIN ") {
+        return Ok(bytes);
+    }
+    std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(pem_private_key)
+        .ok_or_else(|| {
+            Refusal::at(
+                at.clone(),
+                "invalid_pem",
+                format!(
+                    "{} must hold one unencrypted PKCS#8 key (-----BEGIN PRIVATE KEY-----); \
+                     convert other forms with `openssl pkcs8 -topk8 -nocrypt`",
+                    full.display()
+                ),
+            )
+        })
+}
+
+/// The DER inside the one `PRIVATE KEY` block of a PEM text; `None` for another label
+/// (`EC PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`...), a second block, headers or bad base64.
+fn pem_private_key(text: &str) -> Option<Vec<u8>> {
+    const BEGIN: &str = "-----BEGIN PRIVATE KEY-----";
+    const END: &str = "-----END PRIVATE KEY-----";
+    let mut lines = text.lines().map(str::trim);
+    // Explanatory text may come before the block (RFC 7468 §5.2), another block may not.
+    loop {
+        let line = lines.next()?;
+        if line == BEGIN {
+            break;
+        }
+        if line.starts_with("-----") {
+            return None;
+        }
+    }
+    let mut body = String::new();
+    loop {
+        let line = lines.next()?;
+        if line == END {
+            break;
+        }
+        body.push_str(line);
+    }
+    if lines.any(|line| line.starts_with("-----")) {
+        return None;
+    }
+    BASE64.decode(body).ok()
+}
+
+/// The client authentication of `[introspection]` or `[exchange]`: `client_id`,
+/// `client_auth` and the secret from `client_secret_file` or `client_secret_env`.
+fn client_auth(
+    base: &Path,
+    at: &FieldPath,
+    client_id: &str,
+    method: ClientAuthMethod,
+    file: Option<&str>,
+    env: Option<&str>,
+) -> Result<ClientAuth, Refusal> {
+    let secret = read_secret(base, at, "client_secret", file, env)?;
+    match method {
+        ClientAuthMethod::ClientSecretBasic => ClientAuth::client_secret_basic(client_id, secret),
+        ClientAuthMethod::ClientSecretPost => ClientAuth::client_secret_post(client_id, secret),
+    }
+    .map_err(|error| Refusal::at(at.clone().key("client_id"), error.reason(), &error))
 }
 
 // ---- [jwt] -------------------------------------------------------------------------
@@ -231,22 +328,14 @@ pub(super) fn introspection(
     base: &Path,
 ) -> Result<IntrospectionVerifierBuilder, Refusal> {
     let at = FieldPath::default().key("introspection");
-    let secret = read_secret(
+    let auth = client_auth(
         base,
         &at,
-        "client_secret",
+        &section.client_id,
+        section.client_auth,
         section.client_secret_file.as_deref(),
         section.client_secret_env.as_deref(),
     )?;
-    let auth = match section.client_auth {
-        ClientAuthMethod::ClientSecretBasic => {
-            ClientAuth::client_secret_basic(&section.client_id, secret)
-        }
-        ClientAuthMethod::ClientSecretPost => {
-            ClientAuth::client_secret_post(&section.client_id, secret)
-        }
-    }
-    .map_err(|error| Refusal::at(at.clone().key("client_id"), error.reason(), &error))?;
     // Every field of the settings, named: a field added there fails to compile here.
     let settings = IntrospectionSettings {
         endpoint: section.endpoint.clone(),
@@ -500,7 +589,7 @@ pub(super) fn workload(section: &WorkloadSection) -> Result<WorkloadConfig, Refu
 pub(super) struct MintSection {
     issuer: String,
     algorithm: MintAlgorithm,
-    /// The signing key, PKCS#8 DER (relative paths from the configuration file).
+    /// The signing key, PKCS#8, DER or PEM (relative paths from the configuration file).
     #[serde(default)]
     key_file: Option<String>,
     /// A fresh key made at every start instead of `key_file`.
@@ -516,6 +605,19 @@ pub(super) struct MintSection {
     max_delegation_depth: Option<usize>,
     #[serde(default)]
     jwks_max_age_seconds: Option<u64>,
+    /// `[mint.cache]`: the [`MintCache`] that minted-JWT routes share.
+    #[serde(default)]
+    cache: Option<MintCacheSection>,
+}
+
+/// `[mint.cache]`: the settings of [`MintCache::builder`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MintCacheSection {
+    #[serde(default)]
+    renew_before_seconds: Option<u64>,
+    #[serde(default)]
+    max_entries: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -537,14 +639,7 @@ pub(super) fn mint(section: &MintSection, base: &Path) -> Result<InternalIssuer,
         .map_err(|error| Refusal::at(at.clone().key("issuer"), "invalid_setting", &error))?;
     let mut key = match (&section.key_file, section.generate_key) {
         (Some(path), false) => {
-            let full = base.join(path);
-            let der = std::fs::read(&full).map_err(|error| {
-                Refusal::at(
-                    at.clone().key("key_file"),
-                    SECRET_UNAVAILABLE,
-                    format!("cannot read {}: {error}", full.display()),
-                )
-            })?;
+            let der = read_pkcs8(base, &at.clone().key("key_file"), path)?;
             SigningKey::from_pkcs8(algorithm, &der).map_err(|e| refuse("key_file", e))?
         }
         (None, true) => SigningKey::generate(algorithm).map_err(|e| refuse("generate_key", e))?,
@@ -578,6 +673,37 @@ pub(super) fn mint(section: &MintSection, base: &Path) -> Result<InternalIssuer,
     })
 }
 
+/// The cache of `[mint]`'s issuer, built when `[mint.cache]` is written or a minted-JWT
+/// route needs it (`needed`); `None` otherwise, so a `[mint]` whose tokens are shorter
+/// than the default renewal margin still loads for a service that mints without a cache.
+pub(super) fn mint_cache(
+    section: &MintSection,
+    issuer: &InternalIssuer,
+    needed: bool,
+) -> Result<Option<Arc<MintCache>>, Refusal> {
+    if section.cache.is_none() && !needed {
+        return Ok(None);
+    }
+    let at = FieldPath::default().key("mint").key("cache");
+    let mut builder = MintCache::builder(issuer.clone());
+    if let Some(settings) = &section.cache {
+        if let Some(seconds) = settings.renew_before_seconds {
+            builder = builder.renew_before(Duration::from_secs(seconds));
+        }
+        if let Some(max) = settings.max_entries {
+            builder = builder.max_entries(max);
+        }
+    }
+    let cache = builder.build().map_err(|error| {
+        let field = match error {
+            MintConfigError::NoCacheEntries => "max_entries",
+            _ => "renew_before_seconds",
+        };
+        Refusal::at(at.clone().key(field), error.reason(), &error)
+    })?;
+    Ok(Some(Arc::new(cache)))
+}
+
 fn mint_field(error: &MintConfigError) -> &'static str {
     match error {
         MintConfigError::LifetimeOutOfRange { .. } => "lifetime_seconds",
@@ -586,6 +712,156 @@ fn mint_field(error: &MintConfigError) -> &'static str {
         MintConfigError::MaxAgeTooLarge { .. } => "jwks_max_age_seconds",
         _ => "issuer",
     }
+}
+
+// ---- [passport_signing] ------------------------------------------------------------
+
+/// `[passport_signing]`: the key `signed_passport` and `forward_passport` routes sign
+/// with. Ed25519 takes a private key file; HMAC-SHA256 a shared secret, which lets every
+/// holder sign any passport (prefer Ed25519 across hops).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PassportSigningSection {
+    key_id: String,
+    algorithm: PassportAlgorithm,
+    /// Ed25519: the private key, PKCS#8, DER or PEM.
+    #[serde(default)]
+    key_file: Option<String>,
+    /// HMAC-SHA256: the shared secret, from a file or the environment.
+    #[serde(default)]
+    secret_file: Option<String>,
+    #[serde(default)]
+    secret_env: Option<String>,
+}
+
+pub(super) fn passport_signing(
+    section: &PassportSigningSection,
+    base: &Path,
+) -> Result<SharedKeyRing, Refusal> {
+    let at = FieldPath::default().key("passport_signing");
+    let refuse = |key: &str, error: principal_proto::ConfigError| {
+        Refusal::at(at.clone().key(key), error.reason(), &error)
+    };
+    let key_id = KeyId::new(section.key_id.as_str()).map_err(|e| refuse("key_id", e))?;
+    let key = match section.algorithm {
+        PassportAlgorithm::Ed25519 => {
+            if let Some(field) = [
+                ("secret_file", section.secret_file.is_some()),
+                ("secret_env", section.secret_env.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(field, set)| set.then_some(field))
+            {
+                return Err(Refusal::at(
+                    at.clone().key(field),
+                    "secret_for_ed25519_key",
+                    "an ed25519 signing key takes key_file (PKCS#8), not a secret",
+                ));
+            }
+            let path = section.key_file.as_deref().ok_or_else(|| {
+                Refusal::at(
+                    at.clone().key("key_file"),
+                    "missing_key_file",
+                    "ed25519 needs key_file (PKCS#8, DER or PEM)",
+                )
+            })?;
+            let der = read_pkcs8(base, &at.clone().key("key_file"), path)?;
+            PassportSigningKey::ed25519_from_pkcs8(key_id, &der)
+                .map_err(|e| refuse("key_file", e))?
+        }
+        PassportAlgorithm::HmacSha256 => {
+            if section.key_file.is_some() {
+                return Err(Refusal::at(
+                    at.clone().key("key_file"),
+                    "key_file_for_hmac",
+                    "an hmac_sha256 key takes secret_file or secret_env",
+                ));
+            }
+            let secret = read_secret(
+                base,
+                &at,
+                "secret",
+                section.secret_file.as_deref(),
+                section.secret_env.as_deref(),
+            )?;
+            let field = if section.secret_file.is_some() {
+                "secret_file"
+            } else {
+                "secret_env"
+            };
+            PassportSigningKey::hmac_sha256(key_id, secret.as_bytes())
+                .map_err(|e| refuse(field, e))?
+        }
+    };
+    Ok(Arc::new(ArcSwap::from_pointee(PassportKeyRing::new(key))))
+}
+
+// ---- [exchange] --------------------------------------------------------------------
+
+/// `[exchange]`: the RFC 8693 token exchange client of `exchanged` routes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ExchangeSection {
+    token_endpoint: String,
+    client_id: String,
+    #[serde(default)]
+    client_auth: ClientAuthMethod,
+    #[serde(default)]
+    client_secret_file: Option<String>,
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    max_answer_bytes: Option<usize>,
+    #[serde(default)]
+    renew_before_seconds: Option<u64>,
+    #[serde(default)]
+    refresh_ahead_seconds: Option<u64>,
+    #[serde(default)]
+    max_entries: Option<usize>,
+}
+
+pub(super) fn exchange(
+    section: &ExchangeSection,
+    base: &Path,
+) -> Result<TokenExchangeClient, Refusal> {
+    let at = FieldPath::default().key("exchange");
+    let auth = client_auth(
+        base,
+        &at,
+        &section.client_id,
+        section.client_auth,
+        section.client_secret_file.as_deref(),
+        section.client_secret_env.as_deref(),
+    )?;
+    let mut builder = TokenExchangeClient::builder(&section.token_endpoint, auth);
+    if let Some(ms) = section.timeout_ms {
+        builder = builder.timeout(Duration::from_millis(ms));
+    }
+    if let Some(bytes) = section.max_answer_bytes {
+        builder = builder.max_answer_bytes(bytes);
+    }
+    if let Some(seconds) = section.renew_before_seconds {
+        builder = builder.renew_before(Duration::from_secs(seconds));
+    }
+    if let Some(seconds) = section.refresh_ahead_seconds {
+        builder = builder.refresh_ahead(Duration::from_secs(seconds));
+    }
+    if let Some(max) = section.max_entries {
+        builder = builder.max_entries(max);
+    }
+    builder.build().map_err(|error| {
+        let field = match error {
+            ExchangeConfigError::InvalidEndpoint { .. } => "token_endpoint",
+            ExchangeConfigError::InvalidClientAuth { .. } => "client_id",
+            ExchangeConfigError::Timeout { .. } => "timeout_ms",
+            ExchangeConfigError::MaxAnswerBytes { .. } => "max_answer_bytes",
+            ExchangeConfigError::NoCacheEntries => "max_entries",
+            _ => "",
+        };
+        Refusal::at(at.clone().key(field), error.reason(), &error)
+    })
 }
 
 // ---- [propagate] -------------------------------------------------------------------
@@ -603,35 +879,136 @@ struct RouteSection {
     /// `host` or `host:port`.
     destination: String,
     pattern: RoutePattern,
-    /// The destination's audience (passports and minted JWTs).
+    /// The destination's audience (passports, minted JWTs, exchanged tokens).
     #[serde(default)]
     audience: Option<String>,
     #[serde(default)]
     passport_lifetime_seconds: Option<u32>,
+    /// The longest `x-principal-bin` value a passport route sends.
+    #[serde(default)]
+    passport_header_limit_bytes: Option<usize>,
     #[serde(default)]
     in_internal_token_header: bool,
     #[serde(default)]
     require_principal: bool,
+    /// Exchanged routes: the resources (absolute URIs) the token is for.
+    #[serde(default)]
+    resources: Vec<String>,
+    /// Exchanged routes: the scopes asked for.
+    #[serde(default)]
+    scopes: Vec<String>,
+    /// Exchanged routes: the token type asked for (a URI).
+    #[serde(default)]
+    requested_token_type: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum RoutePattern {
     Nothing,
     Passthrough,
     UnsignedPassport,
+    SignedPassport,
+    ForwardPassport,
     MintedJwt,
+    Exchanged,
+}
+
+impl RoutePattern {
+    fn name(self) -> &'static str {
+        match self {
+            RoutePattern::Nothing => "nothing",
+            RoutePattern::Passthrough => "passthrough",
+            RoutePattern::UnsignedPassport => "unsigned_passport",
+            RoutePattern::SignedPassport => "signed_passport",
+            RoutePattern::ForwardPassport => "forward_passport",
+            RoutePattern::MintedJwt => "minted_jwt",
+            RoutePattern::Exchanged => "exchanged",
+        }
+    }
+
+    fn is_passport(self) -> bool {
+        matches!(
+            self,
+            RoutePattern::UnsignedPassport
+                | RoutePattern::SignedPassport
+                | RoutePattern::ForwardPassport
+        )
+    }
+}
+
+impl RouteSection {
+    /// The first key this route sets that its pattern does not read: refused, so a
+    /// setting never silently does nothing.
+    fn misplaced_key(&self) -> Option<&'static str> {
+        let pattern = self.pattern;
+        let exchanged = pattern == RoutePattern::Exchanged;
+        [
+            (
+                "audience",
+                self.audience.is_some(),
+                !matches!(pattern, RoutePattern::Nothing | RoutePattern::Passthrough),
+            ),
+            (
+                "passport_lifetime_seconds",
+                self.passport_lifetime_seconds.is_some(),
+                pattern.is_passport(),
+            ),
+            (
+                "passport_header_limit_bytes",
+                self.passport_header_limit_bytes.is_some(),
+                pattern.is_passport(),
+            ),
+            (
+                "in_internal_token_header",
+                self.in_internal_token_header,
+                pattern == RoutePattern::MintedJwt,
+            ),
+            ("resources", !self.resources.is_empty(), exchanged),
+            ("scopes", !self.scopes.is_empty(), exchanged),
+            (
+                "requested_token_type",
+                self.requested_token_type.is_some(),
+                exchanged,
+            ),
+        ]
+        .into_iter()
+        .find_map(|(key, set, read)| (set && !read).then_some(key))
+    }
+}
+
+impl PropagateSection {
+    /// Whether a route mints, so `[mint]`'s cache is needed.
+    pub(super) fn mints(&self) -> bool {
+        self.routes
+            .iter()
+            .any(|route| route.pattern == RoutePattern::MintedJwt)
+    }
+}
+
+/// What routes use from other sections: `[mint]`'s cache, `[passport_signing]`'s ring,
+/// `[exchange]`'s client (`None` where the section is absent).
+pub(super) struct RouteSources<'a> {
+    pub(super) mint_cache: Option<&'a Arc<MintCache>>,
+    pub(super) passport_signing: Option<&'a SharedKeyRing>,
+    pub(super) exchange: Option<&'a TokenExchangeClient>,
 }
 
 pub(super) fn propagate(
     section: &PropagateSection,
-    issuer: Option<&InternalIssuer>,
+    sources: &RouteSources<'_>,
 ) -> Result<PropagateLayer, Refusal> {
     let at = FieldPath::default().key("propagate").key("routes");
     let mut layer = PropagateLayer::new();
-    let mut mint_cache: Option<Arc<MintCache>> = None;
     for (index, route) in section.routes.iter().enumerate() {
         let route_at = at.clone().index(index);
+        if let Some(key) = route.misplaced_key() {
+            return Err(Refusal::at(
+                route_at.clone().key(key),
+                "not_for_pattern",
+                format!("{key} has no effect on a {} route", route.pattern.name()),
+            ));
+        }
         let audience = || -> Result<Audience, Refusal> {
             let text = route.audience.as_deref().ok_or_else(|| {
                 Refusal::at(
@@ -644,35 +1021,39 @@ pub(super) fn propagate(
                 Refusal::at(route_at.clone().key("audience"), "invalid_setting", &error)
             })
         };
+        // A pattern that needs another section names it, at the route's `pattern`.
+        let needs = |reason: &'static str, section: &str| {
+            Refusal::at(
+                route_at.clone().key("pattern"),
+                reason,
+                format!("{} needs a [{section}] section", route.pattern.name()),
+            )
+        };
+        let ring = || {
+            sources
+                .passport_signing
+                .cloned()
+                .ok_or_else(|| needs("no_passport_signing_section", "passport_signing"))
+        };
         let mut built = match route.pattern {
             RoutePattern::Nothing => Route::nothing(),
             RoutePattern::Passthrough => Route::passthrough(),
             RoutePattern::UnsignedPassport => Route::unsigned_passport(audience()?),
+            RoutePattern::SignedPassport => Route::signed_passport(ring()?, audience()?),
+            RoutePattern::ForwardPassport => Route::forward_passport(ring()?, audience()?),
             RoutePattern::MintedJwt => {
-                let cache = match &mint_cache {
-                    Some(cache) => cache.clone(),
-                    None => {
-                        let issuer = issuer.ok_or_else(|| {
-                            Refusal::at(
-                                route_at.clone().key("pattern"),
-                                "no_mint_section",
-                                "minted_jwt needs a [mint] section",
-                            )
-                        })?;
-                        let cache = Arc::new(MintCache::builder(issuer.clone()).build().map_err(
-                            |error| {
-                                Refusal::at(
-                                    FieldPath::default().key("mint"),
-                                    error.reason(),
-                                    &error,
-                                )
-                            },
-                        )?);
-                        mint_cache = Some(cache.clone());
-                        cache
-                    }
-                };
+                let cache = sources
+                    .mint_cache
+                    .cloned()
+                    .ok_or_else(|| needs("no_mint_section", "mint"))?;
                 Route::minted_jwt(cache, audience()?)
+            }
+            RoutePattern::Exchanged => {
+                let client = sources
+                    .exchange
+                    .cloned()
+                    .ok_or_else(|| needs("no_exchange_section", "exchange"))?;
+                Route::exchanged(client, exchange_target(route, &route_at)?)
             }
         };
         if let Some(seconds) = route.passport_lifetime_seconds {
@@ -683,6 +1064,16 @@ pub(super) fn propagate(
                     &error,
                 )
             })?;
+        }
+        if let Some(bytes) = route.passport_header_limit_bytes {
+            let limit = HeaderLimit::new(bytes).map_err(|error| {
+                Refusal::at(
+                    route_at.clone().key("passport_header_limit_bytes"),
+                    error.reason(),
+                    &error,
+                )
+            })?;
+            built = built.passport_header_limit(limit);
         }
         if route.in_internal_token_header {
             built = built.in_internal_token_header();
@@ -695,4 +1086,74 @@ pub(super) fn propagate(
         })?;
     }
     Ok(layer)
+}
+
+/// An exchanged route's target: its `audience` and `resources` (at least one of them),
+/// `scopes` and `requested_token_type`.
+fn exchange_target(route: &RouteSection, at: &FieldPath) -> Result<ExchangeTarget, Refusal> {
+    let refuse_exchange =
+        |field: FieldPath, error: ExchangeConfigError| Refusal::at(field, error.reason(), &error);
+    let audience = route
+        .audience
+        .as_deref()
+        .map(|text| {
+            Audience::new(text)
+                .map_err(|error| Refusal::at(at.clone().key("audience"), "invalid_setting", &error))
+        })
+        .transpose()?;
+    let mut resources = Vec::with_capacity(route.resources.len());
+    for (index, text) in route.resources.iter().enumerate() {
+        let field = at.clone().key("resources").index(index);
+        let uri = text
+            .parse::<http::Uri>()
+            .map_err(|_| refuse_exchange(field.clone(), ExchangeConfigError::InvalidResource))?;
+        resources.push((field, uri));
+    }
+    let mut resources = resources.into_iter();
+    let mut target = match (audience, resources.next()) {
+        (Some(audience), first) => {
+            let target = ExchangeTarget::audience(audience);
+            match first {
+                Some((field, uri)) => target
+                    .and_resource(uri)
+                    .map_err(|error| refuse_exchange(field, error))?,
+                None => target,
+            }
+        }
+        (None, Some((field, uri))) => {
+            ExchangeTarget::resource(uri).map_err(|error| refuse_exchange(field, error))?
+        }
+        (None, None) => {
+            return Err(Refusal::at(
+                at.clone().key("audience"),
+                "missing_audience",
+                "an exchanged route needs audience or resources",
+            ));
+        }
+    };
+    for (field, uri) in resources {
+        target = target
+            .and_resource(uri)
+            .map_err(|error| refuse_exchange(field, error))?;
+    }
+    if !route.scopes.is_empty() {
+        let mut scopes = ScopeSet::new();
+        for (index, text) in route.scopes.iter().enumerate() {
+            let scope = Scope::new(text.as_str()).map_err(|error| {
+                Refusal::at(
+                    at.clone().key("scopes").index(index),
+                    "invalid_setting",
+                    &error,
+                )
+            })?;
+            scopes.insert(scope);
+        }
+        target = target.scopes(scopes);
+    }
+    if let Some(text) = &route.requested_token_type {
+        let token_type = TokenType::new(text)
+            .map_err(|error| refuse_exchange(at.clone().key("requested_token_type"), error))?;
+        target = target.requested_token_type(token_type);
+    }
+    Ok(target)
 }
