@@ -69,6 +69,7 @@
 
 mod error;
 mod locate;
+mod require;
 mod sections;
 
 use std::path::Path;
@@ -84,6 +85,7 @@ use crate::jwt::JwtVerifierBuilder;
 use crate::mint::InternalIssuer;
 use crate::passport::PassportHeaderVerifier;
 use crate::propagate::PropagateLayer;
+use crate::require::RouteRequirements;
 
 /// The largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -106,6 +108,8 @@ pub struct ServiceConfig {
     pub mint: Option<InternalIssuer>,
     /// `[propagate]`: the client-side layer, one route per destination.
     pub propagate: Option<PropagateLayer>,
+    /// `[require]`: the route table of a [`RequireLayer`](crate::require::RequireLayer).
+    pub require: Option<RouteRequirements>,
 }
 
 impl ServiceConfig {
@@ -226,6 +230,12 @@ impl ServiceConfig {
                 .transpose()
                 .map_err(refused)?,
             mint,
+            require: format
+                .require
+                .as_ref()
+                .map(require::require)
+                .transpose()
+                .map_err(refused)?,
         })
     }
 }

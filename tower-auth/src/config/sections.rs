@@ -42,6 +42,8 @@ pub(super) struct FileFormat {
     pub(super) mint: Option<MintSection>,
     #[serde(default)]
     pub(super) propagate: Option<PropagateSection>,
+    #[serde(default)]
+    pub(super) require: Option<super::require::RequireSection>,
 }
 
 /// A setting the builder refused: where, the builder's reason, its message.
@@ -53,7 +55,7 @@ pub(super) struct Refusal {
 }
 
 impl Refusal {
-    fn at(field: FieldPath, reason: &'static str, message: impl ToString) -> Self {
+    pub(super) fn at(field: FieldPath, reason: &'static str, message: impl ToString) -> Self {
         Refusal {
             field,
             reason,
