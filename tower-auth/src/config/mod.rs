@@ -70,6 +70,7 @@
 mod error;
 mod locate;
 mod require;
+mod revocation;
 mod sections;
 
 use std::path::Path;
@@ -78,6 +79,7 @@ use toml::de::DeTable;
 
 pub use self::error::{ConfigFileError, ConfigFileErrorKind};
 use self::locate::Document;
+pub use self::revocation::{RevocationConfig, RevocationSourceHandle, RevocationStartError};
 pub use self::sections::WorkloadConfig;
 use self::sections::{FileFormat, Refusal, SECRET_UNAVAILABLE};
 use crate::introspect::IntrospectionVerifierBuilder;
@@ -110,6 +112,8 @@ pub struct ServiceConfig {
     pub propagate: Option<PropagateLayer>,
     /// `[require]`: the route table of a [`RequireLayer`](crate::require::RequireLayer).
     pub require: Option<RouteRequirements>,
+    /// `[revocation]`: the revocation mirror and its source, to start at runtime.
+    pub revocation: Option<RevocationConfig>,
 }
 
 impl ServiceConfig {
@@ -234,6 +238,12 @@ impl ServiceConfig {
                 .require
                 .as_ref()
                 .map(require::require)
+                .transpose()
+                .map_err(refused)?,
+            revocation: format
+                .revocation
+                .as_ref()
+                .map(|section| revocation::revocation(section, base))
                 .transpose()
                 .map_err(refused)?,
         })

@@ -44,6 +44,8 @@ pub(super) struct FileFormat {
     pub(super) propagate: Option<PropagateSection>,
     #[serde(default)]
     pub(super) require: Option<super::require::RequireSection>,
+    #[serde(default)]
+    pub(super) revocation: Option<super::revocation::RevocationSection>,
 }
 
 /// A setting the builder refused: where, the builder's reason, its message.
@@ -69,7 +71,7 @@ pub(super) const SECRET_UNAVAILABLE: &str = "secret_unavailable";
 
 /// Reads a secret from a file (relative paths from the configuration file's directory)
 /// or an environment variable: exactly one of the two.
-fn read_secret(
+pub(super) fn read_secret(
     base: &Path,
     section: &FieldPath,
     prefix: &str,
