@@ -69,6 +69,7 @@
 
 mod error;
 mod locate;
+mod mtls;
 mod require;
 mod revocation;
 mod sections;
@@ -79,6 +80,8 @@ use toml::de::DeTable;
 
 pub use self::error::{ConfigFileError, ConfigFileErrorKind};
 use self::locate::Document;
+#[cfg(feature = "mtls")]
+pub use self::mtls::{TlsMaterial, WorkloadTls, WorkloadTlsError};
 pub use self::revocation::{RevocationConfig, RevocationSourceHandle, RevocationStartError};
 pub use self::sections::WorkloadConfig;
 use self::sections::{FileFormat, Refusal, SECRET_UNAVAILABLE};
@@ -114,6 +117,9 @@ pub struct ServiceConfig {
     pub require: Option<RouteRequirements>,
     /// `[revocation]`: the revocation mirror and its source, to start at runtime.
     pub revocation: Option<RevocationConfig>,
+    /// `[mtls]`: this workload's mutual-TLS material (feature `mtls`).
+    #[cfg(feature = "mtls")]
+    pub mtls: Option<WorkloadTls>,
 }
 
 impl ServiceConfig {
@@ -196,6 +202,14 @@ impl ServiceConfig {
             toml::from_str(text).map_err(|error| format_error(path, &document, &error))?;
         let base = path.parent().unwrap_or(Path::new(""));
         let refused = |refusal: Refusal| refusal_error(path, &document, refusal);
+        // Without the `mtls` feature a `[mtls]` section is refused here, by name.
+        #[cfg_attr(not(feature = "mtls"), allow(unused_variables))]
+        let mtls = format
+            .mtls
+            .as_ref()
+            .map(|section| mtls::mtls(section, base))
+            .transpose()
+            .map_err(refused)?;
         let mint = format
             .mint
             .as_ref()
@@ -246,6 +260,8 @@ impl ServiceConfig {
                 .map(|section| revocation::revocation(section, base))
                 .transpose()
                 .map_err(refused)?,
+            #[cfg(feature = "mtls")]
+            mtls,
         })
     }
 }

@@ -267,7 +267,7 @@ impl fmt::Debug for RevocationSourceHandle {
 }
 
 /// A section that needs a feature this build does not have: refused by name.
-#[cfg_attr(feature = "revocation-redis", allow(dead_code))]
+#[cfg_attr(all(feature = "revocation-redis", feature = "mtls"), allow(dead_code))]
 pub(super) fn feature_missing(at: FieldPath, feature: &str) -> Refusal {
     Refusal::at(
         at,

@@ -46,6 +46,8 @@ pub(super) struct FileFormat {
     pub(super) require: Option<super::require::RequireSection>,
     #[serde(default)]
     pub(super) revocation: Option<super::revocation::RevocationSection>,
+    #[serde(default)]
+    pub(super) mtls: Option<super::mtls::MtlsSection>,
 }
 
 /// A setting the builder refused: where, the builder's reason, its message.
