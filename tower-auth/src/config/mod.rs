@@ -22,13 +22,17 @@
 //! | `[[jwt.issuers]]`, `[jwt.token_cache]` | [`JwtVerifierBuilder`] | the keys of [`IssuerSettings`](crate::jwt::IssuerSettings) and [`TokenCacheConfig`](crate::token_cache::TokenCacheConfig): `issuer`, `audiences`, `keys` (`{ jwks_url = "…" }`, `"oidc_discovery"` or `"oauth_metadata"`), `algorithms`, `leeway_seconds`, `require_typ`, `required_claims`, `required_scopes`, `max_token_bytes`, `claim_mapping`, `services`, `actor_issuers`; `max_entries`, `max_bytes` |
 //! | `[introspection]` | [`IntrospectionVerifierBuilder`] | the keys of [`IntrospectionSettings`](crate::introspect::IntrospectionSettings) (`endpoint`, `issuer`, `audiences`, `timeout_ms`, `leeway_seconds`, `max_token_bytes`, `introspect_jwts`, `claim_mapping`, `services`, `actor_issuers`, `[introspection.cache]`), and `client_id`, `client_auth` (`client_secret_basic` or `client_secret_post`), `client_secret_file` or `client_secret_env` |
 //! | `[passport]`, `[[passport.keys]]` | [`PassportHeaderVerifier`] | `audience`, `leeway_seconds`, `max_lifetime_seconds`, `max_bytes`, `max_delegation_depth`, `unsigned_from` (SPIFFE IDs); each key: `key_id`, `signer`, `algorithm` (`ed25519` with `public_key`, base64; `hmac_sha256` with `secret_file` or `secret_env`) |
+//! | `[[require.routes]]`, `[require.otherwise]` | [`RouteRequirements`] (for [`RequireLayer::routes`](crate::require::RequireLayer::routes)) | per route `path`, `prefix`; per rule (all must hold) `authenticated`, `scopes`, `roles`, `delegated_roles`, `tenant`, `no_agent`, `agents_on_behalf_of`, `acting_kind`, `max_delegation_depth`, `caller`, `caller_trust_domain`, and `any_of` / `all_of` (arrays of rules), `not` (a rule); unlisted paths refused unless `otherwise` |
+//! | `[revocation]`, `[revocation.feed]` or `[revocation.redis]` | [`RevocationConfig`] ([`start`](RevocationConfig::start) gives the [`RevocationMirror`](crate::revocation::RevocationMirror) and a handle) | `max_age_seconds`, `stale_policy` (`fail_closed` or `degrade`); feed: `url`, `interval_ms`, `timeout_ms`, `max_bytes`; redis (feature `revocation-redis`): `url` (no credentials) or `url_file` or `url_env`, `snapshot_key`, `channel`, `resync_interval_ms`, `timeout_ms`, `max_bytes` |
+//! | `[mtls]` | `WorkloadTls` (feature `mtls`: its server configuration, `MtlsAcceptor` and client configuration) | `ca_file`, `cert_file`, `key_file` (PEM); the certificate carries one SPIFFE URI SAN and verifies against the CA, the key matches it |
 //! | `[workload]` | [`WorkloadConfig`] | `trust_domain`, `allowed_peers` (SPIFFE IDs) |
 //! | `[mint]` | [`InternalIssuer`] | `issuer`, `algorithm` (`ES256` or `EdDSA`), `key_file` (PKCS#8 DER) or `generate_key = true`, `kid`, `lifetime_seconds`, `leeway_seconds`, `max_delegation_depth`, `jwks_max_age_seconds` |
 //! | `[[propagate.routes]]` | [`PropagateLayer`] | `destination`, `pattern` (`nothing`, `passthrough`, `unsigned_passport`, `minted_jwt` with the `[mint]` issuer), `audience`, `passport_lifetime_seconds`, `in_internal_token_header`, `require_principal` |
 //!
-//! What needs live objects (a revocation check, a clock, static key sets, a signed passport
-//! key ring for propagation, a token exchange client) is added in code to the builders
-//! the file gives.
+//! What needs live objects (a clock, static key sets, a signed passport key ring for
+//! propagation, a token exchange client, the started revocation mirror) is added in code
+//! to the builders the file gives. A section whose feature this build lacks (`[mtls]`,
+//! `[revocation.redis]`) is refused by name, never ignored.
 //!
 //! ```
 //! use tower_auth::config::{ConfigFileErrorKind, ServiceConfig};
@@ -113,7 +117,48 @@ pub struct ServiceConfig {
     pub mint: Option<InternalIssuer>,
     /// `[propagate]`: the client-side layer, one route per destination.
     pub propagate: Option<PropagateLayer>,
-    /// `[require]`: the route table of a [`RequireLayer`](crate::require::RequireLayer).
+    /// `[require]`: the route table of a [`RequireLayer`](crate::require::RequireLayer):
+    /// `[[require.routes]]` with a `path` (and `prefix = true` for every path under it)
+    /// and the keys of a rule, every one of which must hold; `any_of` / `all_of` (arrays
+    /// of rules) and `not` (a rule) compose; `[require.otherwise]` is what every other
+    /// path requires (without it, they are refused).
+    ///
+    /// ```
+    /// use principal::{HumanId, Issuer, Principal, PrincipalId, ScopeSet, Timestamp};
+    /// use tower_auth::config::ServiceConfig;
+    /// use tower_auth::require::{Denial, RequireLayer};
+    ///
+    /// let config = ServiceConfig::from_toml("svc.toml", r#"
+    /// [[require.routes]]
+    /// path = "/documents/"
+    /// prefix = true
+    /// scopes = ["documents:read"]
+    /// agents_on_behalf_of = ["human"]
+    /// [require.routes.not]
+    /// tenant = "sandbox"
+    /// "#)?;
+    /// let routes = config.require.expect("a [require] section");
+    /// let issuer = Issuer::new("https://id.example.com")?;
+    /// let alice = Principal::builder(PrincipalId::Human(HumanId::derive(&issuer, "alice")), issuer, "alice")
+    ///     .scopes(ScopeSet::parse("profile")?)
+    ///     .expires_at(Timestamp::from_unix_seconds(1_700_000_300))
+    ///     .build()?;
+    /// let requirement = routes.find("/documents/7").expect("a rule");
+    /// assert_eq!(requirement.check(&alice, None), Err(Denial::MissingScope));
+    /// assert!(routes.find("/elsewhere").is_none()); // refused: deny by default
+    /// let layer = RequireLayer::routes(routes);
+    /// # drop(layer);
+    ///
+    /// // Refused: a malformed scope, named with its line and place.
+    /// let error = ServiceConfig::from_toml("svc.toml", r#"
+    /// [[require.routes]]
+    /// path = "/documents"
+    /// scopes = ["documents read"]
+    /// "#).unwrap_err();
+    /// assert_eq!(error.setting_reason(), Some("malformed_scope"));
+    /// assert_eq!((error.line(), error.field()), (Some(4), "require.routes[0].scopes[0]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub require: Option<RouteRequirements>,
     /// `[revocation]`: the revocation mirror and its source, to start at runtime.
     pub revocation: Option<RevocationConfig>,
