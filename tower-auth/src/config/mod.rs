@@ -22,16 +22,21 @@
 //! | `[[jwt.issuers]]`, `[jwt.token_cache]` | [`JwtVerifierBuilder`] | the keys of [`IssuerSettings`](crate::jwt::IssuerSettings) and [`TokenCacheConfig`](crate::token_cache::TokenCacheConfig): `issuer`, `audiences`, `keys` (`{ jwks_url = "…" }`, `"oidc_discovery"` or `"oauth_metadata"`), `algorithms`, `leeway_seconds`, `require_typ`, `required_claims`, `required_scopes`, `max_token_bytes`, `claim_mapping`, `services`, `actor_issuers`; `max_entries`, `max_bytes` |
 //! | `[introspection]` | [`IntrospectionVerifierBuilder`] | the keys of [`IntrospectionSettings`](crate::introspect::IntrospectionSettings) (`endpoint`, `issuer`, `audiences`, `timeout_ms`, `leeway_seconds`, `max_token_bytes`, `introspect_jwts`, `claim_mapping`, `services`, `actor_issuers`, `[introspection.cache]`), and `client_id`, `client_auth` (`client_secret_basic` or `client_secret_post`), `client_secret_file` or `client_secret_env` |
 //! | `[passport]`, `[[passport.keys]]` | [`PassportHeaderVerifier`] | `audience`, `leeway_seconds`, `max_lifetime_seconds`, `max_bytes`, `max_delegation_depth`, `unsigned_from` (SPIFFE IDs); each key: `key_id`, `signer`, `algorithm` (`ed25519` with `public_key`, base64; `hmac_sha256` with `secret_file` or `secret_env`) |
+//! | `[[require.routes]]`, `[require.otherwise]` | [`RouteRequirements`] (for [`RequireLayer::routes`](crate::require::RequireLayer::routes)) | per route `path`, `prefix`; per rule (all must hold) `authenticated`, `scopes`, `roles`, `delegated_roles`, `tenant`, `no_agent`, `agents_on_behalf_of`, `acting_kind`, `max_delegation_depth`, `caller`, `caller_trust_domain`, and `any_of` / `all_of` (arrays of rules), `not` (a rule); unlisted paths refused unless `otherwise` |
+//! | `[revocation]`, `[revocation.feed]` or `[revocation.redis]` | [`RevocationConfig`] ([`start`](RevocationConfig::start) gives the [`RevocationMirror`](crate::revocation::RevocationMirror) and a handle) | `max_age_seconds`, `stale_policy` (`fail_closed` or `degrade`); feed: `url`, `interval_ms`, `timeout_ms`, `max_bytes`; redis (feature `revocation-redis`): `url` (no credentials) or `url_file` or `url_env`, `snapshot_key`, `channel`, `resync_interval_ms`, `timeout_ms`, `max_bytes` |
+//! | `[mtls]` | `WorkloadTls` (feature `mtls`: its server configuration, `MtlsAcceptor` and client configuration) | `ca_file`, `cert_file`, `key_file` (PEM); the certificate carries one SPIFFE URI SAN and verifies against the CA, the key matches it |
 //! | `[workload]` | [`WorkloadConfig`] | `trust_domain`, `allowed_peers` (SPIFFE IDs) |
 //! | `[mint]`, `[mint.cache]` | [`InternalIssuer`], [`MintCache`] | `issuer`, `algorithm` (`ES256` or `EdDSA`), `key_file` (PKCS#8, DER or PEM `BEGIN PRIVATE KEY`, told apart by content) or `generate_key = true`, `kid`, `lifetime_seconds`, `leeway_seconds`, `max_delegation_depth`, `jwks_max_age_seconds`; the cache (built when `[mint.cache]` is written or a route mints): `renew_before_seconds`, `max_entries` |
 //! | `[passport_signing]` | a [`SharedKeyRing`] | `key_id`, `algorithm` (`ed25519` with `key_file`, PKCS#8 DER or PEM; `hmac_sha256` with `secret_file` or `secret_env`, and every holder of the secret can sign: prefer Ed25519) |
 //! | `[exchange]` | [`TokenExchangeClient`] | `token_endpoint`, `client_id`, `client_auth`, `client_secret_file` or `client_secret_env`, `timeout_ms`, `max_answer_bytes`, `renew_before_seconds`, `refresh_ahead_seconds`, `max_entries` |
 //! | `[[propagate.routes]]` | [`PropagateLayer`] | `destination`, `pattern` (`nothing`, `passthrough`, `unsigned_passport`, `signed_passport` and `forward_passport` with the `[passport_signing]` ring, `minted_jwt` with the `[mint]` cache, `exchanged` with the `[exchange]` client), `audience` (for `exchanged`: `audience` or `resources`, or both), `passport_lifetime_seconds` and `passport_header_limit_bytes` (passport routes), `in_internal_token_header` (`minted_jwt`), `resources`, `scopes`, `requested_token_type` (`exchanged`), `require_principal`; a key the route's pattern does not read is refused |
 //!
-//! What needs live objects (a revocation check, a clock, static key sets) is added in
-//! code to the builders the file gives; the `[exchange]` client is built from the file
-//! alone, so a service whose exchanged tokens must follow a revocation list builds that
-//! client in code.
+//! What needs live objects (a clock, a revocation check for a verifier) is added in code
+//! to the builders the file gives; the `[revocation]` section is a description that
+//! [`RevocationConfig::start`] turns into the running mirror. The `[exchange]` client is
+//! built from the file alone, so a service whose exchanged tokens must follow a
+//! revocation list builds that client in code. A section whose feature this build lacks
+//! (`[mtls]`, `[revocation.redis]`) is refused by name, never ignored.
 //!
 //! ```
 //! use tower_auth::config::{ConfigFileErrorKind, ServiceConfig};
@@ -72,6 +77,9 @@
 
 mod error;
 mod locate;
+mod mtls;
+mod require;
+mod revocation;
 mod sections;
 
 use std::path::Path;
@@ -81,6 +89,9 @@ use toml::de::DeTable;
 
 pub use self::error::{ConfigFileError, ConfigFileErrorKind};
 use self::locate::Document;
+#[cfg(feature = "mtls")]
+pub use self::mtls::{TlsMaterial, WorkloadTls, WorkloadTlsError};
+pub use self::revocation::{RevocationConfig, RevocationSourceHandle, RevocationStartError};
 pub use self::sections::WorkloadConfig;
 use self::sections::{FileFormat, Refusal, RouteSources, SECRET_UNAVAILABLE};
 use crate::exchange::TokenExchangeClient;
@@ -89,6 +100,7 @@ use crate::jwt::JwtVerifierBuilder;
 use crate::mint::{InternalIssuer, MintCache};
 use crate::passport::PassportHeaderVerifier;
 use crate::propagate::{PropagateLayer, SharedKeyRing};
+use crate::require::RouteRequirements;
 
 /// The largest configuration file read, in bytes.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -171,6 +183,54 @@ pub struct ServiceConfig {
     pub passport_signing: Option<SharedKeyRing>,
     /// `[exchange]`: the token exchange client `exchanged` routes use (cheap to clone).
     pub exchange: Option<TokenExchangeClient>,
+    /// `[require]`: the route table of a [`RequireLayer`](crate::require::RequireLayer):
+    /// `[[require.routes]]` with a `path` (and `prefix = true` for every path under it)
+    /// and the keys of a rule, every one of which must hold; `any_of` / `all_of` (arrays
+    /// of rules) and `not` (a rule) compose; `[require.otherwise]` is what every other
+    /// path requires (without it, they are refused).
+    ///
+    /// ```
+    /// use principal::{HumanId, Issuer, Principal, PrincipalId, ScopeSet, Timestamp};
+    /// use tower_auth::config::ServiceConfig;
+    /// use tower_auth::require::{Denial, RequireLayer};
+    ///
+    /// let config = ServiceConfig::from_toml("svc.toml", r#"
+    /// [[require.routes]]
+    /// path = "/documents/"
+    /// prefix = true
+    /// scopes = ["documents:read"]
+    /// agents_on_behalf_of = ["human"]
+    /// [require.routes.not]
+    /// tenant = "sandbox"
+    /// "#)?;
+    /// let routes = config.require.expect("a [require] section");
+    /// let issuer = Issuer::new("https://id.example.com")?;
+    /// let alice = Principal::builder(PrincipalId::Human(HumanId::derive(&issuer, "alice")), issuer, "alice")
+    ///     .scopes(ScopeSet::parse("profile")?)
+    ///     .expires_at(Timestamp::from_unix_seconds(1_700_000_300))
+    ///     .build()?;
+    /// let requirement = routes.find("/documents/7").expect("a rule");
+    /// assert_eq!(requirement.check(&alice, None), Err(Denial::MissingScope));
+    /// assert!(routes.find("/elsewhere").is_none()); // refused: deny by default
+    /// let layer = RequireLayer::routes(routes);
+    /// # drop(layer);
+    ///
+    /// // Refused: a malformed scope, named with its line and place.
+    /// let error = ServiceConfig::from_toml("svc.toml", r#"
+    /// [[require.routes]]
+    /// path = "/documents"
+    /// scopes = ["documents read"]
+    /// "#).unwrap_err();
+    /// assert_eq!(error.setting_reason(), Some("malformed_scope"));
+    /// assert_eq!((error.line(), error.field()), (Some(4), "require.routes[0].scopes[0]"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub require: Option<RouteRequirements>,
+    /// `[revocation]`: the revocation mirror and its source, to start at runtime.
+    pub revocation: Option<RevocationConfig>,
+    /// `[mtls]`: this workload's mutual-TLS material (feature `mtls`).
+    #[cfg(feature = "mtls")]
+    pub mtls: Option<WorkloadTls>,
 }
 
 impl ServiceConfig {
@@ -253,6 +313,14 @@ impl ServiceConfig {
             toml::from_str(text).map_err(|error| format_error(path, &document, &error))?;
         let base = path.parent().unwrap_or(Path::new(""));
         let refused = |refusal: Refusal| refusal_error(path, &document, refusal);
+        // Without the `mtls` feature a `[mtls]` section is refused here, by name.
+        #[cfg_attr(not(feature = "mtls"), allow(unused_variables))]
+        let mtls = format
+            .mtls
+            .as_ref()
+            .map(|section| mtls::mtls(section, base))
+            .transpose()
+            .map_err(refused)?;
         let mint = format
             .mint
             .as_ref()
@@ -318,6 +386,20 @@ impl ServiceConfig {
             mint_cache,
             passport_signing,
             exchange,
+            require: format
+                .require
+                .as_ref()
+                .map(require::require)
+                .transpose()
+                .map_err(refused)?,
+            revocation: format
+                .revocation
+                .as_ref()
+                .map(|section| revocation::revocation(section, base))
+                .transpose()
+                .map_err(refused)?,
+            #[cfg(feature = "mtls")]
+            mtls,
         })
     }
 }

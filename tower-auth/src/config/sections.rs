@@ -51,6 +51,11 @@ pub(super) struct FileFormat {
     pub(super) passport_signing: Option<PassportSigningSection>,
     #[serde(default)]
     pub(super) exchange: Option<ExchangeSection>,
+    pub(super) require: Option<super::require::RequireSection>,
+    #[serde(default)]
+    pub(super) revocation: Option<super::revocation::RevocationSection>,
+    #[serde(default)]
+    pub(super) mtls: Option<super::mtls::MtlsSection>,
 }
 
 /// A setting the builder refused: where, the builder's reason, its message.
@@ -62,7 +67,7 @@ pub(super) struct Refusal {
 }
 
 impl Refusal {
-    fn at(field: FieldPath, reason: &'static str, message: impl ToString) -> Self {
+    pub(super) fn at(field: FieldPath, reason: &'static str, message: impl ToString) -> Self {
         Refusal {
             field,
             reason,
@@ -76,7 +81,7 @@ pub(super) const SECRET_UNAVAILABLE: &str = "secret_unavailable";
 
 /// Reads a secret from a file (relative paths from the configuration file's directory)
 /// or an environment variable: exactly one of the two.
-fn read_secret(
+pub(super) fn read_secret(
     base: &Path,
     section: &FieldPath,
     prefix: &str,

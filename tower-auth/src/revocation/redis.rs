@@ -134,7 +134,7 @@ impl RedisConfig {
         self
     }
 
-    fn client(&self) -> Result<redis::Client, RedisRevocationError> {
+    pub(crate) fn client(&self) -> Result<redis::Client, RedisRevocationError> {
         let in_range = |value: Duration, setting| {
             if value < Duration::from_millis(10) || value > Duration::from_secs(3600) {
                 Err(RedisRevocationError::OutOfRange { setting })
