@@ -20,13 +20,14 @@
 //! | section | becomes | keys |
 //! | --- | --- | --- |
 //! | `[[jwt.issuers]]`, `[jwt.token_cache]` | [`JwtVerifierBuilder`] | the keys of [`IssuerSettings`](crate::jwt::IssuerSettings) and [`TokenCacheConfig`](crate::token_cache::TokenCacheConfig): `issuer`, `audiences`, `keys` (`{ jwks_url = "…" }`, `"oidc_discovery"` or `"oauth_metadata"`), `algorithms`, `leeway_seconds`, `require_typ`, `required_claims`, `required_scopes`, `max_token_bytes`, `claim_mapping`, `services`, `actor_issuers`; `max_entries`, `max_bytes` |
+//! | `[jwt]` (internal JWTs) | [`JwtVerifierBuilder`] | `pattern = "internal_jwt"` (default `"jwt_passthrough"`); per issuer `minted_by` (`svc-…`, the minting service, reported as the caller) and `keys = { jwks_file = "…" }` (a static JWKS file, relative to this file) |
 //! | `[introspection]` | [`IntrospectionVerifierBuilder`] | the keys of [`IntrospectionSettings`](crate::introspect::IntrospectionSettings) (`endpoint`, `issuer`, `audiences`, `timeout_ms`, `leeway_seconds`, `max_token_bytes`, `introspect_jwts`, `claim_mapping`, `services`, `actor_issuers`, `[introspection.cache]`), and `client_id`, `client_auth` (`client_secret_basic` or `client_secret_post`), `client_secret_file` or `client_secret_env` |
 //! | `[passport]`, `[[passport.keys]]` | [`PassportHeaderVerifier`] | `audience`, `leeway_seconds`, `max_lifetime_seconds`, `max_bytes`, `max_delegation_depth`, `unsigned_from` (SPIFFE IDs); each key: `key_id`, `signer`, `algorithm` (`ed25519` with `public_key`, base64; `hmac_sha256` with `secret_file` or `secret_env`) |
 //! | `[workload]` | [`WorkloadConfig`] | `trust_domain`, `allowed_peers` (SPIFFE IDs) |
 //! | `[mint]` | [`InternalIssuer`] | `issuer`, `algorithm` (`ES256` or `EdDSA`), `key_file` (PKCS#8 DER) or `generate_key = true`, `kid`, `lifetime_seconds`, `leeway_seconds`, `max_delegation_depth`, `jwks_max_age_seconds` |
 //! | `[[propagate.routes]]` | [`PropagateLayer`] | `destination`, `pattern` (`nothing`, `passthrough`, `unsigned_passport`, `minted_jwt` with the `[mint]` issuer), `audience`, `passport_lifetime_seconds`, `in_internal_token_header`, `require_principal` |
 //!
-//! What needs live objects (a revocation check, a clock, static key sets, a signed passport
+//! What needs live objects (a revocation check, a clock, HMAC key sets, a signed passport
 //! key ring for propagation, a token exchange client) is added in code to the builders
 //! the file gives.
 //!
@@ -198,7 +199,7 @@ impl ServiceConfig {
             jwt: format
                 .jwt
                 .as_ref()
-                .map(sections::jwt)
+                .map(|section| sections::jwt(section, base))
                 .transpose()
                 .map_err(refused)?,
             introspection: format
