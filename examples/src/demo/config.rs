@@ -85,8 +85,7 @@ impl ConfigFile {
             .passport
             .take()
             .map(|verifier| Arc::new(verifier) as Arc<dyn Verifier>);
-        if self.config.jwt.is_none() && self.config.introspection.is_none() && passport.is_none()
-        {
+        if self.config.jwt.is_none() && self.config.introspection.is_none() && passport.is_none() {
             return Err(self.missing("[jwt], [introspection] or [passport]", "a hop's verifier"));
         }
         self.chain(passport).await
