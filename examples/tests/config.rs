@@ -44,12 +44,23 @@ fn every_shipped_config_file_loads_and_validates() {
             "introspection" => assert!(config.jwt.is_some() && config.introspection.is_some()),
             "internal-jwt" => {
                 let mint = config.mint.as_ref().unwrap();
-                assert_eq!(mint.current_kid(), "edge-1");
+                assert_eq!(mint.issuer().as_str(), "https://edge.demo.test");
                 let propagate = config.propagate.as_ref().unwrap();
+                // The demo's documents service, on its default address.
                 let route = propagate
-                    .route_for(&"https://documents.internal.example/d".parse().unwrap())
+                    .route_for(&"https://127.0.0.1:50051/d".parse().unwrap())
                     .unwrap();
                 assert_eq!(route.kind(), "minted_jwt");
+            }
+            "internal-jwt-hop" => {
+                let verifier = config.jwt.unwrap().build().unwrap();
+                assert_eq!(
+                    tower_auth::Verifier::pattern(&verifier),
+                    tower_auth::Pattern::InternalJwt
+                );
+                let issuer = verifier.issuers().next().unwrap();
+                assert_eq!(issuer.issuer().as_str(), "https://edge.demo.test");
+                assert_eq!(issuer.minted_by().unwrap().as_str(), "svc-edge");
             }
             "passport" => {
                 let passport = config.passport.as_ref().unwrap();
@@ -59,7 +70,7 @@ fn every_shipped_config_file_loads_and_validates() {
             "workload" => {
                 let workload = config.workload.as_ref().unwrap();
                 assert_eq!(workload.trust_domain.as_str(), "demo.test");
-                assert_eq!(workload.allowed_peers.iter().count(), 2);
+                assert_eq!(workload.allowed_peers.iter().count(), 1);
             }
             other => panic!("{other}.toml: no expectation; add one here"),
         }
@@ -70,6 +81,7 @@ fn every_shipped_config_file_loads_and_validates() {
         seen,
         [
             "internal-jwt",
+            "internal-jwt-hop",
             "introspection",
             "passport",
             "passthrough",

@@ -189,6 +189,9 @@ fn write_processes(dir: &std::path::Path, pattern: DemoPattern) -> Result<(), St
     println!(
         "then call the edge: GET http://127.0.0.1:8080/documents with a token of the dev IdP (aud \"demo\")"
     );
+    println!(
+        "or give a service --config FILE instead of --caller/--idp-issuer (examples/config/; for its key files: {d}/edge-mint-key.der, {d}/edge-jwks.json)"
+    );
     Ok(())
 }
 

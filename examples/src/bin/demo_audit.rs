@@ -12,8 +12,11 @@ async fn main() -> ExitCode {
     let args = AuditArgs::parse();
     // Held to the end of main: dropping it flushes the queued log lines.
     let _tracing = examples::init_tracing();
-    let pattern = args.pattern;
-    let ready = |addr| println!("demo-audit: serving on {addr} (pattern {pattern})");
+    let settings = match &args.config {
+        Some(path) => format!("config {}", path.display()),
+        None => format!("pattern {}", args.pattern),
+    };
+    let ready = |addr| println!("demo-audit: serving on {addr} ({settings})");
     match run_audit(&args, ready, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -12,8 +12,11 @@ async fn main() -> ExitCode {
     let args = DocumentsArgs::parse();
     // Held to the end of main: dropping it flushes the queued log lines.
     let _tracing = examples::init_tracing();
-    let pattern = args.pattern;
-    let ready = |addr| println!("demo-documents: serving on {addr} (pattern {pattern})");
+    let settings = match &args.config {
+        Some(path) => format!("config {}", path.display()),
+        None => format!("pattern {}", args.pattern),
+    };
+    let ready = |addr| println!("demo-documents: serving on {addr} ({settings})");
     match run_documents(&args, ready, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -5,6 +5,7 @@ use std::future::Future;
 
 use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tonic::service::InterceptorLayer;
 use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status};
 
@@ -12,7 +13,7 @@ use super::net::reflection;
 use super::proto::audit_service_server::{AuditService, AuditServiceServer};
 use super::proto::{RecordRequest, RecordResponse};
 use super::trust::{HopVerifier, hop_layer};
-use super::{DemoError, DemoPattern, hop_view};
+use super::{DemoError, DemoPattern, PeerGate, hop_view};
 
 /// The `tracing` target of the audit records.
 pub const AUDIT_RECORD_TARGET: &str = "demo::audit";
@@ -46,13 +47,14 @@ impl AuditService for Audit {
 }
 
 /// Serves `audit` (and gRPC reflection) on the connections of `incoming`, every call
-/// verified by `verifier` under `pattern`, until `shutdown` resolves.
+/// from a workload `gate` admits, verified by `verifier` under `pattern`, until `shutdown` resolves.
 ///
 /// # Errors
 /// [`DemoError::Serve`] when the server fails.
 pub async fn serve<I, IO, IE>(
     pattern: DemoPattern,
     verifier: HopVerifier,
+    gate: PeerGate,
     incoming: I,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DemoError>
@@ -63,6 +65,9 @@ where
 {
     let (reflection, reflection_v1alpha) = reflection()?;
     tonic::transport::Server::builder()
+        // The workload gate first: a peer not admitted is refused before its credentials
+        // are read.
+        .layer(InterceptorLayer::new(gate))
         .layer(hop_layer(pattern, &verifier, false))
         .add_service(reflection)
         .add_service(reflection_v1alpha)

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tower_auth::dev_idp::DevIdp;
 
 use super::edge::{DemoEdge, EdgeAnswer, EdgeFailure};
-use super::net::{WorkloadTls, endpoint, hop_channel, mtls_incoming};
+use super::net::{PeerGate, WorkloadTls, endpoint, hop_channel, mtls_incoming};
 use super::pki::DevPki;
 use super::trust::{IdpTrust, ServiceKeys, external_verifier, hop_verifier};
 use super::{DemoError, DemoPattern, EXTERNAL_AUDIENCE, Hop, audit, documents};
@@ -182,7 +182,8 @@ impl Chain {
         tasks.push(tokio::spawn(audit::serve(
             pattern,
             verifier,
-            mtls_incoming(listener, &audit_tls)?,
+            PeerGate::default(),
+            mtls_incoming(listener, &audit_tls, None)?,
             never(),
         )));
 
@@ -201,8 +202,9 @@ impl Chain {
         tasks.push(tokio::spawn(documents::serve(
             pattern,
             verifier,
+            PeerGate::default(),
             to_audit,
-            mtls_incoming(listener, &documents_tls)?,
+            mtls_incoming(listener, &documents_tls, None)?,
             never(),
         )));
 

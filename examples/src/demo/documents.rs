@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tonic::service::InterceptorLayer;
 use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status};
 
@@ -20,7 +21,7 @@ use super::proto::{
     ListDocumentsResponse, RecordRequest,
 };
 use super::trust::{HopVerifier, hop_layer};
-use super::{DemoError, DemoPattern, hop_view};
+use super::{DemoError, DemoPattern, PeerGate, hop_view};
 
 /// The documents every demo `documents` service holds.
 pub fn catalog() -> Vec<Document> {
@@ -131,7 +132,7 @@ impl DocumentsService for Documents {
 }
 
 /// Serves `documents` (and gRPC reflection) on the connections of `incoming`, every call
-/// verified by `verifier` under `pattern`, recording accesses through `audit`, until
+/// from a workload `gate` admits, verified by `verifier` under `pattern`, recording accesses through `audit`, until
 /// `shutdown` resolves.
 ///
 /// # Errors
@@ -139,6 +140,7 @@ impl DocumentsService for Documents {
 pub async fn serve<I, IO, IE>(
     pattern: DemoPattern,
     verifier: HopVerifier,
+    gate: PeerGate,
     audit: HopChannel,
     incoming: I,
     shutdown: impl Future<Output = ()>,
@@ -150,6 +152,9 @@ where
 {
     let (reflection, reflection_v1alpha) = reflection()?;
     tonic::transport::Server::builder()
+        // The workload gate first: a peer not admitted is refused before its credentials
+        // are read.
+        .layer(InterceptorLayer::new(gate))
         .layer(hop_layer(pattern, &verifier, true))
         .add_service(reflection)
         .add_service(reflection_v1alpha)

@@ -21,13 +21,15 @@
 //! | [`documents`], [`audit`] | the tonic services and their servers |
 //! | [`edge`] | the axum edge of the chain |
 //! | [`chain`] | the whole chain with an embedded identity provider, in one process |
+//! | [`process`], [`config`] | each service as a process of its own, from flags or a configuration file |
 
 pub mod audit;
 pub mod chain;
+pub mod config;
 pub mod documents;
 pub mod edge;
 mod net;
-pub use net::{HopChannel, WorkloadTls, endpoint, hop_channel, mtls_incoming};
+pub use net::{HopChannel, PeerGate, WorkloadTls, endpoint, hop_channel, mtls_incoming};
 mod hop;
 pub mod pki;
 pub mod process;
@@ -163,6 +165,24 @@ pub enum DemoError {
         /// Why.
         detail: String,
     },
+    /// The configuration file (`--config`) was refused: its name, line and field are in
+    /// the source.
+    #[error("{source}")]
+    ConfigFile {
+        /// What the loader said.
+        #[source]
+        source: Box<tower_auth::config::ConfigFileError>,
+    },
+    /// The configuration file lacks a section the service needs.
+    #[error("{}: no {section}, needed for {needed_for}", file.display())]
+    MissingSection {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The section (`[jwt]`).
+        section: &'static str,
+        /// What needs it.
+        needed_for: String,
+    },
 }
 
 impl DemoError {
@@ -179,6 +199,8 @@ impl DemoError {
             DemoError::KeysUnavailable { .. } => "keys_unavailable",
             DemoError::Bind { .. } => "bind_failed",
             DemoError::Serve { .. } => "serve_failed",
+            DemoError::ConfigFile { .. } => "config_file",
+            DemoError::MissingSection { .. } => "missing_section",
         }
     }
 

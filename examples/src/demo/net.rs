@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tonic::Status;
+use tonic::service::Interceptor;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_auth::client::refusal_into_status;
 use tonic_auth::transport::{MtlsIncoming, grpc_server_config, incoming};
@@ -17,7 +18,7 @@ use tower::util::BoxCloneSyncService;
 use tower_auth::mtls::rustls::pki_types::pem::PemObject;
 use tower_auth::mtls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower_auth::mtls::{MtlsAcceptor, MtlsListener};
-use tower_auth::peer::TrustDomain;
+use tower_auth::peer::{PeerAllowlist, PeerIdentity, TrustDomain};
 use tower_auth::propagate::{PropagateLayer, Route};
 
 use super::pki::{DevPki, SERVER_NAME, WorkloadCert};
@@ -126,16 +127,23 @@ pub fn endpoint(addr: SocketAddr, tls: &WorkloadTls) -> Result<Endpoint, DemoErr
 }
 
 /// The connections of `listener` as a gRPC server over mutual TLS takes them: a client
-/// must present a certificate of the CA of `tls` naming a workload of
-/// [`TRUST_DOMAIN`]; its SPIFFE ID is in the extensions of every request it sends.
+/// must present a certificate of the CA of `tls` naming a workload of `domain`
+/// ([`TRUST_DOMAIN`] if `None`); its SPIFFE ID is in the extensions of every request it
+/// sends.
 ///
 /// # Errors
 /// [`DemoError::Config`] when the TLS material is refused.
-pub fn mtls_incoming(listener: TcpListener, tls: &WorkloadTls) -> Result<MtlsIncoming, DemoError> {
+pub fn mtls_incoming(
+    listener: TcpListener,
+    tls: &WorkloadTls,
+    domain: Option<&TrustDomain>,
+) -> Result<MtlsIncoming, DemoError> {
     let config = grpc_server_config([tls.ca_der()?], vec![tls.cert_der()?], tls.key_der()?)
         .map_err(|e| DemoError::config("TLS server", e))?;
-    let domain =
-        TrustDomain::new(TRUST_DOMAIN).map_err(|e| DemoError::config("trust domain", e))?;
+    let domain = match domain {
+        Some(domain) => domain.clone(),
+        None => TrustDomain::new(TRUST_DOMAIN).map_err(|e| DemoError::config("trust domain", e))?,
+    };
     let acceptor = MtlsAcceptor::new(Arc::new(config), domain);
     Ok(incoming(MtlsListener::new(listener, acceptor)))
 }
@@ -172,6 +180,61 @@ pub fn hop_channel(endpoint: &Endpoint, route: Route) -> Result<HopChannel, Demo
             .layer(layer)
             .service(channel),
     ))
+}
+
+/// A gRPC server's gate on the calling workload (`[workload] allowed_peers`): a call
+/// from an mTLS peer not on the list is refused with `PERMISSION_DENIED` before any
+/// credential is read; with no list, every peer the TLS listener authenticated passes.
+/// An empty list admits nothing.
+///
+/// ```
+/// use examples::demo::PeerGate;
+/// use tonic::service::Interceptor;
+/// use tower_auth::peer::{PeerAllowlist, PeerIdentity};
+///
+/// let mut gate = PeerGate::new(Some(PeerAllowlist::new(["spiffe://demo.test/edge".parse()?])));
+/// let from = |id: &str| -> Result<tonic::Request<()>, Box<dyn std::error::Error>> {
+///     let mut request = tonic::Request::new(());
+///     request.extensions_mut().insert(PeerIdentity::new(id.parse()?));
+///     Ok(request)
+/// };
+/// assert!(gate.call(from("spiffe://demo.test/edge")?).is_ok());
+/// // Refused: another workload, or a call without an mTLS peer.
+/// let refused = gate.call(from("spiffe://demo.test/grpcurl")?).unwrap_err();
+/// assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+/// assert!(gate.call(tonic::Request::new(())).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct PeerGate {
+    admitted: Option<Arc<PeerAllowlist>>,
+}
+
+impl PeerGate {
+    /// Admits the peers of `admitted`; `None` admits every authenticated peer.
+    pub fn new(admitted: Option<PeerAllowlist>) -> Self {
+        PeerGate {
+            admitted: admitted.map(Arc::new),
+        }
+    }
+}
+
+impl Interceptor for PeerGate {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        let Some(admitted) = &self.admitted else {
+            return Ok(request);
+        };
+        match request.extensions().get::<PeerIdentity>() {
+            Some(peer) if admitted.allows(peer) => Ok(request),
+            peer => {
+                tracing::warn!(
+                    peer = peer.map_or("-", |peer| peer.spiffe_id().as_str()),
+                    "workload not admitted"
+                );
+                Err(Status::permission_denied("workload not admitted"))
+            }
+        }
+    }
 }
 
 /// The gRPC reflection services of the demo's schema: `grpc.reflection.v1`, and

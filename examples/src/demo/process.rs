@@ -11,6 +11,7 @@
 //! | `--caller <file>` | the public trust of the service that calls this one (`{name}-trust.json`: documents, audit) |
 //! | `--idp-issuer <url>` | the external identity provider (edge; every hop in passthrough) |
 //! | `--documents`, `--audit <addr>` | the next hop |
+//! | `--config <file>` | a configuration file instead of `--caller` and `--idp-issuer`: the verifier from its `[jwt]`, `[introspection]`, `[passport]`, the admitted peers from `[workload]`, the route to the next hop from `[mint]` and `[[propagate.routes]]` (else `--pattern`'s); see [`config`](super::config) and `examples/config/` |
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,9 +20,15 @@ use std::path::PathBuf;
 use principal::Audience;
 use tokio::net::TcpListener;
 
+use tower_auth::peer::TrustDomain;
+use tower_auth::propagate::Route;
+
+use super::config::ConfigFile;
 use super::edge::DemoEdge;
-use super::net::{WorkloadTls, endpoint, hop_channel, mtls_incoming};
-use super::trust::{CallerTrust, IdpTrust, ServiceKeys, external_verifier, hop_verifier};
+use super::net::{PeerGate, WorkloadTls, endpoint, hop_channel, mtls_incoming};
+use super::trust::{
+    CallerTrust, HopVerifier, IdpTrust, ServiceKeys, external_verifier, hop_verifier,
+};
 use super::{DemoError, DemoPattern, audit, documents};
 
 /// The mutual-TLS files of a workload.
@@ -83,11 +90,15 @@ pub struct AuditArgs {
     #[allow(missing_docs)]
     pub tls: TlsArgs,
     /// The public trust of the caller (`documents-trust.json`).
-    #[arg(long, value_name = "FILE")]
-    pub caller: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "config")]
+    pub caller: Option<PathBuf>,
     /// The external identity provider's issuer (needed in passthrough).
     #[arg(long, value_name = "URL")]
     pub idp_issuer: Option<String>,
+    /// A configuration file: the hop's verifier and admitted peers (instead of
+    /// `--caller`, `--idp-issuer` and `--pattern`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["caller", "idp_issuer"])]
+    pub config: Option<PathBuf>,
 }
 
 /// `demo-documents`'s command line.
@@ -111,14 +122,18 @@ pub struct DocumentsArgs {
     #[allow(missing_docs)]
     pub keys: KeyArgs,
     /// The public trust of the caller (`edge-trust.json`).
-    #[arg(long, value_name = "FILE")]
-    pub caller: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "config")]
+    pub caller: Option<PathBuf>,
     /// The audit service.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50052")]
     pub audit: SocketAddr,
     /// The external identity provider's issuer (needed in passthrough).
     #[arg(long, value_name = "URL")]
     pub idp_issuer: Option<String>,
+    /// A configuration file: the hop's verifier and admitted peers, and, with
+    /// `[propagate]`, the route to audit (instead of `--caller` and `--idp-issuer`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["caller", "idp_issuer"])]
+    pub config: Option<PathBuf>,
 }
 
 /// `demo-edge`'s command line.
@@ -145,8 +160,12 @@ pub struct EdgeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:50051")]
     pub documents: SocketAddr,
     /// The external identity provider's issuer (its keys by OpenID Connect Discovery).
-    #[arg(long, value_name = "URL")]
-    pub idp_issuer: String,
+    #[arg(long, value_name = "URL", required_unless_present = "config")]
+    pub idp_issuer: Option<String>,
+    /// A configuration file: the verifier of external tokens (`[jwt]`) and, with
+    /// `[propagate]`, the route to documents (instead of `--idp-issuer`).
+    #[arg(long, value_name = "FILE", conflicts_with = "idp_issuer")]
+    pub config: Option<PathBuf>,
 }
 
 /// Writes a development set for the three processes into `dir`: `ca.pem`; per workload
@@ -197,6 +216,56 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), DemoError> 
     Ok((listener, local))
 }
 
+/// The caller's public trust (`--caller`); clap requires it without `--config`.
+fn caller(path: Option<&PathBuf>) -> Result<CallerTrust, DemoError> {
+    let path = path.ok_or_else(|| DemoError::config("--caller", "give --caller or --config"))?;
+    CallerTrust::from_file(path)
+}
+
+/// What a hop's flags or its configuration file say about how it admits calls.
+struct HopAdmission {
+    verifier: HopVerifier,
+    gate: PeerGate,
+    trust_domain: Option<TrustDomain>,
+}
+
+impl HopAdmission {
+    fn from_flags(verifier: HopVerifier) -> Self {
+        HopAdmission {
+            verifier,
+            gate: PeerGate::default(),
+            trust_domain: None,
+        }
+    }
+
+    async fn from_file(file: &mut ConfigFile) -> Result<Self, DemoError> {
+        Ok(HopAdmission {
+            verifier: file.hop_verifier().await?,
+            gate: PeerGate::new(file.admitted_peers().cloned()),
+            trust_domain: file.trust_domain().cloned(),
+        })
+    }
+}
+
+/// The route of the calls to `next` at `endpoint`: the file's `[propagate]` route if it
+/// has one, `pattern`'s with `keys` otherwise; with the demo pattern it amounts to.
+fn next_route(
+    file: Option<&ConfigFile>,
+    next: &'static str,
+    endpoint: &tonic::transport::Endpoint,
+    pattern: DemoPattern,
+    keys: &ServiceKeys,
+) -> Result<(DemoPattern, Route), DemoError> {
+    if let Some(found) = file
+        .map(|file| file.route_to(next, endpoint))
+        .transpose()?
+        .flatten()
+    {
+        return Ok(found);
+    }
+    Ok((pattern, keys.route(pattern, audience(next)?)))
+}
+
 /// Runs `audit` as `args` say: `ready` gets the bound address once it serves; serves
 /// until `shutdown` resolves.
 ///
@@ -209,13 +278,27 @@ pub async fn run_audit(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DemoError> {
     let tls = args.tls.load()?;
-    let caller = CallerTrust::from_file(&args.caller)?;
-    let idp = idp(args.idp_issuer.as_deref())?;
-    let verifier = hop_verifier(args.pattern, &audience("audit")?, &caller, idp.as_ref()).await?;
+    let admission = match &args.config {
+        Some(path) => HopAdmission::from_file(&mut ConfigFile::load(path)?).await?,
+        None => {
+            let caller = caller(args.caller.as_ref())?;
+            let idp = idp(args.idp_issuer.as_deref())?;
+            HopAdmission::from_flags(
+                hop_verifier(args.pattern, &audience("audit")?, &caller, idp.as_ref()).await?,
+            )
+        }
+    };
     let (listener, addr) = bind(args.listen).await?;
-    let incoming = mtls_incoming(listener, &tls)?;
+    let incoming = mtls_incoming(listener, &tls, admission.trust_domain.as_ref())?;
     ready(addr);
-    audit::serve(args.pattern, verifier, incoming, shutdown).await
+    audit::serve(
+        args.pattern,
+        admission.verifier,
+        admission.gate,
+        incoming,
+        shutdown,
+    )
+    .await
 }
 
 /// Runs `documents` as `args` say; see [`run_audit`].
@@ -229,18 +312,32 @@ pub async fn run_documents(
 ) -> Result<(), DemoError> {
     let tls = args.tls.load()?;
     let keys = args.keys.load("documents")?;
-    let caller = CallerTrust::from_file(&args.caller)?;
-    let idp = idp(args.idp_issuer.as_deref())?;
-    let verifier =
-        hop_verifier(args.pattern, &audience("documents")?, &caller, idp.as_ref()).await?;
-    let to_audit = hop_channel(
-        &endpoint(args.audit, &tls)?,
-        keys.route(args.pattern, audience("audit")?),
-    )?;
+    let mut file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+    let admission = match &mut file {
+        Some(file) => HopAdmission::from_file(file).await?,
+        None => {
+            let caller = caller(args.caller.as_ref())?;
+            let idp = idp(args.idp_issuer.as_deref())?;
+            HopAdmission::from_flags(
+                hop_verifier(args.pattern, &audience("documents")?, &caller, idp.as_ref()).await?,
+            )
+        }
+    };
+    let to_audit = endpoint(args.audit, &tls)?;
+    let (pattern, route) = next_route(file.as_ref(), "audit", &to_audit, args.pattern, &keys)?;
+    let to_audit = hop_channel(&to_audit, route)?;
     let (listener, addr) = bind(args.listen).await?;
-    let incoming = mtls_incoming(listener, &tls)?;
+    let incoming = mtls_incoming(listener, &tls, admission.trust_domain.as_ref())?;
     ready(addr);
-    documents::serve(args.pattern, verifier, to_audit, incoming, shutdown).await
+    documents::serve(
+        pattern,
+        admission.verifier,
+        admission.gate,
+        to_audit,
+        incoming,
+        shutdown,
+    )
+    .await
 }
 
 /// Runs the edge as `args` say; see [`run_audit`].
@@ -258,12 +355,27 @@ where
 {
     let tls = args.tls.load()?;
     let keys = args.keys.load("edge")?;
-    let verifier = external_verifier(&IdpTrust::new(&args.idp_issuer)?).await?;
-    let to_documents = hop_channel(
-        &endpoint(args.documents, &tls)?,
-        keys.route(args.pattern, audience("documents")?),
+    let mut file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+    let verifier = match (&mut file, &args.idp_issuer) {
+        (Some(file), _) => file.external_verifier().await?,
+        (None, Some(issuer)) => external_verifier(&IdpTrust::new(issuer)?).await?,
+        (None, None) => {
+            return Err(DemoError::config(
+                "--idp-issuer",
+                "give --idp-issuer or --config",
+            ));
+        }
+    };
+    let to_documents = endpoint(args.documents, &tls)?;
+    let (pattern, route) = next_route(
+        file.as_ref(),
+        "documents",
+        &to_documents,
+        args.pattern,
+        &keys,
     )?;
-    let edge = DemoEdge::start(args.listen, args.pattern, verifier, to_documents).await?;
+    let to_documents = hop_channel(&to_documents, route)?;
+    let edge = DemoEdge::start(args.listen, pattern, verifier, to_documents).await?;
     ready(edge.local_addr());
     edge.serve(shutdown).await
 }

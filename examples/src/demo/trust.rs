@@ -199,7 +199,10 @@ fn passport_key_id(name: &str) -> Result<KeyId, DemoError> {
 /// Writes fresh keys for the service `name` into `dir` (created if missing), for a
 /// service run as its own process: its private keys `{name}-mint-key.pem` and
 /// `{name}-passport-key.pem` (PKCS#8 PEM, for [`ServiceKeys::from_pem`]) and the public
-/// `{name}-trust.json` its callees load ([`CallerTrust::from_json`]).
+/// `{name}-trust.json` its callees load ([`CallerTrust::from_json`]). For configuration
+/// files (`--config`): the mint key again as `{name}-mint-key.der` (PKCS#8 DER, what
+/// `[mint] key_file` reads) and its public JWKS `{name}-jwks.json` (what a hop's
+/// `keys = { jwks_file = "…" }` reads).
 ///
 /// # Errors
 /// [`DemoError::Config`] when a key cannot be made or a file written.
@@ -211,12 +214,23 @@ pub fn write_dev_keys(dir: &std::path::Path, name: &str) -> Result<(), DemoError
     };
     let mint = generate(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let passport = generate(&rcgen::PKCS_ED25519)?;
-    let trust = ServiceKeys::from_pem(name, &mint, &passport)?.caller_trust()?;
+    let keys = ServiceKeys::from_pem(name, &mint, &passport)?;
+    let trust = keys.caller_trust()?;
+    let mint_der = PrivateKeyDer::from_pem_slice(mint.as_bytes())
+        .map_err(|e| DemoError::config("internal JWT signing key", e))?
+        .secret_der()
+        .to_vec();
     std::fs::create_dir_all(dir).map_err(|e| DemoError::config("keys directory", e))?;
+    std::fs::write(dir.join(format!("{name}-mint-key.der")), mint_der)
+        .map_err(|e| DemoError::config("key file", e))?;
     for (file, contents) in [
         (format!("{name}-mint-key.pem"), mint),
         (format!("{name}-passport-key.pem"), passport),
         (format!("{name}-trust.json"), trust.to_json()),
+        (
+            format!("{name}-jwks.json"),
+            keys.issuer().jwks().to_string(),
+        ),
     ] {
         std::fs::write(dir.join(file), contents).map_err(|e| DemoError::config("key file", e))?;
     }
@@ -385,6 +399,14 @@ pub struct HopVerifier {
 }
 
 impl HopVerifier {
+    /// `verifier`, whose fetched keys `refreshers` keep fresh.
+    pub(crate) fn new(verifier: Arc<dyn Verifier>, refreshers: Vec<RefresherHandle>) -> Self {
+        HopVerifier {
+            verifier,
+            _refreshers: refreshers,
+        }
+    }
+
     /// The verifier.
     pub fn verifier(&self) -> Arc<dyn Verifier> {
         Arc::clone(&self.verifier)
@@ -418,19 +440,22 @@ pub async fn external_verifier(idp: &IdpTrust) -> Result<HopVerifier, DemoError>
         .issuer(config)
         .build()
         .map_err(|e| DemoError::config("external JWT verifier", e))?;
+    let refreshers = warm_keys(&verifier).await?;
+    Ok(HopVerifier::new(Arc::new(verifier), refreshers))
+}
+
+/// Loads the fetched keys of `verifier` (failing if a source cannot be reached) and
+/// refreshes them in the background while the handles live; static keys need neither.
+pub(crate) async fn warm_keys(verifier: &JwtVerifier) -> Result<Vec<RefresherHandle>, DemoError> {
     verifier
         .warm(StartupPolicy::FailIfUnavailable)
         .await
         .map_err(|e| DemoError::KeysUnavailable {
             detail: e.error().to_string(),
         })?;
-    let refreshers = verifier
+    verifier
         .spawn_refreshers()
-        .map_err(|e| DemoError::config("JWKS refresh", e))?;
-    Ok(HopVerifier {
-        verifier: Arc::new(verifier),
-        _refreshers: refreshers,
-    })
+        .map_err(|e| DemoError::config("JWKS refresh", e))
 }
 
 /// The verifier of a gRPC hop whose own audience is `audience`, called by `caller`,

@@ -20,6 +20,7 @@
 //! | section | becomes | keys |
 //! | --- | --- | --- |
 //! | `[[jwt.issuers]]`, `[jwt.token_cache]` | [`JwtVerifierBuilder`] | the keys of [`IssuerSettings`](crate::jwt::IssuerSettings) and [`TokenCacheConfig`](crate::token_cache::TokenCacheConfig): `issuer`, `audiences`, `keys` (`{ jwks_url = "…" }`, `"oidc_discovery"` or `"oauth_metadata"`), `algorithms`, `leeway_seconds`, `require_typ`, `required_claims`, `required_scopes`, `max_token_bytes`, `claim_mapping`, `services`, `actor_issuers`; `max_entries`, `max_bytes` |
+//! | `[jwt]` (internal JWTs) | [`JwtVerifierBuilder`] | `pattern = "internal_jwt"` (default `"jwt_passthrough"`); per issuer `minted_by` (`svc-…`, the minting service, reported as the caller) and `keys = { jwks_file = "…" }` (a static JWKS file, relative to this file) |
 //! | `[introspection]` | [`IntrospectionVerifierBuilder`] | the keys of [`IntrospectionSettings`](crate::introspect::IntrospectionSettings) (`endpoint`, `issuer`, `audiences`, `timeout_ms`, `leeway_seconds`, `max_token_bytes`, `introspect_jwts`, `claim_mapping`, `services`, `actor_issuers`, `[introspection.cache]`), and `client_id`, `client_auth` (`client_secret_basic` or `client_secret_post`), `client_secret_file` or `client_secret_env` |
 //! | `[passport]`, `[[passport.keys]]` | [`PassportHeaderVerifier`] | `audience`, `leeway_seconds`, `max_lifetime_seconds`, `max_bytes`, `max_delegation_depth`, `unsigned_from` (SPIFFE IDs); each key: `key_id`, `signer`, `algorithm` (`ed25519` with `public_key`, base64; `hmac_sha256` with `secret_file` or `secret_env`) |
 //! | `[[require.routes]]`, `[require.otherwise]` | [`RouteRequirements`] (for [`RequireLayer::routes`](crate::require::RequireLayer::routes)) | per route `path`, `prefix`; per rule (all must hold) `authenticated`, `scopes`, `roles`, `delegated_roles`, `tenant`, `no_agent`, `agents_on_behalf_of`, `acting_kind`, `max_delegation_depth`, `caller`, `caller_trust_domain`, and `any_of` / `all_of` (arrays of rules), `not` (a rule); unlisted paths refused unless `otherwise` |
@@ -31,7 +32,8 @@
 //! | `[exchange]` | [`TokenExchangeClient`] | `token_endpoint`, `client_id`, `client_auth`, `client_secret_file` or `client_secret_env`, `timeout_ms`, `max_answer_bytes`, `renew_before_seconds`, `refresh_ahead_seconds`, `max_entries` |
 //! | `[[propagate.routes]]` | [`PropagateLayer`] | `destination`, `pattern` (`nothing`, `passthrough`, `unsigned_passport`, `signed_passport` and `forward_passport` with the `[passport_signing]` ring, `minted_jwt` with the `[mint]` cache, `exchanged` with the `[exchange]` client), `audience` (for `exchanged`: `audience` or `resources`, or both), `passport_lifetime_seconds` and `passport_header_limit_bytes` (passport routes), `in_internal_token_header` (`minted_jwt`), `resources`, `scopes`, `requested_token_type` (`exchanged`), `require_principal`; a key the route's pattern does not read is refused |
 //!
-//! What needs live objects (a clock, a revocation check for a verifier) is added in code
+//! What needs live objects (a clock, a revocation check for a verifier, HMAC key sets) is
+//! added in code
 //! to the builders the file gives; the `[revocation]` section is a description that
 //! [`RevocationConfig::start`] turns into the running mirror. The `[exchange]` client is
 //! built from the file alone, so a service whose exchanged tokens must follow a
@@ -355,7 +357,7 @@ impl ServiceConfig {
             jwt: format
                 .jwt
                 .as_ref()
-                .map(sections::jwt)
+                .map(|section| sections::jwt(section, base))
                 .transpose()
                 .map_err(refused)?,
             introspection: format

@@ -221,36 +221,40 @@ fn client_auth(
 
 // ---- [jwt] -------------------------------------------------------------------------
 
-/// `[jwt]`: [`JwtVerifierSettings`] as they are (`[[jwt.issuers]]`, `[jwt.token_cache]`).
-pub(super) fn jwt(settings: &JwtVerifierSettings) -> Result<JwtVerifierBuilder, Refusal> {
+/// `[jwt]`: [`JwtVerifierSettings`] as they are (`[[jwt.issuers]]`, `[jwt.token_cache]`,
+/// `pattern`); relative `jwks_file` paths from `base`, the configuration file's directory.
+pub(super) fn jwt(
+    settings: &JwtVerifierSettings,
+    base: &Path,
+) -> Result<JwtVerifierBuilder, Refusal> {
     let section = FieldPath::default().key("jwt");
+    let issuer_at = |index: usize| section.clone().key("issuers").index(index);
     let mut configs: Vec<IssuerConfig> = Vec::new();
     for (index, issuer) in settings.issuers.iter().enumerate() {
-        let at = section.clone().key("issuers").index(index);
-        let config = issuer.to_config().map_err(|error| {
-            let field = jwt_field(&error);
-            Refusal::at(at.clone().key(field), error.reason(), &error)
+        let config = issuer.to_config_in(base).map_err(|error| {
+            let field = match &error {
+                ConfigError::JwksFile { .. } => "keys",
+                other => jwt_field(other),
+            };
+            Refusal::at(issuer_at(index).key(field), error.reason(), &error)
         })?;
         configs.push(config);
     }
-    let make = || {
-        configs.iter().cloned().fold(
-            crate::jwt::JwtVerifier::builder().token_cache(settings.token_cache),
-            JwtVerifierBuilder::issuer,
-        )
-    };
-    // The verifier-wide checks (no issuer, an issuer twice, the cache's bounds) run now.
+    let make = || settings.verifier_builder(configs.iter().cloned());
+    // The verifier-wide checks (no issuer, an issuer twice, the cache's bounds, minted_by
+    // outside internal_jwt) run now.
     make().build().map_err(|error| {
+        let position = |issuer: &str| {
+            settings
+                .issuers
+                .iter()
+                .rposition(|i| Issuer::new(i.issuer.as_str()).is_ok_and(|i| i.as_str() == issuer))
+                .unwrap_or(0)
+        };
         let field = match &error {
-            ConfigError::DuplicateIssuer { issuer } => {
-                let index = settings
-                    .issuers
-                    .iter()
-                    .rposition(|i| {
-                        Issuer::new(i.issuer.as_str()).is_ok_and(|i| i.as_str() == issuer)
-                    })
-                    .unwrap_or(0);
-                section.clone().key("issuers").index(index).key("issuer")
+            ConfigError::DuplicateIssuer { issuer } => issuer_at(position(issuer)).key("issuer"),
+            ConfigError::MintedByOutsideInternalJwt { issuer } => {
+                issuer_at(position(issuer)).key("minted_by")
             }
             ConfigError::NoIssuers => section.clone().key("issuers"),
             _ => section.clone(),

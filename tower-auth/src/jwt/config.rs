@@ -159,6 +159,17 @@ pub enum ConfigError {
         #[source]
         source: JwksConfigError,
     },
+    /// A key set file (`keys = { jwks_file = "…" }` in [`IssuerSettings`](super::IssuerSettings))
+    /// cannot be read, is not a JWKS, or holds a key that cannot be used.
+    #[error("issuer {issuer}: jwks_file {path}: {detail}")]
+    JwksFile {
+        /// The issuer.
+        issuer: String,
+        /// The file, as resolved.
+        path: String,
+        /// What is wrong (never the file's content).
+        detail: String,
+    },
     /// [`IssuerConfigBuilder::minted_by`] names a minting service for an issuer of a
     /// verifier whose pattern is not [`Pattern::InternalJwt`](crate::verified::Pattern::InternalJwt):
     /// an external identity provider's tokens would be reported as a service's call.
@@ -211,6 +222,7 @@ impl ConfigError {
             ConfigError::InvalidTyp { .. } => "invalid_typ",
             ConfigError::InvalidRequiredClaim { .. } => "invalid_required_claim",
             ConfigError::Keys { source, .. } => source.reason(),
+            ConfigError::JwksFile { .. } => "jwks_file_unusable",
             ConfigError::MintedByOutsideInternalJwt { .. } => "minted_by_outside_internal_jwt",
             ConfigError::UnsupportedPattern { .. } => "unsupported_pattern",
             ConfigError::InvalidSetting { .. } => "invalid_setting",

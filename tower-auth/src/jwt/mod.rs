@@ -126,6 +126,9 @@ pub use self::config::{
     MAX_TYP_BYTES,
 };
 pub(crate) use self::settings::claim_mapping;
-pub use self::settings::{IssuerSettings, JwtVerifierSettings, KeySettings, MappingPreset};
+pub use self::settings::{
+    IssuerSettings, JwtPattern, JwtVerifierSettings, KeySettings, MAX_JWKS_FILE_BYTES,
+    MappingPreset,
+};
 pub use self::token::MAX_HEADER_BYTES;
 pub use self::verifier::{JwtVerifier, JwtVerifierBuilder, WarmError};

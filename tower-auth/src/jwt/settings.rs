@@ -2,6 +2,7 @@
 //! settings as the builders, read from a file, checked by the same code.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
@@ -10,14 +11,23 @@ use serde::Deserialize;
 
 use super::config::{ConfigError, IssuerConfig};
 use super::verifier::{JwtVerifier, JwtVerifierBuilder};
-use crate::jwks::algorithm_from_name;
+use crate::jwks::{KeySet, KeySetPolicy, algorithm_from_name};
 use crate::token_cache::TokenCacheConfig;
+use crate::verified::Pattern;
+
+/// The largest key set file (`keys = { jwks_file = "…" }`) read, in bytes.
+pub const MAX_JWKS_FILE_BYTES: u64 = 256 * 1024;
 
 /// A JWT verifier's settings, as read from a configuration file.
 ///
-/// HMAC secrets, static key sets and caller-run key caches are configured in code
+/// HMAC secrets and caller-run key caches are configured in code
 /// ([`IssuerConfig::builder`]): secrets do not belong in a file that is read as plain
-/// configuration. Fetched key sets use the default refresh policy.
+/// configuration. A static key set is a public JWKS file (`{"jwks_file": "…"}`). Fetched
+/// key sets use the default refresh policy.
+///
+/// A verifier of internal JWTs (DESIGN §4 pattern 2) says so with
+/// `"pattern": "internal_jwt"` and names the minting service of each issuer
+/// (`"minted_by": "svc-edge"`), which every Principal then reports as the hop's caller.
 ///
 /// ```
 /// use tower_auth::jwt::JwtVerifierSettings;
@@ -59,6 +69,31 @@ pub struct JwtVerifierSettings {
     /// The verified-token cache (default on).
     #[serde(default)]
     pub token_cache: TokenCacheConfig,
+    /// The trust pattern of the tokens (default `"jwt_passthrough"`; `"internal_jwt"` for
+    /// tokens a Baton service minted, see [`JwtVerifierBuilder::pattern`]).
+    #[serde(default)]
+    pub pattern: JwtPattern,
+}
+
+/// The trust patterns a JWT verifier implements (DESIGN §4, patterns 1 and 2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum JwtPattern {
+    /// `"jwt_passthrough"`: an external identity provider's tokens. The default.
+    #[default]
+    JwtPassthrough,
+    /// `"internal_jwt"`: internal JWTs minted by a Baton service for this hop.
+    InternalJwt,
+}
+
+impl From<JwtPattern> for Pattern {
+    fn from(pattern: JwtPattern) -> Self {
+        match pattern {
+            JwtPattern::JwtPassthrough => Pattern::JwtPassthrough,
+            JwtPattern::InternalJwt => Pattern::InternalJwt,
+        }
+    }
 }
 
 /// One issuer's settings; see [`IssuerConfig`] for the meaning and the defaults.
@@ -110,6 +145,11 @@ pub struct IssuerSettings {
     /// [`ClaimMapping::insecure_allow_missing_sub`]).
     #[serde(default)]
     pub insecure_allow_missing_sub: bool,
+    /// The service that mints this issuer's tokens (`svc-edge`), reported as the hop's
+    /// caller; only with `"pattern": "internal_jwt"` (see
+    /// [`IssuerConfigBuilder::minted_by`](super::IssuerConfigBuilder::minted_by)).
+    #[serde(default)]
+    pub minted_by: Option<String>,
 }
 
 /// Where an issuer's keys are fetched from.
@@ -123,6 +163,12 @@ pub enum KeySettings {
     OidcDiscovery,
     /// `"oauth_metadata"`: RFC 8414 metadata on the issuer.
     OauthMetadata,
+    /// `{"jwks_file": "keys/edge-jwks.json"}`: a static key set, the JWKS document in a
+    /// file (relative paths from the directory given to
+    /// [`IssuerSettings::to_config_in`]: a configuration file's). Read once, at most
+    /// [`MAX_JWKS_FILE_BYTES`]; a key that cannot be used (private, symmetric, malformed)
+    /// refuses the file. Never refreshed: rotate by changing the file and restarting.
+    JwksFile(String),
 }
 
 /// A [`ClaimMapping`] preset.
@@ -145,19 +191,87 @@ pub enum MappingPreset {
 
 impl JwtVerifierSettings {
     /// A verifier builder with these settings; add a clock and a revocation check, then
-    /// build. Every issuer is checked as its builder would.
+    /// build. Every issuer is checked as its builder would. Relative `jwks_file` paths are
+    /// read from the current directory ([`builder_in`](Self::builder_in) names another).
+    ///
+    /// # Errors
+    /// The [`ConfigError`] of the first issuer refused.
     pub fn builder(&self) -> Result<JwtVerifierBuilder, ConfigError> {
-        let mut builder = JwtVerifier::builder().token_cache(self.token_cache);
-        for issuer in &self.issuers {
-            builder = builder.issuer(issuer.to_config()?);
-        }
-        Ok(builder)
+        self.builder_in(Path::new(""))
+    }
+
+    /// As [`builder`](Self::builder), with relative `jwks_file` paths read from `dir`.
+    ///
+    /// ```
+    /// use tower_auth::Pattern;
+    /// use tower_auth::jwt::JwtVerifierSettings;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("jwks-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("edge-jwks.json"), r#"{"keys": [{"kty": "OKP", "crv": "Ed25519",
+    ///     "kid": "edge-1", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#)?;
+    /// let settings: JwtVerifierSettings = serde_json::from_str(r#"{
+    ///     "pattern": "internal_jwt",
+    ///     "issuers": [{
+    ///         "issuer": "https://edge.internal.example", "audiences": ["documents"],
+    ///         "keys": {"jwks_file": "edge-jwks.json"}, "require_typ": "at+jwt",
+    ///         "claim_mapping": "baton", "minted_by": "svc-edge"
+    ///     }]
+    /// }"#)?;
+    /// let verifier = settings.builder_in(&dir)?.build()?;
+    /// assert_eq!(tower_auth::Verifier::pattern(&verifier), Pattern::InternalJwt);
+    ///
+    /// // Refused: the key set file is not there.
+    /// let error = settings.builder_in(&dir.join("elsewhere")).unwrap_err();
+    /// assert_eq!(error.reason(), "jwks_file_unusable");
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`builder`](Self::builder).
+    pub fn builder_in(&self, dir: &Path) -> Result<JwtVerifierBuilder, ConfigError> {
+        let configs = self
+            .issuers
+            .iter()
+            .map(|issuer| issuer.to_config_in(dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.verifier_builder(configs))
+    }
+
+    /// The verifier builder of these settings' verifier-wide keys (`token_cache`,
+    /// `pattern`) over issuers already checked: the one place those keys are read.
+    pub(crate) fn verifier_builder(
+        &self,
+        issuers: impl IntoIterator<Item = IssuerConfig>,
+    ) -> JwtVerifierBuilder {
+        issuers.into_iter().fold(
+            JwtVerifier::builder()
+                .token_cache(self.token_cache)
+                .pattern(self.pattern.into()),
+            JwtVerifierBuilder::issuer,
+        )
     }
 }
 
 impl IssuerSettings {
-    /// The checked [`IssuerConfig`].
+    /// The checked [`IssuerConfig`]; a relative `jwks_file` is read from the current
+    /// directory.
+    ///
+    /// # Errors
+    /// The [`ConfigError`] of the first setting refused.
     pub fn to_config(&self) -> Result<IssuerConfig, ConfigError> {
+        self.to_config_in(Path::new(""))
+    }
+
+    /// The checked [`IssuerConfig`], a relative `jwks_file` read from `dir` (a
+    /// configuration file's directory).
+    ///
+    /// # Errors
+    /// As [`to_config`](Self::to_config); [`ConfigError::JwksFile`] when the key set file
+    /// cannot be read, is larger than [`MAX_JWKS_FILE_BYTES`], is no JWKS, or holds a key
+    /// that cannot be used.
+    pub fn to_config_in(&self, dir: &Path) -> Result<IssuerConfig, ConfigError> {
         let issuer =
             Issuer::new(self.issuer.as_str()).map_err(|_| invalid("issuer", &self.issuer))?;
         let mut builder = IssuerConfig::builder(issuer);
@@ -173,6 +287,9 @@ impl IssuerSettings {
             KeySettings::JwksUrl(url) => builder.jwks_url(url),
             KeySettings::OidcDiscovery => builder.oidc_discovery(),
             KeySettings::OauthMetadata => builder.oauth_metadata(),
+            KeySettings::JwksFile(path) => {
+                builder.static_keys(read_jwks_file(&self.issuer, &dir.join(path))?)
+            }
         };
         if let Some(names) = &self.algorithms {
             let algorithms = names
@@ -206,8 +323,42 @@ impl IssuerSettings {
         )
         .map_err(|(field, value)| invalid(field, value))?;
         builder = builder.claim_mapping(mapping);
+        if let Some(service) = &self.minted_by {
+            builder = builder
+                .minted_by(ServiceId::parse(service).map_err(|_| invalid("minted_by", service))?);
+        }
         builder.build()
     }
+}
+
+/// The key set in the JWKS file `path`, every key usable (a static file is the
+/// operator's own: a key left out is a mistake to report, not to skip).
+fn read_jwks_file(issuer: &str, path: &Path) -> Result<KeySet, ConfigError> {
+    let refused = |detail: String| ConfigError::JwksFile {
+        issuer: issuer.to_owned(),
+        path: path.display().to_string(),
+        detail,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|error| refused(format!("cannot read: {error}")))?
+        .len();
+    if size > MAX_JWKS_FILE_BYTES {
+        return Err(refused(format!(
+            "{size} bytes is above the limit of {MAX_JWKS_FILE_BYTES}"
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|error| refused(format!("cannot read: {error}")))?;
+    let load = KeySet::from_jwks_json(&bytes, &KeySetPolicy::default())
+        .map_err(|error| refused(error.to_string()))?;
+    if let Some(dropped) = load.dropped.first() {
+        return Err(refused(format!(
+            "key {} ({}) cannot be used: {}",
+            dropped.index,
+            dropped.kid.as_deref().unwrap_or("no kid"),
+            dropped.reason
+        )));
+    }
+    Ok(load.set)
 }
 
 /// The [`ClaimMapping`] the mapping settings name: a preset, named services, actor
