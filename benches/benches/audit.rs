@@ -1,6 +1,6 @@
 //! The audit event (issue 11 item 4): what auditing one request costs with the examples'
-//! JSON lines through `tracing-appender`'s non-blocking writer (here into `io::sink`, so
-//! the disk is not measured; the writer thread does the writing off the request path).
+//! JSON lines through their non-blocking writer (here into `io::sink`, so the disk is
+//! not measured; the writer thread does the writing off the request path).
 //!
 //! - `audit/event`: one authentication audit event of the reference Principal (a Human
 //!   with an Agent acting, a request id, a trace id, every field of
@@ -10,8 +10,11 @@
 //!   `AuthenticateLayer` (a verified-token cache hit) with the audit target filtered out,
 //!   and with it written; the difference is the audit event as the layer emits it.
 //!
-//! The subscriber is the examples' (`examples::json_lines`: `fmt().json()`, fields
-//! flattened, no span data, an `EnvFilter`), set per benchmark with `with_default`.
+//! The subscriber and writer are the examples' own, as `examples::init_tracing` installs
+//! them: `examples::json_lines` (the hand-written JSON lines format
+//! `examples::json_lines::JsonLines`, an `EnvFilter`) through `examples::log_writer`
+//! (the non-blocking, batching writer), here into `io::sink`; set per benchmark with
+//! `with_default`.
 //! Run with `cargo bench -p benches --bench audit -- --warm-up-time 1 --measurement-time 3`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,24 +30,14 @@ use tower::{Layer, ServiceExt, service_fn};
 use tower_auth::authenticate::{AuthenticateLayer, audit};
 use tower_auth::dev_idp::DevIdp;
 use tower_auth::token_cache::TokenCacheConfig;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-/// The examples' JSON lines subscriber at `filter`, writing to a sink through the
-/// non-blocking writer (not lossy, as in the examples: a full queue waits, never drops).
+/// The examples' subscriber and writer, as `examples::init_tracing` installs them
+/// (`examples::json_lines` through `examples::log_writer`), at `filter`, writing to a sink.
 fn json_lines(filter: &str) -> (impl tracing::Subscriber + Send + Sync, WorkerGuard) {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::sink());
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_env_filter(EnvFilter::new(filter))
-        .with_writer(writer)
-        .finish();
-    (subscriber, guard)
+    let (writer, guard) = examples::log_writer(std::io::sink());
+    (examples::json_lines(EnvFilter::new(filter), writer), guard)
 }
 
 async fn handler(_: Request<String>) -> Result<Response<String>, Infallible> {

@@ -1,0 +1,801 @@
+//! [`JsonLines`]: the examples' log format, one JSON object per `tracing` event and line,
+//! written by hand straight into `tracing-subscriber`'s per-thread line buffer.
+//!
+//! `tracing-subscriber`'s own JSON format goes through `serde_json` and formats the
+//! timestamp into a fresh `String` per event; every request writes an audit event, so
+//! this one writes the bytes directly: no allocation per event or per field (the line
+//! buffer is reused), the timestamp from the system clock's seconds by arithmetic.
+//!
+//! # The line
+//!
+//! ```text
+//! {"timestamp":"2026-11-29T17:09:14.123456Z","level":"INFO","message":"request authenticated","request_id":"r-1",…,"target":"baton::audit"}
+//! ```
+//!
+//! - `timestamp`: RFC 3339, UTC, microseconds (`YYYY-MM-DDTHH:MM:SS.ffffffZ`). A system
+//!   clock before 1970 is written as the epoch, one past 9999 as the last microsecond of
+//!   9999.
+//! - `level`: `TRACE`, `DEBUG`, `INFO`, `WARN` or `ERROR`.
+//! - then the event's fields at the top level, in the order the event names them
+//!   (`message` among them when the event has one);
+//! - `target`: the event's target, last.
+//!
+//! # Values
+//!
+//! | recorded as | written as |
+//! | --- | --- |
+//! | `&str`, `Display` (`%x`), `Debug` (`?x`), an error | a JSON string (an error by its `Display`) |
+//! | `bool` | `true` / `false` |
+//! | `i64`, `u64`, `i128`, `u128` | a JSON number, every digit (a reader that keeps numbers as `f64` loses precision past 2^53, as with any JSON) |
+//! | finite `f64` | a JSON number that reads back as the same `f64` |
+//! | `NaN`, `±inf` | `null` (JSON has no such numbers; as `serde_json` writes them) |
+//! | bytes | a string, `tracing`'s hex form `[0a ff]` |
+//!
+//! Strings are escaped as RFC 8259 requires: `"` and `\` with a backslash, the control
+//! characters U+0000–U+001F as `\n`, `\r`, `\t`, `\b`, `\f` or `\u00XX`; U+2028 and
+//! U+2029 are written `\u2028` and `\u2029` too, so a line is also a valid JavaScript
+//! literal. A field's name is escaped the same way. Rust strings are UTF-8, so no lone
+//! surrogate can reach the output. A value whose `Display`/`Debug` fails part way keeps
+//! what it wrote, followed by [`FORMAT_FAILED`]; the line stays valid JSON.
+//!
+//! # Field names that would clash
+//!
+//! Each key of a line is unique, so every JSON reader sees the same object:
+//!
+//! - a field named like a key this format writes itself (`timestamp`, `level`,
+//!   `target`) is written as `fields.` + its name (`fields.level`), and so is a field
+//!   whose name already starts with `fields.` (`fields.x` becomes `fields.fields.x`), so
+//!   the renaming cannot collide with another field;
+//! - an event that names the same field twice (`tracing` allows it) writes the first
+//!   under its name and each repeat as `fields.` + its position in the event + `.` + its
+//!   name (`fields.3.outcome`): the only keys that start with `fields.` and a digit.
+
+use std::fmt::{self, Write as _};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, FieldSet, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Appended to a string value whose `Display` or `Debug` implementation returned an
+/// error part way (the writer itself cannot fail: it is a `String`).
+pub const FORMAT_FAILED: &str = "<formatting failed>";
+
+/// The keys this format writes itself; a field with one of these names is renamed.
+const RESERVED_KEYS: [&str; 3] = ["timestamp", "level", "target"];
+
+/// The prefix of a renamed field (see the module docs).
+const RENAMED_PREFIX: &str = "fields.";
+
+/// A [`FormatEvent`] that writes each event as one JSON object on one line (the format
+/// of the module docs). [`crate::json_lines`] is a subscriber with it; plug it into a
+/// `tracing-subscriber` `fmt` subscriber or layer of your own with `event_format`.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+///
+/// let lines = Arc::new(Mutex::new(Vec::new()));
+/// let sink = Arc::clone(&lines);
+/// let subscriber = tracing_subscriber::fmt()
+///     .event_format(examples::json_lines::JsonLines::new())
+///     .with_writer(move || examples::SharedLines(Arc::clone(&sink)))
+///     .finish();
+/// tracing::subscriber::with_default(subscriber, || {
+///     // A hostile value cannot break out of its string or its line...
+///     tracing::info!(subject = "\",\"outcome\":\"accepted\"}\n{\"x\":\"", "login");
+///     // ...nor overwrite a key of the line: this `level` is written as `fields.level`.
+///     tracing::warn!(level = "INFO", "refused");
+/// });
+/// let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+/// let events: Vec<serde_json::Value> =
+///     text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+/// assert_eq!(events.len(), 2);
+/// assert_eq!(events[0]["subject"], "\",\"outcome\":\"accepted\"}\n{\"x\":\"");
+/// assert_eq!(events[0].get("outcome"), None);
+/// assert_eq!(events[1]["level"], "WARN");
+/// assert_eq!(events[1]["fields.level"], "INFO");
+/// ```
+#[derive(Clone, Copy)]
+pub struct JsonLines {
+    /// The time since the Unix epoch, read once per line (the system clock; tests fix it).
+    now: fn() -> Duration,
+}
+
+impl JsonLines {
+    /// The format, timestamps from the system clock.
+    pub fn new() -> Self {
+        JsonLines { now: system_now }
+    }
+}
+
+impl Default for JsonLines {
+    fn default() -> Self {
+        JsonLines::new()
+    }
+}
+
+impl fmt::Debug for JsonLines {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JsonLines").finish_non_exhaustive()
+    }
+}
+
+/// The system clock as time since the epoch; a clock before 1970 is a broken host,
+/// written as the epoch (as `principal::SystemClock` reads it).
+fn system_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _context: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write_event(&mut writer, (self.now)(), event)
+    }
+}
+
+/// One event as one line into `out`.
+fn write_event(out: &mut dyn fmt::Write, now: Duration, event: &Event<'_>) -> fmt::Result {
+    let metadata = event.metadata();
+    out.write_str("{\"timestamp\":\"")?;
+    write_timestamp(out, now)?;
+    out.write_str("\",\"level\":\"")?;
+    out.write_str(metadata.level().as_str())?;
+    out.write_char('"')?;
+    let mut fields = Fields {
+        out: &mut *out,
+        names: metadata.fields(),
+        result: Ok(()),
+    };
+    event.record(&mut fields);
+    fields.result?;
+    out.write_str(",\"target\":")?;
+    write_string(out, metadata.target())?;
+    out.write_str("}\n")
+}
+
+/// Writes each field as `,"name":value` (the visitor `Event::record` calls).
+struct Fields<'o> {
+    out: &'o mut dyn fmt::Write,
+    /// The event's field names, to find a name the event repeats.
+    names: &'o FieldSet,
+    /// The first error of the writer (none with a `String`); later fields are skipped.
+    result: fmt::Result,
+}
+
+impl Fields<'_> {
+    /// Writes `,"key":` and then the value with `value`, unless an earlier write failed.
+    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) {
+        if self.result.is_ok() {
+            self.result = write_key(self.out, self.names, field).and_then(|()| value(self.out));
+        }
+    }
+}
+
+impl Visit for Fields<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.entry(field, |out| {
+            if value.is_finite() {
+                // Debug is the shortest form that reads back as the same f64, and always
+                // a JSON number: `1.0`, `-0.0`, `1e300`, `1.5e-7`.
+                write!(out, "{value:?}")
+            } else {
+                out.write_str("null")
+            }
+        });
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.entry(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.entry(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        self.entry(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        self.entry(field, |out| write!(out, "{value}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.entry(field, |out| {
+            out.write_str(if value { "true" } else { "false" })
+        });
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.entry(field, |out| write_string(out, value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.entry(field, |out| {
+            out.write_char('"')?;
+            // Streamed through the escaper: no intermediate String. A failing Debug or
+            // Display is the value's fault, not the line's: keep what it wrote, mark it.
+            if write!(Escaped(&mut *out), "{value:?}").is_err() {
+                out.write_str(FORMAT_FAILED)?;
+            }
+            out.write_char('"')
+        });
+    }
+}
+
+/// `,"key":` for `field`, renamed as the module docs say when its name would clash.
+fn write_key(out: &mut dyn fmt::Write, names: &FieldSet, field: &Field) -> fmt::Result {
+    let name = field.name();
+    out.write_str(",\"")?;
+    if repeats_an_earlier_field(names, field) {
+        // A repeat: `fields.<index>.<name>`, the only keys with a digit after the prefix.
+        write!(out, "{RENAMED_PREFIX}{}.", field.index())?;
+    } else if RESERVED_KEYS.contains(&name) || name.starts_with(RENAMED_PREFIX) {
+        out.write_str(RENAMED_PREFIX)?;
+    }
+    write_escaped(out, name)?;
+    out.write_str("\":")
+}
+
+/// Whether the event names `field`'s name before `field` too.
+fn repeats_an_earlier_field(names: &FieldSet, field: &Field) -> bool {
+    let name = field.name();
+    names
+        .iter()
+        .take(field.index())
+        .any(|earlier| earlier.name() == name)
+}
+
+/// `value` as a JSON string, quotes included.
+fn write_string(out: &mut dyn fmt::Write, value: &str) -> fmt::Result {
+    out.write_char('"')?;
+    write_escaped(out, value)?;
+    out.write_char('"')
+}
+
+/// A `fmt::Write` that escapes what is written through it for the inside of a JSON
+/// string, so `Display` and `Debug` output streams into the line without a copy.
+struct Escaped<'o>(&'o mut dyn fmt::Write);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        write_escaped(self.0, text)
+    }
+}
+
+/// Which bytes [`write_escaped`] must look at: the ASCII control characters, `"`, `\`,
+/// and 0xE2, the first byte of U+2028 and U+2029 (and of other characters, passed on).
+const NEEDS_LOOK: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0xE2] = true;
+    table
+};
+
+/// `text` escaped for the inside of a JSON string (RFC 8259 section 7, plus U+2028 and
+/// U+2029): runs of plain characters are written as they are, in one piece each.
+fn write_escaped(out: &mut dyn fmt::Write, text: &str) -> fmt::Result {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    let mut plain_from = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if !NEEDS_LOOK[usize::from(byte)] {
+            at += 1;
+            continue;
+        }
+        let mut control = [b'\\', b'u', b'0', b'0', 0, 0];
+        let (escape, length): (&str, usize) = match byte {
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
+            b'\n' => ("\\n", 1),
+            b'\r' => ("\\r", 1),
+            b'\t' => ("\\t", 1),
+            0x08 => ("\\b", 1),
+            0x0C => ("\\f", 1),
+            0xE2 => match (bytes.get(at + 1), bytes.get(at + 2)) {
+                (Some(0x80), Some(0xA8)) => ("\\u2028", 3),
+                (Some(0x80), Some(0xA9)) => ("\\u2029", 3),
+                // Another character starting with 0xE2 (U+2000..U+2FFF): as it is.
+                _ => {
+                    at += 1;
+                    continue;
+                }
+            },
+            _ => {
+                control[4] = HEX[usize::from(byte >> 4)];
+                control[5] = HEX[usize::from(byte & 0x0F)];
+                (std::str::from_utf8(&control).map_err(|_| fmt::Error)?, 1)
+            }
+        };
+        // `at` is at an ASCII byte or a UTF-8 lead byte: a character boundary.
+        out.write_str(text.get(plain_from..at).ok_or(fmt::Error)?)?;
+        out.write_str(escape)?;
+        at += length;
+        plain_from = at;
+    }
+    out.write_str(text.get(plain_from..).ok_or(fmt::Error)?)
+}
+
+/// The last instant RFC 3339's four-digit years can name: 9999-12-31T23:59:59.999999Z.
+const LAST_WRITABLE: Duration = Duration::new(253_402_300_799, 999_999_000);
+
+/// `since_epoch` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), by arithmetic on the seconds:
+/// no calendar library, no allocation. Past year 9999 it writes the last instant of 9999.
+fn write_timestamp(out: &mut dyn fmt::Write, since_epoch: Duration) -> fmt::Result {
+    let since_epoch = since_epoch.min(LAST_WRITABLE);
+    let seconds = since_epoch.as_secs();
+    let (year, month, day) = civil_from_days(seconds / 86_400);
+    let second_of_day = seconds % 86_400;
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    put_digits(&mut text[0..4], year);
+    put_digits(&mut text[5..7], month);
+    put_digits(&mut text[8..10], day);
+    put_digits(&mut text[11..13], second_of_day / 3600);
+    put_digits(&mut text[14..16], second_of_day / 60 % 60);
+    put_digits(&mut text[17..19], second_of_day % 60);
+    put_digits(&mut text[20..26], u64::from(since_epoch.subsec_micros()));
+    out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+}
+
+/// Writes the last `digits.len()` decimal digits of `value` into `digits`.
+fn put_digits(digits: &mut [u8], mut value: u64) {
+    for digit in digits.iter_mut().rev() {
+        // `value % 10` is below 10: the cast cannot truncate.
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// The proleptic Gregorian (year, month, day) of the day `days` after 1970-01-01
+/// (Howard Hinnant's `civil_from_days`, for days on or after the epoch).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Shift the epoch to 0000-03-01, so leap days end each 400-year era.
+    let shifted = days + 719_468;
+    let era = shifted / 146_097;
+    let day_of_era = shifted % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = era * 400 + year_of_era + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// 2025-11-29T17:09:14.123456Z (and 789 ns, which the line drops).
+    fn fixed_now() -> Duration {
+        Duration::new(1_764_436_154, 123_456_789)
+    }
+
+    const FIXED_TIMESTAMP: &str = "2025-11-29T17:09:14.123456Z";
+
+    /// The lines `emit` logs through [`JsonLines`] at the fixed time, at every level.
+    fn lines_of(emit: impl FnOnce()) -> String {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLines { now: fixed_now })
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || crate::SharedLines(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let bytes = lines.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// A line's keys in order, duplicates kept (a `serde_json::Value` would keep one).
+    fn keys_of(line: &str) -> Vec<String> {
+        struct Keys(Vec<String>);
+        impl<'de> serde::Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Visitor;
+                impl<'de> serde::de::Visitor<'de> for Visitor {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a JSON object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Keys, A::Error> {
+                        let mut keys = Vec::new();
+                        while let Some((key, _)) = map.next_entry::<String, Value>()? {
+                            keys.push(key);
+                        }
+                        Ok(Keys(keys))
+                    }
+                }
+                deserializer.deserialize_map(Visitor)
+            }
+        }
+        serde_json::from_str::<Keys>(line).unwrap().0
+    }
+
+    /// The one line of `text`, checked to be a JSON object with unique keys, timestamp
+    /// first, level second and target last, parsed.
+    fn only_event(text: &str) -> Value {
+        assert!(text.ends_with('\n'), "{text:?}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "one event, one line: {text:?}");
+        let keys = keys_of(lines[0]);
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "duplicate keys in {}", lines[0]);
+        assert_eq!(keys[0], "timestamp", "{keys:?}");
+        assert_eq!(keys[1], "level", "{keys:?}");
+        assert_eq!(keys.last().map(String::as_str), Some("target"), "{keys:?}");
+        serde_json::from_str(lines[0]).unwrap()
+    }
+
+    fn escaped(text: &str) -> String {
+        let mut out = String::new();
+        write_escaped(&mut out, text).unwrap();
+        out
+    }
+
+    #[test]
+    fn every_value_type_is_written_as_its_json_type() {
+        let error = std::io::Error::other("disk \"full\"");
+        let text = lines_of(|| {
+            tracing::info!(
+                target: "baton::test",
+                text = "plain",
+                yes = true,
+                no = false,
+                negative = -42_i64,
+                unsigned = u64::MAX,
+                big = u128::MAX,
+                small = i128::MIN,
+                tenth = 0.1_f64,
+                huge = 1e300_f64,
+                tiny = 1.5e-7_f64,
+                minus_zero = -0.0_f64,
+                not_a_number = f64::NAN,
+                infinite = f64::INFINITY,
+                minus_infinite = f64::NEG_INFINITY,
+                shown = %"display \"me\"",
+                debugged = ?vec!["a", "b"],
+                error = &error as &(dyn std::error::Error + 'static),
+                bytes = &b"\x0a\xff"[..],
+                "the {} message",
+                "formatted"
+            );
+        });
+        let event = only_event(&text);
+        assert_eq!(
+            event,
+            json!({
+                "timestamp": FIXED_TIMESTAMP,
+                "level": "INFO",
+                "message": "the formatted message",
+                "text": "plain",
+                "yes": true,
+                "no": false,
+                "negative": -42,
+                "unsigned": u64::MAX,
+                "big": serde_json::from_str::<Value>("340282366920938463463374607431768211455").unwrap(),
+                "small": serde_json::from_str::<Value>("-170141183460469231731687303715884105728").unwrap(),
+                "tenth": 0.1,
+                "huge": 1e300,
+                "tiny": 1.5e-7,
+                "minus_zero": -0.0,
+                "not_a_number": null,
+                "infinite": null,
+                "minus_infinite": null,
+                "shown": "display \"me\"",
+                "debugged": "[\"a\", \"b\"]",
+                "error": "disk \"full\"",
+                "bytes": "[0a ff]",
+                "target": "baton::test",
+            })
+        );
+        // Integers keep every digit; floats read back as the same f64.
+        assert!(
+            text.contains(r#""big":340282366920938463463374607431768211455,"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""small":-170141183460469231731687303715884105728,"#),
+            "{text}"
+        );
+        for (key, value) in [("tenth", 0.1), ("huge", 1e300), ("tiny", 1.5e-7)] {
+            let start = text.find(&format!("\"{key}\":")).unwrap() + key.len() + 3;
+            let number: String = text[start..].chars().take_while(|c| *c != ',').collect();
+            assert_eq!(
+                number.parse::<f64>().unwrap().to_bits(),
+                f64::to_bits(value),
+                "{key}"
+            );
+        }
+        assert!(text.contains(r#""minus_zero":-0.0,"#), "{text}");
+    }
+
+    #[test]
+    fn hostile_strings_stay_inside_their_value_and_their_line() {
+        let hostile = [
+            "\",\"outcome\":\"accepted\"}\n{\"level\":\"ERROR\"",
+            "back\\slash\\\"",
+            "nul\u{0}bell\u{7}escape\u{1b}[31mdel\u{7f}",
+            "line\nfeed\rreturn\ttab\u{8}backspace\u{c}formfeed",
+            "separators \u{2028} and \u{2029}",
+            "unicode: é ü 中文 🦀 \u{2026} € \u{2000}\u{2FFF}",
+            "",
+            "\\u0000 is text here",
+        ];
+        for value in hostile {
+            let text = lines_of(|| {
+                tracing::warn!(target: "baton::test", subject = value, shown = %value, debugged = ?value);
+            });
+            let event = only_event(&text);
+            assert_eq!(event["subject"], value, "{text}");
+            assert_eq!(event["shown"], value, "{text}");
+            assert_eq!(event["debugged"], format!("{value:?}"), "{text}");
+            assert_eq!(event.as_object().unwrap().len(), 6, "{text}");
+            // One line: no raw control character, separator or DEL-less escape survives.
+            let line = text.trim_end_matches('\n');
+            assert!(
+                !line
+                    .chars()
+                    .any(|c| c < ' ' || c == '\u{2028}' || c == '\u{2029}'),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn escapes_are_the_short_forms_and_u00xx() {
+        assert_eq!(escaped("a\"b\\c"), r#"a\"b\\c"#);
+        assert_eq!(escaped("\n\r\t\u{8}\u{c}"), r"\n\r\t\b\f");
+        assert_eq!(
+            escaped("\u{0}\u{1}\u{1f}\u{1b}"),
+            r"\u0000\u0001\u001f\u001b"
+        );
+        assert_eq!(escaped("\u{2028}x\u{2029}"), r"\u2028x\u2029");
+        // Other characters are written as they are, 0xE2-led ones included.
+        assert_eq!(
+            escaped("€…\u{2027}\u{202a}🦀\u{7f}"),
+            "€…\u{2027}\u{202a}🦀\u{7f}"
+        );
+        for byte in 0u8..0x20 {
+            let text = char::from(byte).to_string();
+            let mut json = String::from("\"");
+            json.push_str(&escaped(&text));
+            json.push('"');
+            assert_eq!(
+                serde_json::from_str::<String>(&json).unwrap(),
+                text,
+                "{byte:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_field_named_like_a_key_of_the_line_is_renamed_and_cannot_collide() {
+        let text = lines_of(|| {
+            tracing::error!(
+                target: "baton::test",
+                level = "INFO",
+                timestamp = 0_u64,
+                "target" = "elsewhere",
+                fields.level = "dotted",
+                "fields.fields.level" = "deeper",
+                message_level = "kept",
+                "odd \"name\"\n" = 1_i64,
+                "renamed"
+            );
+        });
+        let event = only_event(&text);
+        assert_eq!(
+            event,
+            json!({
+                "timestamp": FIXED_TIMESTAMP,
+                "level": "ERROR",
+                "message": "renamed",
+                "fields.level": "INFO",
+                "fields.timestamp": 0,
+                "fields.target": "elsewhere",
+                "fields.fields.level": "dotted",
+                "fields.fields.fields.level": "deeper",
+                "message_level": "kept",
+                "odd \"name\"\n": 1,
+                "target": "baton::test",
+            })
+        );
+    }
+
+    #[test]
+    fn a_field_the_event_names_twice_keeps_both_values_under_distinct_keys() {
+        let text = lines_of(|| {
+            tracing::info!(target: "baton::test", outcome = "accepted", outcome = "rejected", "twice");
+        });
+        let event = only_event(&text);
+        // The repeat's position in the event (message, outcome, outcome) makes its key.
+        let repeat = "fields.2.outcome";
+        assert_eq!(
+            event,
+            json!({
+                "timestamp": FIXED_TIMESTAMP,
+                "level": "INFO",
+                "message": "twice",
+                "outcome": "accepted",
+                repeat: "rejected",
+                "target": "baton::test",
+            })
+        );
+    }
+
+    #[test]
+    fn a_message_alone_and_every_level() {
+        let text = lines_of(|| {
+            tracing::trace!(target: "t", "a");
+            tracing::debug!(target: "t", "b");
+            tracing::info!(target: "t", "c");
+            tracing::warn!(target: "t", "d");
+            tracing::error!(target: "a \"quoted\" target", "e\n");
+        });
+        let events: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(text.lines().count(), 5, "{text}");
+        let levels: Vec<&str> = events
+            .iter()
+            .map(|e| e["level"].as_str().unwrap())
+            .collect();
+        assert_eq!(levels, ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]);
+        assert_eq!(
+            events[4],
+            json!({"timestamp": FIXED_TIMESTAMP, "level": "ERROR", "message": "e\n", "target": "a \"quoted\" target"})
+        );
+        assert_eq!(
+            text.lines().next().unwrap(),
+            format!(
+                r#"{{"timestamp":"{FIXED_TIMESTAMP}","level":"TRACE","message":"a","target":"t"}}"#
+            )
+        );
+    }
+
+    /// A value whose `Display` fails part way (a broken impl: the writer cannot fail).
+    struct Failing;
+
+    impl fmt::Display for Failing {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("half \"written\"")?;
+            Err(fmt::Error)
+        }
+    }
+
+    #[test]
+    fn a_value_that_fails_to_format_is_marked_and_the_line_stays_json() {
+        let text = lines_of(|| {
+            tracing::info!(target: "t", broken = %Failing, after = "still here", "m");
+        });
+        let event = only_event(&text);
+        assert_eq!(event["broken"], format!("half \"written\"{FORMAT_FAILED}"));
+        assert_eq!(event["after"], "still here");
+    }
+
+    /// A writer that fails every write.
+    struct Broken;
+
+    impl std::io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("broken pipe"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::Error::other("broken pipe"))
+        }
+    }
+
+    #[test]
+    fn a_failing_writer_loses_the_line_without_a_panic() {
+        let subscriber = crate::json_lines(tracing_subscriber::EnvFilter::new("info"), || Broken);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "baton::audit", outcome = "accepted", "request authenticated");
+        });
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        let at = |seconds: u64, nanos: u32| {
+            let mut out = String::new();
+            write_timestamp(&mut out, Duration::new(seconds, nanos)).unwrap();
+            out
+        };
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(at(951_782_400, 999), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(at(68_169_599, 999_999_999), "1972-02-28T23:59:59.999999Z");
+        assert_eq!(at(1_764_436_154, 123_456_789), FIXED_TIMESTAMP);
+        // 2100 is not a leap year.
+        assert_eq!(at(4_107_542_399, 0), "2100-02-28T23:59:59.000000Z");
+        assert_eq!(at(4_107_542_400, 1_000), "2100-03-01T00:00:00.000001Z");
+        assert_eq!(at(253_402_300_799, 0), "9999-12-31T23:59:59.000000Z");
+        // Past 9999: the last instant RFC 3339 can write.
+        assert_eq!(at(u64::MAX, 0), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(at(253_402_300_800, 0), "9999-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn civil_from_days_agrees_with_counting_days_month_by_month() {
+        let is_leap = |year: u64| year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let mut days = 0;
+        for year in 1970..=9999 {
+            for month in 1..=12 {
+                let length = match month {
+                    2 if is_leap(year) => 29,
+                    2 => 28,
+                    4 | 6 | 9 | 11 => 30,
+                    _ => 31,
+                };
+                assert_eq!(civil_from_days(days), (year, month, 1));
+                assert_eq!(civil_from_days(days + length - 1), (year, month, length));
+                days += length;
+            }
+        }
+    }
+
+    #[test]
+    fn the_system_clock_writes_now() {
+        let before = system_now();
+        let text = lines_of_system_clock();
+        let after = system_now();
+        let event = only_event(&text);
+        let mut low = String::new();
+        let mut high = String::new();
+        write_timestamp(&mut low, before).unwrap();
+        write_timestamp(&mut high, after).unwrap();
+        let written = event["timestamp"].as_str().unwrap();
+        // Same width and format: string order is time order.
+        assert!(
+            low.as_str() <= written && written <= high.as_str(),
+            "{low} {written} {high}"
+        );
+    }
+
+    fn lines_of_system_clock() -> String {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let subscriber = crate::json_lines(tracing_subscriber::EnvFilter::new("info"), move || {
+            crate::SharedLines(Arc::clone(&sink))
+        });
+        tracing::subscriber::with_default(subscriber, || tracing::info!(target: "t", "now"));
+        let bytes = lines.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+}
