@@ -6,6 +6,9 @@
 //!   with an Agent acting, a request id, a trace id, every field of
 //!   `tower_auth::authenticate::audit`), formatted as JSON and queued. Target: median at
 //!   most 2 us.
+//! - `audit/event_fmt_json`: the same event through `tracing-subscriber`'s own
+//!   `fmt().json()` format (the examples' format before `JsonLines`) and the same writer:
+//!   the reference for the formatter's share.
 //! - `audit/layer_event_off` vs `audit/layer_event_on`: one request through
 //!   `AuthenticateLayer` (a verified-token cache hit) with the audit target filtered out,
 //!   and with it written; the difference is the audit event as the layer emits it.
@@ -38,6 +41,22 @@ use tracing_subscriber::EnvFilter;
 fn json_lines(filter: &str) -> (impl tracing::Subscriber + Send + Sync, WorkerGuard) {
     let (writer, guard) = examples::log_writer(std::io::sink());
     (examples::json_lines(EnvFilter::new(filter), writer), guard)
+}
+
+/// The reference: `tracing-subscriber`'s own JSON format (`fmt().json()`, fields
+/// flattened, no span data), the examples' format before `JsonLines`, through the same
+/// writer.
+fn fmt_json(filter: &str) -> (impl tracing::Subscriber + Send + Sync, WorkerGuard) {
+    let (writer, guard) = examples::log_writer(std::io::sink());
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(writer)
+        .finish();
+    (subscriber, guard)
 }
 
 async fn handler(_: Request<String>) -> Result<Response<String>, Infallible> {
@@ -89,6 +108,14 @@ fn audit_bench(c: &mut Criterion) {
         let (subscriber, _guard) = json_lines("baton::audit=info");
         tracing::subscriber::with_default(subscriber, || {
             group.bench_function("event", |b| {
+                b.iter(|| audit::expired_during_call(black_box(&verified), Some(&context)))
+            });
+        });
+    }
+    {
+        let (subscriber, _guard) = fmt_json("baton::audit=info");
+        tracing::subscriber::with_default(subscriber, || {
+            group.bench_function("event_fmt_json", |b| {
                 b.iter(|| audit::expired_during_call(black_box(&verified), Some(&context)))
             });
         });

@@ -59,7 +59,8 @@ fn verifier(idp: &DevIdp) -> JwtVerifier {
         .unwrap()
 }
 
-/// Alice's token with an agent acting for her, and the two ids.
+/// Alice's token with an agent acting for her, and the ids the verifier gives her and
+/// the agent.
 fn delegated_token(idp: &DevIdp) -> (String, HumanId, AgentId) {
     let issuer = Issuer::new(idp.issuer()).unwrap();
     let human = HumanId::derive(&issuer, "alice");
@@ -73,7 +74,10 @@ fn delegated_token(idp: &DevIdp) -> (String, HumanId, AgentId) {
         .build()
         .unwrap();
     let claims = serde_json::to_value(principal.to_claims()).unwrap();
-    (idp.issue(claims, Algorithm::ES256).unwrap(), human, agent)
+    // An external token's `act.sub` is the agent's subject at that issuer: the verifier
+    // derives the agent's Baton id from it (ClaimMapping's generic preset).
+    let acting = AgentId::derive(&Issuer::new(idp.issuer()).unwrap(), &agent.to_string());
+    (idp.issue(claims, Algorithm::ES256).unwrap(), human, acting)
 }
 
 async fn handler(_: Request<String>) -> Result<Response<String>, Infallible> {
