@@ -1,10 +1,12 @@
 //! [`JsonLines`]: the examples' log format, one JSON object per `tracing` event and line,
-//! written by hand straight into `tracing-subscriber`'s per-thread line buffer.
+//! written by hand into a per-thread line buffer that is reused from line to line.
 //!
-//! `tracing-subscriber`'s own JSON format goes through `serde_json` and formats the
-//! timestamp into a fresh `String` per event; every request writes an audit event, so
-//! this one writes the bytes directly: no allocation per event or per field (the line
-//! buffer is reused), the timestamp from the system clock's seconds by arithmetic.
+//! `tracing-subscriber`'s own JSON format (`fmt().json()`) goes through `serde_json`,
+//! formats the timestamp into a fresh `String` per event and writes through two layers of
+//! `dyn fmt::Write`; every request writes an audit event, so this layer writes the bytes
+//! itself: no allocation per event or per field, the timestamp from the system clock by
+//! arithmetic, strings escaped eight bytes at a time, the field names' clash checks done
+//! once per callsite. `benches/benches/audit.rs` measures both.
 //!
 //! # The line
 //!
@@ -50,17 +52,18 @@
 //!   under its name and each repeat as `fields.` + its position in the event + `.` + its
 //!   name (`fields.3.outcome`): the only keys that start with `fields.` and a digit.
 
+use std::cell::{Cell, RefCell};
 use std::fmt::{self, Write as _};
+use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tracing::field::{Field, FieldSet, Visit};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Metadata, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer};
 
 /// Appended to a string value whose `Display` or `Debug` implementation returned an
-/// error part way (the writer itself cannot fail: it is a `String`).
+/// error part way (the line buffer itself cannot fail: it is a `String`).
 pub const FORMAT_FAILED: &str = "<formatting failed>";
 
 /// The keys this format writes itself; a field with one of these names is renamed.
@@ -69,19 +72,29 @@ const RESERVED_KEYS: [&str; 3] = ["timestamp", "level", "target"];
 /// The prefix of a renamed field (see the module docs).
 const RENAMED_PREFIX: &str = "fields.";
 
-/// A [`FormatEvent`] that writes each event as one JSON object on one line (the format
-/// of the module docs). [`crate::json_lines`] is a subscriber with it; plug it into a
-/// `tracing-subscriber` `fmt` subscriber or layer of your own with `event_format`.
+/// A line buffer that grew past this (an outsized event) is given back after its line.
+const KEPT_LINE_CAPACITY: usize = 64 * 1024;
+
+/// A [`Layer`] that writes each event as one JSON object on one line (the format of the
+/// module docs) to `make_writer`, one write per line. [`crate::json_lines`] is a
+/// subscriber with it; put it on a `tracing_subscriber::registry()` of your own, beside
+/// other layers, with `with`.
+///
+/// A line is formatted into a buffer of the thread's, reused from line to line, and
+/// handed to the writer in one `write_all`. A write that fails loses that line and
+/// nothing else: no panic, no message to stderr (the examples' writer fails only after
+/// its guard is dropped, at exit).
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
 ///
+/// use tracing_subscriber::layer::SubscriberExt;
+///
 /// let lines = Arc::new(Mutex::new(Vec::new()));
 /// let sink = Arc::clone(&lines);
-/// let subscriber = tracing_subscriber::fmt()
-///     .event_format(examples::json_lines::JsonLines::new())
-///     .with_writer(move || examples::SharedLines(Arc::clone(&sink)))
-///     .finish();
+/// let subscriber = tracing_subscriber::registry().with(examples::json_lines::JsonLines::new(
+///     move || examples::SharedLines(Arc::clone(&sink)),
+/// ));
 /// tracing::subscriber::with_default(subscriber, || {
 ///     // A hostile value cannot break out of its string or its line...
 ///     tracing::info!(subject = "\",\"outcome\":\"accepted\"}\n{\"x\":\"", "login");
@@ -97,26 +110,26 @@ const RENAMED_PREFIX: &str = "fields.";
 /// assert_eq!(events[1]["level"], "WARN");
 /// assert_eq!(events[1]["fields.level"], "INFO");
 /// ```
-#[derive(Clone, Copy)]
-pub struct JsonLines {
+pub struct JsonLines<W> {
+    make_writer: W,
     /// The time since the Unix epoch, read once per line (the system clock; tests fix it).
     now: fn() -> Duration,
 }
 
-impl JsonLines {
-    /// The format, timestamps from the system clock.
-    pub fn new() -> Self {
-        JsonLines { now: system_now }
+impl<W> JsonLines<W>
+where
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    /// The format, writing to `make_writer`, timestamps from the system clock.
+    pub fn new(make_writer: W) -> Self {
+        JsonLines {
+            make_writer,
+            now: system_now,
+        }
     }
 }
 
-impl Default for JsonLines {
-    fn default() -> Self {
-        JsonLines::new()
-    }
-}
-
-impl fmt::Debug for JsonLines {
+impl<W> fmt::Debug for JsonLines<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JsonLines").finish_non_exhaustive()
     }
@@ -130,148 +143,208 @@ fn system_now() -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
-impl<S, N> FormatEvent<S, N> for JsonLines
+impl<S, W> Layer<S> for JsonLines<W>
 where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
+    S: Subscriber,
+    W: for<'w> MakeWriter<'w> + 'static,
 {
-    fn format_event(
-        &self,
-        _context: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        write_event(&mut writer, (self.now)(), event)
+    fn on_event(&self, event: &Event<'_>, _context: Context<'_, S>) {
+        thread_local! {
+            static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        let write_line = |line: &mut String| {
+            line.clear();
+            write_event(line, (self.now)(), event);
+            // Lost if the writer fails: there is nowhere better to say so.
+            let _ = self
+                .make_writer
+                .make_writer_for(event.metadata())
+                .write_all(line.as_bytes());
+            if line.capacity() > KEPT_LINE_CAPACITY {
+                *line = String::new();
+            }
+        };
+        // The thread's buffer, unless it is in use (an event logged by a value's Display
+        // while its own line is written) or gone (the thread is exiting): then a new one.
+        let reused = LINE.try_with(|line| match line.try_borrow_mut() {
+            Ok(mut line) => {
+                write_line(&mut line);
+                true
+            }
+            Err(_) => false,
+        });
+        if reused != Ok(true) {
+            write_line(&mut String::new());
+        }
     }
 }
 
-/// One event as one line into `out`.
-fn write_event(out: &mut dyn fmt::Write, now: Duration, event: &Event<'_>) -> fmt::Result {
+/// One event as one line, newline included, appended to `out`.
+fn write_event(out: &mut String, now: Duration, event: &Event<'_>) {
     let metadata = event.metadata();
-    out.write_str("{\"timestamp\":\"")?;
-    write_timestamp(out, now)?;
-    out.write_str("\",\"level\":\"")?;
-    out.write_str(metadata.level().as_str())?;
-    out.write_char('"')?;
+    out.push_str("{\"timestamp\":\"");
+    write_timestamp(out, now);
+    out.push_str("\",\"level\":\"");
+    out.push_str(metadata.level().as_str());
+    out.push('"');
     let mut fields = Fields {
         out: &mut *out,
-        names: metadata.fields(),
-        result: Ok(()),
+        renamed: renamed_fields(metadata),
     };
     event.record(&mut fields);
-    fields.result?;
-    out.write_str(",\"target\":")?;
-    write_string(out, metadata.target())?;
-    out.write_str("}\n")
+    out.push_str(",\"target\":");
+    write_string(out, metadata.target());
+    out.push_str("}\n");
 }
 
 /// Writes each field as `,"name":value` (the visitor `Event::record` calls).
 struct Fields<'o> {
-    out: &'o mut dyn fmt::Write,
-    /// The event's field names, to find a name the event repeats.
-    names: &'o FieldSet,
-    /// The first error of the writer (none with a `String`); later fields are skipped.
-    result: fmt::Result,
+    out: &'o mut String,
+    /// Which fields are renamed (see [`Renamed`]).
+    renamed: Renamed,
 }
 
 impl Fields<'_> {
-    /// Writes `,"key":` and then the value with `value`, unless an earlier write failed.
-    fn entry(&mut self, field: &Field, value: impl FnOnce(&mut dyn fmt::Write) -> fmt::Result) {
-        if self.result.is_ok() {
-            self.result = write_key(self.out, self.names, field).and_then(|()| value(self.out));
+    /// Writes `,"key":`, renamed as the module docs say when the name would clash.
+    fn key(&mut self, field: &Field) {
+        let index = field.index();
+        self.out.push_str(",\"");
+        if self.renamed.is_repeat(index) {
+            // `fields.<index>.<name>`: the only keys with a digit after the prefix.
+            let _ = write!(self.out, "{RENAMED_PREFIX}{index}.");
+        } else if self.renamed.is_prefixed(index) {
+            self.out.push_str(RENAMED_PREFIX);
         }
+        write_escaped(self.out, field.name());
+        self.out.push_str("\":");
     }
 }
 
 impl Visit for Fields<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.entry(field, |out| {
-            if value.is_finite() {
-                // Debug is the shortest form that reads back as the same f64, and always
-                // a JSON number: `1.0`, `-0.0`, `1e300`, `1.5e-7`.
-                write!(out, "{value:?}")
-            } else {
-                out.write_str("null")
-            }
-        });
+        self.key(field);
+        if value.is_finite() {
+            // Debug is the shortest form that reads back as the same f64, and always a
+            // JSON number: `1.0`, `-0.0`, `1e300`, `1.5e-7`.
+            let _ = write!(self.out, "{value:?}");
+        } else {
+            self.out.push_str("null");
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.entry(field, |out| write!(out, "{value}"));
+        self.key(field);
+        let _ = write!(self.out, "{value}");
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.entry(field, |out| write!(out, "{value}"));
+        self.key(field);
+        let _ = write!(self.out, "{value}");
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.entry(field, |out| write!(out, "{value}"));
+        self.key(field);
+        let _ = write!(self.out, "{value}");
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.entry(field, |out| write!(out, "{value}"));
+        self.key(field);
+        let _ = write!(self.out, "{value}");
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.entry(field, |out| {
-            out.write_str(if value { "true" } else { "false" })
-        });
+        self.key(field);
+        self.out.push_str(if value { "true" } else { "false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.entry(field, |out| write_string(out, value));
+        self.key(field);
+        write_string(self.out, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.entry(field, |out| {
-            out.write_char('"')?;
-            // Streamed through the escaper: no intermediate String. A failing Debug or
-            // Display is the value's fault, not the line's: keep what it wrote, mark it.
-            if write!(Escaped(&mut *out), "{value:?}").is_err() {
-                out.write_str(FORMAT_FAILED)?;
+        self.key(field);
+        self.out.push('"');
+        // Streamed through the escaper: no intermediate String. A failing Debug or
+        // Display is the value's fault, not the line's: keep what it wrote, mark it.
+        if write!(Escaped(self.out), "{value:?}").is_err() {
+            self.out.push_str(FORMAT_FAILED);
+        }
+        self.out.push('"');
+    }
+}
+
+/// Which fields of a callsite are written under another key: bit `i` of `repeats` when
+/// field `i`'s name is an earlier field's too, of `prefixed` when it is a reserved key
+/// or starts with [`RENAMED_PREFIX`]. (`tracing` allows 32 fields per callsite.)
+#[derive(Clone, Copy, Default)]
+struct Renamed {
+    repeats: u64,
+    prefixed: u64,
+}
+
+impl Renamed {
+    fn of(metadata: &Metadata<'_>) -> Self {
+        let names: Vec<&str> = metadata.fields().iter().map(|field| field.name()).collect();
+        let mut renamed = Renamed::default();
+        for (index, name) in names.iter().enumerate().take(64) {
+            if names[..index].contains(name) {
+                renamed.repeats |= 1 << index;
+            } else if RESERVED_KEYS.contains(name) || name.starts_with(RENAMED_PREFIX) {
+                renamed.prefixed |= 1 << index;
             }
-            out.write_char('"')
-        });
+        }
+        renamed
+    }
+
+    fn is_repeat(self, index: usize) -> bool {
+        index < 64 && self.repeats & (1 << index) != 0
+    }
+
+    fn is_prefixed(self, index: usize) -> bool {
+        index < 64 && self.prefixed & (1 << index) != 0
     }
 }
 
-/// `,"key":` for `field`, renamed as the module docs say when its name would clash.
-fn write_key(out: &mut dyn fmt::Write, names: &FieldSet, field: &Field) -> fmt::Result {
-    let name = field.name();
-    out.write_str(",\"")?;
-    if repeats_an_earlier_field(names, field) {
-        // A repeat: `fields.<index>.<name>`, the only keys with a digit after the prefix.
-        write!(out, "{RENAMED_PREFIX}{}.", field.index())?;
-    } else if RESERVED_KEYS.contains(&name) || name.starts_with(RENAMED_PREFIX) {
-        out.write_str(RENAMED_PREFIX)?;
+/// The [`Renamed`] of `metadata`'s callsite, from a small per-thread cache keyed by the
+/// callsite's address (`Metadata` is static), so the names are compared once per
+/// callsite and thread, not per event.
+fn renamed_fields(metadata: &'static Metadata<'static>) -> Renamed {
+    const SLOTS: usize = 64;
+    thread_local! {
+        static CACHE: [Cell<(usize, Renamed)>; SLOTS] =
+            const { [const { Cell::new((0, Renamed { repeats: 0, prefixed: 0 })) }; SLOTS] };
     }
-    write_escaped(out, name)?;
-    out.write_str("\":")
-}
-
-/// Whether the event names `field`'s name before `field` too.
-fn repeats_an_earlier_field(names: &FieldSet, field: &Field) -> bool {
-    let name = field.name();
-    names
-        .iter()
-        .take(field.index())
-        .any(|earlier| earlier.name() == name)
+    let address = std::ptr::from_ref(metadata).addr();
+    let slot = (address >> 4) % SLOTS;
+    CACHE
+        .try_with(|cache| {
+            let (cached, renamed) = cache[slot].get();
+            if cached == address {
+                return renamed;
+            }
+            let renamed = Renamed::of(metadata);
+            cache[slot].set((address, renamed));
+            renamed
+        })
+        .unwrap_or_else(|_| Renamed::of(metadata))
 }
 
 /// `value` as a JSON string, quotes included.
-fn write_string(out: &mut dyn fmt::Write, value: &str) -> fmt::Result {
-    out.write_char('"')?;
-    write_escaped(out, value)?;
-    out.write_char('"')
+fn write_string(out: &mut String, value: &str) {
+    out.push('"');
+    write_escaped(out, value);
+    out.push('"');
 }
 
 /// A `fmt::Write` that escapes what is written through it for the inside of a JSON
 /// string, so `Display` and `Debug` output streams into the line without a copy.
-struct Escaped<'o>(&'o mut dyn fmt::Write);
+struct Escaped<'o>(&'o mut String);
 
 impl fmt::Write for Escaped<'_> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        write_escaped(self.0, text)
+        write_escaped(self.0, text);
+        Ok(())
     }
 }
 
@@ -290,14 +363,36 @@ const NEEDS_LOOK: [bool; 256] = {
     table
 };
 
+/// Whether any of the eight bytes of `word` may need a look: a control character, `"`,
+/// `\` or a non-ASCII byte (the usual bit tricks: no false negatives).
+fn word_may_need_look(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |value: u64| value.wrapping_sub(ONES) & !value & HIGH != 0;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    below_space
+        || has_zero(word ^ (ONES * u64::from(b'"')))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
+        || word & HIGH != 0
+}
+
 /// `text` escaped for the inside of a JSON string (RFC 8259 section 7, plus U+2028 and
-/// U+2029): runs of plain characters are written as they are, in one piece each.
-fn write_escaped(out: &mut dyn fmt::Write, text: &str) -> fmt::Result {
+/// U+2029): runs of plain characters are copied in one piece each, eight bytes checked
+/// at a time.
+fn write_escaped(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     let mut plain_from = 0;
     let mut at = 0;
     while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8) {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(word);
+            if !word_may_need_look(u64::from_le_bytes(eight)) {
+                at += 8;
+                continue;
+            }
+        }
         let byte = bytes[at];
         if !NEEDS_LOOK[usize::from(byte)] {
             at += 1;
@@ -324,16 +419,17 @@ fn write_escaped(out: &mut dyn fmt::Write, text: &str) -> fmt::Result {
             _ => {
                 control[4] = HEX[usize::from(byte >> 4)];
                 control[5] = HEX[usize::from(byte & 0x0F)];
-                (std::str::from_utf8(&control).map_err(|_| fmt::Error)?, 1)
+                // Six ASCII bytes.
+                (std::str::from_utf8(&control).unwrap_or("\\ufffd"), 1)
             }
         };
         // `at` is at an ASCII byte or a UTF-8 lead byte: a character boundary.
-        out.write_str(text.get(plain_from..at).ok_or(fmt::Error)?)?;
-        out.write_str(escape)?;
+        out.push_str(text.get(plain_from..at).unwrap_or_default());
+        out.push_str(escape);
         at += length;
         plain_from = at;
     }
-    out.write_str(text.get(plain_from..).ok_or(fmt::Error)?)
+    out.push_str(text.get(plain_from..).unwrap_or_default());
 }
 
 /// The last instant RFC 3339's four-digit years can name: 9999-12-31T23:59:59.999999Z.
@@ -341,7 +437,7 @@ const LAST_WRITABLE: Duration = Duration::new(253_402_300_799, 999_999_000);
 
 /// `since_epoch` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC), by arithmetic on the seconds:
 /// no calendar library, no allocation. Past year 9999 it writes the last instant of 9999.
-fn write_timestamp(out: &mut dyn fmt::Write, since_epoch: Duration) -> fmt::Result {
+fn write_timestamp(out: &mut String, since_epoch: Duration) {
     let since_epoch = since_epoch.min(LAST_WRITABLE);
     let seconds = since_epoch.as_secs();
     let (year, month, day) = civil_from_days(seconds / 86_400);
@@ -354,7 +450,8 @@ fn write_timestamp(out: &mut dyn fmt::Write, since_epoch: Duration) -> fmt::Resu
     put_digits(&mut text[14..16], second_of_day / 60 % 60);
     put_digits(&mut text[17..19], second_of_day % 60);
     put_digits(&mut text[20..26], u64::from(since_epoch.subsec_micros()));
-    out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+    // Digits and separators only: always ASCII.
+    out.push_str(std::str::from_utf8(&text).unwrap_or("1970-01-01T00:00:00.000000Z"));
 }
 
 /// Writes the last `digits.len()` decimal digits of `value` into `digits`.
@@ -394,6 +491,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use serde_json::{Value, json};
+    use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
 
@@ -408,11 +506,10 @@ mod tests {
     fn lines_of(emit: impl FnOnce()) -> String {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&lines);
-        let subscriber = tracing_subscriber::fmt()
-            .event_format(JsonLines { now: fixed_now })
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || crate::SharedLines(Arc::clone(&sink)))
-            .finish();
+        let subscriber = tracing_subscriber::registry().with(JsonLines {
+            make_writer: move || crate::SharedLines(Arc::clone(&sink)),
+            now: fixed_now,
+        });
         tracing::subscriber::with_default(subscriber, emit);
         let bytes = lines.lock().unwrap().clone();
         String::from_utf8(bytes).unwrap()
@@ -465,7 +562,7 @@ mod tests {
 
     fn escaped(text: &str) -> String {
         let mut out = String::new();
-        write_escaped(&mut out, text).unwrap();
+        write_escaped(&mut out, text);
         out
     }
 
@@ -711,6 +808,77 @@ mod tests {
         assert_eq!(event["after"], "still here");
     }
 
+    /// A value whose `Display` logs an event of its own while its line is written.
+    struct Logs;
+
+    impl fmt::Display for Logs {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            tracing::info!(target: "json_lines_reentry", "inner");
+            f.write_str("outer value")
+        }
+    }
+
+    #[test]
+    fn an_event_logged_while_a_line_is_written_gets_a_line_of_its_own() {
+        // Through the global dispatcher, as `init_tracing` installs it: a scoped one
+        // (`with_default`) drops an event dispatched from inside another.
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(
+                "json_lines_reentry=info",
+            ))
+            .with(JsonLines {
+                make_writer: move || crate::SharedLines(Arc::clone(&sink)),
+                now: fixed_now,
+            });
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        std::thread::spawn(|| tracing::info!(target: "json_lines_reentry", value = %Logs, "outer"))
+            .join()
+            .unwrap();
+        let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
+        let events: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(events.len(), 2, "{text}");
+        assert_eq!(events[0]["message"], "inner");
+        assert_eq!(events[1]["message"], "outer");
+        assert_eq!(events[1]["value"], "outer value");
+    }
+
+    #[test]
+    fn an_outsized_line_is_written_whole() {
+        let value = "x\\\"".repeat(40_000);
+        let text = lines_of(|| tracing::info!(target: "t", value = value.as_str(), "big"));
+        assert_eq!(only_event(&text)["value"], value);
+        // The next line starts from an empty buffer.
+        let text = lines_of(|| tracing::info!(target: "t", "small"));
+        assert_eq!(only_event(&text)["message"], "small");
+    }
+
+    #[test]
+    fn escaping_finds_a_special_character_at_every_offset_of_the_eight_byte_steps() {
+        let specials = [
+            "\"", "\\", "\u{0}", "\u{1f}", "\n", "\u{2028}", "\u{2029}", "é", "€", "🦀",
+        ];
+        for special in specials {
+            for before in 0..20 {
+                for after in [0, 1, 7, 8, 9] {
+                    let text = format!("{}{special}{}", "a".repeat(before), "b".repeat(after));
+                    let json = format!("\"{}\"", escaped(&text));
+                    assert_eq!(
+                        serde_json::from_str::<String>(&json).unwrap(),
+                        text,
+                        "{json}"
+                    );
+                    assert!(!json.contains(['\u{2028}', '\u{2029}']), "{json}");
+                    assert!(!json.chars().any(|c| c < ' '), "{json:?}");
+                }
+            }
+        }
+    }
+
     /// A writer that fails every write.
     struct Broken;
 
@@ -735,7 +903,7 @@ mod tests {
     fn timestamps_are_rfc3339_utc_with_microseconds() {
         let at = |seconds: u64, nanos: u32| {
             let mut out = String::new();
-            write_timestamp(&mut out, Duration::new(seconds, nanos)).unwrap();
+            write_timestamp(&mut out, Duration::new(seconds, nanos));
             out
         };
         assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000Z");
@@ -778,8 +946,8 @@ mod tests {
         let event = only_event(&text);
         let mut low = String::new();
         let mut high = String::new();
-        write_timestamp(&mut low, before).unwrap();
-        write_timestamp(&mut high, after).unwrap();
+        write_timestamp(&mut low, before);
+        write_timestamp(&mut high, after);
         let written = event["timestamp"].as_str().unwrap();
         // Same width and format: string order is time order.
         assert!(

@@ -97,11 +97,11 @@ pub fn json_lines<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .event_format(json_lines::JsonLines::new())
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .finish()
+    use tracing_subscriber::layer::SubscriberExt;
+
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(json_lines::JsonLines::new(writer))
 }
 
 /// The non-blocking writer of [`init_tracing`] in front of `inner` (there, stderr): a
