@@ -215,7 +215,11 @@ impl Fields<'_> {
         } else if self.renamed.is_prefixed(index) {
             self.out.push_str(RENAMED_PREFIX);
         }
-        write_escaped(self.out, field.name());
+        if self.renamed.is_plain(index) {
+            self.out.push_str(field.name());
+        } else {
+            write_escaped(self.out, field.name());
+        }
         self.out.push_str("\":");
     }
 }
@@ -274,13 +278,15 @@ impl Visit for Fields<'_> {
     }
 }
 
-/// Which fields of a callsite are written under another key: bit `i` of `repeats` when
-/// field `i`'s name is an earlier field's too, of `prefixed` when it is a reserved key
-/// or starts with [`RENAMED_PREFIX`]. (`tracing` allows 32 fields per callsite.)
+/// How a callsite's field names are written: bit `i` of `repeats` when field `i`'s name
+/// is an earlier field's too, of `prefixed` when it is a reserved key or starts with
+/// [`RENAMED_PREFIX`] (both written under another key), of `plain` when it needs no
+/// escaping. (`tracing` allows 32 fields per callsite.)
 #[derive(Clone, Copy, Default)]
 struct Renamed {
     repeats: u64,
     prefixed: u64,
+    plain: u64,
 }
 
 impl Renamed {
@@ -288,6 +294,9 @@ impl Renamed {
         let names: Vec<&str> = metadata.fields().iter().map(|field| field.name()).collect();
         let mut renamed = Renamed::default();
         for (index, name) in names.iter().enumerate().take(64) {
+            if !name.bytes().any(|byte| NEEDS_LOOK[usize::from(byte)]) {
+                renamed.plain |= 1 << index;
+            }
             if names[..index].contains(name) {
                 renamed.repeats |= 1 << index;
             } else if RESERVED_KEYS.contains(name) || name.starts_with(RENAMED_PREFIX) {
@@ -304,6 +313,10 @@ impl Renamed {
     fn is_prefixed(self, index: usize) -> bool {
         index < 64 && self.prefixed & (1 << index) != 0
     }
+
+    fn is_plain(self, index: usize) -> bool {
+        index < 64 && self.plain & (1 << index) != 0
+    }
 }
 
 /// The [`Renamed`] of `metadata`'s callsite, from a small per-thread cache keyed by the
@@ -312,8 +325,9 @@ impl Renamed {
 fn renamed_fields(metadata: &'static Metadata<'static>) -> Renamed {
     const SLOTS: usize = 64;
     thread_local! {
-        static CACHE: [Cell<(usize, Renamed)>; SLOTS] =
-            const { [const { Cell::new((0, Renamed { repeats: 0, prefixed: 0 })) }; SLOTS] };
+        static CACHE: [Cell<(usize, Renamed)>; SLOTS] = const {
+            [const { Cell::new((0, Renamed { repeats: 0, prefixed: 0, plain: 0 })) }; SLOTS]
+        };
     }
     let address = std::ptr::from_ref(metadata).addr();
     let slot = (address >> 4) % SLOTS;
@@ -364,16 +378,18 @@ const NEEDS_LOOK: [bool; 256] = {
 };
 
 /// Whether any of the eight bytes of `word` may need a look: a control character, `"`,
-/// `\` or a non-ASCII byte (the usual bit tricks: no false negatives).
+/// `\` or a non-ASCII byte. The usual bit tricks, branch-free: `(x - 0x01) & !x` sets a
+/// byte's high bit where `x` is zero (and `(x - 0x20) & !x` where it is below 0x20); a
+/// carry may mark a byte after a true hit too, which costs a look, never a miss.
 fn word_may_need_look(word: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |value: u64| value.wrapping_sub(ONES) & !value & HIGH != 0;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
-    below_space
-        || has_zero(word ^ (ONES * u64::from(b'"')))
-        || has_zero(word ^ (ONES * u64::from(b'\\')))
-        || word & HIGH != 0
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let is_quote = quote.wrapping_sub(ONES) & !quote;
+    let is_backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (below_space | is_quote | is_backslash | word) & HIGH != 0
 }
 
 /// `text` escaped for the inside of a JSON string (RFC 8259 section 7, plus U+2028 and
@@ -859,10 +875,10 @@ mod tests {
 
     #[test]
     fn escaping_finds_a_special_character_at_every_offset_of_the_eight_byte_steps() {
-        let specials = [
-            "\"", "\\", "\u{0}", "\u{1f}", "\n", "\u{2028}", "\u{2029}", "é", "€", "🦀",
-        ];
-        for special in specials {
+        // Every ASCII character, and the non-ASCII ones the escaper looks at or passes on.
+        let others = ["\u{2028}", "\u{2029}", "\u{2027}", "é", "€", "🦀"].map(String::from);
+        let ascii = (0u8..0x80).map(|byte| char::from(byte).to_string());
+        for special in others.into_iter().chain(ascii) {
             for before in 0..20 {
                 for after in [0, 1, 7, 8, 9] {
                     let text = format!("{}{special}{}", "a".repeat(before), "b".repeat(after));
