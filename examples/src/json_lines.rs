@@ -937,7 +937,9 @@ mod tests {
 
     #[test]
     fn civil_from_days_agrees_with_counting_days_month_by_month() {
-        let is_leap = |year: u64| year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let is_leap = |year: u64| {
+            year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+        };
         let mut days = 0;
         for year in 1970..=9999 {
             for month in 1..=12 {
