@@ -1,17 +1,23 @@
 //! The audit event (issue 11 item 4): what auditing one request costs with the examples'
-//! JSON lines through `tracing-appender`'s non-blocking writer (here into `io::sink`, so
-//! the disk is not measured; the writer thread does the writing off the request path).
+//! JSON lines through their non-blocking writer (here into `io::sink`, so the disk is
+//! not measured; the writer thread does the writing off the request path).
 //!
 //! - `audit/event`: one authentication audit event of the reference Principal (a Human
 //!   with an Agent acting, a request id, a trace id, every field of
 //!   `tower_auth::authenticate::audit`), formatted as JSON and queued. Target: median at
 //!   most 2 us.
+//! - `audit/event_fmt_json`: the same event through `tracing-subscriber`'s own
+//!   `fmt().json()` format (the examples' format before `JsonLines`) and the same writer:
+//!   the reference for the formatter's share.
 //! - `audit/layer_event_off` vs `audit/layer_event_on`: one request through
 //!   `AuthenticateLayer` (a verified-token cache hit) with the audit target filtered out,
 //!   and with it written; the difference is the audit event as the layer emits it.
 //!
-//! The subscriber is the examples' (`examples::json_lines`: `fmt().json()`, fields
-//! flattened, no span data, an `EnvFilter`), set per benchmark with `with_default`.
+//! The subscriber and writer are the examples' own, as `examples::init_tracing` installs
+//! them: `examples::json_lines` (the hand-written JSON lines format
+//! `examples::json_lines::JsonLines`, an `EnvFilter`) through `examples::log_writer`
+//! (the non-blocking, batching writer), here into `io::sink`; set per benchmark with
+//! `with_default`.
 //! Run with `cargo bench -p benches --bench audit -- --warm-up-time 1 --measurement-time 3`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,15 +33,21 @@ use tower::{Layer, ServiceExt, service_fn};
 use tower_auth::authenticate::{AuthenticateLayer, audit};
 use tower_auth::dev_idp::DevIdp;
 use tower_auth::token_cache::TokenCacheConfig;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-/// The examples' JSON lines subscriber at `filter`, writing to a sink through the
-/// non-blocking writer (not lossy, as in the examples: a full queue waits, never drops).
+/// The examples' subscriber and writer, as `examples::init_tracing` installs them
+/// (`examples::json_lines` through `examples::log_writer`), at `filter`, writing to a sink.
 fn json_lines(filter: &str) -> (impl tracing::Subscriber + Send + Sync, WorkerGuard) {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::sink());
+    let (writer, guard) = examples::log_writer(std::io::sink());
+    (examples::json_lines(EnvFilter::new(filter), writer), guard)
+}
+
+/// The reference: `tracing-subscriber`'s own JSON format (`fmt().json()`, fields
+/// flattened, no span data), the examples' format before `JsonLines`, through the same
+/// writer.
+fn fmt_json(filter: &str) -> (impl tracing::Subscriber + Send + Sync, WorkerGuard) {
+    let (writer, guard) = examples::log_writer(std::io::sink());
     let subscriber = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -96,6 +108,14 @@ fn audit_bench(c: &mut Criterion) {
         let (subscriber, _guard) = json_lines("baton::audit=info");
         tracing::subscriber::with_default(subscriber, || {
             group.bench_function("event", |b| {
+                b.iter(|| audit::expired_during_call(black_box(&verified), Some(&context)))
+            });
+        });
+    }
+    {
+        let (subscriber, _guard) = fmt_json("baton::audit=info");
+        tracing::subscriber::with_default(subscriber, || {
+            group.bench_function("event_fmt_json", |b| {
                 b.iter(|| audit::expired_during_call(black_box(&verified), Some(&context)))
             });
         });

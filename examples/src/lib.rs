@@ -11,10 +11,14 @@
 //!   (`cargo run -p examples --bin edge -- --issuer <url> --audience <aud>`).
 //! - `dev-idp` (binary only): tower-auth's development identity provider as a process
 //!   of its own, so the edge can be tried on one machine.
+//! - [`init_tracing`], [`json_lines`]: the binaries' logs and audit events, one JSON
+//!   object per line (the format: [`json_lines::JsonLines`]) through a non-blocking writer
+//!   ([`log_writer`]).
 #![deny(missing_docs)]
 
 pub mod demo;
 pub mod edge;
+pub mod json_lines;
 
 /// Every ```rust block of the README, compiled (and run unless marked otherwise) as a
 /// doc test of this crate, so the README's snippets cannot drift from the API.
@@ -56,10 +60,7 @@ pub fn init_tracing() -> TracingGuard {
     init_metrics();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, worker) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(Batched::new(std::io::stderr()));
+    let (writer, worker) = log_writer(std::io::stderr());
     let installed = tracing::subscriber::set_global_default(json_lines(filter, writer));
     TracingGuard {
         worker: installed.is_ok().then_some(worker),
@@ -67,7 +68,8 @@ pub fn init_tracing() -> TracingGuard {
 }
 
 /// The subscriber of [`init_tracing`]: one JSON object per event and line, its fields at
-/// the top level, no span data, filtered by `filter`, written to `writer`. For tests and
+/// the top level, no span data (the format, its escaping and its key rules:
+/// [`json_lines::JsonLines`]), filtered by `filter`, written to `writer`. For tests and
 /// tools that want the binaries' exact log lines somewhere else.
 ///
 /// ```
@@ -95,14 +97,39 @@ pub fn json_lines<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .finish()
+    use tracing_subscriber::layer::SubscriberExt;
+
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(json_lines::JsonLines::new(writer))
+}
+
+/// The non-blocking writer of [`init_tracing`] in front of `inner` (there, stderr): a
+/// request only queues its line; the thread `log-writer` writes the queue to `inner` in
+/// batches (see [`LOG_LINGER`]). Not lossy: a queue 128 000 lines behind makes logging
+/// wait rather than drop a line. Dropping the guard flushes the queue and stops the thread.
+///
+/// ```
+/// let (writer, _guard) = examples::log_writer(std::io::sink());
+/// let subscriber =
+///     examples::json_lines(tracing_subscriber::EnvFilter::new("baton::audit=info"), writer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!(target: "baton::audit", outcome = "accepted", "request authenticated");
+/// });
+/// ```
+pub fn log_writer<W>(
+    inner: W,
+) -> (
+    tracing_appender::non_blocking::NonBlocking,
+    tracing_appender::non_blocking::WorkerGuard,
+)
+where
+    W: std::io::Write + Send + 'static,
+{
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(Batched::new(inner))
 }
 
 /// A writer that appends to a shared buffer: [`json_lines`] into memory, for tests.
