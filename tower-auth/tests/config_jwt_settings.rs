@@ -214,3 +214,66 @@ fn a_key_set_file_that_cannot_be_used_refuses_the_configuration() {
         assert!(!shown.contains("c2VjcmV0"), "{shown}");
     }
 }
+
+/// `[jwt.issuers.refresh]`: the fetched key set's refresh policy, checked by its builder.
+#[test]
+fn a_refresh_policy_reaches_the_fetched_key_set_and_a_bad_one_is_refused_at_its_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let fetched = |refresh: &str| {
+        format!(
+            "[[jwt.issuers]]\nissuer = \"https://id.example.com\"\naudiences = [\"api\"]\nkeys = \"oidc_discovery\"\n[jwt.issuers.refresh]\n{refresh}\n"
+        )
+    };
+    let path = write_config(
+        dir.path(),
+        &fetched("default_ttl_seconds = 600\nmax_staleness_seconds = 0\nfetch_timeout_ms = 2000"),
+    );
+    let verifier = ServiceConfig::load(&path)
+        .unwrap()
+        .jwt
+        .unwrap()
+        .build()
+        .unwrap();
+    let issuer = verifier.issuers().next().unwrap();
+    let policy = issuer.key_source().refresh_policy().unwrap();
+    assert_eq!(policy.default_ttl().as_secs(), 600);
+    assert_eq!(policy.max_staleness().as_secs(), 0);
+    assert_eq!(policy.fetch_timeout().as_millis(), 2000);
+    // Unset keys keep their defaults.
+    assert_eq!(policy.max_ttl().as_secs(), 3600);
+
+    for (refresh, reason) in [
+        (
+            "min_ttl_seconds = 900\ndefault_ttl_seconds = 60",
+            "ttl_out_of_order",
+        ),
+        ("fetch_timeout_ms = 0", "zero_value"),
+        ("max_body_bytes = 17000000", "value_too_large"),
+    ] {
+        let error = refused(&write_config(dir.path(), &fetched(refresh)));
+        assert_eq!(
+            error.kind(),
+            ConfigFileErrorKind::Invalid,
+            "{refresh}: {error}"
+        );
+        assert_eq!(error.setting_reason(), Some(reason), "{refresh}: {error}");
+        assert_eq!(
+            (error.line(), error.field()),
+            (Some(5), "jwt.issuers[0].refresh"),
+            "{refresh}: {error}"
+        );
+    }
+    // An unknown key of the table is named.
+    let error = refused(&write_config(dir.path(), &fetched("ttl_seconds = 60")));
+    assert_eq!(error.kind(), ConfigFileErrorKind::UnknownField);
+    assert_eq!(error.field(), "jwt.issuers[0].refresh.ttl_seconds");
+    // A static key set is never fetched: a refresh policy for it is a mistake.
+    let (_issuer, keys_dir) = issuer_and_dir();
+    let text = format!(
+        "{}[jwt.issuers.refresh]\ndefault_ttl_seconds = 600\n",
+        hop_file("", "{ jwks_file = \"keys/edge-jwks.json\" }", "")
+    );
+    let error = refused(&write_config(keys_dir.path(), &text));
+    assert_eq!(error.setting_reason(), Some("invalid_setting"), "{error}");
+    assert_eq!(error.field(), "jwt.issuers[0].refresh", "{error}");
+}

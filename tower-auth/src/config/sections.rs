@@ -234,6 +234,7 @@ pub(super) fn jwt(
         let config = issuer.to_config_in(base).map_err(|error| {
             let field = match &error {
                 ConfigError::JwksFile { .. } => "keys",
+                ConfigError::Refresh { .. } => "refresh",
                 other => jwt_field(other),
             };
             Refusal::at(issuer_at(index).key(field), error.reason(), &error)

@@ -159,6 +159,16 @@ pub enum ConfigError {
         #[source]
         source: JwksConfigError,
     },
+    /// The refresh policy of a fetched key set (`refresh` in
+    /// [`IssuerSettings`](super::IssuerSettings)) was refused.
+    #[error("issuer {issuer}: refresh: {source}")]
+    Refresh {
+        /// The issuer.
+        issuer: String,
+        /// What the policy's checks said.
+        #[source]
+        source: JwksConfigError,
+    },
     /// A key set file (`keys = { jwks_file = "…" }` in [`IssuerSettings`](super::IssuerSettings))
     /// cannot be read, is not a JWKS, or holds a key that cannot be used.
     #[error("issuer {issuer}: jwks_file {path}: {detail}")]
@@ -222,6 +232,7 @@ impl ConfigError {
             ConfigError::InvalidTyp { .. } => "invalid_typ",
             ConfigError::InvalidRequiredClaim { .. } => "invalid_required_claim",
             ConfigError::Keys { source, .. } => source.reason(),
+            ConfigError::Refresh { source, .. } => source.reason(),
             ConfigError::JwksFile { .. } => "jwks_file_unusable",
             ConfigError::MintedByOutsideInternalJwt { .. } => "minted_by_outside_internal_jwt",
             ConfigError::UnsupportedPattern { .. } => "unsupported_pattern",

@@ -128,7 +128,7 @@ pub use self::config::{
 pub(crate) use self::settings::claim_mapping;
 pub use self::settings::{
     IssuerSettings, JwtPattern, JwtVerifierSettings, KeySettings, MAX_JWKS_FILE_BYTES,
-    MappingPreset,
+    MappingPreset, RefreshSettings,
 };
 pub use self::token::MAX_HEADER_BYTES;
 pub use self::verifier::{JwtVerifier, JwtVerifierBuilder, WarmError};

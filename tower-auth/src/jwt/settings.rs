@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::config::{ConfigError, IssuerConfig};
 use super::verifier::{JwtVerifier, JwtVerifierBuilder};
-use crate::jwks::{KeySet, KeySetPolicy, algorithm_from_name};
+use crate::jwks::{JwksConfigError, KeySet, KeySetPolicy, RefreshPolicy, algorithm_from_name};
 use crate::token_cache::TokenCacheConfig;
 use crate::verified::Pattern;
 
@@ -22,8 +22,9 @@ pub const MAX_JWKS_FILE_BYTES: u64 = 256 * 1024;
 ///
 /// HMAC secrets and caller-run key caches are configured in code
 /// ([`IssuerConfig::builder`]): secrets do not belong in a file that is read as plain
-/// configuration. A static key set is a public JWKS file (`{"jwks_file": "…"}`). Fetched
-/// key sets use the default refresh policy.
+/// configuration. A static key set is a public JWKS file (`{"jwks_file": "…"}`). A fetched
+/// key set is refreshed as the issuer's [`refresh`](IssuerSettings::refresh) says, by
+/// default as [`RefreshPolicy::default`].
 ///
 /// A verifier of internal JWTs (DESIGN §4 pattern 2) says so with
 /// `"pattern": "internal_jwt"` and names the minting service of each issuer
@@ -150,6 +151,103 @@ pub struct IssuerSettings {
     /// [`IssuerConfigBuilder::minted_by`](super::IssuerConfigBuilder::minted_by)).
     #[serde(default)]
     pub minted_by: Option<String>,
+    /// How a fetched key set is refreshed (`[jwt.issuers.refresh]`; absent: the
+    /// defaults). Refused with a static key set, which is never fetched.
+    #[serde(default)]
+    pub refresh: Option<RefreshSettings>,
+}
+
+/// The refresh policy of a fetched key set, as read from a file: each key sets the
+/// [`RefreshPolicyBuilder`](crate::jwks::RefreshPolicyBuilder) method of the same name,
+/// and its checks apply (`min_ttl <= default_ttl <= max_ttl`, bounds).
+///
+/// ```
+/// use tower_auth::jwt::RefreshSettings;
+///
+/// let settings: RefreshSettings =
+///     serde_json::from_str(r#"{"default_ttl_seconds": 600, "max_staleness_seconds": 0}"#)?;
+/// let policy = settings.to_policy()?;
+/// assert_eq!(policy.default_ttl().as_secs(), 600);
+/// assert_eq!(policy.max_staleness().as_secs(), 0); // fail closed as soon as the set expires
+///
+/// // Refused: lifetimes out of order.
+/// let settings: RefreshSettings =
+///     serde_json::from_str(r#"{"min_ttl_seconds": 900, "default_ttl_seconds": 60}"#)?;
+/// assert_eq!(settings.to_policy().unwrap_err().reason(), "ttl_out_of_order");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RefreshSettings {
+    /// Lifetime of a set served without `Cache-Control: max-age`.
+    #[serde(default)]
+    pub default_ttl_seconds: Option<u64>,
+    /// Floor on `max-age`.
+    #[serde(default)]
+    pub min_ttl_seconds: Option<u64>,
+    /// Ceiling on `max-age`.
+    #[serde(default)]
+    pub max_ttl_seconds: Option<u64>,
+    /// Least time between two refetches caused by unknown `kid`s.
+    #[serde(default)]
+    pub unknown_kid_cooldown_seconds: Option<u64>,
+    /// How long an expired set keeps serving while it cannot be refreshed (0: fail
+    /// closed at expiry).
+    #[serde(default)]
+    pub max_staleness_seconds: Option<u64>,
+    /// Delay before retrying a failed background refresh.
+    #[serde(default)]
+    pub failure_retry_seconds: Option<u64>,
+    /// How long a `jwks_uri` found by discovery is used before the metadata is read again.
+    #[serde(default)]
+    pub rediscovery_interval_seconds: Option<u64>,
+    /// Timeout of one fetch, metadata or JWKS, in milliseconds.
+    #[serde(default)]
+    pub fetch_timeout_ms: Option<u64>,
+    /// Largest body accepted, in bytes.
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
+}
+
+impl RefreshSettings {
+    /// The policy these settings make, checked by
+    /// [`RefreshPolicyBuilder::build`](crate::jwks::RefreshPolicyBuilder::build).
+    ///
+    /// # Errors
+    /// [`JwksConfigError`] naming the setting out of bounds or the lifetimes out of order.
+    pub fn to_policy(&self) -> Result<RefreshPolicy, JwksConfigError> {
+        let mut builder = RefreshPolicy::builder();
+        let seconds = Duration::from_secs;
+        if let Some(value) = self.default_ttl_seconds {
+            builder = builder.default_ttl(seconds(value));
+        }
+        if let Some(value) = self.min_ttl_seconds {
+            builder = builder.min_ttl(seconds(value));
+        }
+        if let Some(value) = self.max_ttl_seconds {
+            builder = builder.max_ttl(seconds(value));
+        }
+        if let Some(value) = self.unknown_kid_cooldown_seconds {
+            builder = builder.unknown_kid_cooldown(seconds(value));
+        }
+        if let Some(value) = self.max_staleness_seconds {
+            builder = builder.max_staleness(seconds(value));
+        }
+        if let Some(value) = self.failure_retry_seconds {
+            builder = builder.failure_retry(seconds(value));
+        }
+        if let Some(value) = self.rediscovery_interval_seconds {
+            builder = builder.rediscovery_interval(seconds(value));
+        }
+        if let Some(value) = self.fetch_timeout_ms {
+            builder = builder.fetch_timeout(Duration::from_millis(value));
+        }
+        if let Some(value) = self.max_body_bytes {
+            builder = builder.max_body_bytes(value);
+        }
+        builder.build()
+    }
 }
 
 /// Where an issuer's keys are fetched from.
@@ -282,6 +380,17 @@ impl IssuerSettings {
         }
         if self.insecure_skip_audience_check {
             builder = builder.insecure_skip_audience_check();
+        }
+        if let Some(refresh) = &self.refresh {
+            if matches!(self.keys, KeySettings::JwksFile(_)) {
+                return Err(invalid("refresh", "a static key set is never refreshed"));
+            }
+            builder = builder.refresh_policy(refresh.to_policy().map_err(|source| {
+                ConfigError::Refresh {
+                    issuer: self.issuer.clone(),
+                    source,
+                }
+            })?);
         }
         builder = match &self.keys {
             KeySettings::JwksUrl(url) => builder.jwks_url(url),
