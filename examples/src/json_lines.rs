@@ -825,45 +825,6 @@ mod tests {
         assert_eq!(event["after"], "still here");
     }
 
-    /// A value whose `Display` logs an event of its own while its line is written.
-    struct Logs;
-
-    impl fmt::Display for Logs {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            tracing::info!(target: "json_lines_reentry", "inner");
-            f.write_str("outer value")
-        }
-    }
-
-    #[test]
-    fn an_event_logged_while_a_line_is_written_gets_a_line_of_its_own() {
-        // Through the global dispatcher, as `init_tracing` installs it: a scoped one
-        // (`with_default`) drops an event dispatched from inside another.
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new(
-                "json_lines_reentry=info",
-            ))
-            .with(JsonLines {
-                make_writer: move || crate::SharedLines(Arc::clone(&sink)),
-                now: fixed_now,
-            });
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        std::thread::spawn(|| tracing::info!(target: "json_lines_reentry", value = %Logs, "outer"))
-            .join()
-            .unwrap();
-        let text = String::from_utf8(lines.lock().unwrap().clone()).unwrap();
-        let events: Vec<Value> = text
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
-        assert_eq!(events.len(), 2, "{text}");
-        assert_eq!(events[0]["message"], "inner");
-        assert_eq!(events[1]["message"], "outer");
-        assert_eq!(events[1]["value"], "outer value");
-    }
-
     #[test]
     fn an_outsized_line_is_written_whole() {
         let value = "x\\\"".repeat(40_000);
