@@ -5,6 +5,8 @@
 //! with its RFC error and mints nothing. An `AgentSession` re-exchanges per sub-request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,7 +30,7 @@ use tower_auth::agent_keys::{
 use tower_auth::exchange::{
     AgentSession, ClientAuth, ExchangeError, ExchangeTarget, OAuthErrorCode, TokenExchangeClient,
 };
-use tower_auth::jwks::{KeySet, KeySetPolicy, StartupPolicy};
+use tower_auth::jwks::{KeySet, KeySetPolicy};
 use tower_auth::jwt::{IssuerConfig, JwtVerifier};
 use tower_auth::mint::{InternalIssuer, SigningAlgorithm, SigningKey};
 use tower_auth::sts::{
@@ -288,25 +290,12 @@ impl Fixture {
 
     /// The receiving service's verifier: the service's JWKS found by discovery over HTTP.
     async fn receiver(&self, audience: &str) -> JwtVerifier {
-        let config = IssuerConfig::builder(self.sts.issuer().issuer().clone())
-            .audience(Audience::new(audience).unwrap())
-            .oidc_discovery()
-            .algorithms([Algorithm::ES256])
-            .require_typ("at+jwt")
-            .claim_mapping(ClaimMapping::baton())
-            .build()
-            .unwrap();
-        let verifier = JwtVerifier::builder()
-            .issuer(config)
-            .clock(Arc::new(self.clock.clone()))
-            .pattern(Pattern::InternalJwt)
-            .build()
-            .unwrap();
-        verifier
-            .warm(StartupPolicy::FailIfUnavailable)
-            .await
-            .unwrap();
-        verifier
+        support::sts::internal_jwt_receiver(
+            self.sts.issuer().issuer(),
+            Arc::new(self.clock.clone()),
+            audience,
+        )
+        .await
     }
 
     fn session(&self, key: &str) -> AgentSession {

@@ -4,6 +4,8 @@
 //! revocation, the revocation feed and the metadata document.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -267,25 +269,12 @@ impl Fixture {
 
     /// The receiving service's verifier: the service's JWKS found by discovery over HTTP.
     async fn hop(&self, audience: &str) -> JwtVerifier {
-        let config = IssuerConfig::builder(self.sts.issuer().issuer().clone())
-            .audience(Audience::new(audience).unwrap())
-            .oidc_discovery()
-            .algorithms([Algorithm::ES256])
-            .require_typ("at+jwt")
-            .claim_mapping(ClaimMapping::baton())
-            .build()
-            .unwrap();
-        let verifier = JwtVerifier::builder()
-            .issuer(config)
-            .clock(Arc::new(self.clock.clone()))
-            .pattern(Pattern::InternalJwt)
-            .build()
-            .unwrap();
-        verifier
-            .warm(StartupPolicy::FailIfUnavailable)
-            .await
-            .unwrap();
-        verifier
+        support::sts::internal_jwt_receiver(
+            self.sts.issuer().issuer(),
+            Arc::new(self.clock.clone()),
+            audience,
+        )
+        .await
     }
 
     fn minted(&self) -> u64 {

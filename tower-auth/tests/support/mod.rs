@@ -5,6 +5,7 @@
 
 pub mod gated;
 pub mod jwt;
+pub mod sts;
 
 use std::sync::Arc;
 

@@ -1,0 +1,39 @@
+//! What the STS tests share: the verifier of a service that receives the tokens an STS
+//! mints.
+
+use std::sync::Arc;
+
+use jsonwebtoken::Algorithm;
+use principal::{Audience, ClaimMapping, Clock, Issuer};
+use tower_auth::Pattern;
+use tower_auth::jwks::StartupPolicy;
+use tower_auth::jwt::{IssuerConfig, JwtVerifier};
+
+/// The receiving service's verifier for `audience`: the STS `issuer`'s JWKS found by
+/// discovery over HTTP, `at+jwt` with the Baton claim mapping, warmed (fails if the keys
+/// cannot be fetched).
+pub async fn internal_jwt_receiver(
+    issuer: &Issuer,
+    clock: Arc<dyn Clock>,
+    audience: &str,
+) -> JwtVerifier {
+    let config = IssuerConfig::builder(issuer.clone())
+        .audience(Audience::new(audience).unwrap())
+        .oidc_discovery()
+        .algorithms([Algorithm::ES256])
+        .require_typ("at+jwt")
+        .claim_mapping(ClaimMapping::baton())
+        .build()
+        .unwrap();
+    let verifier = JwtVerifier::builder()
+        .issuer(config)
+        .clock(clock)
+        .pattern(Pattern::InternalJwt)
+        .build()
+        .unwrap();
+    verifier
+        .warm(StartupPolicy::FailIfUnavailable)
+        .await
+        .unwrap();
+    verifier
+}
