@@ -18,22 +18,22 @@ pub async fn internal_jwt_receiver(
     audience: &str,
 ) -> JwtVerifier {
     let config = IssuerConfig::builder(issuer.clone())
-        .audience(Audience::new(audience).unwrap())
+        .audience(Audience::new(audience).expect("an audience"))
         .oidc_discovery()
         .algorithms([Algorithm::ES256])
         .require_typ("at+jwt")
         .claim_mapping(ClaimMapping::baton())
         .build()
-        .unwrap();
+        .expect("the receiver's issuer configuration");
     let verifier = JwtVerifier::builder()
         .issuer(config)
         .clock(clock)
         .pattern(Pattern::InternalJwt)
         .build()
-        .unwrap();
+        .expect("the receiver's verifier");
     verifier
         .warm(StartupPolicy::FailIfUnavailable)
         .await
-        .unwrap();
+        .expect("the STS's keys, by discovery");
     verifier
 }
